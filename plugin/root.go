@@ -1,0 +1,92 @@
+// Package plugin holds the commands of docker-secure: the Docker CLI plugin
+// "docker secure" and the same commands run standalone. Commands parse flags
+// and print; the work is done by the packages they call.
+package plugin
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/spf13/cobra"
+)
+
+// Version is secure-build's version, set at build time with
+// -ldflags "-X github.com/secure-build/secure-build/plugin.Version=...".
+var Version = "dev"
+
+// Exit statuses shared by every command: 0 pass, 1 the policy failed, 2 an
+// error (bad input, a missing database).
+const (
+	ExitPolicyFailed = 1
+	ExitError        = 2
+)
+
+// ExitCode is the status the process exits with after err: a command's
+// own status where it set one, else ExitError.
+func ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if st, ok := errors.AsType[cli.StatusError](err); ok && st.StatusCode != 0 {
+		return st.StatusCode
+	}
+	return ExitError
+}
+
+// withExitStatus makes every error of cmd and its subcommands a
+// cli.StatusError, which is how the Docker CLI's plugin runner learns the
+// status to exit with; without it every error would exit 1.
+func withExitStatus(cmd *cobra.Command) {
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			err := run(c, args)
+			if err == nil {
+				return nil
+			}
+			if _, ok := errors.AsType[cli.StatusError](err); ok {
+				return err
+			}
+			return cli.StatusError{Cause: err, Status: err.Error(), StatusCode: ExitError}
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		withExitStatus(sub)
+	}
+}
+
+// NewRootCmd returns the "secure" command: name is "secure" under the Docker
+// CLI and the binary's name standalone.
+func NewRootCmd(name string, dockerCli command.Cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   name,
+		Short: "Scan images while they build: SBOMs, vulnerabilities and policy",
+		Long: `secure-build scans the final stage of a build while it builds, fails the build
+by policy, or attaches the SBOM and the scan result to the image.
+
+The Docker CLI allows only lowercase letters and digits in a plugin's name, so
+the "docker secure-build" command is spelled "docker secure".`,
+		Example: fmt.Sprintf(`  # List the packages of an unpacked root filesystem
+  %[1]s sbom ./rootfs
+
+  # The SPDX 2.3 SBOM of an image saved with "docker save"
+  %[1]s sbom --format spdx-json -o app.spdx.json docker-archive:app.tar`, commandPath(name)),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	cmd.SetVersionTemplate("secure-build {{.Version}}\n")
+	cmd.AddCommand(newSBOMCmd(dockerCli))
+	withExitStatus(cmd)
+	return cmd
+}
+
+// commandPath is how a user types the command: "docker secure" under the
+// Docker CLI, the binary's own name standalone.
+func commandPath(name string) string {
+	if name == "secure" {
+		return "docker secure"
+	}
+	return name
+}

@@ -1,0 +1,126 @@
+package plugin
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/secure-build/secure-build/sbom"
+	"github.com/spf13/cobra"
+)
+
+type sbomOptions struct {
+	format string
+	output string
+}
+
+var sbomFormats = []string{"table", "spdx-json", "cyclonedx-json"}
+
+func newSBOMCmd(dockerCli command.Cli) *cobra.Command {
+	var opts sbomOptions
+	cmd := &cobra.Command{
+		Use:   "sbom [OPTIONS] TARGET",
+		Short: "List the packages of a root filesystem or an image",
+		Long: `List the packages of a root filesystem or an image as a table, SPDX 2.3 JSON
+or CycloneDX 1.6 JSON.
+
+TARGET is one of:
+  DIR                               a directory holding a root filesystem
+  oci-layout:PATH[:TAG|@DIGEST]     an OCI image layout (layers applied in order)
+  docker-archive:FILE               a tar written by "docker save"
+
+It finds OS packages (dpkg, apk, rpm) and the distribution from /etc/os-release,
+Go and Rust (cargo-auditable) binaries, npm, Python, Java, RubyGems, PHP
+Composer and .NET packages. With SOURCE_DATE_EPOCH set, the same input gives
+byte-identical output. Files that cannot be read are named in warnings on
+stderr; the rest is still cataloged. Exit status: 0 done, 2 an error.`,
+		Example: `  # Packages of an unpacked Debian root
+  docker secure sbom ./rootfs
+
+  # SPDX 2.3 JSON of an image in an OCI layout, into a file
+  docker secure sbom --format spdx-json -o app.spdx.json oci-layout:./layout:1.0
+
+  # CycloneDX 1.6 JSON of an image saved with "docker save"
+  docker secure sbom --format cyclonedx-json docker-archive:app.tar`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSBOM(cmd, dockerCli, opts, args[0])
+		},
+	}
+	flags := cmd.Flags()
+	flags.StringVar(&opts.format, "format", "table", "Output format: "+strings.Join(sbomFormats, ", "))
+	flags.StringVarP(&opts.output, "output", "o", "", "Write to FILE instead of standard output")
+	return cmd
+}
+
+func runSBOM(cmd *cobra.Command, dockerCli command.Cli, opts sbomOptions, target string) error {
+	write, err := sbomWriter(opts.format)
+	if err != nil {
+		return err
+	}
+	created, err := sbom.CreatedTime()
+	if err != nil {
+		return err
+	}
+	doc, err := sbom.CatalogTarget(cmd.Context(), target)
+	if err != nil {
+		return err
+	}
+	for _, w := range doc.Warnings {
+		fmt.Fprintf(dockerCli.Err(), "warning: %s\n", w)
+	}
+	encode := sbom.EncodeOptions{Created: created, ToolVersion: Version}
+	return writeOutput(dockerCli.Out(), opts.output, func(w io.Writer) error { return write(doc, w, encode) })
+}
+
+func sbomWriter(format string) (func(*sbom.SBOM, io.Writer, sbom.EncodeOptions) error, error) {
+	switch format {
+	case "table":
+		return func(s *sbom.SBOM, w io.Writer, _ sbom.EncodeOptions) error { return s.WriteTable(w) }, nil
+	case "spdx-json":
+		return (*sbom.SBOM).WriteSPDX, nil
+	case "cyclonedx-json":
+		return (*sbom.SBOM).WriteCycloneDX, nil
+	}
+	return nil, fmt.Errorf("--format %q: want one of %s", format, strings.Join(sbomFormats, ", "))
+}
+
+// writeOutput writes to stdout, or to file through a temporary file renamed
+// into place, so a failed write never leaves half a document behind.
+func writeOutput(stdout io.Writer, file string, write func(io.Writer) error) error {
+	if file == "" || file == "-" {
+		bw := bufio.NewWriter(stdout)
+		if err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriter(tmp)
+	if err := write(bw); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return nil
+}

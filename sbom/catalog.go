@@ -1,0 +1,261 @@
+package sbom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/google/osv-scalibr/extractor"
+	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/extractor/filesystem/os/osrelease"
+)
+
+// Catalog walks the root filesystem at root and returns its packages. source
+// names the root in the SBOM (a directory, an image reference). A file that
+// cannot be read or parsed becomes a warning naming it; the walk goes on.
+func Catalog(ctx context.Context, root, source string) (*SBOM, error) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", source, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("catalog %s: not a directory", source)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", source, err)
+	}
+	extractors, err := newExtractors()
+	if err != nil {
+		return nil, err
+	}
+	c := &cataloger{
+		ctx:        ctx,
+		root:       abs,
+		fsys:       rootFS{root: abs},
+		extractors: extractors,
+		found:      map[string]*Package{},
+		sem:        make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
+	}
+	c.distro = c.readDistro()
+	c.walkDir(".")
+	c.wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", source, err)
+	}
+	return c.result(source), nil
+}
+
+// cataloger is one walk over one root. Directories are read in parallel, up
+// to a bounded number of goroutines; results merge under mu.
+type cataloger struct {
+	ctx        context.Context
+	root       string
+	fsys       rootFS
+	extractors []filesystem.Extractor
+	distro     *Distro
+	sem        chan struct{}
+	wg         sync.WaitGroup
+
+	mu       sync.Mutex
+	found    map[string]*Package
+	warnings []string
+}
+
+func (c *cataloger) warn(format string, args ...any) {
+	c.mu.Lock()
+	c.warnings = append(c.warnings, fmt.Sprintf(format, args...))
+	c.mu.Unlock()
+}
+
+func (c *cataloger) readDistro() *Distro {
+	m, err := osrelease.GetOSRelease(c.fsys)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, osrelease.ErrNotADistro) {
+			c.warn("/etc/os-release: %v", err)
+		}
+		return nil
+	}
+	d := &Distro{ID: m["ID"], VersionID: m["VERSION_ID"], VersionCodename: m["VERSION_CODENAME"], PrettyName: m["PRETTY_NAME"]}
+	if d.ID == "" {
+		c.warn("/etc/os-release: no ID field")
+		return nil
+	}
+	return d
+}
+
+// skipDirs hold the kernel's views and nothing an image ships.
+var skipDirs = map[string]bool{"proc": true, "sys": true, "dev": true}
+
+// walkDir reads one directory. It never follows a symlink: the walk sees each
+// file where it really is, and a link's target, if inside the root, is
+// visited there. Devices, fifos and sockets are never opened.
+func (c *cataloger) walkDir(rel string) {
+	if c.ctx.Err() != nil {
+		return
+	}
+	entries, err := os.ReadDir(filepath.Join(c.root, filepath.FromSlash(rel)))
+	if err != nil {
+		c.warn("%s: %v", slashPath(rel), unwrapPathError(err))
+		return
+	}
+	var batch []fs.DirEntry
+	for _, e := range entries {
+		switch t := e.Type(); {
+		case t.IsDir():
+			if rel == "." && skipDirs[e.Name()] {
+				continue
+			}
+			p := path.Join(rel, e.Name())
+			c.spawn(func() { c.walkDir(p) })
+		case t.IsRegular():
+			batch = append(batch, e)
+			if len(batch) == fileBatchSize {
+				files := batch
+				c.spawn(func() { c.visitFiles(rel, files) })
+				batch = nil
+			}
+		}
+	}
+	c.visitFiles(rel, batch)
+}
+
+// fileBatchSize splits a large directory (/usr/bin, a node_modules) into
+// pieces that run in parallel.
+const fileBatchSize = 64
+
+// spawn runs f on its own goroutine while fewer than cap(c.sem) are busy,
+// else on the caller's.
+func (c *cataloger) spawn(f func()) {
+	select {
+	case c.sem <- struct{}{}:
+		c.wg.Add(1)
+		go func() {
+			defer func() { <-c.sem; c.wg.Done() }()
+			f()
+		}()
+	default:
+		f()
+	}
+}
+
+func (c *cataloger) visitFiles(dir string, files []fs.DirEntry) {
+	for _, e := range files {
+		if c.ctx.Err() != nil {
+			return
+		}
+		c.visitFile(path.Join(dir, e.Name()), e)
+	}
+}
+
+// fileAPI gives extractors the path and a stat made only when one asks.
+type fileAPI struct {
+	path  string
+	entry fs.DirEntry
+	info  fs.FileInfo
+	err   error
+	done  bool
+}
+
+func (f *fileAPI) Path() string { return f.path }
+
+func (f *fileAPI) Stat() (fs.FileInfo, error) {
+	if !f.done {
+		f.done = true
+		f.info, f.err = f.entry.Info()
+	}
+	return f.info, f.err
+}
+
+func (c *cataloger) visitFile(rel string, e fs.DirEntry) {
+	api := &fileAPI{path: rel, entry: e}
+	var file *os.File
+	defer func() {
+		if file != nil {
+			file.Close()
+		}
+	}()
+	for _, ex := range c.extractors {
+		if !ex.FileRequired(api) {
+			continue
+		}
+		if file == nil {
+			f, err := os.OpenFile(filepath.Join(c.root, filepath.FromSlash(rel)), os.O_RDONLY|openNoFollow, 0)
+			if err != nil {
+				c.warn("%s: %v", slashPath(rel), unwrapPathError(err))
+				return
+			}
+			file = f
+		} else if _, err := file.Seek(0, io.SeekStart); err != nil {
+			c.warn("%s: %v", slashPath(rel), unwrapPathError(err))
+			return
+		}
+		info, err := api.Stat()
+		if err != nil {
+			c.warn("%s: %v", slashPath(rel), unwrapPathError(err))
+			return
+		}
+		inv, err := ex.Extract(c.ctx, &filesystem.ScanInput{FS: c.fsys, Path: rel, Root: c.root, Info: info, Reader: file})
+		if err != nil {
+			// Extractors return what they parsed before the error: keep it.
+			c.warn("%s: %s: %v", slashPath(rel), ex.Name(), unwrapPathError(err))
+		}
+		c.add(inv.Packages)
+	}
+}
+
+func (c *cataloger) add(pkgs []*extractor.Package) {
+	if len(pkgs) == 0 {
+		return
+	}
+	converted := make([]Package, 0, len(pkgs))
+	for _, p := range pkgs {
+		pkg, err := convert(p, c.distro)
+		if err != nil {
+			c.warn("%s: %v", slashPath(p.Location.PathOrEmpty()), err)
+			continue
+		}
+		converted = append(converted, pkg)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, pkg := range converted {
+		if have, ok := c.found[pkg.PURL]; ok {
+			have.Locations = append(have.Locations, pkg.Locations...)
+			have.Licenses = append(have.Licenses, pkg.Licenses...)
+			continue
+		}
+		c.found[pkg.PURL] = &pkg
+	}
+}
+
+// result sorts everything so that the same root gives the same SBOM.
+func (c *cataloger) result(source string) *SBOM {
+	s := &SBOM{Source: source, Distro: c.distro, Packages: make([]Package, 0, len(c.found))}
+	for _, p := range c.found {
+		p.Locations = sortedUnique(p.Locations)
+		p.Licenses = sortedUnique(p.Licenses)
+		s.Packages = append(s.Packages, *p)
+	}
+	slices.SortFunc(s.Packages, func(a, b Package) int { return strings.Compare(a.PURL, b.PURL) })
+	s.Warnings = sortedUnique(c.warnings)
+	return s
+}
+
+func sortedUnique(s []string) []string {
+	s = slices.DeleteFunc(s, func(v string) bool { return v == "" })
+	if len(s) == 0 {
+		return nil
+	}
+	slices.Sort(s)
+	return slices.Compact(s)
+}

@@ -1,0 +1,207 @@
+package sbom
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Target prefixes for images; anything else is a directory.
+const (
+	OCILayoutPrefix     = "oci-layout:"
+	DockerArchivePrefix = "docker-archive:"
+)
+
+// CatalogTarget catalogs what target names: a directory holding a root
+// filesystem, "oci-layout:PATH[:TAG|@DIGEST]" or "docker-archive:FILE". An
+// image's layers are applied in order, whiteouts honoured, into a temporary
+// folder that is removed before it returns.
+func CatalogTarget(ctx context.Context, target string) (*SBOM, error) {
+	var img v1.Image
+	var err error
+	switch {
+	case strings.HasPrefix(target, OCILayoutPrefix):
+		img, err = openOCILayout(strings.TrimPrefix(target, OCILayoutPrefix))
+	case strings.HasPrefix(target, DockerArchivePrefix):
+		file := strings.TrimPrefix(target, DockerArchivePrefix)
+		img, err = tarball.ImageFromPath(file, nil)
+		if err != nil {
+			err = fmt.Errorf("open docker archive %s: %w", file, err)
+		}
+	default:
+		return Catalog(ctx, target, target)
+	}
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "secure-build-rootfs-")
+	if err != nil {
+		return nil, fmt.Errorf("unpack %s: %w", target, err)
+	}
+	defer os.RemoveAll(dir)
+	if err := unpackImage(ctx, img, dir); err != nil {
+		return nil, fmt.Errorf("unpack %s: %w", target, err)
+	}
+	return Catalog(ctx, dir, target)
+}
+
+// openOCILayout opens PATH, PATH:TAG or PATH@DIGEST. Without a tag or digest
+// the layout must hold one image (or one index, from which the image for this
+// machine's architecture is taken).
+func openOCILayout(ref string) (v1.Image, error) {
+	dir, digest, tag := ref, "", ""
+	if i := strings.LastIndex(ref, "@"); i >= 0 {
+		dir, digest = ref[:i], ref[i+1:]
+	} else if i := strings.LastIndex(ref, ":"); i >= 0 && !strings.ContainsAny(ref[i+1:], `/\`) {
+		dir, tag = ref[:i], ref[i+1:]
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
+	}
+	manifest, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("read OCI layout %s index: %w", dir, err)
+	}
+	var picked []v1.Descriptor
+	for _, d := range manifest.Manifests {
+		name := d.Annotations["org.opencontainers.image.ref.name"]
+		switch {
+		case digest != "" && d.Digest.String() == digest,
+			tag != "" && (name == tag || strings.HasSuffix(name, ":"+tag)),
+			digest == "" && tag == "":
+			picked = append(picked, d)
+		}
+	}
+	switch {
+	case len(picked) == 0 && digest != "":
+		return nil, fmt.Errorf("OCI layout %s has no manifest %s", dir, digest)
+	case len(picked) == 0 && tag != "":
+		return nil, fmt.Errorf("OCI layout %s has no image tagged %q", dir, tag)
+	case len(picked) == 0:
+		return nil, fmt.Errorf("OCI layout %s holds no image", dir)
+	case len(picked) > 1:
+		return nil, fmt.Errorf("OCI layout %s holds %d images: name one with :TAG or @DIGEST", dir, len(picked))
+	}
+	d := picked[0]
+	if d.MediaType.IsIndex() {
+		return imageForThisPlatform(idx, d, dir)
+	}
+	img, err := idx.Image(d.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("open image %s in OCI layout %s: %w", d.Digest, dir, err)
+	}
+	return img, nil
+}
+
+func imageForThisPlatform(parent v1.ImageIndex, d v1.Descriptor, dir string) (v1.Image, error) {
+	idx, err := parent.ImageIndex(d.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("open index %s in OCI layout %s: %w", d.Digest, dir, err)
+	}
+	manifest, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("read index %s in OCI layout %s: %w", d.Digest, dir, err)
+	}
+	var platforms []string
+	for _, m := range manifest.Manifests {
+		if m.Platform == nil || m.Platform.OS == "unknown" {
+			continue // attestation manifests
+		}
+		if m.Platform.OS == "linux" && m.Platform.Architecture == runtime.GOARCH {
+			return idx.Image(m.Digest)
+		}
+		platforms = append(platforms, m.Platform.String()+" "+m.Digest.String())
+	}
+	return nil, fmt.Errorf("index %s in OCI layout %s has no linux/%s image; name one by digest: %s", d.Digest, dir, runtime.GOARCH, strings.Join(platforms, ", "))
+}
+
+// unpackImage writes the image's flattened filesystem under dir. Names are
+// confined to dir, symlinks are written as they are (rootFS resolves them
+// inside the root later) and never followed while writing, and devices and
+// fifos are not created.
+func unpackImage(ctx context.Context, img v1.Image, dir string) error {
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read layers: %w", err)
+		}
+		if err := unpackEntry(tr, hdr, dir); err != nil {
+			return fmt.Errorf("unpack %s: %w", hdr.Name, err)
+		}
+	}
+}
+
+func unpackEntry(tr *tar.Reader, hdr *tar.Header, dir string) error {
+	name := path.Clean("/" + hdr.Name)
+	if name == "/" {
+		return nil
+	}
+	parent, err := securejoin.SecureJoin(dir, path.Dir(name))
+	if err != nil {
+		return err
+	}
+	target := filepath.Join(parent, path.Base(name))
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
+			return nil
+		}
+		os.Remove(target)
+		return os.MkdirAll(target, 0o755)
+	case tar.TypeReg:
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+		os.Remove(target)
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|openNoFollow, os.FileMode(hdr.Mode)&0o777|0o600)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, tr)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	case tar.TypeSymlink:
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+		os.Remove(target)
+		return os.Symlink(hdr.Linkname, target)
+	case tar.TypeLink:
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+		src, err := securejoin.SecureJoin(dir, path.Clean("/"+hdr.Linkname))
+		if err != nil {
+			return err
+		}
+		os.Remove(target)
+		return os.Link(src, target)
+	}
+	// Devices, fifos and the like hold no package data and are never made.
+	return nil
+}

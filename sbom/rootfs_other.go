@@ -1,0 +1,5 @@
+//go:build !unix
+
+package sbom
+
+const openNoFollow = 0
