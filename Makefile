@@ -1,0 +1,28 @@
+# Plain entry points; the scripts under scripts/ do the same for a fresh machine.
+export GOFLAGS := -buildvcs=false
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/secure-build/secure-build/plugin.Version=$(VERSION)
+PLUGIN_DIR ?= $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
+RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+
+.PHONY: build install release test demo
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/docker-secure ./cmd/docker-secure
+
+install: build
+	mkdir -p $(PLUGIN_DIR)
+	install -m 0755 bin/docker-secure $(PLUGIN_DIR)/docker-secure
+
+release:
+	@for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "bin/release/docker-secure-$$os-$$arch$$ext"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags '$(LDFLAGS)' \
+			-o bin/release/docker-secure-$$os-$$arch$$ext ./cmd/docker-secure || exit 1; \
+	done
+
+test:
+	./scripts/test.sh
+
+demo:
+	./scripts/demo.sh

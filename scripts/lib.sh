@@ -1,0 +1,62 @@
+# Shared steps of the demo and test scripts. Source it from the repository root.
+
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+CACHE_DIR="${SECURE_BUILD_CACHE:-$PWD/.cache}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# as_root runs a command as root: directly when we are root, else with sudo.
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ensure_apt installs the Debian packages that are missing.
+ensure_apt() {
+	local missing=()
+	for pkg in "$@"; do
+		dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+	done
+	if [ "${#missing[@]}" -gt 0 ]; then
+		log "installing ${missing[*]} with apt-get"
+		as_root apt-get update -qq
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+}
+
+# build_plugin builds the static docker-secure binary into bin/.
+build_plugin() {
+	local version
+	version="$(git describe --tags --always --dirty 2>/dev/null || echo dev)"
+	log "building bin/docker-secure ($version)"
+	CGO_ENABLED=0 go build -trimpath \
+		-ldflags "-s -w -X github.com/secure-build/secure-build/plugin.Version=$version" \
+		-o bin/docker-secure ./cmd/docker-secure
+}
+
+# install_plugin puts bin/docker-secure where the Docker CLI looks for plugins.
+install_plugin() {
+	local dir="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+	mkdir -p "$dir"
+	install -m 0755 bin/docker-secure "$dir/docker-secure"
+	log "installed $dir/docker-secure: run 'docker secure --help'"
+}
+
+# debian_root makes (once) a minimal Debian 12 root filesystem in $1 with
+# debootstrap, and prints its path. A half-made root is never reused.
+debian_root() {
+	local dir="$1"
+	if [ ! -f "$dir/.secure-build-complete" ]; then
+		ensure_apt debootstrap
+		log "debootstrap --variant=minbase bookworm $dir (about a minute)"
+		as_root rm -rf "$dir.tmp"
+		mkdir -p "$(dirname "$dir")"
+		as_root debootstrap --variant=minbase bookworm "$dir.tmp" http://deb.debian.org/debian >"$CACHE_DIR/debootstrap.log" 2>&1 ||
+			{ tail -20 "$CACHE_DIR/debootstrap.log" >&2; return 1; }
+		# The downloaded .deb files are not installed packages.
+		as_root find "$dir.tmp/var/cache/apt/archives" -name '*.deb' -delete
+		as_root touch "$dir.tmp/.secure-build-complete"
+		as_root rm -rf "$dir"
+		as_root mv "$dir.tmp" "$dir"
+	fi
+	printf '%s\n' "$dir"
+}
