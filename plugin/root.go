@@ -77,7 +77,7 @@ the "docker secure-build" command is spelled "docker secure".`,
 		Version:       Version,
 	}
 	cmd.SetVersionTemplate("secure-build {{.Version}}\n")
-	cmd.AddCommand(newSBOMCmd(dockerCli))
+	cmd.AddCommand(newSBOMCmd(dockerCli), newScanCmd(dockerCli), newDBCmd(dockerCli))
 	withExitStatus(cmd)
 	return cmd
 }

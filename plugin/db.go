@@ -1,0 +1,186 @@
+package plugin
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/secure-build/secure-build/vuln"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// defaultMaxDBAge is how old the database may be before every scan warns.
+const defaultMaxDBAge = 7 * 24 * time.Hour
+
+// dbFlags are the flags of every command that reads the database.
+type dbFlags struct {
+	dir    string
+	maxAge time.Duration
+}
+
+func (d *dbFlags) bind(flags *pflag.FlagSet) {
+	flags.StringVar(&d.dir, "db", "", "Vulnerability database folder (default $SECURE_BUILD_DB, else the user cache folder)")
+	flags.DurationVar(&d.maxAge, "max-db-age", defaultMaxDBAge, "Warn when the database is older than this")
+}
+
+func (d *dbFlags) resolve() (string, error) {
+	if d.dir != "" {
+		return d.dir, nil
+	}
+	return vuln.DefaultDir()
+}
+
+// staleWarning is the warning for a database older than maxAge, or "".
+func staleWarning(db *vuln.DB, maxAge time.Duration, now time.Time) string {
+	if maxAge <= 0 {
+		return ""
+	}
+	if age := db.Age(now); age > maxAge {
+		return fmt.Sprintf("the vulnerability database in %s was last updated %s ago (more than %s): run 'docker secure db update'",
+			db.Dir(), age.Round(time.Hour), maxAge)
+	}
+	return ""
+}
+
+func newDBCmd(dockerCli command.Cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Manage the offline OSV vulnerability database",
+		Long: `Manage the offline vulnerability database scans read. It holds OSV records
+(https://ossf.github.io/osv-schema/), one archive per ecosystem, indexed for
+lookups by package; a scan never needs the internet.
+
+The database lives in $SECURE_BUILD_DB, else the user's cache folder
+($XDG_CACHE_HOME/secure-build/db on Linux); --db names another.`,
+		Example: `  # Download the OSV archives and index them
+  docker secure db update
+
+  # Import archives fetched elsewhere, offline
+  docker secure db import Debian-all.zip Go-all.zip
+
+  # Where the database is and how old
+  docker secure db status`,
+	}
+	cmd.AddCommand(newDBUpdateCmd(dockerCli), newDBImportCmd(dockerCli), newDBStatusCmd(dockerCli))
+	return cmd
+}
+
+func newDBUpdateCmd(dockerCli command.Cli) *cobra.Command {
+	var db dbFlags
+	var ecosystems []string
+	var baseURL string
+	cmd := &cobra.Command{
+		Use:   "update [OPTIONS]",
+		Short: "Download the OSV archives and import the ones that changed",
+		Long: `Download <base-url>/<Ecosystem>/all.zip for each ecosystem and import it.
+Requests are conditional: an archive unchanged since the last update is not
+downloaded again. A failed download or a corrupt archive leaves the database
+as it was.`,
+		Example: `  docker secure db update
+  docker secure db update --ecosystem Debian --ecosystem Go
+  docker secure db update --base-url https://mirror.example.com/osv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := db.resolve()
+			if err != nil {
+				return err
+			}
+			results, err := vuln.Update(cmd.Context(), dir, baseURL, ecosystems, &http.Client{Timeout: 30 * time.Minute})
+			if err != nil {
+				return err
+			}
+			for _, r := range results {
+				if r.Unchanged {
+					fmt.Fprintf(dockerCli.Out(), "%s: unchanged since %s\n", r.Archive, r.Status.Updated.Format(time.RFC3339))
+					continue
+				}
+				fmt.Fprintf(dockerCli.Out(), "%s: %d records, %d packages\n", r.Archive, r.Status.Records, r.Status.Packages)
+			}
+			fmt.Fprintf(dockerCli.Out(), "database: %s\n", dir)
+			return nil
+		},
+	}
+	db.bind(cmd.Flags())
+	cmd.Flags().StringSliceVar(&ecosystems, "ecosystem", nil, "OSV ecosystem to update (repeatable; default: "+strings.Join(vuln.DefaultEcosystems, ", ")+")")
+	cmd.Flags().StringVar(&baseURL, "base-url", vuln.DefaultBaseURL, "Where the archives are: <base-url>/<Ecosystem>/all.zip")
+	return cmd
+}
+
+func newDBImportCmd(dockerCli command.Cli) *cobra.Command {
+	var db dbFlags
+	cmd := &cobra.Command{
+		Use:   "import [OPTIONS] PATH...",
+		Short: "Import OSV zips or folders of OSV JSON files, offline",
+		Long: `Import OSV data without the network: zips as OSV publishes them
+(<Ecosystem>/all.zip), or folders of OSV JSON records. For each ecosystem the
+paths hold records of, its data is replaced. Either every path imports or
+none does; the error names the file and the record.`,
+		Example: `  docker secure db import Debian-all.zip
+  docker secure db import ./osv-records/`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := db.resolve()
+			if err != nil {
+				return err
+			}
+			sources := make([]vuln.Source, 0, len(args))
+			for _, a := range args {
+				sources = append(sources, vuln.Source{Path: a})
+			}
+			statuses, err := vuln.Import(cmd.Context(), dir, sources)
+			if err != nil {
+				return err
+			}
+			for _, s := range statuses {
+				fmt.Fprintf(dockerCli.Out(), "%s: %d records, %d packages\n", s.Archive, s.Records, s.Packages)
+			}
+			fmt.Fprintf(dockerCli.Out(), "database: %s\n", dir)
+			return nil
+		},
+	}
+	db.bind(cmd.Flags())
+	return cmd
+}
+
+func newDBStatusCmd(dockerCli command.Cli) *cobra.Command {
+	var db dbFlags
+	cmd := &cobra.Command{
+		Use:   "status [OPTIONS]",
+		Short: "Show where the database is, what it holds and how old it is",
+		Example: `  docker secure db status
+  docker secure db status --max-db-age 24h`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := db.resolve()
+			if err != nil {
+				return err
+			}
+			d, err := vuln.Open(dir)
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			now := time.Now()
+			out := dockerCli.Out()
+			fmt.Fprintf(out, "Database: %s\n\n", dir)
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ECOSYSTEM\tUPDATED\tAGE\tRECORDS\tPACKAGES\tSOURCE")
+			for _, s := range d.Status() {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", s.Archive, s.Updated.Format(time.RFC3339), now.Sub(s.Updated).Round(time.Minute), s.Records, s.Packages, s.Source)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if w := staleWarning(d, db.maxAge, now); w != "" {
+				fmt.Fprintf(dockerCli.Err(), "warning: %s\n", w)
+			}
+			return nil
+		},
+	}
+	db.bind(cmd.Flags())
+	return cmd
+}

@@ -1,0 +1,126 @@
+package plugin
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/report"
+	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/vuln"
+	"github.com/spf13/cobra"
+)
+
+type scanOptions struct {
+	db          dbFlags
+	format      string
+	output      string
+	failOn      string
+	onlyFixable bool
+}
+
+func newScanCmd(dockerCli command.Cli) *cobra.Command {
+	var opts scanOptions
+	cmd := &cobra.Command{
+		Use:   "scan [OPTIONS] TARGET",
+		Short: "Find the vulnerabilities of a root filesystem or an image, offline",
+		Long: `Catalog TARGET (as for "sbom": DIR, oci-layout:PATH[:TAG|@DIGEST] or
+docker-archive:FILE), match its packages against the offline OSV database and
+apply the policy. Distro packages match by their source package, with the
+distro's own version order, so backported fixes are not reported.
+
+The policy, the same everywhere: fail on a fixable critical finding. --fail-on
+and --only-fixable override it; --only-fixable changes what fails the scan,
+never what is shown. Severity "unknown" fails only with --fail-on unknown.
+
+Exit status: 0 the policy passed, 1 it failed, 2 an error (bad input, no
+database).`,
+		Example: `  # Table of the fixable findings of a root filesystem
+  docker secure scan ./rootfs
+
+  # Fail on high or critical findings, fixable or not; SARIF for code scanning
+  docker secure scan --fail-on high --only-fixable=false --format sarif -o scan.sarif docker-archive:app.tar
+
+  # A markdown summary for a CI job
+  docker secure scan --format markdown oci-layout:./layout >> "$GITHUB_STEP_SUMMARY"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(cmd, dockerCli, opts, args[0])
+		},
+	}
+	flags := cmd.Flags()
+	opts.db.bind(flags)
+	flags.StringVar(&opts.format, "format", "table", "Output format: "+strings.Join(report.Formats, ", "))
+	flags.StringVarP(&opts.output, "output", "o", "", "Write the report to FILE instead of standard output")
+	flags.StringVar(&opts.failOn, "fail-on", policy.Default.FailOn.String(), "Lowest severity that fails: critical, high, medium, low, unknown, none")
+	flags.BoolVar(&opts.onlyFixable, "only-fixable", policy.Default.OnlyFixable, "Only findings with a fixed version fail the scan")
+	return cmd
+}
+
+func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target string) error {
+	if !slices.Contains(report.Formats, opts.format) {
+		return fmt.Errorf("--format %q: want one of %s", opts.format, strings.Join(report.Formats, ", "))
+	}
+	level, err := policy.ParseLevel(opts.failOn)
+	if err != nil {
+		return fmt.Errorf("--fail-on: %w", err)
+	}
+	threshold := policy.Threshold{FailOn: level, OnlyFixable: opts.onlyFixable}
+	dir, err := opts.db.resolve()
+	if err != nil {
+		return err
+	}
+	db, err := vuln.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	now := time.Now().UTC()
+	doc, err := sbom.CatalogTarget(cmd.Context(), target)
+	if err != nil {
+		return err
+	}
+	findings, matchWarnings, err := db.Match(doc.Packages)
+	if err != nil {
+		return err
+	}
+	stderr := dockerCli.Err()
+	for _, w := range append(doc.Warnings, matchWarnings...) {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	stale := staleWarning(db, opts.db.maxAge, now)
+	if stale != "" {
+		fmt.Fprintf(stderr, "warning: %s\n", stale)
+	}
+	updated := map[string]time.Time{}
+	for _, s := range db.Status() {
+		updated[s.Archive] = s.Updated
+	}
+	verdict := threshold.Evaluate(findings)
+	scan := &report.Scan{
+		Target:      target,
+		SBOM:        doc,
+		Findings:    findings,
+		Verdict:     verdict,
+		Threshold:   threshold,
+		Database:    report.Database{Dir: dir, Updated: updated, Stale: stale},
+		ScannedAt:   now.Truncate(time.Second),
+		ToolVersion: Version,
+	}
+	if err := writeOutput(dockerCli.Out(), opts.output, func(w io.Writer) error { return report.Write(w, opts.format, scan) }); err != nil {
+		return err
+	}
+	if !verdict.Pass {
+		return cli.StatusError{
+			StatusCode: ExitPolicyFailed,
+			Status:     fmt.Sprintf("policy failed (%s):\n  %s", verdict.Threshold, strings.Join(verdict.Reasons(), "\n  ")),
+		}
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+// Package policy decides whether findings fail a build or a scan. It knows
+// nothing of how the findings were made.
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/secure-build/secure-build/vuln"
+)
+
+// Threshold says which findings gate. FailOn is the lowest severity that
+// fails; None, below every level, gates nothing.
+type Threshold struct {
+	FailOn      Level
+	OnlyFixable bool
+}
+
+// Level is a fail-on level: a severity, or none.
+type Level struct {
+	Severity vuln.Severity
+	None     bool
+}
+
+// Default is the product's default everywhere: fail on a fixable critical;
+// unknown severity never gates unless asked for.
+var Default = Threshold{FailOn: Level{Severity: vuln.Critical}, OnlyFixable: true}
+
+// ParseLevel reads critical, high, medium, low, unknown or none.
+func ParseLevel(s string) (Level, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "none") {
+		return Level{None: true}, nil
+	}
+	sev, err := vuln.ParseSeverity(s)
+	if err != nil {
+		return Level{}, fmt.Errorf("fail-on %q: want critical, high, medium, low, unknown or none", s)
+	}
+	return Level{Severity: sev}, nil
+}
+
+func (l Level) String() string {
+	if l.None {
+		return "none"
+	}
+	return l.Severity.String()
+}
+
+// Gates says whether a finding fails the threshold. "unknown" as the level
+// gates every finding, unknown ones included; any other level gates the
+// findings at or above it, never the unknown ones.
+func (t Threshold) Gates(f vuln.Finding) bool {
+	if t.FailOn.None || (t.OnlyFixable && !f.Fixable()) {
+		return false
+	}
+	if t.FailOn.Severity == vuln.Unknown {
+		return true
+	}
+	return f.Severity != vuln.Unknown && f.Severity >= t.FailOn.Severity
+}
+
+// Verdict is the outcome of a threshold over findings.
+type Verdict struct {
+	Pass      bool   `json:"pass"`
+	Threshold string `json:"threshold"`
+	// Failing are the findings that failed it, in the order given.
+	Failing []vuln.Finding `json:"failing,omitempty"`
+}
+
+// Evaluate applies t to findings. OnlyFixable changes what gates, never what
+// is shown: the caller keeps every finding.
+func (t Threshold) Evaluate(findings []vuln.Finding) Verdict {
+	v := Verdict{Pass: true, Threshold: t.String()}
+	for _, f := range findings {
+		if t.Gates(f) {
+			v.Pass = false
+			v.Failing = append(v.Failing, f)
+		}
+	}
+	return v
+}
+
+func (t Threshold) String() string {
+	if t.FailOn.None {
+		return "fail on: none"
+	}
+	s := "fail on: " + t.FailOn.String() + " or higher"
+	if t.FailOn.Severity == vuln.Unknown {
+		s = "fail on: any severity, unknown included"
+	}
+	if t.OnlyFixable {
+		s += ", fixable only"
+	}
+	return s
+}
+
+// Reasons lists why a verdict failed, one line a finding: id, package,
+// installed -> fixed version, severity.
+func (v Verdict) Reasons() []string {
+	out := make([]string, 0, len(v.Failing))
+	for _, f := range v.Failing {
+		fixed := f.FixedVersion
+		if fixed == "" {
+			fixed = "no fix"
+		}
+		out = append(out, fmt.Sprintf("%s %s %s %s -> %s (%s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed, v.Threshold))
+	}
+	return out
+}

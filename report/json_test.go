@@ -1,0 +1,127 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+const schemaPath = "schema/report.schema.json"
+
+func compileReportSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat() // scannedAt and database.updated are date-times
+	if err := c.AddResource(schemaPath, doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+func TestWriteJSONMatchesSchema(t *testing.T) {
+	sch := compileReportSchema(t)
+	for name, s := range map[string]*Scan{"findings": testScan(), "empty": {}} {
+		var buf bytes.Buffer
+		if err := WriteJSON(&buf, s); err != nil {
+			t.Fatal(err)
+		}
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(inst); err != nil {
+			t.Errorf("%s: report does not match its schema: %v\n%s", name, err, buf.String())
+		}
+	}
+}
+
+// TestReportSchemaRejects makes sure the schema says something: a report
+// without the unknown count, or with a field it does not document, fails.
+func TestReportSchemaRejects(t *testing.T) {
+	sch := compileReportSchema(t)
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, testScan()); err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(map[string]any){
+		"no unknown count": func(r map[string]any) { delete(r["summary"].(map[string]any), "unknown") },
+		"undocumented":     func(r map[string]any) { r["findings"].([]any)[0].(map[string]any)["extra"] = 1 },
+		"bad severity":     func(r map[string]any) { r["findings"].([]any)[0].(map[string]any)["severity"] = "moderate" },
+	} {
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		change(inst.(map[string]any))
+		if sch.Validate(inst) == nil {
+			t.Errorf("%s: schema accepts it", name)
+		}
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, testScan()); err != nil {
+		t.Fatal(err)
+	}
+	var r jsonReport
+	dec := json.NewDecoder(&buf)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+
+	if r.SchemaVersion != SchemaVersion || r.Target != "registry.example/app:1" || r.ScannedAt != "2026-01-10T12:00:00Z" ||
+		r.Tool != (jsonTool{Name: "secure-build", Version: "0.1.0"}) {
+		t.Errorf("header: %+v", r)
+	}
+	if r.Database.Updated["Go"] != "2025-12-31T23:00:00Z" || len(r.Database.Updated) != 3 || r.Database.Stale == "" {
+		t.Errorf("database: %+v", r.Database)
+	}
+	if r.Distro == nil || r.Distro.ID != "debian" || r.Distro.VersionID != "12" {
+		t.Errorf("distro: %+v", r.Distro)
+	}
+	wantSummary := jsonSummary{Total: 5, Fixable: 3, Critical: jsonCounts{1, 0}, High: jsonCounts{1, 1},
+		Medium: jsonCounts{2, 2}, Low: jsonCounts{0, 0}, Unknown: jsonCounts{1, 0}}
+	if r.Summary != wantSummary {
+		t.Errorf("summary: got %+v, want %+v", r.Summary, wantSummary)
+	}
+	if r.Verdict.Pass || !slices.Equal(r.Verdict.Failing, []string{"GHSA-m425-mq94-257g"}) ||
+		r.Verdict.Threshold != (jsonThreshold{FailOn: "high", OnlyFixable: true, Description: "fail on: high or higher, fixable only"}) {
+		t.Errorf("verdict: %+v", r.Verdict)
+	}
+
+	var order []string
+	for _, f := range r.Findings {
+		order = append(order, f.ID+" "+f.Package.Name)
+	}
+	if !slices.Equal(order, wantOrder) {
+		t.Errorf("findings order:\n got %q\nwant %q", order, wantOrder)
+	}
+	dsa := r.Findings[2]
+	if !slices.Equal(dsa.Upstream, []string{"CVE-2024-0727", "CVE-2024-2511"}) || !dsa.Fixable ||
+		dsa.Package.MatchName != "openssl" || dsa.Package.Ecosystem != "Debian:12" || dsa.Score != 5.5 {
+		t.Errorf("DSA finding: %+v", dsa)
+	}
+	tar := r.Findings[4]
+	if tar.Fixable || tar.FixedVersion != "" || tar.Severity.String() != "unknown" || tar.Aliases == nil {
+		t.Errorf("unknown finding: %+v", tar)
+	}
+}

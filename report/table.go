@@ -1,0 +1,93 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// summaryWidth keeps a table row within a wide terminal.
+const summaryWidth = 60
+
+// WriteTable writes the scan for a person: counts by severity first, then
+// the fixable findings, highest severity first, each with the version that
+// fixes it; then how many have no fix, and the verdict last, where the eye
+// lands when the command ends.
+func WriteTable(w io.Writer, s *Scan) error {
+	if err := writeTable(w, s); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
+
+func writeTable(w io.Writer, s *Scan) error {
+	ew := &errWriter{w: w}
+	target := s.Target
+	if s.SBOM != nil && s.SBOM.Distro != nil {
+		d := s.SBOM.Distro
+		target += " (" + cmp.Or(d.PrettyName, d.PURLQualifier()) + ")"
+	}
+	fmt.Fprintf(ew, "Target: %s\n", target)
+	if s.Database.Stale != "" {
+		fmt.Fprintf(ew, "Warning: %s\n", s.Database.Stale)
+	}
+	fmt.Fprintln(ew)
+
+	t := count(s.Findings)
+	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEVERITY\tFINDINGS\tFIXABLE")
+	for _, sev := range severities {
+		c := t.bySeverity[sev]
+		fmt.Fprintf(tw, "%s\t%d\t%d\n", sev, c.total, c.fixable)
+	}
+	fmt.Fprintf(tw, "total\t%d\t%d\n", t.all.total, t.all.fixable)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(ew)
+
+	if t.all.fixable == 0 {
+		fmt.Fprintln(ew, "No fixable findings.")
+	} else {
+		fmt.Fprintln(ew, "Fixable findings:")
+		tw = tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tPACKAGE\tINSTALLED -> FIXED\tSEVERITY\tSUMMARY")
+		for _, f := range sortFindings(s.Findings) {
+			if !f.Fixable() {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\n", f.ID, f.Package.Name, f.Package.Version, f.FixedVersion,
+				f.Severity, truncate(oneLine(f.Summary), summaryWidth))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
+	// Unfixable findings are counted, not listed: a person can act only on
+	// the fixable ones, and a base image often has hundreds of the others.
+	if n := t.all.total - t.all.fixable; n > 0 {
+		var parts []string
+		for _, sev := range severities {
+			if c := t.bySeverity[sev]; c.total > c.fixable {
+				parts = append(parts, fmt.Sprintf("%d %s", c.total-c.fixable, sev))
+			}
+		}
+		fmt.Fprintf(ew, "\n%d %s no fix yet (%s); the JSON report lists every finding.\n",
+			n, plural(n, "finding has", "findings have"), strings.Join(parts, ", "))
+	}
+
+	fmt.Fprintf(ew, "\n%s\n", verdictLine(s))
+	return ew.err
+}
+
+// verdictLine is the verdict in one line: PASS or FAIL, the threshold, and
+// what failed it.
+func verdictLine(s *Scan) string {
+	if s.Verdict.Pass {
+		return fmt.Sprintf("PASS (%s)", s.Verdict.Threshold)
+	}
+	return fmt.Sprintf("FAIL (%s): %s", s.Verdict.Threshold, joinCapped(failingIDs(s.Verdict), 10))
+}

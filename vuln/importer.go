@@ -1,0 +1,470 @@
+package vuln
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/ossf/osv-schema/bindings/go/osvschema"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Bounds on what an OSV zip may make us read: a record larger than
+// maxRecordSize, more than maxZipEntries entries or more than maxZipBytes
+// inflated in all is refused. Entries are only read, never written to disk,
+// so no entry name can place a file anywhere.
+const (
+	maxRecordSize = 16 << 20
+	maxZipEntries = 2_000_000
+	maxZipBytes   = 16 << 30
+)
+
+// Source is one OSV archive to import: a zip or a folder of OSV JSON files.
+type Source struct {
+	Path string
+	// Name is what status shows as the source (a URL for a download);
+	// Path when empty.
+	Name string
+	// ETag and LastModified are the download's HTTP validators, kept for
+	// the next conditional request.
+	ETag, LastModified string
+}
+
+// Import reads each source and replaces, for every OSV archive
+// ("Debian", "Go", ...) the sources hold records of, that archive's data in
+// the database folder dir. Either every source imports or none does: a
+// record that does not parse, a truncated or corrupt zip, or a full disk
+// leaves the previous database as it was, and the error names the source and
+// the record. Writers hold a lock on the folder; readers are never blocked,
+// and see an archive's old data or its new data.
+func Import(ctx context.Context, dir string, sources []Source) ([]ArchiveStatus, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create vulnerability database %s: %w", dir, err)
+	}
+	lock := flock.New(filepath.Join(dir, ".lock"))
+	locked, err := lock.TryLockContext(ctx, 100*time.Millisecond)
+	if err != nil || !locked {
+		return nil, fmt.Errorf("lock vulnerability database %s: %w", dir, errors.Join(err, ctx.Err()))
+	}
+	defer lock.Unlock()
+	removeStaleTemps(dir)
+
+	builders := map[string]*archiveBuilder{}
+	abort := func(err error) ([]ArchiveStatus, error) {
+		for _, b := range builders {
+			b.discard()
+		}
+		return nil, err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, src := range sources {
+		if src.Name == "" {
+			src.Name = src.Path
+		}
+		err := readSource(ctx, src.Path, func(name string, rec record, entries map[string][]affectedEntry) error {
+			byArchive := map[string]map[string][]affectedEntry{}
+			for key, es := range entries {
+				eco, _, _ := strings.Cut(key, "\x00")
+				a := archiveOf(eco)
+				if byArchive[a] == nil {
+					byArchive[a] = map[string][]affectedEntry{}
+				}
+				byArchive[a][key] = es
+			}
+			for a, es := range byArchive {
+				b, ok := builders[a]
+				if !ok {
+					var err error
+					if b, err = newArchiveBuilder(dir, a, src); err != nil {
+						return err
+					}
+					builders[a] = b
+				}
+				if err := b.add(rec, es); err != nil {
+					return fmt.Errorf("record %s: %w", name, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return abort(fmt.Errorf("import %s: %w", src.Name, err))
+		}
+	}
+	if len(builders) == 0 {
+		return abort(fmt.Errorf("import: no OSV records with affected packages in %s", sourceNames(sources)))
+	}
+	var out []ArchiveStatus
+	for _, b := range builders {
+		st, err := b.finish(now)
+		if err != nil {
+			return abort(err)
+		}
+		out = append(out, st)
+	}
+	// Every archive is complete on disk; only now does any replace the old.
+	for _, b := range builders {
+		if err := os.Rename(b.tmpPath, b.finalPath); err != nil {
+			return abort(fmt.Errorf("replace %s: %w", b.finalPath, err))
+		}
+		b.tmpPath = ""
+	}
+	syncDir(dir)
+	sort.Slice(out, func(i, j int) bool { return out[i].Archive < out[j].Archive })
+	return out, nil
+}
+
+func sourceNames(sources []Source) string {
+	names := make([]string, 0, len(sources))
+	for _, s := range sources {
+		names = append(names, s.Path)
+	}
+	return strings.Join(names, ", ")
+}
+
+// removeStaleTemps deletes the temporary files of an import that crashed;
+// the caller holds the lock, so no import is writing them.
+func removeStaleTemps(dir string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	for _, m := range matches {
+		os.Remove(m)
+	}
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// archiveBuilder writes one archive's new file beside the old one.
+type archiveBuilder struct {
+	archive   string
+	src       Source
+	tmpPath   string
+	finalPath string
+	db        *bolt.DB
+	tx        *bolt.Tx
+	pending   int
+	records   int
+	packages  map[string][]affectedEntry
+}
+
+// recordsPerTx bounds a write transaction, and so the memory it holds.
+const recordsPerTx = 20_000
+
+func newArchiveBuilder(dir, archive string, src Source) (*archiveBuilder, error) {
+	if archive == "" || strings.ContainsAny(archive, `/\`) || strings.HasPrefix(archive, ".") {
+		return nil, fmt.Errorf("ecosystem %q cannot name a database file", archive)
+	}
+	f, err := os.CreateTemp(dir, "."+archive+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create database file for %s: %w", archive, err)
+	}
+	tmp := f.Name()
+	f.Close()
+	b, err := bolt.Open(tmp, 0o644, &bolt.Options{NoSync: true, NoFreelistSync: true, Timeout: time.Second})
+	if err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("create database file for %s: %w", archive, err)
+	}
+	return &archiveBuilder{
+		archive: archive, src: src, tmpPath: tmp, finalPath: filepath.Join(dir, archive+dbFileSuffix),
+		db: b, packages: map[string][]affectedEntry{},
+	}, nil
+}
+
+func (b *archiveBuilder) add(rec record, entries map[string][]affectedEntry) error {
+	if b.tx == nil {
+		tx, err := b.db.Begin(true)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", b.tmpPath, err)
+		}
+		b.tx = tx
+	}
+	bucket, err := b.tx.CreateBucketIfNotExists(bucketRecords)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", b.tmpPath, err)
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := bucket.Put([]byte(rec.ID), data); err != nil {
+		return fmt.Errorf("write %s: %w", b.tmpPath, err)
+	}
+	for key, es := range entries {
+		b.packages[key] = append(b.packages[key], es...)
+	}
+	b.records++
+	b.pending++
+	if b.pending >= recordsPerTx {
+		b.pending = 0
+		err := b.tx.Commit()
+		b.tx = nil
+		if err != nil {
+			return fmt.Errorf("write %s: %w", b.tmpPath, err)
+		}
+	}
+	return nil
+}
+
+// finish writes the package index and the metadata, and syncs the file.
+func (b *archiveBuilder) finish(now time.Time) (ArchiveStatus, error) {
+	st := ArchiveStatus{
+		Archive: b.archive, Updated: now, Records: b.records, Packages: len(b.packages),
+		Source: b.src.Name, ETag: b.src.ETag, LastModified: b.src.LastModified,
+	}
+	if b.tx != nil {
+		err := b.tx.Commit()
+		b.tx = nil
+		if err != nil {
+			return st, fmt.Errorf("write %s: %w", b.tmpPath, err)
+		}
+	}
+	keys := make([]string, 0, len(b.packages))
+	for k := range b.packages {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketRecords); err != nil {
+			return err
+		}
+		pkgs, err := tx.CreateBucketIfNotExists(bucketPackages)
+		if err != nil {
+			return err
+		}
+		pkgs.FillPercent = 1 // keys go in sorted: pack the pages full
+		for _, k := range keys {
+			es := b.packages[k]
+			sort.Slice(es, func(i, j int) bool { return es[i].ID < es[j].ID })
+			data, err := json.Marshal(es)
+			if err != nil {
+				return err
+			}
+			if err := pkgs.Put([]byte(k), data); err != nil {
+				return err
+			}
+		}
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		for k, v := range map[string]string{
+			"format": formatVersion, "archive": b.archive, "updated": now.Format(time.RFC3339),
+			"records": strconv.Itoa(st.Records), "packages": strconv.Itoa(st.Packages),
+			"source": st.Source, "etag": st.ETag, "last-modified": st.LastModified,
+		} {
+			if err := meta.Put([]byte(k), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = b.db.Sync()
+	}
+	if cerr := b.db.Close(); err == nil {
+		err = cerr
+	}
+	b.db = nil
+	if err != nil {
+		return st, fmt.Errorf("write %s: %w", b.tmpPath, err)
+	}
+	return st, nil
+}
+
+func (b *archiveBuilder) discard() {
+	if b.tx != nil {
+		b.tx.Rollback()
+	}
+	if b.db != nil {
+		b.db.Close()
+	}
+	if b.tmpPath != "" {
+		os.Remove(b.tmpPath)
+	}
+}
+
+// readSource parses every OSV record of a zip or a folder, in parallel, and
+// hands each to add in turn. The first error stops it.
+func readSource(ctx context.Context, path string, add func(name string, rec record, entries map[string][]affectedEntry) error) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	type item struct {
+		name string
+		data []byte
+	}
+	type parsed struct {
+		name    string
+		rec     record
+		entries map[string][]affectedEntry
+		err     error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	items := make(chan item, 64)
+	results := make(chan parsed, 64)
+	var produceErr error
+	go func() {
+		defer close(items)
+		emit := func(name string, data []byte) bool {
+			select {
+			case items <- item{name, data}:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		if fi.IsDir() {
+			produceErr = readFolder(ctx, path, emit)
+		} else {
+			produceErr = readZip(path, emit)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			opts := protojson.UnmarshalOptions{DiscardUnknown: true}
+			for it := range items {
+				var v osvschema.Vulnerability
+				p := parsed{name: it.name}
+				if err := opts.Unmarshal(it.data, &v); err != nil {
+					p.err = fmt.Errorf("record %s: not an OSV record: %w", it.name, err)
+				} else if p.rec, p.entries, err = compact(&v); err != nil {
+					p.err = fmt.Errorf("record %s: %w", it.name, err)
+				}
+				select {
+				case results <- p:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+	var firstErr error
+	for p := range results {
+		if firstErr != nil {
+			continue
+		}
+		switch {
+		case p.err != nil:
+			firstErr = p.err
+			cancel()
+		case p.entries != nil:
+			if err := add(p.name, p.rec, p.entries); err != nil {
+				firstErr = err
+				cancel()
+			}
+		}
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	if produceErr != nil {
+		return produceErr
+	}
+	return ctx.Err()
+}
+
+func readZip(path string, emit func(string, []byte) bool) error {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return fmt.Errorf("open zip: %w", err)
+	}
+	defer zr.Close()
+	if len(zr.File) > maxZipEntries {
+		return fmt.Errorf("zip has %d entries, more than the %d allowed", len(zr.File), maxZipEntries)
+	}
+	var total int64
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() || !strings.HasSuffix(f.Name, ".json") {
+			continue
+		}
+		data, err := readZipEntry(f)
+		if err != nil {
+			return fmt.Errorf("record %s: %w", f.Name, err)
+		}
+		total += int64(len(data))
+		if total > maxZipBytes {
+			return fmt.Errorf("zip inflates to more than %d bytes", int64(maxZipBytes))
+		}
+		if !emit(f.Name, data) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// readZipEntry reads an entry without trusting its declared size.
+func readZipEntry(f *zip.File) ([]byte, error) {
+	if f.UncompressedSize64 > maxRecordSize {
+		return nil, fmt.Errorf("%d bytes, more than the %d allowed for a record", f.UncompressedSize64, maxRecordSize)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxRecordSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxRecordSize {
+		return nil, fmt.Errorf("inflates past the %d bytes allowed for a record", maxRecordSize)
+	}
+	return data, nil
+}
+
+func readFolder(ctx context.Context, dir string, emit func(string, []byte) bool) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !d.Type().IsRegular() || !strings.HasSuffix(p, ".json") {
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("record %s: %w", p, err)
+		}
+		if len(data) > maxRecordSize {
+			return fmt.Errorf("record %s: larger than the %d bytes allowed", p, maxRecordSize)
+		}
+		if !emit(p, data) {
+			return filepath.SkipAll
+		}
+		return nil
+	})
+}

@@ -1,0 +1,146 @@
+package vuln
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is OSV's public bucket: <base>/<Ecosystem>/all.zip.
+const DefaultBaseURL = "https://osv-vulnerabilities.storage.googleapis.com"
+
+// DefaultEcosystems are the archives an update fetches unless told which:
+// the ecosystems the cataloger finds packages of.
+var DefaultEcosystems = []string{
+	"Alpine", "Debian", "Ubuntu", "Red Hat", "Rocky Linux", "AlmaLinux",
+	"Go", "npm", "PyPI", "Maven", "crates.io", "RubyGems", "Packagist", "NuGet",
+}
+
+// maxDownload bounds one archive download.
+const maxDownload = 4 << 30
+
+// UpdateResult says what an update did for one archive.
+type UpdateResult struct {
+	Archive string
+	// Unchanged is set when the server said the archive had not changed
+	// since the last download (HTTP 304): nothing was downloaded.
+	Unchanged bool
+	Status    ArchiveStatus
+}
+
+// Update downloads <baseURL>/<ecosystem>/all.zip for each ecosystem, with
+// the validators of the last download so an unchanged archive is not
+// downloaded again, and imports what changed. Every download completes
+// before anything is imported; a failed download or import leaves the
+// database as it was.
+func Update(ctx context.Context, dir, baseURL string, ecosystems []string, client *http.Client) ([]UpdateResult, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	if baseURL == "" {
+		baseURL = DefaultBaseURL
+	}
+	if len(ecosystems) == 0 {
+		ecosystems = DefaultEcosystems
+	}
+	previous := map[string]ArchiveStatus{}
+	if db, err := Open(dir); err == nil {
+		for _, s := range db.Status() {
+			previous[s.Archive] = s
+		}
+		db.Close()
+	} else if !errors.Is(err, ErrNoDatabase) {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create vulnerability database %s: %w", dir, err)
+	}
+	var results []UpdateResult
+	var sources []Source
+	defer func() {
+		for _, s := range sources {
+			os.Remove(s.Path)
+		}
+	}()
+	for _, eco := range ecosystems {
+		src, unchanged, err := download(ctx, client, dir, baseURL, eco, previous[eco])
+		if err != nil {
+			return nil, err
+		}
+		if unchanged {
+			results = append(results, UpdateResult{Archive: eco, Unchanged: true, Status: previous[eco]})
+			continue
+		}
+		sources = append(sources, src)
+	}
+	if len(sources) > 0 {
+		statuses, err := Import(ctx, dir, sources)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range statuses {
+			results = append(results, UpdateResult{Archive: s.Archive, Status: s})
+		}
+	}
+	return results, nil
+}
+
+func download(ctx context.Context, client *http.Client, dir, baseURL, ecosystem string, prev ArchiveStatus) (Source, bool, error) {
+	u := strings.TrimSuffix(baseURL, "/") + "/" + url.PathEscape(ecosystem) + "/all.zip"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return Source{}, false, fmt.Errorf("download %s: %w", u, err)
+	}
+	if prev.Source == u {
+		if prev.ETag != "" {
+			req.Header.Set("If-None-Match", prev.ETag)
+		}
+		if prev.LastModified != "" {
+			req.Header.Set("If-Modified-Since", prev.LastModified)
+		}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return Source{}, false, fmt.Errorf("download %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		return Source{}, true, nil
+	case resp.StatusCode != http.StatusOK:
+		return Source{}, false, fmt.Errorf("download %s: server answered %s", u, resp.Status)
+	}
+	f, err := os.CreateTemp(dir, ".download-*.zip")
+	if err != nil {
+		return Source{}, false, fmt.Errorf("download %s: %w", u, err)
+	}
+	n, err := io.Copy(f, io.LimitReader(resp.Body, maxDownload+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > maxDownload {
+		err = fmt.Errorf("larger than %d bytes", int64(maxDownload))
+	}
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("got %d of %d bytes", n, resp.ContentLength)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return Source{}, false, fmt.Errorf("download %s: %w", u, err)
+	}
+	return Source{
+		Path: f.Name(), Name: u,
+		ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"),
+	}, false, nil
+}
+
+// Age is how long ago the least recently updated archive was imported.
+func (db *DB) Age(now time.Time) time.Duration {
+	return now.Sub(db.Oldest())
+}
