@@ -1,0 +1,164 @@
+package test
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// installedGlibc reads the root's glibc source version with dpkg-query, so
+// the records written below are about what is really installed.
+func installedGlibc(t *testing.T, root string) string {
+	t.Helper()
+	out, err := exec.Command("dpkg-query", "--admindir="+root+"/var/lib/dpkg", "-W", "-f", "${source:Version}", "libc6").Output()
+	if err != nil || len(out) == 0 {
+		t.Fatalf("dpkg-query libc6 in %s: %v", root, err)
+	}
+	return string(out)
+}
+
+// osvZip packs OSV records as OSV publishes an ecosystem: all.zip.
+func osvZip(t *testing.T, records ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i, r := range records {
+		w, err := zw.Create(fmt.Sprintf("record-%d.json", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(r))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// debianRecords are written for the test about the root's real glibc: one
+// fixed above the installed version (a finding), one fixed at it (a
+// backport: no finding), one with no fix.
+func debianRecords(glibc string) []string {
+	record := func(id, summary, vector, fixed string) string {
+		events := `[{"introduced": "0"}]`
+		if fixed != "" {
+			events = fmt.Sprintf(`[{"introduced": "0"}, {"fixed": %q}]`, fixed)
+		}
+		severity := ""
+		if vector != "" {
+			severity = fmt.Sprintf(`"severity": [{"type": "CVSS_V3", "score": %q}],`, vector)
+		}
+		return fmt.Sprintf(`{"id": %q, "modified": "2024-01-01T00:00:00Z", "upstream": ["CVE-%s"], "summary": %q, %s
+			"affected": [{"package": {"ecosystem": "Debian:12", "name": "glibc"}, "ranges": [{"type": "ECOSYSTEM", "events": %s}]}]}`,
+			id, strings.TrimPrefix(id, "DEBIAN-CVE-"), summary, severity, events)
+	}
+	return []string{
+		record("DEBIAN-CVE-2099-1000", "critical, fixed in a later version", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", glibc+"+test1"),
+		record("DEBIAN-CVE-2099-1001", "fixed by the installed version", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", glibc),
+		record("DEBIAN-CVE-2099-1002", "no fix yet", "", ""),
+	}
+}
+
+// TestScanEndToEnd: "db update" from an OSV server on loopback, then "scan"
+// of a real Debian root through the docker CLI: findings, exit statuses,
+// formats, and the policy flags.
+func TestScanEndToEnd(t *testing.T) {
+	root := testRootfs(t)
+	env := pluginConfig(t)
+	glibc := installedGlibc(t, root)
+	archive := osvZip(t, debianRecords(glibc)...)
+	var downloads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/Debian/all.zip" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		downloads.Add(1)
+		w.Header().Set("ETag", `"v1"`)
+		w.Write(archive)
+	}))
+	defer srv.Close()
+	db := filepath.Join(t.TempDir(), "db")
+
+	res := runCmd(t, env, "docker", "secure", "scan", "--db", db, root)
+	if res.code != 2 || !strings.Contains(res.stderr, "db update") {
+		t.Fatalf("scan without a database: exit %d, stderr %q; want 2 and how to get one", res.code, res.stderr)
+	}
+
+	for range 2 {
+		res = runCmd(t, env, "docker", "secure", "db", "update", "--db", db, "--base-url", srv.URL, "--ecosystem", "Debian")
+		if res.code != 0 {
+			t.Fatalf("db update: exit %d: %s", res.code, res.stderr)
+		}
+	}
+	if downloads.Load() != 1 || !strings.Contains(res.stdout, "unchanged") {
+		t.Errorf("second db update downloaded again (%d downloads): %s", downloads.Load(), res.stdout)
+	}
+	res = runCmd(t, env, "docker", "secure", "db", "status", "--db", db)
+	if res.code != 0 || !strings.Contains(res.stdout, "Debian") || !strings.Contains(res.stdout, srv.URL) {
+		t.Errorf("db status: exit %d:\n%s%s", res.code, res.stdout, res.stderr)
+	}
+
+	// Default policy: a fixable critical fails with exit 1 and the reasons.
+	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, root)
+	if res.code != 1 {
+		t.Fatalf("scan: exit %d, want 1 (policy failed)\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "DEBIAN-CVE-2099-1000") || !strings.Contains(res.stderr, glibc+" -> "+glibc+"+test1") {
+		t.Errorf("policy failure does not give the finding and its fix:\n%s", res.stderr)
+	}
+	if !strings.Contains(res.stdout, "critical") || strings.Contains(res.stdout, "DEBIAN-CVE-2099-1001") {
+		t.Errorf("table:\n%s", res.stdout)
+	}
+
+	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--fail-on", "none", "--format", "json", root)
+	if res.code != 0 {
+		t.Fatalf("scan --fail-on none: exit %d: %s", res.code, res.stderr)
+	}
+	var report struct {
+		Findings []struct {
+			ID       string   `json:"id"`
+			Upstream []string `json:"upstream"`
+			Fixable  bool     `json:"fixable"`
+			Package  struct {
+				Name, MatchName string
+			} `json:"package"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &report); err != nil {
+		t.Fatalf("json report: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, f := range report.Findings {
+		seen[f.ID] = true
+		if f.Package.MatchName != "glibc" {
+			t.Errorf("finding %s on %s matched %q, want the source package glibc", f.ID, f.Package.Name, f.Package.MatchName)
+		}
+	}
+	if !seen["DEBIAN-CVE-2099-1000"] || !seen["DEBIAN-CVE-2099-1002"] || seen["DEBIAN-CVE-2099-1001"] {
+		t.Errorf("findings %v: want 1000 and 1002, never the backported 1001", seen)
+	}
+
+	// Only an unfixable finding left to gate: not with --only-fixable,
+	// yes without it.
+	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--fail-on", "unknown", "--only-fixable=false", "--format", "sarif", root)
+	if res.code != 1 || !strings.Contains(res.stdout, `"version": "2.1.0"`) {
+		t.Errorf("scan --fail-on unknown --only-fixable=false: exit %d\n%s", res.code, res.stderr)
+	}
+	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--fail-on", "bogus", root)
+	if res.code != 2 || !strings.Contains(res.stderr, "bogus") {
+		t.Errorf("scan --fail-on bogus: exit %d, stderr %q", res.code, res.stderr)
+	}
+}
