@@ -87,7 +87,7 @@ func (s *SBOM) CycloneDX(opts EncodeOptions) *cdx.BOM {
 
 // WriteCycloneDX writes the catalog as CycloneDX 1.6 JSON.
 func (s *SBOM) WriteCycloneDX(w io.Writer, opts EncodeOptions) error {
-	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON).SetPretty(true)
+	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false)
 	if err := enc.EncodeVersion(s.CycloneDX(opts), cdx.SpecVersion1_6); err != nil {
 		return fmt.Errorf("write cyclonedx: %w", err)
 	}

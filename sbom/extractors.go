@@ -1,9 +1,11 @@
 package sbom
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -32,6 +34,13 @@ const (
 	maxArchiveDepth     = 8
 	maxArchiveBytes     = 1 << 30
 	maxMetadataFileSize = 64 << 20
+	// An archive holds at most maxArchiveEntries entries; a manifest or a
+	// pom.properties in it inflates to at most maxArchiveMetadataSize; a
+	// deflated archive nested in it is at most maxNestedArchiveRatio times
+	// larger inflated than compressed (a jar is compressed already).
+	maxArchiveEntries      = 1 << 18
+	maxArchiveMetadataSize = 4 << 20
+	maxNestedArchiveRatio  = 50
 )
 
 // newExtractors returns osv-scalibr's extractors for the ecosystems the
@@ -72,16 +81,158 @@ func newExtractors() ([]filesystem.Extractor, error) {
 		switch c.name {
 		case gobinary.Name:
 			ex = goBinaryGate{ex}
+		case javaarchive.Name:
+			ex = javaArchiveGate{javaManifestFallback{ex}}
+		case dpkg.Name:
+			ex = boundedMetadata{Extractor: distrolessStatus{ex}}
+		case apk.Name, gemspec.Name, depsjson.Name:
+			ex = boundedMetadata{Extractor: ex}
 		case packagejson.Name:
-			ex = withLicenses{Extractor: ex, parse: npmLicenses}
+			ex = boundedMetadata{Extractor: installedNodeModule{withLicenses{Extractor: ex, parse: npmLicenses}}}
 		case packagelockjson.Name:
-			ex = installedLockfile{ex}
+			ex = boundedMetadata{Extractor: installedLockfile{ex}}
 		case wheelegg.Name:
-			ex = withLicenses{Extractor: ex, parse: pythonLicenses, only: isPythonMetadataFile}
+			ex = boundedMetadata{Extractor: withLicenses{Extractor: ex, parse: pythonLicenses, only: isPythonMetadataFile}, only: isPythonMetadataFile}
 		}
 		out = append(out, ex)
 	}
-	return append(out, composerInstalled{}), nil
+	return append(out, boundedMetadata{Extractor: composerInstalled{}}), nil
+}
+
+// boundedMetadata refuses a metadata file larger than maxMetadataFileSize
+// with an error, which the walk reports as a warning naming the file.
+// osv-scalibr's extractors skip a file over their own size limits silently
+// (100 MiB for a dpkg status: every OS package gone without a word), so the
+// wrapped extractor is asked about a file's name only, never its size.
+type boundedMetadata struct {
+	filesystem.Extractor
+	// only, when set, says which files are metadata; the others (a zipped
+	// .egg) pass through unbounded.
+	only func(string) bool
+}
+
+func (b boundedMetadata) FileRequired(api filesystem.FileAPI) bool {
+	return b.Extractor.FileRequired(sizelessFile{api})
+}
+
+func (b boundedMetadata) Extract(ctx context.Context, in *filesystem.ScanInput) (inventory.Inventory, error) {
+	if in.Info != nil && in.Info.Size() > maxMetadataFileSize && (b.only == nil || b.only(in.Path)) {
+		return inventory.Inventory{}, fmt.Errorf("read %s: larger than %d bytes", slashPath(in.Path), maxMetadataFileSize)
+	}
+	return b.Extractor.Extract(ctx, in)
+}
+
+// sizelessFile shows a file to FileRequired with its size hidden.
+type sizelessFile struct{ filesystem.FileAPI }
+
+func (f sizelessFile) Stat() (fs.FileInfo, error) {
+	fi, err := f.FileAPI.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return sizelessInfo{fi}, nil
+}
+
+type sizelessInfo struct{ fs.FileInfo }
+
+func (sizelessInfo) Size() int64 { return 0 }
+
+// javaArchiveGate reads the directory of a Java archive, and of the archives
+// nested in it, before osv-scalibr's extractor does, and refuses an archive
+// that would make it inflate too much. osv-scalibr bounds the nesting depth
+// and the bytes of nested archives, but reads manifests and pom.properties of
+// any size, holding a manifest in memory whole: a 1 MB jar made it hold
+// gigabytes.
+type javaArchiveGate struct {
+	filesystem.Extractor
+}
+
+func (g javaArchiveGate) Extract(ctx context.Context, in *filesystem.ScanInput) (inventory.Inventory, error) {
+	if ra, ok := in.Reader.(io.ReaderAt); ok && in.Info != nil {
+		budget := uint64(maxArchiveBytes)
+		if err := checkArchive(ra, in.Info.Size(), "", 1, &budget); err != nil {
+			return inventory.Inventory{}, fmt.Errorf("%s: %w", slashPath(in.Path), err)
+		}
+	}
+	return g.Extractor.Extract(ctx, in)
+}
+
+// checkArchive checks one archive at nesting depth (1 for the file itself)
+// against the bounds, taking what osv-scalibr would inflate from budget.
+// prefix names the archive inside the file. An archive that cannot be read
+// passes: the extractor says what is wrong with it.
+func checkArchive(ra io.ReaderAt, size int64, prefix string, depth int, budget *uint64) error {
+	zr, err := zip.NewReader(ra, size)
+	if err != nil {
+		return nil
+	}
+	if len(zr.File) > maxArchiveEntries {
+		return fmt.Errorf("%sholds %d entries, more than %d", prefix, len(zr.File), maxArchiveEntries)
+	}
+	for _, f := range zr.File {
+		base := strings.ToLower(path.Base(f.Name))
+		metadata := base == "manifest.mf" || base == "pom.properties"
+		nested := javaarchive.IsArchive(f.Name) && depth < maxArchiveDepth
+		switch {
+		case !metadata && !nested:
+			continue
+		case metadata && f.UncompressedSize64 > maxArchiveMetadataSize:
+			return fmt.Errorf("%s%s inflates to %d bytes, more than %d", prefix, f.Name, f.UncompressedSize64, maxArchiveMetadataSize)
+		case f.UncompressedSize64 > *budget:
+			return fmt.Errorf("%s%s: the archive inflates to more than %d bytes", prefix, f.Name, maxArchiveBytes)
+		case nested && f.Method != zip.Store && f.UncompressedSize64 > maxNestedArchiveRatio*f.CompressedSize64+1<<20:
+			return fmt.Errorf("%s%s inflates %d bytes to %d: a zip bomb", prefix, f.Name, f.CompressedSize64, f.UncompressedSize64)
+		}
+		*budget -= f.UncompressedSize64
+		if !nested {
+			continue
+		}
+		sub, err := openNested(ra, f)
+		if err != nil {
+			continue
+		}
+		if err := checkArchive(sub, int64(f.UncompressedSize64), prefix+f.Name+"/", depth+1, budget); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openNested gives random access to an archive nested in another: in place
+// when stored, else inflated into memory (within the checked bounds).
+func openNested(ra io.ReaderAt, f *zip.File) (io.ReaderAt, error) {
+	if f.Method == zip.Store {
+		off, err := f.DataOffset()
+		if err != nil {
+			return nil, err
+		}
+		return io.NewSectionReader(ra, off, int64(f.UncompressedSize64)), nil
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b := make([]byte, f.UncompressedSize64)
+	if _, err := io.ReadFull(rc, b); err != nil {
+		return nil, err
+	}
+	return bytes.NewReader(b), nil
+}
+
+// distrolessStatus reports a file of /var/lib/dpkg/status.d that yields no
+// package: each holds one package's record, and osv-scalibr drops a malformed
+// one without an error.
+type distrolessStatus struct {
+	filesystem.Extractor
+}
+
+func (d distrolessStatus) Extract(ctx context.Context, in *filesystem.ScanInput) (inventory.Inventory, error) {
+	inv, err := d.Extractor.Extract(ctx, in)
+	if err == nil && len(inv.Packages) == 0 && strings.Contains(in.Path, "/status.d/") {
+		err = fmt.Errorf("%s: no package record could be read", slashPath(in.Path))
+	}
+	return inv, err
 }
 
 // withLicenses reads a small metadata file once, hands it to the wrapped
@@ -137,8 +288,12 @@ func (l installedLockfile) Extract(ctx context.Context, in *filesystem.ScanInput
 }
 
 // firstLine trims a header value to its first line: some METADATA files put
-// a whole license text under License.
+// a whole license text under License. A lone CR ends a line too, as Python's
+// own metadata parser has it.
 func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
 	return strings.TrimSpace(s)
 }

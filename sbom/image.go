@@ -137,21 +137,39 @@ func unpackImage(ctx context.Context, img v1.Image, dir string) error {
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
+	var links []*tar.Header
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil
+			// mutate.Extract ends its tar stream even when a layer fails, and
+			// reports the failure only after the end: read on to see it, or a
+			// bad entry would silently hide every layer below it.
+			if _, err := io.Copy(io.Discard, rc); err != nil {
+				return fmt.Errorf("read layers: %w", err)
+			}
+			break
 		}
 		if err != nil {
 			return fmt.Errorf("read layers: %w", err)
+		}
+		if hdr.Typeflag == tar.TypeLink {
+			// Upper layers come first: a hard link's target may come later.
+			links = append(links, hdr)
+			continue
 		}
 		if err := unpackEntry(tr, hdr, dir); err != nil {
 			return fmt.Errorf("unpack %s: %w", hdr.Name, err)
 		}
 	}
+	for _, hdr := range links {
+		// A link whose target was whited out (or never shipped) is left out:
+		// it has no content of its own.
+		_ = unpackEntry(nil, hdr, dir)
+	}
+	return nil
 }
 
 func unpackEntry(tr *tar.Reader, hdr *tar.Header, dir string) error {

@@ -63,7 +63,7 @@ func pythonLicenses(data []byte) []string {
 		if !ok {
 			continue
 		}
-		value = strings.TrimSpace(value)
+		value = firstLine(value)
 		switch strings.ToLower(key) {
 		case "license-expression":
 			expression = value
@@ -72,7 +72,9 @@ func pythonLicenses(data []byte) []string {
 		case "classifier":
 			if rest, ok := strings.CutPrefix(value, "License ::"); ok {
 				parts := strings.Split(rest, "::")
-				classifiers = append(classifiers, strings.TrimSpace(parts[len(parts)-1]))
+				if name := strings.TrimSpace(parts[len(parts)-1]); name != "" {
+					classifiers = append(classifiers, name)
+				}
 			}
 		}
 	}

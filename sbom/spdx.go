@@ -147,7 +147,7 @@ func (s *SBOM) SPDX(opts EncodeOptions) *spdx.Document {
 
 // WriteSPDX writes the catalog as SPDX 2.3 JSON.
 func (s *SBOM) WriteSPDX(w io.Writer, opts EncodeOptions) error {
-	if err := spdxjson.Write(s.SPDX(opts), w, spdxjson.Indent("  ")); err != nil {
+	if err := spdxjson.Write(s.SPDX(opts), w, spdxjson.Indent("  "), spdxjson.EscapeHTML(false)); err != nil {
 		return fmt.Errorf("write spdx: %w", err)
 	}
 	return nil
@@ -163,28 +163,80 @@ type spdxLicenses struct {
 }
 
 var (
-	spdxLicenseToken = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+-]*$`)
+	spdxLicenseToken = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*$`)
 	spdxOperators    = map[string]bool{"AND": true, "OR": true, "WITH": true}
 )
 
+// maxExpressionDepth bounds the nesting of parentheses, so that a hostile
+// license string cannot exhaust the stack.
+const maxExpressionDepth = 32
+
+// isSPDXExpression says whether s is a license expression by the grammar of
+// SPDX 2.3 Annex D: license ids (or LicenseRef-s), each with an optional "+"
+// and "WITH" an exception id, joined by AND and OR, with parentheses.
 func isSPDXExpression(s string) bool {
-	fields := strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(s))
-	if len(fields) == 0 {
+	p := &expressionParser{tokens: strings.Fields(strings.NewReplacer("(", " ( ", ")", " ) ").Replace(s))}
+	return p.expression(0) && p.pos == len(p.tokens)
+}
+
+type expressionParser struct {
+	tokens []string
+	pos    int
+}
+
+func (p *expressionParser) peek() string {
+	if p.pos < len(p.tokens) {
+		return p.tokens[p.pos]
+	}
+	return ""
+}
+
+func (p *expressionParser) expression(depth int) bool {
+	if !p.term(depth) {
 		return false
 	}
-	for i, f := range fields {
-		operator := spdxOperators[f]
-		if operator == (i%2 == 0) || (!operator && !spdxLicenseToken.MatchString(f)) {
+	for p.peek() == "AND" || p.peek() == "OR" {
+		p.pos++
+		if !p.term(depth) {
 			return false
 		}
 	}
-	return len(fields)%2 == 1 && strings.Count(s, "(") == strings.Count(s, ")")
+	return true
+}
+
+func (p *expressionParser) term(depth int) bool {
+	if p.peek() == "(" {
+		p.pos++
+		if depth >= maxExpressionDepth || !p.expression(depth+1) || p.peek() != ")" {
+			return false
+		}
+		p.pos++
+		return true
+	}
+	if !isLicenseID(strings.TrimSuffix(p.peek(), "+")) {
+		return false
+	}
+	p.pos++
+	if p.peek() == "WITH" {
+		p.pos++
+		if !isLicenseID(p.peek()) {
+			return false
+		}
+		p.pos++
+	}
+	return true
+}
+
+func isLicenseID(t string) bool {
+	return !spdxOperators[t] && spdxLicenseToken.MatchString(t)
 }
 
 func (l *spdxLicenses) expression(declared []string) string {
 	var parts []string
 	for _, d := range declared {
-		if isSPDXExpression(d) {
+		// A declared LicenseRef- is not defined in this document: the
+		// whole declaration becomes one of ours, which is.
+		if isSPDXExpression(d) && !strings.Contains(d, "LicenseRef-") {
 			if len(declared) > 1 && strings.Contains(d, " ") {
 				d = "(" + d + ")"
 			}

@@ -1,0 +1,543 @@
+package sbom
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/flate"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The tests in this file build root filesystems the way a hostile image
+// would, and check the promises of the issue's "Safety with hostile root
+// filesystems": symlinks resolve inside the root, special files are never
+// opened, huge and malformed files give a warning naming them while the
+// rest is still found, and archives are read with bounds.
+
+// specialFileLimit is how long a catalog of a few files may take before we
+// call it hung, e.g. blocked opening a fifo. It is a hang detector, not a
+// performance assertion.
+const specialFileLimit = 20 * time.Second
+
+// sentinelPackage is a package every hostile root also holds, to prove the
+// scan went on past the hostile file.
+const sentinelPURL = "pkg:npm/sentinel@1.0.0"
+
+func addSentinel(t *testing.T, root string) {
+	t.Helper()
+	writeFile(t, root, "srv/node_modules/sentinel/package.json", `{"name": "sentinel", "version": "1.0.0"}`)
+}
+
+func TestHostileOSReleaseAbsoluteSymlink(t *testing.T) {
+	// /etc/os-release -> /usr/lib/os-release, as on Debian itself. The host
+	// is Debian too, so the root's file names a distro the host's cannot.
+	root := t.TempDir()
+	symlink(t, root, "/usr/lib/os-release", "etc/os-release")
+	writeFile(t, root, "usr/lib/os-release", "ID=imageos\nVERSION_ID=7\nVERSION_CODENAME=inside\n")
+	writeFile(t, root, "var/lib/dpkg/status", dpkgStatus)
+	s := mustCatalog(t, root)
+	if s.Distro == nil || s.Distro.ID != "imageos" || s.Distro.VersionID != "7" || s.Distro.VersionCodename != "inside" {
+		t.Fatalf("distro = %+v, want the root's own usr/lib/os-release (imageos 7)", s.Distro)
+	}
+	requirePackage(t, s, "pkg:deb/imageos/libc6@2.36-9?arch=amd64&distro=imageos-7&upstream=glibc%402.36-9")
+}
+
+func TestHostileOSReleaseEscapingSymlink(t *testing.T) {
+	// A file outside the root, reachable from the root's etc/ by climbing.
+	outsideDir := t.TempDir()
+	outside := filepath.Join(outsideDir, "os-release")
+	writeFile(t, outsideDir, "os-release", "ID=outsideos\nVERSION_ID=666\n")
+	climb := strings.Repeat("../", 64) + strings.TrimPrefix(filepath.ToSlash(outside), "/")
+
+	t.Run("nothing inside", func(t *testing.T) {
+		root := t.TempDir()
+		symlink(t, root, climb, "etc/os-release")
+		// Followed on the host, the link reaches the outside file.
+		if b, err := os.ReadFile(filepath.Join(root, "etc/os-release")); err != nil || !strings.Contains(string(b), "outsideos") {
+			t.Fatalf("test setup: the link does not reach %s on the host: %v", outside, err)
+		}
+		writeFile(t, root, "var/lib/dpkg/status", dpkgStatus)
+		s := mustCatalog(t, root)
+		if s.Distro != nil {
+			t.Errorf("distro = %+v: read through a link that leaves the root", s.Distro)
+		}
+		for _, p := range s.Packages {
+			if strings.Contains(p.PURL, "outsideos") {
+				t.Errorf("%s: distro read from outside the root", p.PURL)
+			}
+		}
+		requirePackage(t, s, "pkg:deb/debian/libc6@2.36-9?arch=amd64&upstream=glibc%402.36-9")
+	})
+
+	t.Run("the root's own file", func(t *testing.T) {
+		// The same climb, resolved with the root as "/", lands on the root's
+		// copy of the outside path.
+		root := t.TempDir()
+		symlink(t, root, climb, "etc/os-release")
+		writeFile(t, root, filepath.ToSlash(outside), "ID=insideos\nVERSION_ID=1\n")
+		s := mustCatalog(t, root)
+		if s.Distro == nil || s.Distro.ID != "insideos" {
+			t.Errorf("distro = %+v, want insideos from the root's own copy", s.Distro)
+		}
+	})
+}
+
+func TestHostileSymlinkLoops(t *testing.T) {
+	root := t.TempDir()
+	symlink(t, root, "b", "loop/a")
+	symlink(t, root, "a", "loop/b")
+	symlink(t, root, "self", "loop/self")
+	symlink(t, root, "..", "loop/dir/up")         // a directory loop
+	symlink(t, root, "/loop/dir", "loop/dir/abs") // another, absolute
+	symlink(t, root, "/loop/a", "etc/os-release")
+	symlink(t, root, "../loop/dir/up/up/up/b", "usr/lib/os-release")
+	writeFile(t, root, "loop/dir/node_modules/x/package.json", `{"name": "x", "version": "1.0.0"}`)
+	addSentinel(t, root)
+
+	s, err := catalogWithin(t, root, specialFileLimit)
+	if err != nil {
+		t.Fatalf("Catalog: %v", err)
+	}
+	if s.Distro != nil {
+		t.Errorf("distro %+v from a looping os-release", s.Distro)
+	}
+	requireWarning(t, s, "/etc/os-release")
+	requirePackage(t, s, sentinelPURL)
+	// Found once, where it really is; never through dir/up/dir/up/...
+	if p := requirePackage(t, s, "pkg:npm/x@1.0.0"); len(p.Locations) != 1 || p.Locations[0] != "/loop/dir/node_modules/x/package.json" {
+		t.Errorf("x locations %q: want its one real path", p.Locations)
+	}
+}
+
+func TestHostileFifo(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", debianOSRelease)
+	mkfifo(t, root, "var/lib/dpkg/status")
+	mkfifo(t, root, "lib/apk/db/installed")
+	mkfifo(t, root, "srv/node_modules/fifo/package.json")
+	mkfifo(t, root, "usr/lib/os-release")
+	mkfifo(t, root, "opt/app.jar")
+	mkfifo(t, root, "usr/local/bin/tool") // an "executable" the Go extractor might want
+	if err := os.Chmod(filepath.Join(root, "usr/local/bin/tool"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	addSentinel(t, root)
+
+	s, err := catalogWithin(t, root, specialFileLimit)
+	if err != nil {
+		t.Fatalf("Catalog: %v", err)
+	}
+	requirePackage(t, s, sentinelPURL)
+	if s.Distro == nil || s.Distro.ID != "debian" {
+		t.Errorf("distro %+v, want debian", s.Distro)
+	}
+	if len(s.Packages) != 1 {
+		t.Errorf("packages from fifos: %q", purls(s))
+	}
+}
+
+func TestHostileFifoOSRelease(t *testing.T) {
+	// The distro is read through rootFS, not the walk: a fifo, or a link to
+	// one, must not block it.
+	for _, link := range []bool{false, true} {
+		t.Run(fmt.Sprintf("link=%v", link), func(t *testing.T) {
+			root := t.TempDir()
+			if link {
+				mkfifo(t, root, "run/fifo")
+				symlink(t, root, "/run/fifo", "etc/os-release")
+			} else {
+				mkfifo(t, root, "etc/os-release")
+			}
+			writeFile(t, root, "var/lib/dpkg/status", dpkgStatus)
+			s, err := catalogWithin(t, root, specialFileLimit)
+			if err != nil {
+				t.Fatalf("Catalog: %v", err)
+			}
+			if s.Distro != nil {
+				t.Errorf("distro %+v from a fifo", s.Distro)
+			}
+			requireWarning(t, s, "/etc/os-release")
+			requirePackage(t, s, "pkg:deb/debian/libc6@2.36-9?arch=amd64&upstream=glibc%402.36-9")
+		})
+	}
+}
+
+func mkfifo(t *testing.T, root, name string) {
+	t.Helper()
+	p := filepath.Join(root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Fatalf("mkfifo %s: %v", name, err)
+	}
+}
+
+// TestHostileDevices puts device nodes where package records are. /dev/zero
+// (1,5) never ends: read as a dpkg status or os-release, it would hang or
+// exhaust memory; /dev/urandom (1,9) likewise.
+func TestHostileDevices(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("making device nodes needs root (mknod); run the tests as root to cover devices")
+	}
+	root := t.TempDir()
+	mknod(t, root, "var/lib/dpkg/status", syscall.S_IFCHR, 1, 5)
+	mknod(t, root, "etc/os-release", syscall.S_IFCHR, 1, 9)
+	mknod(t, root, "srv/node_modules/dev/package.json", syscall.S_IFCHR, 1, 5)
+	mknod(t, root, "usr/lib/python3/dist-packages/dev-1.0.dist-info/METADATA", syscall.S_IFBLK, 7, 0)
+	mknod(t, root, "srv/node_modules/sock/package.json", syscall.S_IFSOCK, 0, 0)
+	addSentinel(t, root)
+
+	s, err := catalogWithin(t, root, specialFileLimit)
+	if err != nil {
+		t.Fatalf("Catalog: %v", err)
+	}
+	requirePackage(t, s, sentinelPURL)
+	if len(s.Packages) != 1 {
+		t.Errorf("packages from device nodes: %q", purls(s))
+	}
+	if s.Distro != nil {
+		t.Errorf("distro %+v read from a device", s.Distro)
+	}
+	requireWarning(t, s, "/etc/os-release")
+	for _, w := range s.Warnings {
+		if strings.Contains(w, "larger than") {
+			t.Errorf("a device was read: %s", w)
+		}
+	}
+}
+
+func mknod(t *testing.T, root, name string, kind uint32, major, minor int) {
+	t.Helper()
+	p := filepath.Join(root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dev := major<<8 | minor
+	if err := syscall.Mknod(p, kind|0o644, dev); err != nil {
+		t.Skipf("mknod %s: %v (a container without CAP_MKNOD?)", name, err)
+	}
+}
+
+// sparse makes name a sparse file of size bytes, beginning with head.
+func sparse(t *testing.T, root, name, head string, size int64) {
+	t.Helper()
+	writeFile(t, root, name, head)
+	if err := os.Truncate(filepath.Join(root, filepath.FromSlash(name)), size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHostileHugeFiles: a metadata file over maxMetadataFileSize is not
+// read; a warning names it and everything else is found.
+func TestHostileHugeFiles(t *testing.T) {
+	const mib = 1 << 20
+	huge := []struct {
+		name, head string
+		size       int64
+	}{
+		{"srv/node_modules/huge/package.json", `{"name": "huge", "version": "1.0.0"}`, 100 * mib},
+		// Beyond osv-scalibr's own 100 MiB limit, which skips files silently.
+		{"srv/node_modules/huger/package.json", `{"name": "huger", "version": "1.0.0"}`, 200 * mib},
+		{"var/lib/dpkg/status", "Package: huge\nStatus: install ok installed\nVersion: 1\n\n", 200 * mib},
+		{"lib/apk/db/installed", "P:huge\nV:1\n\n", 100 * mib},
+		{"usr/lib/python3/dist-packages/huge-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: huge\nVersion: 1.0\n\n", 150 * mib},
+		{"srv/app/app.deps.json", `{"libraries": {"Huge/1.0.0": {"type": "package"}}}`, 100 * mib},
+		{"srv/app/vendor/composer/installed.json", `[{"name": "huge/huge", "version": "1.0.0"}]`, 100 * mib},
+		{"usr/share/gems/specifications/huge-1.0.gemspec", "Gem::Specification.new do |s|\n  s.name = \"huge\"\n  s.version = \"1.0\"\nend\n", 100 * mib},
+		{"srv/lock/package-lock.json", `{"lockfileVersion": 3, "packages": {"node_modules/huge": {"version": "1.0.0"}}}`, 100 * mib},
+	}
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", debianOSRelease)
+	writeFile(t, root, "srv/lock/node_modules/.keep", "")
+	for _, h := range huge {
+		sparse(t, root, h.name, h.head, h.size)
+	}
+	addSentinel(t, root)
+	writeFile(t, root, "var/lib/dpkg/status.d/tzdata", "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n")
+	writeFile(t, root, "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: six\nVersion: 1.16.0\nLicense: MIT\n\n")
+
+	s := mustCatalog(t, root)
+	for _, h := range huge {
+		w := requireWarning(t, s, "/"+h.name)
+		if !strings.Contains(w, "larger than") {
+			t.Errorf("warning for %s does not say why: %s", h.name, w)
+		}
+	}
+	for _, p := range s.Packages {
+		if strings.Contains(p.Name, "huge") {
+			t.Errorf("package %s read from a file over the limit", p.PURL)
+		}
+	}
+	requirePackage(t, s, sentinelPURL)
+	requirePackage(t, s, "pkg:pypi/six@1.16.0")
+	requirePackage(t, s, "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=debian-12&upstream=tzdata%402024a-0%2Bdeb12u1")
+}
+
+// TestHostileMalformed: a malformed record gives a warning naming its file;
+// what was read before it is kept, and every other file is still read.
+func TestHostileMalformed(t *testing.T) {
+	root := debianRoot(t)
+	// A status file with a garbage line after two good records.
+	writeFile(t, root, "var/lib/dpkg/status", strings.Replace(dpkgStatus, "Package: libssl3\n", "this line is not a header\nPackage: libssl3\n", 1))
+	writeFiles(t, root, map[string]string{
+		"usr/lib/python3/dist-packages/broken-1.0.dist-info/METADATA": "this is not a metadata file\n\x00\x01\x02",
+		"usr/lib/python3/dist-packages/noversion.dist-info/METADATA":  "Metadata-Version: 2.1\nName: noversion\n\n",
+		"srv/node_modules/broken/package.json":                        `{"name": "broken", "version": `,
+		"srv/vendor/composer/installed.json":                          `{"packages": [{"name": "good/one", "version": "1.0.0"}, {"name": "no-vendor", "version": "1.0.0"}]}`,
+		"usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: six\nVersion: 1.16.0\nLicense: MIT\n\n",
+	})
+	writeBytes(t, root, "opt/broken.jar", []byte("PK\x03\x04 this is not a zip archive, though it begins like one: "+strings.Repeat("x", 100)), 0o644)
+	addSentinel(t, root)
+
+	s := mustCatalog(t, root)
+	for _, f := range []string{
+		"/var/lib/dpkg/status",
+		"/usr/lib/python3/dist-packages/broken-1.0.dist-info/METADATA",
+		"/usr/lib/python3/dist-packages/noversion.dist-info/METADATA",
+		"/srv/node_modules/broken/package.json",
+		"/srv/vendor/composer/installed.json",
+		"/opt/broken.jar",
+	} {
+		requireWarning(t, s, f)
+	}
+	// The dpkg records before the bad line are kept.
+	requirePackage(t, s, "pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12&upstream=glibc%402.36-9")
+	requirePackage(t, s, "pkg:deb/debian/base-files@12.4%2Bdeb12u5?arch=amd64&distro=debian-12&upstream=base-files%4012.4%2Bdeb12u5")
+	// The composer records before the bad one are kept.
+	requirePackage(t, s, "pkg:composer/good/one@1.0.0")
+	requirePackage(t, s, "pkg:pypi/six@1.16.0")
+	requirePackage(t, s, sentinelPURL)
+}
+
+// TestHostileMalformedStatusD: a distroless status.d file that holds no
+// readable record gives a warning naming it; its siblings are read.
+func TestHostileMalformedStatusD(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"etc/os-release":                       debianOSRelease,
+		"var/lib/dpkg/status.d/broken":         "Package: broken\nVersion: 1\nthis is not a header\n",
+		"var/lib/dpkg/status.d/noversion":      "Package: noversion\nArchitecture: all\n",
+		"var/lib/dpkg/status.d/empty":          "",
+		"var/lib/dpkg/status.d/tzdata":         "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n",
+		"var/lib/dpkg/status.d/tzdata.md5sums": "d41d8cd98f00b204e9800998ecf8427e  usr/share/zoneinfo/UTC\n",
+	})
+	s := mustCatalog(t, root)
+	for _, f := range []string{"broken", "noversion", "empty"} {
+		requireWarning(t, s, "/var/lib/dpkg/status.d/"+f)
+	}
+	if w := warningAbout(s, "tzdata"); w != "" {
+		t.Errorf("warning about a good file: %s", w)
+	}
+	if got := purls(s); len(got) != 1 || got[0] != "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=debian-12&upstream=tzdata%402024a-0%2Bdeb12u1" {
+		t.Errorf("packages %q, want tzdata alone", got)
+	}
+}
+
+// TestHostileTruncatedStatus: a status file cut short in the middle of a
+// record. The complete records are listed and the scan goes on.
+func TestHostileTruncatedStatus(t *testing.T) {
+	root := debianRoot(t)
+	cut := strings.Index(dpkgStatus, "Version: 3.0.11")
+	writeFile(t, root, "var/lib/dpkg/status", dpkgStatus[:cut+len("Versi")])
+	addSentinel(t, root)
+	s := mustCatalog(t, root)
+	requirePackage(t, s, "pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12&upstream=glibc%402.36-9")
+	requirePackage(t, s, "pkg:deb/debian/base-files@12.4%2Bdeb12u5?arch=amd64&distro=debian-12&upstream=base-files%4012.4%2Bdeb12u5")
+	requirePackage(t, s, sentinelPURL)
+	if got := findByName(s, "deb", "libssl3"); len(got) != 0 {
+		t.Errorf("libssl3 from a record cut before its version: %+v", got)
+	}
+}
+
+// TestHostileSymlinkedDirOutside: a directory symlink leading out of the
+// root is never walked, whether absolute or climbing; nor is one leading
+// elsewhere inside the root (its target is walked where it really is).
+func TestHostileSymlinkedDirOutside(t *testing.T) {
+	outside := t.TempDir()
+	writeFile(t, outside, "node_modules/secret/package.json", `{"name": "secret", "version": "6.6.6"}`)
+	writeFile(t, outside, "var/lib/dpkg/status", "Package: secret\nStatus: install ok installed\nVersion: 6.6.6\n\n")
+
+	root := t.TempDir()
+	symlink(t, root, outside, "srv/abs")
+	symlink(t, root, strings.Repeat("../", 32)+strings.TrimPrefix(filepath.ToSlash(outside), "/"), "srv/rel")
+	symlink(t, root, outside+"/var", "var")
+	symlink(t, root, "/srv/real", "srv/alias")
+	writeFile(t, root, "srv/real/node_modules/inside/package.json", `{"name": "inside", "version": "1.0.0"}`)
+
+	s := mustCatalog(t, root)
+	for _, p := range s.Packages {
+		if p.Name == "secret" {
+			t.Errorf("%s found through a link out of the root at %q", p.PURL, p.Locations)
+		}
+	}
+	p := requirePackage(t, s, "pkg:npm/inside@1.0.0")
+	if len(p.Locations) != 1 || p.Locations[0] != "/srv/real/node_modules/inside/package.json" {
+		t.Errorf("inside locations %q, want only its real path", p.Locations)
+	}
+}
+
+// nestedJar returns a jar nested depth deep: level i holds the pom of
+// org.example:level<i> and the jar of level i+1.
+func nestedJar(t *testing.T, depth int) []byte {
+	t.Helper()
+	var inner []byte
+	for level := depth; level >= 1; level-- {
+		entries := []zipEntry{pomProperties("org.example", fmt.Sprintf("level%d", level), "1.0.0")}
+		if inner != nil {
+			entries = append(entries, zipEntry{fmt.Sprintf("lib/level%d.jar", level+1), inner})
+		}
+		inner = zipFiles(t, entries...)
+	}
+	return inner
+}
+
+func TestHostileNestedJars(t *testing.T) {
+	t.Run("within the bound", func(t *testing.T) {
+		root := t.TempDir()
+		writeBytes(t, root, "opt/app/app.jar", nestedJar(t, maxArchiveDepth), 0o644)
+		s := mustCatalog(t, root)
+		for level := 1; level <= maxArchiveDepth; level++ {
+			p := requirePackage(t, s, fmt.Sprintf("pkg:maven/org.example/level%d@1.0.0", level))
+			if len(p.Locations) != 1 || p.Locations[0] != "/opt/app/app.jar" {
+				t.Errorf("level%d locations %q, want [/opt/app/app.jar]", level, p.Locations)
+			}
+		}
+		if len(s.Warnings) != 0 {
+			t.Errorf("warnings: %q", s.Warnings)
+		}
+	})
+	t.Run("deeper than the bound", func(t *testing.T) {
+		root := t.TempDir()
+		writeBytes(t, root, "opt/app/deep.jar", nestedJar(t, maxArchiveDepth+4), 0o644)
+		addSentinel(t, root)
+		s := mustCatalog(t, root)
+		w := requireWarning(t, s, "/opt/app/deep.jar")
+		if !strings.Contains(w, "depth") {
+			t.Errorf("warning does not say the depth bound was hit: %s", w)
+		}
+		requirePackage(t, s, sentinelPURL)
+		requirePackage(t, s, "pkg:maven/org.example/level1@1.0.0")
+		for level := maxArchiveDepth + 1; level <= maxArchiveDepth+4; level++ {
+			if got := findByName(s, "maven", fmt.Sprintf("org.example:level%d", level)); len(got) != 0 {
+				t.Errorf("level%d read beyond maxArchiveDepth", level)
+			}
+		}
+	})
+}
+
+// deflateRepeat returns a raw deflate stream of head followed by count
+// copies of chunk, with its CRC-32, without ever compressing the whole: each
+// copy of chunk is the same sync-flushed block, which refers to nothing
+// before it. A few hundred KiB inflate to gigabytes.
+func deflateRepeat(t *testing.T, head, chunk []byte, count int) ([]byte, uint32, uint64) {
+	t.Helper()
+	block := func(data []byte, final bool) []byte {
+		var buf bytes.Buffer
+		w, err := flate.NewWriter(&buf, flate.BestCompression)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+		if final {
+			w.Close()
+		} else {
+			w.Flush()
+		}
+		return buf.Bytes()
+	}
+	var out bytes.Buffer
+	out.Write(block(head, false))
+	crc := crc32.ChecksumIEEE(head)
+	chunkBlock := block(chunk, false)
+	for range count {
+		out.Write(chunkBlock)
+		crc = crc32.Update(crc, crc32.IEEETable, chunk)
+	}
+	out.Write(block(nil, true))
+	return out.Bytes(), crc, uint64(len(head)) + uint64(count)*uint64(len(chunk))
+}
+
+// bombEntry is a zip entry that inflates to head plus count chunks.
+type bombEntry struct {
+	name        string
+	head, chunk string
+	count       int
+}
+
+// zipBomb writes a zip whose entries are deflate bombs, plus plain entries.
+func zipBomb(t *testing.T, bombs []bombEntry, plain ...zipEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, b := range bombs {
+		data, crc, size := deflateRepeat(t, []byte(b.head), []byte(b.chunk), b.count)
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: b.name, Method: zip.Deflate, CRC32: crc, CompressedSize64: uint64(len(data)), UncompressedSize64: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range plain {
+		w, err := zw.Create(p.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(p.data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestHostileZipBombs: small jars that inflate to gigabytes end promptly
+// with a warning naming them, without reading the inflated data.
+func TestHostileZipBombs(t *testing.T) {
+	// Lines of 1 KiB, in chunks of 1 MiB.
+	continued := strings.Repeat(" "+strings.Repeat("a", 1022)+"\n", 1024)
+	comments := strings.Repeat("#"+strings.Repeat("x", 1022)+"\n", 1024)
+	zeros := strings.Repeat("\x00", 1<<20)
+	cases := map[string][]byte{
+		// A manifest of 2 GiB of continuation lines: a MIME header reader
+		// holds it in memory whole.
+		"opt/manifest.jar": zipBomb(t, []bombEntry{{"META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nImplementation-Title: bomb\n", continued, 2048}}),
+		// Many pom.properties, 64 MiB each: 2 GiB to inflate.
+		"opt/poms.jar": zipBomb(t, func() []bombEntry {
+			var b []bombEntry
+			for i := range 32 {
+				b = append(b, bombEntry{fmt.Sprintf("META-INF/maven/org.example/p%d/pom.properties", i), "", comments, 64})
+			}
+			return b
+		}()),
+		// A nested jar of 900 MiB, under maxArchiveBytes: read into memory
+		// whole to be opened.
+		"opt/nested.war": zipBomb(t, []bombEntry{{"WEB-INF/lib/bomb.jar", "", zeros, 900}}),
+		// A nested jar of 4 GiB, over maxArchiveBytes.
+		"opt/nested4g.war": zipBomb(t, []bombEntry{{"WEB-INF/lib/bomb.jar", "", zeros, 4096}}),
+	}
+	root := t.TempDir()
+	for name, data := range cases {
+		if len(data) > 8<<20 {
+			t.Fatalf("test setup: %s is %d bytes, not a small bomb", name, len(data))
+		}
+		writeBytes(t, root, name, data, 0o644)
+	}
+	writeBytes(t, root, "opt/lib/commons-lang3-3.12.0.jar", zipFiles(t, pomProperties("org.apache.commons", "commons-lang3", "3.12.0")), 0o644)
+	addSentinel(t, root)
+
+	s := mustCatalog(t, root)
+	for name := range cases {
+		requireWarning(t, s, "/"+name)
+	}
+	requirePackage(t, s, sentinelPURL)
+	requirePackage(t, s, "pkg:maven/org.apache.commons/commons-lang3@3.12.0")
+}
