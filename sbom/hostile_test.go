@@ -536,7 +536,9 @@ func TestHostileZipBombs(t *testing.T) {
 
 	s := mustCatalog(t, root)
 	for name := range cases {
-		requireWarning(t, s, "/"+name)
+		if w := requireWarning(t, s, "/"+name); !strings.Contains(w, "inflates") {
+			t.Errorf("warning for %s does not say it inflates too much: %s", name, w)
+		}
 	}
 	requirePackage(t, s, sentinelPURL)
 	requirePackage(t, s, "pkg:maven/org.apache.commons/commons-lang3@3.12.0")
