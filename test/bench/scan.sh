@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Benchmark the offline OSV database and "docker-secure scan", and compare an
+# end-to-end image scan with osv-scanner's offline mode on the same OSV zips.
+#
+#   bash test/bench/scan.sh            (as root; Debian 12 host with go)
+#
+# What it does and prints:
+#   1. generates a synthetic OSV corpus (test/bench/osvgen; >= 100,000 records
+#      in Debian, npm, PyPI, Go and Maven all.zip archives, plus Debian:12
+#      records about the real source packages of ROOT, some of which must
+#      match and some must not: backports, epochs, "~", withdrawn ...);
+#   2. "docker-secure db import" of those zips: time, records/s, peak RSS,
+#      index size on disk;
+#   3. matching 1,000 packages (vuln/bench_test.go): warm, a fresh open with
+#      the page cache warm, and cold (page cache dropped before each run);
+#   4. a one-layer docker-archive of ROOT, scanned RUNS times by
+#      "docker-secure scan --format json" and by "osv-scanner scan image
+#      --archive --offline": median wall time and peak RSS of each, the ratio,
+#      and whether both report the same findings (package + id, aliases folded).
+#
+# Environment:
+#   BENCH_DIR  work dir (default /var/tmp/secure-build-bench; the corpus, the
+#              image and osv-scanner are kept there and reused)
+#   RUNS       timed runs of each measurement, medians printed (default 5)
+#   IMPORT_RUNS  timed imports (default 3)
+#   RECORDS    synthetic OSV records (default 100000)
+#   SEED       corpus seed (default 1)
+#   ROOT       Debian 12 root filesystem to make the image of (default
+#              /work/cache/minbase; only read)
+set -euo pipefail
+
+BENCH_DIR=${BENCH_DIR:-/var/tmp/secure-build-bench}
+RUNS=${RUNS:-5}
+IMPORT_RUNS=${IMPORT_RUNS:-3}
+RECORDS=${RECORDS:-100000}
+SEED=${SEED:-1}
+ROOT=${ROOT:-/work/cache/minbase}
+OSV_SCANNER_VERSION=2.6.0
+OSV_SCANNER_TOOLCHAIN=go1.27.4
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+W=$BENCH_DIR/scan
+PEERS=$BENCH_DIR/bin
+OURS_BIN=$W/bin
+STAMP=$(date +%Y%m%d-%H%M%S)
+OUT=$W/results/$STAMP
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+
+log() { printf '[scan-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+trap 'rc=$?; [[ $rc -eq 0 ]] || log "failed (exit $rc); partial results in $OUT"' EXIT
+trap 'exit 130' INT TERM
+
+[[ $(id -u) -eq 0 ]] || die "run as root (it drops the page cache for the cold runs)"
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
+[[ $IMPORT_RUNS =~ ^[1-9][0-9]*$ ]] || die "IMPORT_RUNS must be a positive integer, got '$IMPORT_RUNS'"
+[[ $RECORDS =~ ^[0-9]+$ && $RECORDS -ge 1000 ]] || die "RECORDS must be a number >= 1000, got '$RECORDS'"
+command -v go >/dev/null || die "go is not on PATH"
+[[ -f $ROOT/var/lib/dpkg/status ]] || die "ROOT=$ROOT is not a Debian root (no var/lib/dpkg/status)"
+mkdir -p "$W" "$PEERS" "$OURS_BIN" "$OUT"
+
+# ---------------------------------------------------------- host tools ---
+if ! /usr/bin/time -f '%M' true >/dev/null 2>&1; then
+	log "installing GNU time"
+	apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+fi
+for t in tar dpkg-query sha256sum; do command -v $t >/dev/null || die "$t is not installed"; done
+
+# timed OUTFILE CMD...: run CMD under GNU time; OUTFILE gets "seconds maxrss_kb".
+timed() {
+	local out=$1
+	shift
+	/usr/bin/time -f '%e %M' -o "$out" "$@"
+}
+median() { "$OURS_BIN/osvgen" median "$@"; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+
+# ---------------------------------------------------------------- builds ---
+log "building docker-secure (CGO_ENABLED=0), osvgen and the vuln benchmarks"
+(cd "$REPO" && CGO_ENABLED=0 go build -o "$OURS_BIN/docker-secure" ./cmd/docker-secure)
+(cd "$REPO" && go build -o "$OURS_BIN/osvgen" ./test/bench/osvgen)
+(cd "$REPO" && go test -c -o "$OURS_BIN/vuln.test" ./vuln)
+
+OSV_SCANNER=$PEERS/osv-scanner
+osv_version=$([[ -x $OSV_SCANNER ]] && "$OSV_SCANNER" --version 2>/dev/null || true)
+if [[ $osv_version != *"osv-scanner version: $OSV_SCANNER_VERSION"* ]]; then
+	log "installing osv-scanner v$OSV_SCANNER_VERSION (about 2 minutes)"
+	(cd / && GOTOOLCHAIN=$OSV_SCANNER_TOOLCHAIN GOBIN=$PEERS GOFLAGS=-buildvcs=false \
+		go install "github.com/google/osv-scanner/v2/cmd/osv-scanner@v$OSV_SCANNER_VERSION") >"$W/osv-scanner-install.log" 2>&1 ||
+		die "osv-scanner install failed, see $W/osv-scanner-install.log"
+fi
+
+# ---------------------------------------------------------------- corpus ---
+SOURCES=$W/debian-sources.txt
+dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f '${source:Package} ${source:Version}\n' | sort -u >"$SOURCES.new"
+mv "$SOURCES.new" "$SOURCES"
+CORPUS=$W/corpus
+corpus_key=$({
+	echo "records=$RECORDS seed=$SEED"
+	cat "$SOURCES"
+	cat "$REPO"/test/bench/osvgen/corpus/*.go
+} | sha256sum | cut -c1-16)
+if [[ -f $CORPUS/.key && $(cat "$CORPUS/.key") == "$corpus_key" ]]; then
+	log "reusing the OSV corpus in $CORPUS"
+	corpus_note="(generated by an earlier run, reused)"
+else
+	log "generating the OSV corpus ($RECORDS records, seed $SEED) in $CORPUS"
+	rm -rf "$CORPUS.tmp" "$CORPUS"
+	"$OURS_BIN/osvgen" corpus -out "$CORPUS.tmp" -records "$RECORDS" -seed "$SEED" -debian-sources "$SOURCES" >"$CORPUS.tmp.txt"
+	mv "$CORPUS.tmp.txt" "$CORPUS.tmp/generate.txt"
+	echo "$corpus_key" >"$CORPUS.tmp/.key"
+	mv "$CORPUS.tmp" "$CORPUS"
+	corpus_note="(generated now)"
+fi
+ZIPS=()
+for eco in Debian npm PyPI Go Maven; do ZIPS+=("$CORPUS/$eco/all.zip"); done
+TOTAL_RECORDS=$(sed -n 's/.*"total": *\([0-9]*\).*/\1/p' "$CORPUS/manifest.json")
+
+# ---------------------------------------------------------------- import ---
+log "importing the corpus $IMPORT_RUNS times"
+DB=$W/db
+import_times=() import_rss=()
+for i in $(seq "$IMPORT_RUNS"); do
+	rm -rf "$DB.run"
+	timed "$OUT/import.$i.time" "$OURS_BIN/docker-secure" db import --db "$DB.run" "${ZIPS[@]}" >"$OUT/import.$i.out"
+	read -r s k < <(tail -1 "$OUT/import.$i.time")
+	import_times+=("$s") import_rss+=("$k")
+	log "  import $i: $s s, peak RSS $(mb "$k") MB"
+done
+rm -rf "$DB"
+mv "$DB.run" "$DB"
+import_s=$(median "${import_times[@]}")
+import_rss_med=$(median "${import_rss[@]}")
+import_rss_max=$(printf '%s\n' "${import_rss[@]}" | sort -n | tail -1)
+db_apparent=$(du -sb "$DB" | cut -f1)
+db_alloc=$(du -sk "$DB" | cut -f1)
+
+# ----------------------------------------------------------------- match ---
+bench() { # bench REGEX BENCHTIME COUNT -> benchmark lines
+	(cd "$REPO/vuln" && OSV_BENCH_CORPUS=$CORPUS OSV_BENCH_DB=$DB "$OURS_BIN/vuln.test" \
+		-test.run '^$' -test.bench "$1" -test.benchtime "$2" -test.count "$3") | grep '^Benchmark'
+}
+ms_of() { awk '{ for (i = 2; i < NF; i++) if ($(i+1) == "ms/match") print $i }'; }
+log "matching 1,000 packages: warm ($RUNS x 2s)"
+bench '^BenchmarkMatch1000Warm$' 2s "$RUNS" | tee "$OUT/match-warm.txt" >&2
+log "matching 1,000 packages: fresh open, page cache warm ($RUNS x 2s)"
+bench '^BenchmarkMatch1000Cold$' 2s "$RUNS" | tee "$OUT/match-open.txt" >&2
+bench '^BenchmarkMatchHeaviest$' 2s 1 | tee "$OUT/match-heaviest.txt" >&2
+cold_ok=yes
+: >"$OUT/match-cold.txt"
+log "matching 1,000 packages: cold, page cache dropped before each of $RUNS runs"
+for i in $(seq "$RUNS"); do
+	sync
+	if ! echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
+		cold_ok=no
+		break
+	fi
+	bench '^BenchmarkMatch1000Cold$' 1x 1 | tee -a "$OUT/match-cold.txt" >&2
+done
+warm_ms=$(median $(ms_of <"$OUT/match-warm.txt"))
+open_ms=$(median $(ms_of <"$OUT/match-open.txt"))
+heavy_ms=$(ms_of <"$OUT/match-heaviest.txt")
+cold_ms=n/a
+[[ $cold_ok == yes ]] && cold_ms=$(median $(ms_of <"$OUT/match-cold.txt"))
+match_line=$(head -1 "$OUT/match-warm.txt")
+findings_1000=$(awk '{ for (i = 2; i < NF; i++) if ($(i+1) == "findings") print $i }' <<<"$match_line")
+with_records=$(awk '{ for (i = 2; i < NF; i++) if ($(i+1) == "pkgs-with-records") print $i }' <<<"$match_line")
+affected_1000=$(awk '{ for (i = 2; i < NF; i++) if ($(i+1) == "pkgs-affected") print $i }' <<<"$match_line")
+
+# ----------------------------------------------------------------- image ---
+IMG_DIR=$W/image
+IMAGE=$IMG_DIR/image.tar
+image_key=$({
+	echo "$ROOT"
+	sha256sum "$ROOT/var/lib/dpkg/status"
+	cat "$REPO/test/bench/osvgen/image.go"
+} | sha256sum | cut -c1-16)
+if [[ -f $IMG_DIR/.key && $(cat "$IMG_DIR/.key") == "$image_key" && -f $IMAGE ]]; then
+	log "reusing the image archive $IMAGE"
+else
+	log "making a one-layer docker-archive of $ROOT"
+	rm -rf "$IMG_DIR"
+	mkdir -p "$IMG_DIR"
+	# The root as an image would have it: no device nodes, no /proc or /sys
+	# content, no downloaded .deb files (they are not installed packages).
+	mapfile -t top < <(ls -A "$ROOT")
+	tar --numeric-owner --xattrs --exclude='dev/*' --exclude='proc/*' --exclude='sys/*' \
+		--exclude='var/cache/apt/archives/*.deb' -C "$ROOT" -cf "$IMG_DIR/layer.tar" "${top[@]}"
+	"$OURS_BIN/osvgen" image -layer "$IMG_DIR/layer.tar" -out "$IMAGE"
+	rm -f "$IMG_DIR/layer.tar"
+	echo "$image_key" >"$IMG_DIR/.key"
+fi
+image_mb=$(du -m "$IMAGE" | cut -f1)
+
+# osv-scanner reads <dir>/osv-scalibr/<Ecosystem>/all.zip: the same files.
+OSV_CACHE=$W/osv-cache
+for eco in Debian npm PyPI Go Maven; do
+	mkdir -p "$OSV_CACHE/osv-scalibr/$eco"
+	ln -f "$CORPUS/$eco/all.zip" "$OSV_CACHE/osv-scalibr/$eco/all.zip"
+done
+
+run_ours() { # run_ours TIMEFILE OUTJSON [VAR=VALUE...]
+	local tf=$1 json=$2
+	shift 2
+	timed "$tf" env "$@" "$OURS_BIN/docker-secure" scan --db "$DB" --format json --fail-on none -o "$json" "docker-archive:$IMAGE"
+}
+run_osv() { # run_osv TIMEFILE OUTJSON; exit status 1 only says "vulnerabilities found"
+	local rc=0
+	timed "$1" env -u OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY OSV_SCALIBR_LOCAL_DB_CACHE_DIRECTORY="$OSV_CACHE" \
+		"$OSV_SCANNER" scan image --archive --offline --format json "$IMAGE" >"$2" 2>>"$OUT/osv-scanner.stderr" || rc=$?
+	[[ $rc -le 1 ]] || die "osv-scanner failed (exit $rc), see $OUT/osv-scanner.stderr"
+}
+# last_time FILE: "seconds maxrss_kb" (GNU time puts a status line first when
+# the command exits non-zero).
+last_time() { tail -1 "$1"; }
+
+log "end to end: one warm-up run each, then $RUNS timed runs each, alternating"
+run_ours "$OUT/ours.warmup.time" "$OUT/ours.json"
+run_osv "$OUT/osv.warmup.time" "$OUT/osv.json"
+ours_s=() ours_k=() osv_s=() osv_k=()
+for i in $(seq "$RUNS"); do
+	run_ours "$OUT/ours.$i.time" "$OUT/ours.json"
+	read -r s k < <(last_time "$OUT/ours.$i.time")
+	ours_s+=("$s") ours_k+=("$k")
+	run_osv "$OUT/osv.$i.time" "$OUT/osv.json"
+	read -r s2 k2 < <(last_time "$OUT/osv.$i.time")
+	osv_s+=("$s2") osv_k+=("$k2")
+	log "  run $i: docker-secure $s s / $(mb "$k") MB, osv-scanner $s2 s / $(mb "$k2") MB"
+done
+ours_med=$(median "${ours_s[@]}")
+osv_med=$(median "${osv_s[@]}")
+ours_rss=$(median "${ours_k[@]}")
+osv_rss=$(median "${osv_k[@]}")
+
+# Where our scan spends its time, and the same scan unpacking to tmpfs and
+# reading the root directly (no image to unpack): informational.
+"$OURS_BIN/osvgen" stages -db "$DB" "docker-archive:$IMAGE" >"$OUT/stages.txt"
+shm_med=n/a
+if [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
+	shm_s=()
+	for i in $(seq "$RUNS"); do
+		run_ours "$OUT/ours-shm.$i.time" "$OUT/ours-shm.json" TMPDIR=/dev/shm
+		read -r s _ < <(last_time "$OUT/ours-shm.$i.time")
+		shm_s+=("$s")
+	done
+	shm_med=$(median "${shm_s[@]}")
+fi
+dir_s=()
+for i in $(seq "$RUNS"); do
+	timed "$OUT/ours-dir.$i.time" "$OURS_BIN/docker-secure" scan --db "$DB" --format json --fail-on none -o "$OUT/ours-dir.json" "$ROOT"
+	read -r s _ < <(tail -1 "$OUT/ours-dir.$i.time")
+	dir_s+=("$s")
+done
+dir_med=$(median "${dir_s[@]}")
+
+# osv-scanner with a small corpus (1,000 synthetic records plus the same
+# records about the root): its time without loading the 100,000 records.
+SMALL=$W/corpus-small
+if [[ ! -f $SMALL/.key || $(cat "$SMALL/.key") != "$corpus_key" ]]; then
+	rm -rf "$SMALL"
+	"$OURS_BIN/osvgen" corpus -out "$SMALL" -records 1000 -seed "$SEED" -debian-sources "$SOURCES" >/dev/null
+	echo "$corpus_key" >"$SMALL/.key"
+fi
+mkdir -p "$W/osv-cache-small/osv-scalibr/Debian"
+ln -f "$SMALL/Debian/all.zip" "$W/osv-cache-small/osv-scalibr/Debian/all.zip"
+small_s=()
+for i in $(seq "$RUNS"); do
+	timed "$OUT/osv-small.$i.time" env -u OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY OSV_SCALIBR_LOCAL_DB_CACHE_DIRECTORY="$W/osv-cache-small" \
+		"$OSV_SCANNER" scan image --archive --offline --format json "$IMAGE" >"$OUT/osv-small.json" 2>>"$OUT/osv-scanner.stderr" || [[ $? -le 1 ]]
+	read -r s _ < <(tail -1 "$OUT/osv-small.$i.time")
+	small_s+=("$s")
+done
+small_med=$(median "${small_s[@]}")
+
+"$OURS_BIN/osvgen" compare -ours "$OUT/ours.json" -osv "$OUT/osv.json" -expected "$CORPUS/expected.json" >"$OUT/compare.txt"
+
+# The matchers of npm, PyPI, Go and Maven on the synthetic records: the
+# language packages of the benchmark SBOM, matched by us and by osv-scanner
+# (reading them from a CycloneDX file).
+log "cross-checking the language matchers on the benchmark SBOM"
+"$OURS_BIN/osvgen" sbomscan -corpus "$CORPUS" -db "$DB" -cdx "$OUT/lang.cdx.json" -ours "$OUT/lang-ours.json" >"$OUT/lang.txt"
+env -u OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY OSV_SCALIBR_LOCAL_DB_CACHE_DIRECTORY="$OSV_CACHE" \
+	"$OSV_SCANNER" scan source --offline -L "$OUT/lang.cdx.json" --format json >"$OUT/lang-osv.json" 2>>"$OUT/osv-scanner.stderr" || [[ $? -le 1 ]]
+"$OURS_BIN/osvgen" compare -ours "$OUT/lang-ours.json" -osv "$OUT/lang-osv.json" >>"$OUT/lang.txt"
+
+# ---------------------------------------------------------------- report ---
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+{
+	echo "== secure-build scan benchmark $STAMP ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+	echo "docker-secure: $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$REPO" && [[ -n $(git status --porcelain 2>/dev/null) ]] && echo ' (with uncommitted changes)'); osv-scanner $OSV_SCANNER_VERSION"
+	echo
+	echo "-- OSV corpus ($CORPUS) $corpus_note"
+	cat "$CORPUS/generate.txt"
+	echo
+	echo "-- import: docker-secure db import of the 5 zips (median of $IMPORT_RUNS)"
+	printf 'import time           %s s (runs: %s)\n' "$import_s" "${import_times[*]}"
+	printf 'records/s             %s   (%s records read; target >= 20000)\n' "$(awk -v n="$TOTAL_RECORDS" -v s="$import_s" 'BEGIN { printf "%.0f", n / s }')" "$TOTAL_RECORDS"
+	printf 'peak RSS              %s MB median, %s MB max   (target < 300 MB)\n' "$(mb "$import_rss_med")" "$(mb "$import_rss_max")"
+	printf 'index size on disk    %.1f MB (files), %.1f MB allocated\n' "$(awk -v b="$db_apparent" 'BEGIN { print b / 1048576 }')" "$(awk -v k="$db_alloc" 'BEGIN { print k / 1024 }')"
+	grep -v '^database:' "$OUT/import.1.out" | sed 's/^/  /'
+	echo
+	echo "-- match an SBOM of 1,000 packages ($with_records with records in the corpus; $affected_1000 affected, $findings_1000 findings)"
+	printf 'warm (open DB)        %s ms   (median of %s; target < 50 ms)\n' "$warm_ms" "$RUNS"
+	printf 'fresh open, cache warm %s ms\n' "$open_ms"
+	printf 'cold (caches dropped) %s ms   (median of %s)\n' "$cold_ms" "$RUNS"
+	printf 'heaviest package alone (linux-libc-dev, source linux) %s ms\n' "$heavy_ms"
+	echo
+	echo "-- end to end: $IMAGE ($image_mb MB, one layer of $ROOT)"
+	printf '%-40s %8s %10s\n' "" "wall s" "peak RSS"
+	printf '%-40s %8s %7s MB   (runs: %s)\n' "docker-secure scan --format json" "$ours_med" "$(mb "$ours_rss")" "${ours_s[*]}"
+	printf '%-40s %8s %7s MB   (runs: %s)\n' "osv-scanner scan image --offline" "$osv_med" "$(mb "$osv_rss")" "${osv_s[*]}"
+	printf 'ratio docker-secure / osv-scanner: %s   (target <= 0.33)\n' "$(pct "$ours_med" "$osv_med")"
+	printf 'docker-secure with TMPDIR on tmpfs: %s s; on the root directory (no image to unpack): %s s\n' "$shm_med" "$dir_med"
+	printf 'osv-scanner with a 1,000-record corpus (same records about the root): %s s\n' "$small_med"
+	cat "$OUT/stages.txt"
+	echo
+	echo "-- findings: docker-secure vs osv-scanner"
+	cat "$OUT/compare.txt"
+	echo
+	echo "-- matcher cross-check: language packages of the 1,000-package SBOM, docker-secure vs osv-scanner (scan source -L x.cdx.json)"
+	cat "$OUT/lang.txt"
+	echo
+	echo "raw outputs: $OUT"
+} | tee "$OUT/report.txt"
