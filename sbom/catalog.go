@@ -38,6 +38,10 @@ func Catalog(ctx context.Context, root, source string) (*SBOM, error) {
 	if err != nil {
 		return nil, err
 	}
+	return catalogWith(ctx, abs, source, extractors)
+}
+
+func catalogWith(ctx context.Context, abs, source string, extractors []filesystem.Extractor) (*SBOM, error) {
 	c := &cataloger{
 		ctx:        ctx,
 		root:       abs,

@@ -2,10 +2,12 @@ package sbom
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,6 +19,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
+	"github.com/google/osv-scalibr/extractor/filesystem/language/rust/cargoauditable"
 )
 
 // Target prefixes for images; anything else is a directory.
@@ -47,16 +52,103 @@ func CatalogTarget(ctx context.Context, target string) (*SBOM, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "secure-build-rootfs-")
+	extractors, err := newExtractors()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := makeUnpackDir()
 	if err != nil {
 		return nil, fmt.Errorf("unpack %s: %w", target, err)
 	}
 	defer os.RemoveAll(dir)
-	if err := unpackImage(ctx, img, dir); err != nil {
+	if err := unpackImage(ctx, img, dir, wantedBy(extractors)); err != nil {
 		return nil, fmt.Errorf("unpack %s: %w", target, err)
 	}
-	return Catalog(ctx, dir, target)
+	return catalogWith(ctx, dir, target, extractors)
 }
+
+// makeUnpackDir makes the folder an image is unpacked into: in $TMPDIR when
+// set, else in /dev/shm where there is one. The unpack holds only what the
+// extractors read (package databases, manifests, Go and Rust binaries) with
+// its symlinks and folders, and making those on a disk costs more than
+// reading the whole image.
+func makeUnpackDir() (string, error) {
+	if os.Getenv("TMPDIR") == "" && runtime.GOOS == "linux" {
+		if dir, err := os.MkdirTemp("/dev/shm", "secure-build-rootfs-"); err == nil {
+			return dir, nil
+		}
+	}
+	return os.MkdirTemp("", "secure-build-rootfs-")
+}
+
+// want is what to do with a file of an image.
+type want int
+
+const (
+	skip want = iota
+	write
+	// writeIfBinary is for files only the Go and Rust binary extractors
+	// want: most executables are neither, and are not written.
+	writeIfBinary
+)
+
+// wantedBy says which files of an image to write out: those an extractor
+// would read, and the files they read beside them (the distribution's
+// os-release, an rpmdb's companions). Folders are made as the parents of
+// what is written, and every symlink is made, so paths resolve as in the
+// image; the rest of the content is never written, which is most of the time
+// an unpack would take.
+func wantedBy(extractors []filesystem.Extractor) func(*tar.Header) want {
+	return func(hdr *tar.Header) want {
+		if hdr.Typeflag == tar.TypeDir {
+			return skip
+		}
+		rel := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
+		switch {
+		case rel == "etc/os-release" || rel == "usr/lib/os-release",
+			strings.HasPrefix(rel, "var/lib/rpm/"), strings.HasPrefix(rel, "usr/lib/sysimage/rpm/"):
+			return write
+		}
+		api := &tarFileAPI{path: rel, info: hdr.FileInfo()}
+		w := skip
+		for _, ex := range extractors {
+			if !ex.FileRequired(api) {
+				continue
+			}
+			if ex.Name() != gobinary.Name && ex.Name() != cargoauditable.Name {
+				return write
+			}
+			w = writeIfBinary
+		}
+		return w
+	}
+}
+
+// maxBinaryCheck bounds the executable read into memory to see whether it
+// is a Go or Rust binary; a larger one is written out unchecked.
+const maxBinaryCheck = 256 << 20
+
+// binaryOfInterest says whether an executable may hold Go build info or
+// cargo-auditable data: an ELF file whose section names show neither does
+// not; anything else (not ELF, unreadable sections) might.
+func binaryOfInterest(data []byte) bool {
+	for _, section := range []string{".go.buildinfo", ".dep-v0", ".rust-deps-v0", "rdep-v0"} {
+		has, known := elfHasSection(bytes.NewReader(data), section)
+		if has || !known {
+			return true
+		}
+	}
+	return false
+}
+
+// tarFileAPI shows a tar entry to an extractor's FileRequired.
+type tarFileAPI struct {
+	path string
+	info fs.FileInfo
+}
+
+func (t *tarFileAPI) Path() string               { return t.path }
+func (t *tarFileAPI) Stat() (fs.FileInfo, error) { return t.info, nil }
 
 // openOCILayout opens PATH, PATH:TAG or PATH@DIGEST. Without a tag or digest
 // the layout must hold one image (or one index, from which the image for this
@@ -133,10 +225,11 @@ func imageForThisPlatform(parent v1.ImageIndex, d v1.Descriptor, dir string) (v1
 // confined to dir, symlinks are written as they are (rootFS resolves them
 // inside the root later) and never followed while writing, and devices and
 // fifos are not created.
-func unpackImage(ctx context.Context, img v1.Image, dir string) error {
+func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(*tar.Header) want) error {
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
+	var binary bytes.Buffer // reused: most executables are read only to be checked
 	var links []*tar.Header
 	for {
 		if err := ctx.Err(); err != nil {
@@ -155,12 +248,31 @@ func unpackImage(ctx context.Context, img v1.Image, dir string) error {
 		if err != nil {
 			return fmt.Errorf("read layers: %w", err)
 		}
+		var content io.Reader = tr
+		switch hdr.Typeflag {
+		case tar.TypeDir, tar.TypeReg, tar.TypeLink:
+			switch wanted(hdr) {
+			case skip:
+				continue
+			case writeIfBinary:
+				if hdr.Typeflag == tar.TypeReg && hdr.Size <= maxBinaryCheck {
+					binary.Reset()
+					if _, err := binary.ReadFrom(io.LimitReader(tr, hdr.Size)); err != nil {
+						return fmt.Errorf("read layers: %w", err)
+					}
+					if !binaryOfInterest(binary.Bytes()) {
+						continue
+					}
+					content = bytes.NewReader(binary.Bytes())
+				}
+			}
+		}
 		if hdr.Typeflag == tar.TypeLink {
 			// Upper layers come first: a hard link's target may come later.
 			links = append(links, hdr)
 			continue
 		}
-		if err := unpackEntry(tr, hdr, dir); err != nil {
+		if err := unpackEntry(content, hdr, dir); err != nil {
 			return fmt.Errorf("unpack %s: %w", hdr.Name, err)
 		}
 	}
@@ -172,7 +284,7 @@ func unpackImage(ctx context.Context, img v1.Image, dir string) error {
 	return nil
 }
 
-func unpackEntry(tr *tar.Reader, hdr *tar.Header, dir string) error {
+func unpackEntry(content io.Reader, hdr *tar.Header, dir string) error {
 	name := path.Clean("/" + hdr.Name)
 	if name == "/" {
 		return nil
@@ -198,7 +310,7 @@ func unpackEntry(tr *tar.Reader, hdr *tar.Header, dir string) error {
 		if err != nil {
 			return err
 		}
-		_, err = io.Copy(f, tr)
+		_, err = io.Copy(f, content)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}

@@ -133,7 +133,7 @@ func TestUnpackImage(t *testing.T) {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := unpackImage(context.Background(), hostileImage(t, marker), root); err != nil {
+	if err := unpackImage(context.Background(), hostileImage(t, marker), root, func(*tar.Header) want { return write }); err != nil {
 		t.Fatalf("unpackImage: %v", err)
 	}
 	exists := func(p string) bool {

@@ -2,6 +2,7 @@ package vuln
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -158,8 +160,7 @@ type archiveBuilder struct {
 	tmpPath   string
 	finalPath string
 	db        *bolt.DB
-	tx        *bolt.Tx
-	pending   int
+	pending   []keyValue
 	records   int
 	packages  map[string][]affectedEntry
 }
@@ -177,7 +178,8 @@ func newArchiveBuilder(dir, archive string, src Source) (*archiveBuilder, error)
 	}
 	tmp := f.Name()
 	f.Close()
-	b, err := bolt.Open(tmp, 0o644, &bolt.Options{NoSync: true, NoFreelistSync: true, Timeout: time.Second})
+	// A large initial mapping spares re-mapping (and copying) as the file grows.
+	b, err := bolt.Open(tmp, 0o644, &bolt.Options{NoSync: true, NoFreelistSync: true, Timeout: time.Second, InitialMmapSize: 256 << 20})
 	if err != nil {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("create database file for %s: %w", archive, err)
@@ -189,36 +191,48 @@ func newArchiveBuilder(dir, archive string, src Source) (*archiveBuilder, error)
 }
 
 func (b *archiveBuilder) add(rec record, entries map[string][]affectedEntry) error {
-	if b.tx == nil {
-		tx, err := b.db.Begin(true)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", b.tmpPath, err)
-		}
-		b.tx = tx
-	}
-	bucket, err := b.tx.CreateBucketIfNotExists(bucketRecords)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", b.tmpPath, err)
-	}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	if err := bucket.Put([]byte(rec.ID), data); err != nil {
-		return fmt.Errorf("write %s: %w", b.tmpPath, err)
-	}
+	b.pending = append(b.pending, keyValue{rec.ID, data})
 	for key, es := range entries {
 		b.packages[key] = append(b.packages[key], es...)
 	}
 	b.records++
-	b.pending++
-	if b.pending >= recordsPerTx {
-		b.pending = 0
-		err := b.tx.Commit()
-		b.tx = nil
+	if len(b.pending) >= recordsPerTx {
+		return b.flush()
+	}
+	return nil
+}
+
+type keyValue struct {
+	key   string
+	value []byte
+}
+
+// flush writes the pending records in one transaction, in key order: bbolt
+// inserts sorted keys by appending, random ones by copying page slices.
+func (b *archiveBuilder) flush() error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	sort.Slice(b.pending, func(i, j int) bool { return b.pending[i].key < b.pending[j].key })
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bucket, err := tx.CreateBucketIfNotExists(bucketRecords)
 		if err != nil {
-			return fmt.Errorf("write %s: %w", b.tmpPath, err)
+			return err
 		}
+		for _, kv := range b.pending {
+			if err := bucket.Put([]byte(kv.key), kv.value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	b.pending = b.pending[:0]
+	if err != nil {
+		return fmt.Errorf("write %s: %w", b.tmpPath, err)
 	}
 	return nil
 }
@@ -229,12 +243,8 @@ func (b *archiveBuilder) finish(now time.Time) (ArchiveStatus, error) {
 		Archive: b.archive, Updated: now, Records: b.records, Packages: len(b.packages),
 		Source: b.src.Name, ETag: b.src.ETag, LastModified: b.src.LastModified,
 	}
-	if b.tx != nil {
-		err := b.tx.Commit()
-		b.tx = nil
-		if err != nil {
-			return st, fmt.Errorf("write %s: %w", b.tmpPath, err)
-		}
+	if err := b.flush(); err != nil {
+		return st, err
 	}
 	keys := make([]string, 0, len(b.packages))
 	for k := range b.packages {
@@ -279,6 +289,11 @@ func (b *archiveBuilder) finish(now time.Time) (ArchiveStatus, error) {
 	if err == nil {
 		err = b.db.Sync()
 	}
+	if err == nil {
+		// CreateTemp made it private; readers (a build step, other users of
+		// a shared cache) need to read it.
+		err = os.Chmod(b.tmpPath, 0o644)
+	}
 	if cerr := b.db.Close(); err == nil {
 		err = cerr
 	}
@@ -290,9 +305,6 @@ func (b *archiveBuilder) finish(now time.Time) (ArchiveStatus, error) {
 }
 
 func (b *archiveBuilder) discard() {
-	if b.tx != nil {
-		b.tx.Rollback()
-	}
 	if b.db != nil {
 		b.db.Close()
 	}
@@ -308,9 +320,18 @@ func readSource(ctx context.Context, path string, add func(name string, rec reco
 	if err != nil {
 		return err
 	}
+	// The zip stays open until readSource returns: the workers read from it.
+	var zr *zip.ReadCloser
+	if !fi.IsDir() {
+		if zr, err = zip.OpenReader(path); err != nil {
+			return fmt.Errorf("open zip: %w", err)
+		}
+		defer zr.Close()
+	}
+	// The producer lists records; the workers read (inflate) and parse them.
 	type item struct {
 		name string
-		data []byte
+		load func() ([]byte, error)
 	}
 	type parsed struct {
 		name    string
@@ -325,21 +346,22 @@ func readSource(ctx context.Context, path string, add func(name string, rec reco
 	var produceErr error
 	go func() {
 		defer close(items)
-		emit := func(name string, data []byte) bool {
+		emit := func(name string, load func() ([]byte, error)) bool {
 			select {
-			case items <- item{name, data}:
+			case items <- item{name, load}:
 				return true
 			case <-ctx.Done():
 				return false
 			}
 		}
-		if fi.IsDir() {
-			produceErr = readFolder(ctx, path, emit)
+		if zr != nil {
+			produceErr = readZip(zr, emit)
 		} else {
-			produceErr = readZip(path, emit)
+			produceErr = readFolder(ctx, path, emit)
 		}
 	}()
 	var wg sync.WaitGroup
+	var total atomic.Int64
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
@@ -348,10 +370,18 @@ func readSource(ctx context.Context, path string, add func(name string, rec reco
 			for it := range items {
 				var v osvschema.Vulnerability
 				p := parsed{name: it.name}
-				if err := opts.Unmarshal(it.data, &v); err != nil {
-					p.err = fmt.Errorf("record %s: not an OSV record: %w", it.name, err)
-				} else if p.rec, p.entries, err = compact(&v); err != nil {
+				data, err := it.load()
+				switch {
+				case err != nil:
 					p.err = fmt.Errorf("record %s: %w", it.name, err)
+				case total.Add(int64(len(data))) > maxZipBytes:
+					p.err = fmt.Errorf("records inflate to more than %d bytes", int64(maxZipBytes))
+				case opts.Unmarshal(data, &v) != nil:
+					p.err = fmt.Errorf("record %s: not an OSV record: %w", it.name, opts.Unmarshal(data, &v))
+				default:
+					if p.rec, p.entries, err = compact(&v); err != nil {
+						p.err = fmt.Errorf("record %s: %w", it.name, err)
+					}
 				}
 				select {
 				case results <- p:
@@ -390,29 +420,15 @@ func readSource(ctx context.Context, path string, add func(name string, rec reco
 	return ctx.Err()
 }
 
-func readZip(path string, emit func(string, []byte) bool) error {
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		return fmt.Errorf("open zip: %w", err)
-	}
-	defer zr.Close()
+func readZip(zr *zip.ReadCloser, emit func(string, func() ([]byte, error)) bool) error {
 	if len(zr.File) > maxZipEntries {
 		return fmt.Errorf("zip has %d entries, more than the %d allowed", len(zr.File), maxZipEntries)
 	}
-	var total int64
 	for _, f := range zr.File {
 		if f.FileInfo().IsDir() || !strings.HasSuffix(f.Name, ".json") {
 			continue
 		}
-		data, err := readZipEntry(f)
-		if err != nil {
-			return fmt.Errorf("record %s: %w", f.Name, err)
-		}
-		total += int64(len(data))
-		if total > maxZipBytes {
-			return fmt.Errorf("zip inflates to more than %d bytes", int64(maxZipBytes))
-		}
-		if !emit(f.Name, data) {
+		if !emit(f.Name, func() ([]byte, error) { return readZipEntry(f) }) {
 			return nil
 		}
 	}
@@ -429,17 +445,18 @@ func readZipEntry(f *zip.File) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxRecordSize+1))
-	if err != nil {
+	buf := bytes.NewBuffer(make([]byte, 0, f.UncompressedSize64+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(rc, maxRecordSize+1)); err != nil {
 		return nil, err
 	}
+	data := buf.Bytes()
 	if len(data) > maxRecordSize {
 		return nil, fmt.Errorf("inflates past the %d bytes allowed for a record", maxRecordSize)
 	}
 	return data, nil
 }
 
-func readFolder(ctx context.Context, dir string, emit func(string, []byte) bool) error {
+func readFolder(ctx context.Context, dir string, emit func(string, func() ([]byte, error)) bool) error {
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -450,21 +467,25 @@ func readFolder(ctx context.Context, dir string, emit func(string, []byte) bool)
 		if !d.Type().IsRegular() || !strings.HasSuffix(p, ".json") {
 			return nil
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		data, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("record %s: %w", p, err)
-		}
-		if len(data) > maxRecordSize {
-			return fmt.Errorf("record %s: larger than the %d bytes allowed", p, maxRecordSize)
-		}
-		if !emit(p, data) {
+		if !emit(p, func() ([]byte, error) { return readRecordFile(p) }) {
 			return filepath.SkipAll
 		}
 		return nil
 	})
+}
+
+func readRecordFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxRecordSize {
+		return nil, fmt.Errorf("larger than the %d bytes allowed", maxRecordSize)
+	}
+	return data, nil
 }

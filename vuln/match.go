@@ -2,8 +2,10 @@ package vuln
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/osv-scalibr/semantic"
 	"github.com/secure-build/secure-build/sbom"
@@ -14,33 +16,115 @@ import (
 // ecosystem OSV does not cover, or whose archive was not imported, have no
 // findings; a version that cannot be parsed is a warning naming the package.
 func (db *DB) Match(pkgs []sbom.Package) ([]Finding, []string, error) {
+	// Packages are matched in parallel, each worker with its own cache:
+	// binary packages of one source package (libc6, libc-bin: glibc) look up
+	// the same entries and records, read and decoded once per worker.
+	workers := min(runtime.GOMAXPROCS(0), len(pkgs)/64+1)
+	type result struct {
+		findings []Finding
+		warnings []string
+		err      error
+	}
+	results := make([]result, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := &matcher{db: db, entries: map[string][]affectedEntry{}, records: map[string]record{}, versions: map[string]semantic.Version{}}
+			r := &results[w]
+			for i := w; i < len(pkgs) && r.err == nil; i += workers {
+				var fs []Finding
+				var warning string
+				fs, warning, r.err = m.match(pkgs[i])
+				r.findings = append(r.findings, fs...)
+				if warning != "" {
+					r.warnings = append(r.warnings, warning)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	var findings []Finding
 	var warnings []string
-	for _, p := range pkgs {
-		t, ok := lookupTarget(p)
-		if !ok {
-			continue
+	for _, r := range results {
+		if r.err != nil {
+			return nil, nil, r.err
 		}
-		entries, err := db.entries(t.ecosystem, t.name)
-		if err != nil {
-			return nil, warnings, err
-		}
-		if len(entries) == 0 {
-			continue
-		}
-		matches, err := matchEntries(t, entries)
-		if err != nil {
-			warnings = append(warnings, fmt.Sprintf("%s: %v", p.PURL, err))
-			continue
-		}
-		fs, err := db.fold(p, t, matches)
-		if err != nil {
-			return nil, warnings, err
-		}
-		findings = append(findings, fs...)
+		findings = append(findings, r.findings...)
+		warnings = append(warnings, r.warnings...)
 	}
 	SortFindings(findings)
+	sort.Strings(warnings)
 	return findings, warnings, nil
+}
+
+// match returns the findings of one package, or a warning when its version
+// cannot be read.
+func (m *matcher) match(p sbom.Package) ([]Finding, string, error) {
+	t, ok := lookupTarget(p)
+	if !ok {
+		return nil, "", nil
+	}
+	entries, err := m.lookup(t)
+	if err != nil || len(entries) == 0 {
+		return nil, "", err
+	}
+	matches, err := m.matchEntries(t, entries)
+	if err != nil {
+		return nil, fmt.Sprintf("%s: %v", p.PURL, err), nil
+	}
+	fs, err := m.fold(p, t, matches)
+	return fs, "", err
+}
+
+// matcher is one Match worker's view of the database, with what it has
+// read and the versions it has parsed (a kernel's thousands of records name
+// the same versions again and again).
+type matcher struct {
+	db       *DB
+	entries  map[string][]affectedEntry
+	records  map[string]record
+	versions map[string]semantic.Version
+}
+
+func (m *matcher) parse(raw, ecosystem string) (semantic.Version, error) {
+	key := ecosystem + "\x00" + raw
+	if v, ok := m.versions[key]; ok {
+		return v, nil
+	}
+	v, err := semantic.Parse(raw, ecosystem)
+	if err != nil {
+		return nil, err
+	}
+	m.versions[key] = v
+	return v, nil
+}
+
+func (m *matcher) lookup(t target) ([]affectedEntry, error) {
+	key := packageKey(t.ecosystem, t.name)
+	if es, ok := m.entries[key]; ok {
+		return es, nil
+	}
+	es, err := m.db.entries(t.ecosystem, t.name)
+	if err != nil {
+		return nil, err
+	}
+	m.entries[key] = es
+	return es, nil
+}
+
+func (m *matcher) record(ecosystem, id string) (record, error) {
+	key := archiveOf(ecosystem) + "\x00" + id
+	if r, ok := m.records[key]; ok {
+		return r, nil
+	}
+	r, err := m.db.record(ecosystem, id)
+	if err != nil {
+		return r, err
+	}
+	m.records[key] = r
+	return r, nil
 }
 
 // SortFindings orders findings by severity (highest first), fixable first,
@@ -70,14 +154,14 @@ type entryMatch struct {
 	fixed string
 }
 
-func matchEntries(t target, entries []affectedEntry) ([]entryMatch, error) {
-	installed, err := semantic.Parse(t.version, t.ecosystem)
+func (m *matcher) matchEntries(t target, entries []affectedEntry) ([]entryMatch, error) {
+	installed, err := m.parse(t.version, t.ecosystem)
 	if err != nil {
 		return nil, fmt.Errorf("%s version %q: %w", t.ecosystem, t.version, err)
 	}
 	var out []entryMatch
 	for _, e := range entries {
-		if fixed, ok := affects(e, t, installed); ok {
+		if fixed, ok := m.affects(e, t, installed); ok {
 			out = append(out, entryMatch{entry: e, fixed: fixed})
 		}
 	}
@@ -86,14 +170,14 @@ func matchEntries(t target, entries []affectedEntry) ([]entryMatch, error) {
 
 // affects says whether an affected entry covers the installed version, and
 // the version that fixes it when one does.
-func affects(e affectedEntry, t target, installed semantic.Version) (string, bool) {
+func (m *matcher) affects(e affectedEntry, t target, installed semantic.Version) (string, bool) {
 	for _, v := range e.Versions {
 		if v == t.version {
 			return "", true
 		}
 	}
 	for _, r := range e.Ranges {
-		if fixed, ok := inRange(r, t, installed); ok {
+		if fixed, ok := m.inRange(r, t, installed); ok {
 			return fixed, true
 		}
 	}
@@ -105,11 +189,11 @@ func affects(e affectedEntry, t target, installed semantic.Version) (string, boo
 // the range, and a "fixed" or "limit" at or below it, or a "last_affected"
 // below it, closes it. The fix is the first "fixed" above the installed
 // version that closes the interval it is in.
-func inRange(r osvRange, t target, installed semantic.Version) (string, bool) {
+func (m *matcher) inRange(r osvRange, t target, installed semantic.Version) (string, bool) {
 	ecosystem := t.ecosystem
 	if r.Type == "SEMVER" {
 		ecosystem = "Go" // plain SemVer, whatever the package's ecosystem
-		if s, err := semantic.Parse(strings.TrimPrefix(t.version, "v"), ecosystem); err == nil {
+		if s, err := m.parse(strings.TrimPrefix(t.version, "v"), ecosystem); err == nil {
 			installed = s
 		}
 	}
@@ -136,7 +220,7 @@ func inRange(r osvRange, t target, installed semantic.Version) (string, bool) {
 			points = append(points, point{raw: raw, kind: kind})
 			continue
 		}
-		v, err := semantic.Parse(raw, ecosystem)
+		v, err := m.parse(raw, ecosystem)
 		if err != nil {
 			continue // an unparseable event cannot place the version
 		}
@@ -204,127 +288,119 @@ func inRange(r osvRange, t target, installed semantic.Version) (string, bool) {
 // fold turns the matched entries of one package into findings: records that
 // name each other (id or alias) are one finding keeping all their ids; each
 // record's upstream ids stay on its finding without folding anything.
-func (db *DB) fold(p sbom.Package, t target, matches []entryMatch) ([]Finding, error) {
-	type group struct {
-		ids      map[string]bool
-		records  []record
-		matches  []entryMatch
-		upstream map[string]bool
-	}
-	var groups []*group
-	find := func(ids []string) []*group {
-		var hit []*group
-		for _, g := range groups {
-			for _, id := range ids {
-				if g.ids[id] {
-					hit = append(hit, g)
-					break
-				}
-			}
+func (m *matcher) fold(p sbom.Package, t target, matches []entryMatch) ([]Finding, error) {
+	// Union-find over ids: a record joins its id with each of its aliases.
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(id string) string {
+		up, ok := parent[id]
+		if !ok || up == id {
+			parent[id] = id
+			return id
 		}
-		return hit
+		root := find(up)
+		parent[id] = root
+		return root
 	}
-	for _, m := range matches {
-		rec, err := db.record(t.ecosystem, m.entry.ID)
+	records := make([]record, len(matches))
+	for i, match := range matches {
+		rec, err := m.record(t.ecosystem, match.entry.ID)
 		if err != nil {
 			return nil, err
 		}
-		ids := append([]string{rec.ID}, rec.Aliases...)
-		hit := find(ids)
-		g := &group{ids: map[string]bool{}, upstream: map[string]bool{}}
-		if len(hit) > 0 {
-			g = hit[0]
-			for _, other := range hit[1:] {
-				for id := range other.ids {
-					g.ids[id] = true
-				}
-				for id := range other.upstream {
-					g.upstream[id] = true
-				}
-				g.records = append(g.records, other.records...)
-				g.matches = append(g.matches, other.matches...)
-				groups = removeGroup(groups, other)
+		records[i] = rec
+		for _, alias := range rec.Aliases {
+			if a, b := find(rec.ID), find(alias); a != b {
+				parent[a] = b
 			}
-		} else {
-			groups = append(groups, g)
 		}
-		for _, id := range ids {
-			g.ids[id] = true
-		}
-		for _, id := range rec.Upstream {
-			g.upstream[id] = true
-		}
-		g.records = append(g.records, rec)
-		g.matches = append(g.matches, m)
 	}
-	out := make([]Finding, 0, len(groups))
-	for _, g := range groups {
-		ids := sortedIDs(g.ids)
-		f := Finding{
-			ID:      ids[0],
-			Aliases: ids[1:],
-			Package: Package{
-				Name: p.Name, Version: p.Version, PURL: p.PURL, Locations: p.Locations,
-				Ecosystem: t.ecosystem, MatchName: t.name, MatchVersion: t.version,
-			},
+	members := map[string][]int{}
+	var roots []string
+	for i, rec := range records {
+		root := find(rec.ID)
+		if _, ok := members[root]; !ok {
+			roots = append(roots, root)
 		}
-		for id := range g.upstream {
-			if !g.ids[id] {
-				f.Upstream = append(f.Upstream, id)
-			}
-		}
-		sort.Strings(f.Upstream)
-		var best rating
-		for i, rec := range g.records {
-			r := rec.Rating
-			if own := g.matches[i].entry.Rating; own != nil {
-				r = *own
-			}
-			if r.Source != "" && (best.Source == "" || r.Severity > best.Severity || (r.Severity == best.Severity && r.Score > best.Score)) {
-				best = r
-			}
-			if f.Summary == "" || rec.ID == f.ID && rec.Summary != "" {
-				f.Summary = rec.Summary
-			}
-			if rec.Modified > f.Modified {
-				f.Modified = rec.Modified
-			}
-		}
-		f.Severity, f.Score, f.SeveritySource = best.Severity, best.Score, best.Source
-		f.FixedVersion = highestFix(g.matches, t.ecosystem)
-		out = append(out, f)
+		members[root] = append(members[root], i)
+	}
+	out := make([]Finding, 0, len(roots))
+	for _, root := range roots {
+		out = append(out, m.finding(p, t, records, matches, members[root]))
 	}
 	return out, nil
 }
 
-func removeGroup[T comparable](s []T, x T) []T {
-	for i, v := range s {
-		if v == x {
-			return append(s[:i], s[i+1:]...)
+// finding makes one finding of the folded records at idx.
+func (m *matcher) finding(p sbom.Package, t target, records []record, matches []entryMatch, idx []int) Finding {
+	idSet, upstream := map[string]bool{}, map[string]bool{}
+	folded := make([]entryMatch, 0, len(idx))
+	for _, i := range idx {
+		idSet[records[i].ID] = true
+		for _, a := range records[i].Aliases {
+			idSet[a] = true
+		}
+		for _, u := range records[i].Upstream {
+			upstream[u] = true
+		}
+		folded = append(folded, matches[i])
+	}
+	ids := sortedIDs(idSet)
+	f := Finding{
+		ID:      ids[0],
+		Aliases: ids[1:],
+		Package: Package{
+			Name: p.Name, Version: p.Version, PURL: p.PURL, Locations: p.Locations,
+			Ecosystem: t.ecosystem, MatchName: t.name, MatchVersion: t.version,
+		},
+	}
+	for id := range upstream {
+		if !idSet[id] {
+			f.Upstream = append(f.Upstream, id)
 		}
 	}
-	return s
+	sort.Strings(f.Upstream)
+	var best rating
+	for _, i := range idx {
+		rec := records[i]
+		r := rec.Rating
+		if own := matches[i].entry.Rating; own != nil {
+			r = *own
+		}
+		if r.Source != "" && (best.Source == "" || r.Severity > best.Severity || (r.Severity == best.Severity && r.Score > best.Score)) {
+			best = r
+		}
+		if f.Summary == "" || rec.ID == f.ID && rec.Summary != "" {
+			f.Summary = rec.Summary
+		}
+		if rec.Modified > f.Modified {
+			f.Modified = rec.Modified
+		}
+	}
+	f.Severity, f.Score, f.SeveritySource = best.Severity, best.Score, best.Source
+	f.FixedVersion = m.highestFix(folded, t.ecosystem)
+	return f
 }
 
 // highestFix is the version that fixes every folded record: the highest of
 // their fixes. Without any fix it is empty.
-func highestFix(matches []entryMatch, ecosystem string) string {
+func (m *matcher) highestFix(matches []entryMatch, ecosystem string) string {
 	var best string
 	var bestV semantic.Version
-	for _, m := range matches {
-		if m.fixed == "" {
+	for _, match := range matches {
+		if match.fixed == "" {
 			continue
 		}
-		v, err := semantic.Parse(m.fixed, ecosystem)
+		v, err := m.parse(match.fixed, ecosystem)
 		if err != nil {
 			continue
 		}
 		if bestV == nil {
-			best, bestV = m.fixed, v
+			best, bestV = match.fixed, v
 			continue
 		}
 		if c, err := v.Compare(bestV); err == nil && c > 0 {
-			best, bestV = m.fixed, v
+			best, bestV = match.fixed, v
 		}
 	}
 	return best
