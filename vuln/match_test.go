@@ -14,7 +14,7 @@ func testDB(t *testing.T) *DB {
 	t.Helper()
 	dir := t.TempDir()
 	var sources []Source
-	for _, eco := range []string{"Debian", "Alpine", "Go", "npm", "PyPI", "Maven", "Ubuntu"} {
+	for _, eco := range []string{"Debian", "Alpine", "Go", "npm", "PyPI", "Maven", "Ubuntu", "RubyGems", "crates.io", "Packagist", "NuGet", "Rocky Linux"} {
 		sources = append(sources, Source{Path: filepath.Join("testdata", "osv", eco)})
 	}
 	if _, err := Import(context.Background(), dir, sources); err != nil {
@@ -196,6 +196,11 @@ func TestMatchLanguageEcosystems(t *testing.T) {
 		{pkg("Requests", "2.28.1", "pkg:pypi/requests@2.28.1"), "CVE-2023-32681", "2.31.0", Medium, true},
 		{pkg("org.apache.logging.log4j:log4j-core", "2.14.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"), "CVE-2021-44228", "2.15.0", Critical, true},
 		{pkg("org.apache.logging.log4j:log4j-core", "2.12.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.12.1"), "CVE-2021-44228", "2.12.2", Critical, true},
+		{pkg("rack", "2.2.3", "pkg:gem/rack@2.2.3"), "CVE-2022-30122", "2.2.3.1", High, true},
+		{pkg("openssl", "0.10.48", "pkg:cargo/openssl@0.10.48"), "GHSA-xcf7-rvmh-g6q4", "0.10.55", Unknown, true},
+		{pkg("guzzlehttp/psr7", "2.1.0", "pkg:composer/guzzlehttp/psr7@2.1.0"), "CVE-2022-24775", "2.1.1", High, true},
+		{pkg("Newtonsoft.Json", "12.0.3", "pkg:nuget/Newtonsoft.Json@12.0.3"), "CVE-2024-21907", "13.0.1", High, true},
+		{pkg("glibc", "2.34-60.el9", "pkg:rpm/rocky/glibc@2.34-60.el9?arch=x86_64&distro=rocky-9.2&upstream=glibc-2.34-60.el9.src.rpm"), "RLSA-2023:5249", "2.34-60.el9_2.7", High, true},
 	}
 	for _, c := range cases {
 		got := matchOne(t, db, c.p)
@@ -216,6 +221,11 @@ func TestMatchLanguageEcosystems(t *testing.T) {
 		pkg("requests", "2.2.0", "pkg:pypi/requests@2.2.0"),
 		pkg("org.apache.logging.log4j:log4j-core", "2.17.1", "pkg:maven/org.apache.logging.log4j/log4j-core@2.17.1"),
 		pkg("org.apache.logging.log4j:log4j-core", "2.0-beta8", "pkg:maven/org.apache.logging.log4j/log4j-core@2.0-beta8"),
+		pkg("rack", "2.2.3.1", "pkg:gem/rack@2.2.3.1"),
+		pkg("openssl", "0.9.24", "pkg:cargo/openssl@0.9.24"),
+		pkg("guzzlehttp/psr7", "1.8.4", "pkg:composer/guzzlehttp/psr7@1.8.4"),
+		pkg("Newtonsoft.Json", "13.0.1", "pkg:nuget/Newtonsoft.Json@13.0.1"),
+		pkg("glibc", "2.34-60.el9_2.7", "pkg:rpm/rocky/glibc@2.34-60.el9_2.7?distro=rocky-9.2"),
 	}
 	for _, p := range unaffected {
 		if got := matchOne(t, db, p); len(got) != 0 {
@@ -256,8 +266,8 @@ func TestMatchIgnoresUncoveredPackages(t *testing.T) {
 	db := testDB(t)
 	for _, p := range []sbom.Package{
 		pkg("busybox", "1.36", "pkg:generic/busybox@1.36"),
-		pkg("libc6", "2.36-9", "pkg:deb/debian/libc6@2.36-9"), // no distro: no release to match in
-		pkg("rack", "2.0.0", "pkg:gem/rack@2.0.0"),            // RubyGems archive not imported
+		pkg("libc6", "2.36-9", "pkg:deb/debian/libc6@2.36-9"),  // no distro: no release to match in
+		pkg("requests", "2.28.1", "pkg:conda/requests@2.28.1"), // no OSV ecosystem for conda
 		pkg("broken", "1", "not a purl"),
 	} {
 		if got := matchOne(t, db, p); len(got) != 0 {
