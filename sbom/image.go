@@ -12,12 +12,12 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/osv-scalibr/extractor/filesystem"
 	"github.com/google/osv-scalibr/extractor/filesystem/language/golang/gobinary"
@@ -226,42 +226,23 @@ func imageForThisPlatform(parent v1.ImageIndex, d v1.Descriptor, dir string) (v1
 // inside the root later) and never followed while writing, and devices and
 // fifos are not created.
 func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(*tar.Header) want) error {
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
 	var binary bytes.Buffer // reused: most executables are read only to be checked
 	var links []*tar.Header
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			// mutate.Extract ends its tar stream even when a layer fails, and
-			// reports the failure only after the end: read on to see it, or a
-			// bad entry would silently hide every layer below it.
-			if _, err := io.Copy(io.Discard, rc); err != nil {
-				return fmt.Errorf("read layers: %w", err)
-			}
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read layers: %w", err)
-		}
-		var content io.Reader = tr
+	err := flatten(ctx, img, func(hdr *tar.Header, tr io.Reader) error {
+		var content = tr
 		switch hdr.Typeflag {
 		case tar.TypeDir, tar.TypeReg, tar.TypeLink:
 			switch wanted(hdr) {
 			case skip:
-				continue
+				return nil
 			case writeIfBinary:
 				if hdr.Typeflag == tar.TypeReg && hdr.Size <= maxBinaryCheck {
 					binary.Reset()
 					if _, err := binary.ReadFrom(io.LimitReader(tr, hdr.Size)); err != nil {
-						return fmt.Errorf("read layers: %w", err)
+						return err
 					}
 					if !binaryOfInterest(binary.Bytes()) {
-						continue
+						return nil
 					}
 					content = bytes.NewReader(binary.Bytes())
 				}
@@ -270,11 +251,12 @@ func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(*tar
 		if hdr.Typeflag == tar.TypeLink {
 			// Upper layers come first: a hard link's target may come later.
 			links = append(links, hdr)
-			continue
+			return nil
 		}
-		if err := unpackEntry(content, hdr, dir); err != nil {
-			return fmt.Errorf("unpack %s: %w", hdr.Name, err)
-		}
+		return unpackEntry(content, hdr, dir)
+	})
+	if err != nil {
+		return err
 	}
 	for _, hdr := range links {
 		// A link whose target was whited out (or never shipped) is left out:
@@ -282,6 +264,112 @@ func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(*tar
 		_ = unpackEntry(nil, hdr, dir)
 	}
 	return nil
+}
+
+// Whiteout names, as the OCI image spec defines them.
+const (
+	whiteoutPrefix = ".wh."
+	whiteoutOpaque = ".wh..wh..opq"
+)
+
+// flatten hands fn each entry of the image's filesystem as its layers,
+// applied in order, leave it: layers are read top first, and an entry is
+// passed only if no higher layer has the same path, a non-folder above it
+// in the path, a whiteout of it, or an opaque whiteout of a folder above it.
+// Reading the layers directly, rather than through mutate.Extract's piped
+// tar, spares copying every byte of the image twice. The first error of a
+// layer or of fn stops it, naming the entry.
+func flatten(ctx context.Context, img v1.Image, fn func(*tar.Header, io.Reader) error) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("read layers: %w", err)
+	}
+	// hidden[p] is true when lower layers must not show p or anything
+	// below it: a non-folder or a whiteout was seen there. A folder seen in
+	// a higher layer maps to false: only that same path is taken.
+	hidden := map[string]bool{}
+	opaque := map[string]bool{}
+	for i := len(layers) - 1; i >= 0; i-- {
+		rc, err := layers[i].Uncompressed()
+		if err != nil {
+			return fmt.Errorf("read layer %d: %w", i, err)
+		}
+		layerOpaque := map[string]bool{}
+		err = flattenLayer(ctx, tar.NewReader(rc), hidden, opaque, layerOpaque, fn)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("layer %d: %w", i, err)
+		}
+		for d := range layerOpaque {
+			opaque[d] = true
+		}
+	}
+	return nil
+}
+
+func flattenLayer(ctx context.Context, tr *tar.Reader, hidden, opaque, layerOpaque map[string]bool, fn func(*tar.Header, io.Reader) error) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if slices.Contains(strings.Split(hdr.Name, "/"), "..") {
+			// A layer tool never writes one: the layer is hostile or broken.
+			return fmt.Errorf("entry %q climbs out of the root", hdr.Name)
+		}
+		name := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
+		if name == "" || climbingLink(name, hdr) {
+			continue
+		}
+		dir, base := path.Split(name)
+		dir = strings.TrimSuffix(dir, "/")
+		if base == whiteoutOpaque {
+			layerOpaque[dir] = true
+			continue
+		}
+		tombstone := strings.HasPrefix(base, whiteoutPrefix)
+		if tombstone {
+			name = path.Join(dir, strings.TrimPrefix(base, whiteoutPrefix))
+		}
+		if _, seen := hidden[name]; seen || underHidden(name, hidden, opaque) {
+			continue
+		}
+		hidden[name] = tombstone || hdr.Typeflag != tar.TypeDir
+		if tombstone {
+			continue
+		}
+		if err := fn(hdr, tr); err != nil {
+			return fmt.Errorf("unpack %s: %w", hdr.Name, err)
+		}
+	}
+}
+
+// climbingLink says whether a relative link points above the root from
+// where it stands. rootFS would keep it inside anyway; like
+// go-containerregistry's mutate.Extract, such links are dropped.
+func climbingLink(name string, hdr *tar.Header) bool {
+	if hdr.Typeflag != tar.TypeSymlink && hdr.Typeflag != tar.TypeLink || path.IsAbs(hdr.Linkname) {
+		return false
+	}
+	resolved := path.Clean(path.Join(path.Dir(name), hdr.Linkname))
+	return resolved == ".." || strings.HasPrefix(resolved, "../")
+}
+
+// underHidden says whether a folder above name was replaced or whited out by
+// a higher layer, or made opaque by one.
+func underHidden(name string, hidden, opaque map[string]bool) bool {
+	for d := path.Dir(name); d != "." && d != "/"; d = path.Dir(d) {
+		if hidden[d] || opaque[d] {
+			return true
+		}
+	}
+	return opaque[""]
 }
 
 func unpackEntry(content io.Reader, hdr *tar.Header, dir string) error {
