@@ -12,6 +12,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/vuln"
+	spdxjson "github.com/spdx/tools-golang/json"
 )
 
 // installedGlibc reads the root's glibc source version with dpkg-query, so
@@ -151,6 +155,23 @@ func TestScanEndToEnd(t *testing.T) {
 		t.Errorf("findings %v: want 1000 and 1002, never the backported 1001", seen)
 	}
 
+	// The SPDX document alone is enough to match again: the same findings.
+	spdxOut := runCmd(t, env, "docker", "secure", "sbom", "--format", "spdx-json", root)
+	if spdxOut.code != 0 {
+		t.Fatalf("sbom --format spdx-json: exit %d: %s", spdxOut.code, spdxOut.stderr)
+	}
+	rematched := rematchFromSPDX(t, db, spdxOut.stdout)
+	for _, f := range report.Findings {
+		key := f.Package.Name + " " + f.ID
+		if !rematched[key] {
+			t.Errorf("finding %s is not found again from the SPDX document alone", key)
+		}
+		delete(rematched, key)
+	}
+	if len(rematched) > 0 {
+		t.Errorf("the SPDX document alone gives findings the scan did not: %v", rematched)
+	}
+
 	// Only an unfixable finding left to gate: not with --only-fixable,
 	// yes without it.
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--fail-on", "unknown", "--only-fixable=false", "--format", "sarif", root)
@@ -161,4 +182,36 @@ func TestScanEndToEnd(t *testing.T) {
 	if res.code != 2 || !strings.Contains(res.stderr, "bogus") {
 		t.Errorf("scan --fail-on bogus: exit %d, stderr %q", res.code, res.stderr)
 	}
+}
+
+// rematchFromSPDX matches the packages of an SPDX document, known only by
+// their names, versions and purls, and returns "package id" of each finding.
+func rematchFromSPDX(t *testing.T, dbDir, document string) map[string]bool {
+	t.Helper()
+	doc, err := spdxjson.Read(strings.NewReader(document))
+	if err != nil {
+		t.Fatalf("read SPDX: %v", err)
+	}
+	var pkgs []sbom.Package
+	for _, p := range doc.Packages {
+		for _, ref := range p.PackageExternalReferences {
+			if ref.RefType == "purl" {
+				pkgs = append(pkgs, sbom.Package{Name: p.PackageName, Version: p.PackageVersion, PURL: ref.Locator})
+			}
+		}
+	}
+	db, err := vuln.Open(dbDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	findings, _, err := db.Match(pkgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, f := range findings {
+		out[f.Package.Name+" "+f.ID] = true
+	}
+	return out
 }
