@@ -44,7 +44,7 @@ func (s *SBOM) CycloneDX(opts EncodeOptions) *cdx.BOM {
 	if d := s.Distro; d != nil {
 		ref := "os:" + d.PURLQualifier()
 		components = append(components, cdx.Component{
-			BOMRef: ref, Type: cdx.ComponentTypeOS, Name: d.ID, Version: d.VersionID, Description: d.PrettyName,
+			BOMRef: ref, Type: cdx.ComponentTypeOS, Name: d.ID, Version: firstNonEmpty(d.VersionID, d.VersionCodename), Description: d.PrettyName,
 		})
 		refs = append(refs, ref)
 	}

@@ -109,7 +109,7 @@ func (s *SBOM) SPDX(opts EncodeOptions) *spdx.Document {
 		os := &spdx.Package{
 			PackageName:             s.Distro.ID,
 			PackageSPDXIdentifier:   "OperatingSystem",
-			PackageVersion:          s.Distro.VersionID,
+			PackageVersion:          firstNonEmpty(s.Distro.VersionID, s.Distro.VersionCodename),
 			PackageDescription:      s.Distro.PrettyName,
 			PackageDownloadLocation: noAssertion,
 			PrimaryPackagePurpose:   "OPERATING-SYSTEM",
