@@ -60,3 +60,21 @@ debian_root() {
 	fi
 	printf '%s\n' "$dir"
 }
+
+# build_buildkit builds buildkitd and buildctl from the BuildKit version pinned
+# in go.mod (tool dependencies) into $CACHE_DIR/bin, unless they are already
+# there and newer than go.mod, and exports their paths for the tests as
+# SECURE_BUILD_BUILDKITD and SECURE_BUILD_BUILDCTL.
+build_buildkit() {
+	local bin="$CACHE_DIR/bin" cmd
+	mkdir -p "$bin"
+	for cmd in buildkitd buildctl; do
+		if [ ! -x "$bin/$cmd" ] || [ go.mod -nt "$bin/$cmd" ]; then
+			log "building $cmd from the go.mod-pinned BuildKit (buildkitd: about 2 minutes)"
+			go build -o "$bin/$cmd.tmp" "github.com/moby/buildkit/cmd/$cmd"
+			mv "$bin/$cmd.tmp" "$bin/$cmd"
+		fi
+	done
+	export SECURE_BUILD_BUILDKITD="$bin/buildkitd"
+	export SECURE_BUILD_BUILDCTL="$bin/buildctl"
+}

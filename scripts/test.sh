@@ -9,6 +9,10 @@ mkdir -p "$CACHE_DIR"
 
 # The plugin tests drive the real docker CLI; Debian's docker.io brings one.
 command -v docker >/dev/null || ensure_apt docker.io
+# The BuildKit end-to-end tests run a private buildkitd (OCI worker, runc) and
+# make their base images from busybox-static.
+ensure_apt runc busybox-static
+build_buildkit
 
 export SECURE_BUILD_E2E=1
 SECURE_BUILD_TEST_ROOTFS="$(debian_root "$CACHE_DIR/debian-bookworm-minbase")"
