@@ -32,6 +32,7 @@ TARGET is one of:
   DIR                               a directory holding a root filesystem
   oci-layout:PATH[:TAG|@DIGEST]     an OCI image layout (layers applied in order)
   docker-archive:FILE               a tar written by "docker save"
+  sbom:FILE                         an SPDX 2.3 JSON document (read, not cataloged again)
 
 It finds OS packages (dpkg, apk, rpm) and the distribution from /etc/os-release,
 Go and Rust (cargo-auditable) binaries, npm, Python, Java, RubyGems, PHP

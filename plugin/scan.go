@@ -29,8 +29,9 @@ func newScanCmd(dockerCli command.Cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan [OPTIONS] TARGET",
 		Short: "Find the vulnerabilities of a root filesystem or an image, offline",
-		Long: `Catalog TARGET (as for "sbom": DIR, oci-layout:PATH[:TAG|@DIGEST] or
-docker-archive:FILE), match its packages against the offline OSV database and
+		Long: `Catalog TARGET (as for "sbom": DIR, oci-layout:PATH[:TAG|@DIGEST],
+docker-archive:FILE, or sbom:FILE for an SPDX document's packages), match its
+packages against the offline OSV database and
 apply the policy. Distro packages match by their source package, with the
 distro's own version order, so backported fixes are not reported.
 
@@ -45,6 +46,9 @@ database).`,
 
   # Fail on high or critical findings, fixable or not; SARIF for code scanning
   docker secure scan --fail-on high --only-fixable=false --format sarif -o scan.sarif docker-archive:app.tar
+
+  # Match an SBOM again, with today's database
+  docker secure scan sbom:app.spdx.json
 
   # A markdown summary for a CI job
   docker secure scan --format markdown oci-layout:./layout >> "$GITHUB_STEP_SUMMARY"`,

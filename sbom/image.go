@@ -31,7 +31,8 @@ const (
 )
 
 // CatalogTarget catalogs what target names: a directory holding a root
-// filesystem, "oci-layout:PATH[:TAG|@DIGEST]" or "docker-archive:FILE". An
+// filesystem, "oci-layout:PATH[:TAG|@DIGEST]" or "docker-archive:FILE"; or
+// reads the packages of an SPDX document, "sbom:FILE". An
 // image's layers are applied in order, whiteouts honoured, into a temporary
 // folder that is removed before it returns.
 func CatalogTarget(ctx context.Context, target string) (*SBOM, error) {
@@ -40,6 +41,8 @@ func CatalogTarget(ctx context.Context, target string) (*SBOM, error) {
 	switch {
 	case strings.HasPrefix(target, OCILayoutPrefix):
 		img, err = openOCILayout(strings.TrimPrefix(target, OCILayoutPrefix))
+	case strings.HasPrefix(target, SBOMPrefix):
+		return ReadSPDX(strings.TrimPrefix(target, SBOMPrefix))
 	case strings.HasPrefix(target, DockerArchivePrefix):
 		file := strings.TrimPrefix(target, DockerArchivePrefix)
 		img, err = tarball.ImageFromPath(file, nil)

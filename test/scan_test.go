@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -170,6 +171,14 @@ func TestScanEndToEnd(t *testing.T) {
 	}
 	if len(rematched) > 0 {
 		t.Errorf("the SPDX document alone gives findings the scan did not: %v", rematched)
+	}
+	spdxFile := filepath.Join(t.TempDir(), "root.spdx.json")
+	if err := os.WriteFile(spdxFile, []byte(spdxOut.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fromSBOM := runCmd(t, env, "docker", "secure", "scan", "--db", db, "--format", "json", "--fail-on", "none", "sbom:"+spdxFile)
+	if fromSBOM.code != 0 || strings.Count(fromSBOM.stdout, `"fixedVersion"`) != len(report.Findings) {
+		t.Errorf("scan sbom:%s: exit %d, want the scan's %d findings:\n%s", spdxFile, fromSBOM.code, len(report.Findings), fromSBOM.stderr)
 	}
 
 	// Only an unfixable finding left to gate: not with --only-fixable,

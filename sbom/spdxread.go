@@ -1,0 +1,71 @@
+package sbom
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/package-url/packageurl-go"
+	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdx/v2/common"
+)
+
+// SBOMPrefix names an SPDX JSON document as a target: its packages are taken
+// as they are, nothing is cataloged.
+const SBOMPrefix = "sbom:"
+
+// ReadSPDX reads the packages of an SPDX 2.x JSON document, such as one this
+// package wrote or a build attached: every package with a purl, and the
+// distribution from the OPERATING-SYSTEM package. The purls carry what
+// matching needs (the upstream source package, the distro), so a document
+// alone can be matched again.
+func ReadSPDX(file string) (*SBOM, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("read SPDX document %s: %w", file, err)
+	}
+	defer f.Close()
+	doc, err := spdxjson.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("read SPDX document %s: %w", file, err)
+	}
+	s := &SBOM{Source: SBOMPrefix + file}
+	byPURL := map[string]*Package{}
+	for _, p := range doc.Packages {
+		if p.PrimaryPackagePurpose == "OPERATING-SYSTEM" && s.Distro == nil {
+			s.Distro = &Distro{ID: p.PackageName, VersionID: p.PackageVersion, PrettyName: p.PackageDescription}
+			continue
+		}
+		for _, ref := range p.PackageExternalReferences {
+			if ref.Category != common.CategoryPackageManager || ref.RefType != common.TypePackageManagerPURL {
+				continue
+			}
+			purl, err := packageurl.FromString(ref.Locator)
+			if err != nil {
+				return nil, fmt.Errorf("read SPDX document %s: package %s: purl %q: %w", file, p.PackageName, ref.Locator, err)
+			}
+			pkg := Package{Name: p.PackageName, Version: p.PackageVersion, Type: purl.Type, PURL: ref.Locator}
+			if up := purl.Qualifiers.Map()["upstream"]; up != "" && isDistroType(purl.Type) {
+				pkg.SourceName, pkg.SourceVersion, _ = strings.Cut(up, "@")
+			}
+			if l := p.PackageLicenseDeclared; l != "" && l != noAssertion && l != "NONE" {
+				pkg.Licenses = []string{l}
+			}
+			if found, ok := strings.CutPrefix(p.PackageSourceInfo, "found in: "); ok && found != "" {
+				pkg.Locations = strings.Split(found, ", ")
+			}
+			if have, ok := byPURL[pkg.PURL]; ok {
+				have.Locations = append(have.Locations, pkg.Locations...)
+				continue
+			}
+			byPURL[pkg.PURL] = &pkg
+		}
+	}
+	for _, p := range byPURL {
+		p.Locations = sortedUnique(p.Locations)
+		s.Packages = append(s.Packages, *p)
+	}
+	slices.SortFunc(s.Packages, func(a, b Package) int { return strings.Compare(a.PURL, b.PURL) })
+	return s, nil
+}
