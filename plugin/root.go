@@ -71,7 +71,11 @@ the "docker secure-build" command is spelled "docker secure".`,
   %[1]s sbom ./rootfs
 
   # The SPDX 2.3 SBOM of an image saved with "docker save"
-  %[1]s sbom --format spdx-json -o app.spdx.json docker-archive:app.tar`, commandPath(name)),
+  %[1]s sbom --format spdx-json -o app.spdx.json docker-archive:app.tar
+
+  # Get the OSV data once, then scan offline; fails on a fixable critical
+  %[1]s db update
+  %[1]s scan docker-archive:app.tar`, commandPath(name)),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version,
