@@ -2,7 +2,6 @@ package sbom
 
 import (
 	"errors"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -87,7 +86,7 @@ func convert(p *extractor.Package, d *Distro) (Package, error) {
 			name = p.Name
 		}
 	case scalibrpurl.TypePyPi:
-		out.Name = normalizePython(p.Name)
+		out.Name = NormalizePythonName(p.Name)
 		name = out.Name
 	case scalibrpurl.TypeComposer:
 		namespace, name = splitLast(p.Name, "/")
@@ -153,11 +152,23 @@ func splitLast(s, sep string) (string, string) {
 	return s[:i], s[i+len(sep):]
 }
 
-var pythonNameSeparators = regexp.MustCompile(`[-_.]+`)
-
-// normalizePython is PEP 503's name normalization.
-func normalizePython(name string) string {
-	return strings.ToLower(pythonNameSeparators.ReplaceAllString(name, "-"))
+// NormalizePythonName is PEP 503's name normalization: lower case, and each
+// run of "-", "_" and "." one "-". OSV's PyPI names follow it.
+func NormalizePythonName(name string) string {
+	var b strings.Builder
+	inSeparator := false
+	for _, r := range strings.ToLower(name) {
+		if r == '-' || r == '_' || r == '.' {
+			if !inSeparator {
+				b.WriteByte('-')
+			}
+			inSeparator = true
+			continue
+		}
+		inSeparator = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // parseSourceRPM splits "openssl-3.0.7-27.el9.src.rpm" into its name and

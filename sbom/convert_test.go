@@ -132,8 +132,8 @@ func TestNormalizePython(t *testing.T) {
 		"a--_.b":            "a-b",
 		"PyYAML":            "pyyaml",
 	} {
-		if got := normalizePython(in); got != want {
-			t.Errorf("normalizePython(%q) = %q, want %q", in, got, want)
+		if got := NormalizePythonName(in); got != want {
+			t.Errorf("NormalizePythonName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"slices"
 
 	"github.com/google/osv-scalibr/extractor/filesystem"
 	"github.com/google/osv-scalibr/inventory"
@@ -23,22 +24,28 @@ type goBinaryGate struct {
 
 func (g goBinaryGate) Extract(ctx context.Context, in *filesystem.ScanInput) (inventory.Inventory, error) {
 	if ra, ok := in.Reader.(io.ReaderAt); ok {
-		if has, known := elfHasSection(ra, ".go.buildinfo"); known && !has {
+		if has, known := elfHasSection(ra, goBuildInfoSection); known && !has {
 			return inventory.Inventory{}, nil
 		}
 	}
 	return g.Extractor.Extract(ctx, in)
 }
 
+// goBuildInfoSection is where a Go linker writes the build info;
+// rustAuditSections are where cargo-auditable writes its dependency list.
+const goBuildInfoSection = ".go.buildinfo"
+
+var rustAuditSections = []string{".dep-v0", ".rust-deps-v0", "rdep-v0"}
+
 // maxELFTable bounds the section header table and the section name table
 // read from one file.
 const maxELFTable = 1 << 20
 
 // elfHasSection reads an ELF file's section names, in three reads, and says
-// whether one is name. known is false when the file is not ELF or its
+// whether one of them is among names. known is false when the file is not ELF or its
 // section headers cannot be read (stripped, extended numbering, malformed):
 // the caller cannot tell, and must not skip the file.
-func elfHasSection(ra io.ReaderAt, name string) (has, known bool) {
+func elfHasSection(ra io.ReaderAt, names ...string) (has, known bool) {
 	hdr := make([]byte, 64)
 	if _, err := ra.ReadAt(hdr, 0); err != nil && err != io.EOF {
 		return false, false
@@ -91,8 +98,8 @@ func elfHasSection(ra io.ReaderAt, name string) (has, known bool) {
 	if strSize == 0 || strSize > maxELFTable {
 		return false, false
 	}
-	names := make([]byte, strSize)
-	if _, err := ra.ReadAt(names, int64(strOff)); err != nil {
+	strtabData := make([]byte, strSize)
+	if _, err := ra.ReadAt(strtabData, int64(strOff)); err != nil {
 		return false, false
 	}
 	for i := uint64(0); i < shnum; i++ {
@@ -100,11 +107,11 @@ func elfHasSection(ra io.ReaderAt, name string) (has, known bool) {
 		if at >= strSize {
 			continue
 		}
-		n := names[at:]
+		n := strtabData[at:]
 		if end := bytes.IndexByte(n, 0); end >= 0 {
 			n = n[:end]
 		}
-		if string(n) == name {
+		if slices.Contains(names, string(n)) {
 			return true, true
 		}
 	}

@@ -135,13 +135,8 @@ const maxBinaryCheck = 256 << 20
 // cargo-auditable data: an ELF file whose section names show neither does
 // not; anything else (not ELF, unreadable sections) might.
 func binaryOfInterest(data []byte) bool {
-	for _, section := range []string{".go.buildinfo", ".dep-v0", ".rust-deps-v0", "rdep-v0"} {
-		has, known := elfHasSection(bytes.NewReader(data), section)
-		if has || !known {
-			return true
-		}
-	}
-	return false
+	has, known := elfHasSection(bytes.NewReader(data), append([]string{goBuildInfoSection}, rustAuditSections...)...)
+	return has || !known
 }
 
 // tarFileAPI shows a tar entry to an extractor's FileRequired.

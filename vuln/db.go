@@ -139,6 +139,11 @@ func (db *DB) Oldest() time.Time {
 	return oldest
 }
 
+// Age is how long ago the least recently updated archive was imported.
+func (db *DB) Age(now time.Time) time.Duration {
+	return now.Sub(db.Oldest())
+}
+
 func readStatus(b *bolt.DB, archive string) (ArchiveStatus, error) {
 	st := ArchiveStatus{Archive: archive}
 	err := b.View(func(tx *bolt.Tx) error {

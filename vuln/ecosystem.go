@@ -79,7 +79,7 @@ func lookupTarget(p sbom.Package) (target, bool) {
 	case packageurl.TypeNPM:
 		return target{"npm", name, version}, true
 	case packageurl.TypePyPi:
-		return target{"PyPI", normalizePyPI(name), version}, true
+		return target{"PyPI", sbom.NormalizePythonName(name), version}, true
 	case packageurl.TypeMaven:
 		return target{"Maven", purl.Namespace + ":" + purl.Name, version}, true
 	case packageurl.TypeGem:
@@ -152,29 +152,11 @@ func ubuntuRelease(version string) string {
 	return version
 }
 
-// normalizePyPI is PEP 503's name normalization, which OSV's PyPI names follow.
-func normalizePyPI(name string) string {
-	var b strings.Builder
-	sep := false
-	for _, r := range strings.ToLower(name) {
-		if r == '-' || r == '_' || r == '.' {
-			sep = true
-			continue
-		}
-		if sep && b.Len() > 0 {
-			b.WriteByte('-')
-		}
-		sep = false
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // indexName is how a package name is keyed in the index: PyPI names
 // normalized, the others as OSV writes them.
 func indexName(ecosystem, name string) string {
 	if archiveOf(ecosystem) == "PyPI" {
-		return normalizePyPI(name)
+		return sbom.NormalizePythonName(name)
 	}
 	return name
 }

@@ -54,7 +54,7 @@ func (db *DB) Match(pkgs []sbom.Package) ([]Finding, []string, error) {
 		findings = append(findings, r.findings...)
 		warnings = append(warnings, r.warnings...)
 	}
-	SortFindings(findings)
+	sortFindings(findings)
 	sort.Strings(warnings)
 	return findings, warnings, nil
 }
@@ -127,9 +127,9 @@ func (m *matcher) record(ecosystem, id string) (record, error) {
 	return r, nil
 }
 
-// SortFindings orders findings by severity (highest first), fixable first,
+// sortFindings orders findings by severity (highest first), fixable first,
 // then package name, version and id.
-func SortFindings(fs []Finding) {
+func sortFindings(fs []Finding) {
 	sort.SliceStable(fs, func(i, j int) bool {
 		a, b := fs[i], fs[j]
 		if a.Severity != b.Severity {

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 )
 
 // DefaultBaseURL is OSV's public bucket: <base>/<Ecosystem>/all.zip.
@@ -138,9 +137,4 @@ func download(ctx context.Context, client *http.Client, dir, baseURL, ecosystem 
 		Path: f.Name(), Name: u,
 		ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"),
 	}, false, nil
-}
-
-// Age is how long ago the least recently updated archive was imported.
-func (db *DB) Age(now time.Time) time.Duration {
-	return now.Sub(db.Oldest())
 }
