@@ -13,9 +13,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// defaultMaxDBAge is how old the database may be before every scan warns.
-const defaultMaxDBAge = 7 * 24 * time.Hour
-
 // dbFlags are the flags of every command that reads the database.
 type dbFlags struct {
 	dir    string
@@ -24,7 +21,7 @@ type dbFlags struct {
 
 func (d *dbFlags) bind(flags *pflag.FlagSet) {
 	flags.StringVar(&d.dir, "db", "", "Vulnerability database folder (default $SECURE_BUILD_DB, else the user cache folder)")
-	flags.DurationVar(&d.maxAge, "max-db-age", defaultMaxDBAge, "Warn when the database is older than this")
+	flags.DurationVar(&d.maxAge, "max-db-age", vuln.DefaultMaxAge, "Warn when the database is older than this")
 }
 
 func (d *dbFlags) resolve() (string, error) {

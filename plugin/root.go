@@ -81,7 +81,7 @@ the "docker secure-build" command is spelled "docker secure".`,
 		Version:       Version,
 	}
 	cmd.SetVersionTemplate("secure-build {{.Version}}\n")
-	cmd.AddCommand(newSBOMCmd(dockerCli), newScanCmd(dockerCli), newDBCmd(dockerCli))
+	cmd.AddCommand(newBuildCmd(dockerCli), newSBOMCmd(dockerCli), newScanCmd(dockerCli), newDBCmd(dockerCli))
 	withExitStatus(cmd)
 	return cmd
 }

@@ -79,13 +79,13 @@ func writeTable(w io.Writer, s *Scan) error {
 			n, plural(n, "finding has", "findings have"), strings.Join(parts, ", "))
 	}
 
-	fmt.Fprintf(ew, "\n%s\n", verdictLine(s))
+	fmt.Fprintf(ew, "\n%s\n", VerdictLine(s))
 	return ew.err
 }
 
-// verdictLine is the verdict in one line: PASS or FAIL, the threshold, and
+// VerdictLine is the verdict in one line: PASS or FAIL, the threshold, and
 // what failed it.
-func verdictLine(s *Scan) string {
+func VerdictLine(s *Scan) string {
 	if s.Verdict.Pass {
 		return fmt.Sprintf("PASS (%s)", s.Verdict.Threshold)
 	}

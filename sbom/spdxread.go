@@ -2,6 +2,7 @@ package sbom
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -26,7 +27,13 @@ func ReadSPDX(file string) (*SBOM, error) {
 		return nil, fmt.Errorf("read SPDX document %s: %w", file, err)
 	}
 	defer f.Close()
-	doc, err := spdxjson.Read(f)
+	return DecodeSPDX(f, file)
+}
+
+// DecodeSPDX is ReadSPDX over a reader; file names the document in the SBOM's
+// source and in errors.
+func DecodeSPDX(r io.Reader, file string) (*SBOM, error) {
+	doc, err := spdxjson.Read(r)
 	if err != nil {
 		return nil, fmt.Errorf("read SPDX document %s: %w", file, err)
 	}

@@ -139,6 +139,9 @@ func (db *DB) Oldest() time.Time {
 	return oldest
 }
 
+// DefaultMaxAge is how old the database may be before every scan warns.
+const DefaultMaxAge = 7 * 24 * time.Hour
+
 // Age is how long ago the least recently updated archive was imported.
 func (db *DB) Age(now time.Time) time.Duration {
 	return now.Sub(db.Oldest())

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,11 +13,21 @@ import (
 	cliplugin "github.com/docker/cli/cli-plugins/plugin"
 	"github.com/docker/cli/cli/command"
 	cliflags "github.com/docker/cli/cli/flags"
+	"github.com/secure-build/secure-build/frontend"
 	"github.com/secure-build/secure-build/plugin"
 	"github.com/spf13/cobra"
 )
 
 func main() {
+	// Inside a build, BuildKit runs this binary as the scan step, with no
+	// Docker CLI around it.
+	if len(os.Args) > 1 && os.Args[1] == frontend.StepCommand {
+		if err := frontend.RunStep(context.Background(), os.Args[2:], plugin.Version); err != nil {
+			fmt.Fprintf(os.Stderr, "secure-build scan step: %v\n", err)
+			os.Exit(plugin.ExitError)
+		}
+		return
+	}
 	if !cliplugin.RunningStandalone() {
 		cliplugin.Run(func(dockerCli command.Cli) *cobra.Command {
 			return plugin.NewRootCmd("secure", dockerCli)

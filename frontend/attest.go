@@ -1,0 +1,155 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	intoto "github.com/in-toto/in-toto-golang/in_toto"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
+	"github.com/moby/buildkit/solver/result"
+	"github.com/secure-build/secure-build/report"
+)
+
+// VulnPredicateType is the cosign vulnerability predicate, which Trivy also
+// writes; the scan result travels in it.
+const VulnPredicateType = "https://cosign.sigstore.dev/attestation/vuln/v1"
+
+const vulnFile = "scan.vuln.json"
+
+// vulnPredicate is the cosign vulnerability predicate
+// (https://github.com/sigstore/cosign/blob/main/specs/COSIGN_VULN_ATTESTATION_SPEC.md).
+// Written by hand: the only library with these types is cosign itself.
+// db.updated, db.age and verdict are secure-build's additions.
+type vulnPredicate struct {
+	Invocation vulnInvocation `json:"invocation"`
+	Scanner    vulnScanner    `json:"scanner"`
+	Metadata   vulnMetadata   `json:"metadata"`
+}
+
+type vulnInvocation struct {
+	Parameters []string `json:"parameters"`
+	URI        string   `json:"uri"`
+	EventID    string   `json:"event_id"`
+	BuilderID  string   `json:"builder.id"`
+}
+
+type vulnScanner struct {
+	URI     string          `json:"uri"`
+	Version string          `json:"version"`
+	DB      vulnDB          `json:"db"`
+	Result  json.RawMessage `json:"result"`
+}
+
+type vulnDB struct {
+	URI string `json:"uri"`
+	// Version is when the oldest archive was last imported.
+	Version string               `json:"version"`
+	Updated map[string]time.Time `json:"updated"`
+	Age     string               `json:"age"`
+}
+
+type vulnMetadata struct {
+	ScanStartedOn  time.Time   `json:"scanStartedOn"`
+	ScanFinishedOn time.Time   `json:"scanFinishedOn"`
+	Verdict        vulnVerdict `json:"verdict"`
+}
+
+type vulnVerdict struct {
+	Pass      bool      `json:"pass"`
+	Threshold string    `json:"threshold"`
+	DecidedOn time.Time `json:"decidedOn"`
+}
+
+// attach adds a passing platform's attestations: the step's SPDX documents
+// as they are (named sbom.spdx.json with sbom-core, so the exporter adds each
+// file's layer and the daemon does not scan again), and the scan result,
+// made on this build by llb.Mkfile so that it is never a cached one.
+func attach(ctx context.Context, c client.Client, rb *dockerui.ResultBuilder, platform string, out *stepOutput, scan PlatformScan) error {
+	rb.AddAttestation(platform, client.Attestation{
+		Kind: gwpb.AttestationKind_InToto,
+		Ref:  out.ref,
+		Path: "/" + sbomFile,
+		Metadata: map[string][]byte{
+			result.AttestationReasonKey: []byte(result.AttestationReasonSBOM),
+			result.AttestationSBOMCore:  []byte("sbom"),
+		},
+		InToto: result.InTotoAttestation{PredicateType: intoto.PredicateSPDX},
+	})
+	for _, extra := range out.extras {
+		rb.AddAttestation(platform, client.Attestation{
+			Kind:     gwpb.AttestationKind_InToto,
+			Ref:      out.ref,
+			Path:     "/" + extra,
+			Metadata: map[string][]byte{result.AttestationReasonKey: []byte(result.AttestationReasonSBOM)},
+			InToto:   result.InTotoAttestation{PredicateType: intoto.PredicateSPDX},
+		})
+	}
+
+	pred, err := scanPredicate(out, scan)
+	if err != nil {
+		return err
+	}
+	st := llb.Scratch().File(llb.Mkfile("/"+vulnFile, 0o644, pred),
+		llb.WithCustomNamef("[secure-build %s] %s; %s", platform, report.VerdictLine(scan.Report), report.Summary(scan.Report.Findings)))
+	def, err := st.Marshal(ctx)
+	if err != nil {
+		return fmt.Errorf("marshal the scan result: %w", err)
+	}
+	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
+	if err != nil {
+		return err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return err
+	}
+	rb.AddAttestation(platform, client.Attestation{
+		Kind:   gwpb.AttestationKind_InToto,
+		Ref:    ref,
+		Path:   "/" + vulnFile,
+		InToto: result.InTotoAttestation{PredicateType: VulnPredicateType},
+	})
+	return nil
+}
+
+func scanPredicate(out *stepOutput, scan PlatformScan) ([]byte, error) {
+	var rep bytes.Buffer
+	if err := report.WriteJSON(&rep, scan.Report); err != nil {
+		return nil, fmt.Errorf("encode the scan result: %w", err)
+	}
+	oldest := oldestUpdate(out.result.Updated)
+	p := vulnPredicate{
+		Invocation: vulnInvocation{Parameters: []string{}},
+		Scanner: vulnScanner{
+			URI:     "https://github.com/secure-build/secure-build",
+			Version: scan.Report.ToolVersion,
+			DB: vulnDB{
+				URI:     "https://osv.dev",
+				Version: oldest.UTC().Format(time.RFC3339),
+				Updated: out.result.Updated,
+				Age:     scan.DatabaseAge.Round(time.Second).String(),
+			},
+			Result: rep.Bytes(),
+		},
+		Metadata: vulnMetadata{
+			ScanStartedOn:  out.result.StartedAt,
+			ScanFinishedOn: out.result.EndedAt,
+			Verdict: vulnVerdict{
+				Pass:      scan.Report.Verdict.Pass,
+				Threshold: scan.Report.Verdict.Threshold,
+				DecidedOn: time.Now().UTC(),
+			},
+		},
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode the scan result: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,317 @@
+package frontend
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/report"
+	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/vuln"
+)
+
+// Scanner says where the scan step's program comes from: a local input of
+// the build's session (the plugin sends its own executable), or an image.
+type Scanner struct {
+	// Local names a local input whose files are the step's whole root
+	// filesystem: the scanner, and its loader and libraries if it has any.
+	Local string
+	// Image is the scanner image, used when Local is empty.
+	Image string
+	// Path is the scanner's executable inside that root.
+	Path string
+}
+
+// DBContext is the named build context that holds the vulnerability database.
+const DBContext = "secure-build-db"
+
+// Build args that set the policy and the database's allowed age.
+const (
+	argFailOn      = "SECURE_BUILD_FAIL_ON"
+	argOnlyFixable = "SECURE_BUILD_ONLY_FIXABLE"
+	argMaxDBAge    = "SECURE_BUILD_MAX_DB_AGE"
+)
+
+// settings are the build's knobs, read from its build args.
+type settings struct {
+	threshold       policy.Threshold
+	maxDBAge        time.Duration
+	sourceDateEpoch string
+}
+
+func readSettings(args map[string]string) (settings, error) {
+	s := settings{threshold: policy.Default, maxDBAge: vuln.DefaultMaxAge}
+	if v, ok := args[argFailOn]; ok {
+		level, err := policy.ParseLevel(v)
+		if err != nil {
+			return s, fmt.Errorf("build arg %s: %w", argFailOn, err)
+		}
+		s.threshold.FailOn = level
+	}
+	if v, ok := args[argOnlyFixable]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, fmt.Errorf("build arg %s=%q: want true or false", argOnlyFixable, v)
+		}
+		s.threshold.OnlyFixable = b
+	}
+	if v, ok := args[argMaxDBAge]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return s, fmt.Errorf("build arg %s=%q: want a duration such as 168h", argMaxDBAge, v)
+		}
+		s.maxDBAge = d
+	}
+	s.sourceDateEpoch = args["SOURCE_DATE_EPOCH"]
+	return s, nil
+}
+
+// inputs are the scan step's states shared by every platform.
+type inputs struct {
+	scanner     llb.State
+	scannerPath string
+	db          llb.State
+}
+
+// noDatabase is the error of a build given no database.
+const noDatabase = "no vulnerability database for the scan: give one as the build context " + DBContext +
+	" (docker secure build --db DIR, or --build-context " + DBContext + "=DIR|oci-layout://...|docker-image://...); " +
+	"get the data with 'docker secure db update' or 'docker secure db import FILE.zip'"
+
+func stepInputs(ctx context.Context, bc *dockerui.Client, s Scanner, buildPlatform ocispecs.Platform) (inputs, error) {
+	nc, err := bc.NamedContext(DBContext, dockerui.ContextOpt{NoDockerignore: true, Platform: &buildPlatform})
+	if err != nil {
+		return inputs{}, fmt.Errorf("build context %s: %w", DBContext, err)
+	}
+	if nc == nil {
+		return inputs{}, fmt.Errorf("%s", noDatabase)
+	}
+	db, _, err := nc.Load(ctx)
+	if err != nil {
+		return inputs{}, fmt.Errorf("build context %s: %w", DBContext, err)
+	}
+	if db == nil {
+		return inputs{}, fmt.Errorf("%s", noDatabase)
+	}
+	in := inputs{db: *db, scannerPath: s.Path}
+	switch {
+	case s.Local != "":
+		in.scanner = llb.Local(s.Local,
+			llb.SessionID(bc.BuildOpts().SessionID),
+			llb.SharedKeyHint(s.Local),
+			llb.WithCustomName("[secure-build] load the scanner"),
+		)
+	case s.Image != "":
+		in.scanner = llb.Image(s.Image, llb.Platform(buildPlatform), llb.WithCustomName("[secure-build] load the scanner image "+s.Image))
+	default:
+		return inputs{}, fmt.Errorf("no scanner: neither a local input nor an image was given")
+	}
+	if s.Local != "" {
+		// A local input used as the step's root would become the parent of
+		// the step's cached output, and BuildKit could no longer reuse it:
+		// every build would send the whole binary again. A copy keeps the
+		// transfer incremental and is itself cached by content.
+		in.scanner = llb.Scratch().File(llb.Copy(in.scanner, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
+			llb.WithCustomName("[secure-build] copy the scanner"))
+	}
+	in.scanner = in.scanner.Platform(buildPlatform)
+	return in, nil
+}
+
+// stepOutput is what one platform's scan step left.
+type stepOutput struct {
+	ref    client.Reference
+	result StepResult
+	spdx   []byte
+	sbom   *sbom.SBOM
+	extras []string // the extra stages' SBOM files
+	vertex digest.Digest
+}
+
+// runScanStep runs the scanner over the final stage (and the extra stages
+// BUILDKIT_SBOM_SCAN_STAGE asks for) with no network, every input read-only,
+// and reads its output: reading it is what makes BuildKit run the step now,
+// before the policy decides, not lazily at export.
+func runScanStep(ctx context.Context, c client.Client, in inputs, platform string, df *dockerfile2llb.Result, s settings) (*stepOutput, error) {
+	runOpts := []llb.RunOption{
+		llb.Args([]string{in.scannerPath, StepCommand}),
+		llb.Network(llb.NetModeNone),
+		llb.WithCustomNamef("[secure-build %s] scan the final stage", platform),
+	}
+	if s.sourceDateEpoch != "" {
+		runOpts = append(runOpts, llb.AddEnv("SOURCE_DATE_EPOCH", s.sourceDateEpoch))
+	}
+	if df.IsIgnoreCache {
+		runOpts = append(runOpts, llb.IgnoreCache)
+	}
+	run := in.scanner.Run(runOpts...)
+	run.AddMount("/tmp", llb.Scratch(), llb.Tmpfs())
+	run.AddMount(stepSourceDir, df.SBOM.Core, llb.Readonly)
+	var extras []string
+	for name, st := range df.SBOM.Extras {
+		run.AddMount(path.Join(stepExtrasDir, extraSBOMPrefix+name), st, llb.Readonly)
+		extras = append(extras, extraSBOMPrefix+name+".spdx.json")
+	}
+	sort.Strings(extras)
+	run.AddMount(stepDBDir, in.db, llb.Readonly)
+	out := run.AddMount(stepOutDir, llb.Scratch())
+
+	def, err := out.Marshal(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("marshal the scan step: %w", err)
+	}
+	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
+	if err != nil {
+		return nil, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, err
+	}
+	b, err := ref.ReadFile(ctx, client.ReadRequest{Filename: stepResultFile})
+	if err != nil {
+		return nil, fmt.Errorf("read the scan step's %s: %w", stepResultFile, err)
+	}
+	o := &stepOutput{ref: ref, extras: extras, vertex: outputVertex(def)}
+	if err := json.Unmarshal(b, &o.result); err != nil {
+		return nil, fmt.Errorf("read the scan step's %s: %w", stepResultFile, err)
+	}
+	if o.spdx, err = ref.ReadFile(ctx, client.ReadRequest{Filename: sbomFile}); err != nil {
+		return nil, fmt.Errorf("read the scan step's %s: %w", sbomFile, err)
+	}
+	if o.sbom, err = sbom.DecodeSPDX(bytes.NewReader(o.spdx), platform+" "+sbomFile); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// outputVertex is the digest of the op whose output a definition returns:
+// its last entry is the terminal op, whose one input is that output.
+func outputVertex(def *llb.Definition) digest.Digest {
+	if len(def.Def) == 0 {
+		return ""
+	}
+	var op pb.Op
+	if err := op.UnmarshalVT(def.Def[len(def.Def)-1]); err != nil || len(op.Inputs) == 0 {
+		return ""
+	}
+	return digest.Digest(op.Inputs[0].Digest)
+}
+
+// PlatformScan is one platform's scan and the verdict made on this build.
+type PlatformScan struct {
+	Platform string
+	Report   *report.Scan
+	// SPDX is the final stage's SBOM as attached.
+	SPDX []byte
+	// DatabaseAge is how old the oldest archive of the database was when
+	// the verdict was made.
+	DatabaseAge time.Duration
+}
+
+// decide applies the policy to a step's findings, now: a cached step gives
+// the same findings, but the database's age and the verdict are today's.
+func decide(platform string, out *stepOutput, s settings, toolVersion string) (PlatformScan, error) {
+	age := time.Now().UTC().Sub(oldestUpdate(out.result.Updated))
+	var stale string
+	if s.maxDBAge > 0 && age > s.maxDBAge {
+		stale = fmt.Sprintf("the vulnerability database was last updated %s ago (more than %s): run 'docker secure db update'", age.Round(time.Hour), s.maxDBAge)
+	}
+	rep := &report.Scan{
+		Target:      platform + " final stage",
+		SBOM:        out.sbom,
+		Findings:    out.result.Findings,
+		Verdict:     s.threshold.Evaluate(out.result.Findings),
+		Threshold:   s.threshold,
+		Database:    report.Database{Dir: DBContext, Updated: out.result.Updated, Stale: stale},
+		ScannedAt:   out.result.EndedAt.Truncate(time.Second),
+		ToolVersion: toolVersion,
+	}
+	return PlatformScan{Platform: platform, Report: rep, SPDX: out.spdx, DatabaseAge: age}, nil
+}
+
+// maxFindingWarnings caps the findings shown as build warnings; the report
+// file and the attestation hold them all.
+const maxFindingWarnings = 25
+
+// warnFindings shows the scan as BuildKit warnings on the scan step, so
+// they show in every BuildKit client and CI log: the stale database, the
+// findings that fail the policy and then the others, highest first.
+func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan PlatformScan) {
+	warn := func(msg string) {
+		// A client that cannot show a warning still gets the verdict.
+		_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
+	}
+	rep := scan.Report
+	if rep.Database.Stale != "" {
+		warn(rep.Database.Stale)
+	}
+	findings := slices.Clone(rep.Findings)
+	slices.SortStableFunc(findings, func(a, b vuln.Finding) int {
+		return cmp.Compare(boolRank(rep.Threshold.Gates(b)), boolRank(rep.Threshold.Gates(a)))
+	})
+	for i, f := range findings {
+		if i == maxFindingWarnings {
+			warn(fmt.Sprintf("%s: %d more findings; write them all with --report FILE", scan.Platform, len(findings)-i))
+			break
+		}
+		warn(fmt.Sprintf("%s: %s", scan.Platform, findingLine(f)))
+	}
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// findingLine is one finding as a person reads it: severity, id, package,
+// installed -> fixed.
+func findingLine(f vuln.Finding) string {
+	fixed := f.FixedVersion
+	if fixed == "" {
+		fixed = "no fix yet"
+	}
+	return fmt.Sprintf("%s %s in %s %s -> %s", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed)
+}
+
+func failingLines(failing []vuln.Finding) []string {
+	var out []string
+	for _, f := range report.Sorted(failing) {
+		out = append(out, findingLine(f))
+	}
+	return out
+}
+
+func sortScans(scans []PlatformScan) []PlatformScan {
+	out := slices.Clone(scans)
+	slices.SortFunc(out, func(a, b PlatformScan) int { return cmp.Compare(a.Platform, b.Platform) })
+	return out
+}
+
+// oldestUpdate is when the least recently imported archive was imported.
+func oldestUpdate(updated map[string]time.Time) time.Time {
+	var oldest time.Time
+	for _, t := range updated {
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	return oldest
+}

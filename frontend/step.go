@@ -1,0 +1,146 @@
+package frontend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/vuln"
+	spdxjson "github.com/spdx/tools-golang/json"
+)
+
+// StepCommand is the first argument that makes the secure-build binary run
+// the scan step instead of its commands.
+const StepCommand = "scan-step"
+
+// Paths inside the scan step's container.
+const (
+	stepSourceDir = "/run/src/core/sbom"
+	stepExtrasDir = "/run/src/extras"
+	stepDBDir     = "/run/db"
+	stepOutDir    = "/run/out"
+)
+
+// Files the scan step writes into its output folder.
+const (
+	sbomFile       = "sbom.spdx.json"
+	stepResultFile = "scan.json"
+	// An extra stage's SBOM is sbom-<stage>.spdx.json, the name BuildKit's
+	// generators give extras.
+	extraSBOMPrefix = "sbom-"
+)
+
+// StepResult is what the scan step found, written as scan.json. It holds
+// no verdict: the build function decides on every build, so a cached step
+// still sees today's policy and database age.
+type StepResult struct {
+	Findings []vuln.Finding `json:"findings"`
+	// Updated is when each archive of the database was last imported.
+	Updated   map[string]time.Time `json:"updated"`
+	Warnings  []string             `json:"warnings,omitempty"`
+	Packages  int                  `json:"packages"`
+	StartedAt time.Time            `json:"startedAt"`
+	EndedAt   time.Time            `json:"endedAt"`
+}
+
+// RunStep is the scan step's process: flags name the folders (the defaults
+// are where the build function mounts them), it catalogs the stage's root,
+// matches it against the database and writes the SBOMs and scan.json.
+func RunStep(ctx context.Context, args []string, toolVersion string) error {
+	fs := flag.NewFlagSet(StepCommand, flag.ContinueOnError)
+	source := fs.String("source", stepSourceDir, "root filesystem of the final stage")
+	extras := fs.String("extras", stepExtrasDir, "folder of other stages' roots, one folder each")
+	dbDir := fs.String("db", stepDBDir, "vulnerability database folder")
+	out := fs.String("out", stepOutDir, "output folder")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	started := time.Now().UTC()
+	db, err := vuln.Open(*dbDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	created, err := sbom.CreatedTime()
+	if err != nil {
+		return err
+	}
+	encode := sbom.EncodeOptions{Created: created, ToolVersion: toolVersion}
+	doc, err := sbom.Catalog(ctx, *source, "final stage")
+	if err != nil {
+		return err
+	}
+	findings, matchWarnings, err := db.Match(doc.Packages)
+	if err != nil {
+		return err
+	}
+	if err := writeSPDX(filepath.Join(*out, sbomFile), doc, encode); err != nil {
+		return err
+	}
+	stages, err := os.ReadDir(*extras)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read extra stages %s: %w", *extras, err)
+	}
+	for _, st := range stages {
+		if !st.IsDir() {
+			continue
+		}
+		// BuildKit mounts each extra as sbom-<name>; keep the name.
+		name := st.Name()
+		extra, err := sbom.Catalog(ctx, filepath.Join(*extras, name), name)
+		if err != nil {
+			return err
+		}
+		if err := writeSPDX(filepath.Join(*out, name+".spdx.json"), extra, encode); err != nil {
+			return err
+		}
+	}
+	updated := map[string]time.Time{}
+	for _, s := range db.Status() {
+		updated[s.Archive] = s.Updated
+	}
+	res := StepResult{
+		Findings:  findings,
+		Updated:   updated,
+		Warnings:  append(doc.Warnings, matchWarnings...),
+		Packages:  len(doc.Packages),
+		StartedAt: started,
+		EndedAt:   time.Now().UTC(),
+	}
+	sort.Strings(res.Warnings)
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("encode scan result: %w", err)
+	}
+	return writeFile(filepath.Join(*out, stepResultFile), b)
+}
+
+func writeSPDX(path string, doc *sbom.SBOM, opts sbom.EncodeOptions) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write SBOM: %w", err)
+	}
+	if err := spdxjson.Write(doc.SPDX(opts), f); err != nil {
+		f.Close()
+		return fmt.Errorf("write SBOM %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write SBOM %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeFile(path string, b []byte) error {
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,388 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/secure-build/secure-build/frontend"
+	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/report"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+)
+
+// ScannerImage is the published scanner image the scan step runs in when the
+// builder cannot run this binary; set at release build time with
+// -ldflags "-X github.com/secure-build/secure-build/plugin.ScannerImage=...".
+var ScannerImage = ""
+
+// buildOptions are the flags of "build", grouped as docker buildx build
+// groups them.
+type buildOptions struct {
+	contextPath string
+
+	// Build
+	file          string
+	tags          []string
+	target        string
+	buildArgs     []string
+	buildContexts []string
+	platforms     []string
+	labels        []string
+	secrets       []string
+	ssh           []string
+	network       string
+	allow         []string
+	noCache       bool
+	pull          bool
+
+	// Output
+	outputs      []string
+	push         bool
+	load         bool
+	iidFile      string
+	metadataFile string
+	progress     string
+
+	// Cache
+	cacheFrom []string
+	cacheTo   []string
+
+	// Attestations
+	attests    []string
+	provenance string
+	sbom       string
+
+	// Scan
+	db           dbFlags
+	failOn       string
+	onlyFixable  string
+	sbomOutput   string
+	reportFile   string
+	reportFormat string
+	scannerImage string
+}
+
+func newBuildCmd(dockerCli command.Cli) *cobra.Command {
+	var opts buildOptions
+	cmd := &cobra.Command{
+		Use:   "build [OPTIONS] PATH",
+		Short: "Build an image, scan its final stage during the build, and fail or attest by policy",
+		Long: `Build a Dockerfile as "docker buildx build" does, with the same flags, and
+scan each platform's final stage inside the build: BuildKit runs the scanner
+as a cached build step over the stage's files, read-only and without network.
+The policy is applied on every build, cached scan or not. A failing policy
+stops the build before anything is exported, pushed or loaded, listing the
+findings that failed it. A passing build carries, per platform, an SPDX 2.3
+SBOM and the scan result (the cosign vulnerability predicate) as attestations.
+
+The builder is the BuildKit at BUILDKIT_HOST. The vulnerability database is
+the local one (see "db"), sent to the build as the context secure-build-db;
+--build-context secure-build-db=... names another.
+
+Policy: fail on a fixable critical finding. --fail-on and --only-fixable, or the
+build args SECURE_BUILD_FAIL_ON and SECURE_BUILD_ONLY_FIXABLE, override it.
+
+Exit status: 0 built, 1 the build failed or the policy failed (each with its
+own message).`,
+		Example: `  # Build and scan, keeping the result in the build cache only
+  BUILDKIT_HOST=unix:///run/buildkit/buildkitd.sock docker secure build .
+
+  # Build for two platforms and push with the SBOM and scan attestations
+  docker secure build --platform linux/amd64,linux/arm64 -t registry.example.com/app:1 --push .
+
+  # Fail on high findings too, and keep an SBOM and a SARIF report
+  docker secure build --fail-on high --sbom-output app.spdx.json \
+    --report scan.sarif --report-format sarif -o type=oci,dest=app.tar .`,
+		Args: cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.contextPath = args[0]
+			return runBuild(cmd.Context(), dockerCli, cmd, opts)
+		},
+	}
+
+	flags := cmd.Flags()
+	flags.StringVarP(&opts.file, "file", "f", "", `Name of the Dockerfile (default: "PATH/Dockerfile")`)
+	flags.StringArrayVarP(&opts.tags, "tag", "t", nil, `Image name and optionally a tag (format: "name:tag")`)
+	flags.StringVar(&opts.target, "target", "", "Set the target build stage to build")
+	flags.StringArrayVar(&opts.buildArgs, "build-arg", nil, "Set build-time variables")
+	flags.StringArrayVar(&opts.buildContexts, "build-context", nil, "Additional build contexts (e.g., name=path, name=docker-image://ref, name=oci-layout://path@digest)")
+	flags.StringArrayVar(&opts.platforms, "platform", nil, "Set target platform for build")
+	flags.StringArrayVar(&opts.labels, "label", nil, "Set metadata for an image")
+	flags.StringArrayVar(&opts.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")`)
+	flags.StringArrayVar(&opts.ssh, "ssh", nil, `SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>|<key>[,<key>]]")`)
+	flags.StringVar(&opts.network, "network", "default", "Set the networking mode for the RUN instructions during build")
+	flags.StringArrayVar(&opts.allow, "allow", nil, `Allow extra privileged entitlement (e.g., "network.host", "security.insecure")`)
+	flags.BoolVar(&opts.noCache, "no-cache", false, "Do not use cache when building the image")
+	flags.BoolVar(&opts.pull, "pull", false, "Always attempt to pull all referenced images")
+
+	flags.StringArrayVarP(&opts.outputs, "output", "o", nil, `Output destination (format: "type=local,dest=path")`)
+	flags.BoolVar(&opts.push, "push", false, `Shorthand for "--output=type=registry"`)
+	flags.BoolVar(&opts.load, "load", false, `Shorthand for "--output=type=docker"`)
+	flags.StringVar(&opts.iidFile, "iidfile", "", "Write the image ID to a file")
+	flags.StringVar(&opts.metadataFile, "metadata-file", "", "Write build result metadata to a file")
+	flags.StringVar(&opts.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet", "rawjson")`)
+
+	flags.StringArrayVar(&opts.cacheFrom, "cache-from", nil, `External cache sources (e.g., "user/app:cache", "type=local,src=path/to/dir")`)
+	flags.StringArrayVar(&opts.cacheTo, "cache-to", nil, `Cache export destinations (e.g., "user/app:cache", "type=local,dest=path/to/dir")`)
+
+	flags.StringArrayVar(&opts.attests, "attest", nil, `Attestation parameters (format: "type=sbom,generator=image")`)
+	flags.StringVar(&opts.provenance, "provenance", "", `Shorthand for "--attest=type=provenance"`)
+	flags.StringVar(&opts.sbom, "sbom", "", `Shorthand for "--attest=type=sbom"; the SBOM is always secure-build's own`)
+
+	opts.db.bind(flags)
+	flags.StringVar(&opts.failOn, "fail-on", "", "Lowest severity that fails the build: critical, high, medium, low, unknown, none (default critical)")
+	flags.StringVar(&opts.onlyFixable, "only-fixable", "", "Only findings with a fixed version fail the build: true or false (default true)")
+	flags.Lookup("only-fixable").NoOptDefVal = "true"
+	flags.StringVar(&opts.sbomOutput, "sbom-output", "", "Also write the final stage's SPDX 2.3 SBOM to FILE (one file a platform: FILE gets the platform in its name)")
+	flags.StringVar(&opts.reportFile, "report", "", "Also write the scan report to FILE")
+	flags.StringVar(&opts.reportFormat, "report-format", "json", "Report format: json, sarif, markdown, cyclonedx-json")
+	flags.StringVar(&opts.scannerImage, "scanner-image", "", "Run the scan step in this image instead of sending this binary to the builder")
+	return cmd
+}
+
+func runBuild(ctx context.Context, dockerCli command.Cli, cmd *cobra.Command, opts buildOptions) error {
+	if err := checkScanFlags(opts); err != nil {
+		return err
+	}
+	host := os.Getenv("BUILDKIT_HOST")
+	if host == "" {
+		return errors.New("no BuildKit to build with: set BUILDKIT_HOST to a buildkitd address (unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME)")
+	}
+	c, err := client.New(ctx, host)
+	if err != nil {
+		return fmt.Errorf("connect to BuildKit at %s: %w", host, err)
+	}
+	defer c.Close()
+
+	solve, done, err := newSolveOpt(ctx, dockerCli, opts)
+	if err != nil {
+		return err
+	}
+	defer done(false)
+	scanner, err := chooseScanner(ctx, dockerCli.Err(), c, opts.scannerImage)
+	if err != nil {
+		return err
+	}
+	if scanner.Local != "" {
+		solve.LocalMounts[scanner.Local] = scanner.fs
+	}
+
+	var (
+		mu    sync.Mutex
+		scans []frontend.PlatformScan
+	)
+	fopts := frontend.Options{
+		Scanner:     scanner.Scanner,
+		ToolVersion: Version,
+		OnScan: func(s frontend.PlatformScan) {
+			mu.Lock()
+			defer mu.Unlock()
+			scans = append(scans, s)
+		},
+	}
+
+	display, err := progressui.NewDisplay(dockerCli.Err(), progressui.DisplayMode(opts.progress))
+	if err != nil {
+		return fmt.Errorf("--progress %q: %w", opts.progress, err)
+	}
+	ch := make(chan *client.SolveStatus)
+	var (
+		resp     *client.SolveResponse
+		warnings []client.VertexWarning
+	)
+	eg, egCtx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		resp, err = c.Build(egCtx, solve, "secure-build", frontend.Build(fopts), ch)
+		return err
+	})
+	eg.Go(func() error {
+		var err error
+		// The display must drain the channel to its end whatever happens.
+		warnings, err = display.UpdateFrom(context.WithoutCancel(egCtx), ch)
+		return err
+	})
+	buildErr := eg.Wait()
+	printWarnings(dockerCli.Err(), warnings)
+
+	failed := printVerdicts(dockerCli.Err(), scans)
+	if err := writeScanFiles(dockerCli.Err(), opts, scans); err != nil {
+		return err
+	}
+	if failed != nil {
+		return cli.StatusError{StatusCode: 1, Status: failed.Error()}
+	}
+	if buildErr != nil {
+		return cli.StatusError{StatusCode: 1, Status: "build failed: " + buildErr.Error()}
+	}
+	if err := done(true); err != nil {
+		return err
+	}
+	return writeBuildResult(opts, resp)
+}
+
+// checkScanFlags refuses bad scan flags before anything is built.
+func checkScanFlags(opts buildOptions) error {
+	if opts.failOn != "" {
+		if _, err := policy.ParseLevel(opts.failOn); err != nil {
+			return fmt.Errorf("--fail-on: %w", err)
+		}
+	}
+	if opts.onlyFixable != "" && opts.onlyFixable != "true" && opts.onlyFixable != "false" {
+		return fmt.Errorf("--only-fixable=%q: want true or false", opts.onlyFixable)
+	}
+	if opts.reportFile != "" && (opts.reportFormat == "table" || !isReportFormat(opts.reportFormat)) {
+		return fmt.Errorf("--report-format %q: want json, sarif, markdown or cyclonedx-json", opts.reportFormat)
+	}
+	return nil
+}
+
+func isReportFormat(f string) bool {
+	for _, have := range report.Formats {
+		if have == f {
+			return true
+		}
+	}
+	return false
+}
+
+// printWarnings lists the build's warnings after the progress, as buildx does.
+func printWarnings(w io.Writer, warnings []client.VertexWarning) {
+	if len(warnings) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%d %s found:\n", len(warnings), pluralWord(len(warnings), "warning", "warnings"))
+	for _, warn := range warnings {
+		fmt.Fprintf(w, " - %s\n", strings.TrimSpace(string(warn.Short)))
+	}
+}
+
+// printVerdicts prints each platform's verdict and counts, and returns the
+// policy's error when some platform failed.
+func printVerdicts(w io.Writer, scans []frontend.PlatformScan) error {
+	if len(scans) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	var failing []frontend.PlatformScan
+	for _, s := range sortedScans(scans) {
+		fmt.Fprintf(w, "secure-build %s: %s\n  %s; %d packages; database %s old\n",
+			s.Platform, report.VerdictLine(s.Report), report.Summary(s.Report.Findings),
+			len(s.Report.SBOM.Packages), roundAge(s.DatabaseAge))
+		if s.Report.Database.Stale != "" {
+			fmt.Fprintf(w, "  warning: %s\n", s.Report.Database.Stale)
+		}
+		if !s.Report.Verdict.Pass {
+			failing = append(failing, s)
+		}
+	}
+	if len(failing) > 0 {
+		return &frontend.PolicyError{Scans: failing}
+	}
+	return nil
+}
+
+// writeBuildResult writes --iidfile and --metadata-file from the exporter's
+// response.
+func writeBuildResult(opts buildOptions, resp *client.SolveResponse) error {
+	if resp == nil {
+		return nil
+	}
+	if opts.iidFile != "" {
+		id := resp.ExporterResponse["containerimage.config.digest"]
+		if d, ok := resp.ExporterResponse["containerimage.digest"]; ok {
+			id = d
+		}
+		if id == "" {
+			return fmt.Errorf("--iidfile %s: the build exported no image", opts.iidFile)
+		}
+		if err := writeOutput(io.Discard, opts.iidFile, func(w io.Writer) error { _, err := io.WriteString(w, id); return err }); err != nil {
+			return err
+		}
+	}
+	if opts.metadataFile != "" {
+		b, err := json.MarshalIndent(metadataOf(resp.ExporterResponse), "", "  ")
+		if err != nil {
+			return fmt.Errorf("--metadata-file: %w", err)
+		}
+		if err := writeOutput(io.Discard, opts.metadataFile, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeScanFiles writes --sbom-output and --report, one file a platform when
+// there are several (the platform joins the name: app.linux-arm64.spdx.json).
+func writeScanFiles(stderr io.Writer, opts buildOptions, scans []frontend.PlatformScan) error {
+	scans = sortedScans(scans)
+	for _, s := range scans {
+		if opts.sbomOutput != "" {
+			path := platformFile(opts.sbomOutput, s.Platform, len(scans))
+			if err := writeOutput(stderr, path, func(w io.Writer) error { _, err := w.Write(s.SPDX); return err }); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "  SBOM (%s): %s\n", s.Platform, path)
+		}
+		if opts.reportFile != "" {
+			path := platformFile(opts.reportFile, s.Platform, len(scans))
+			if err := writeOutput(stderr, path, func(w io.Writer) error { return report.Write(w, opts.reportFormat, s.Report) }); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "  report (%s): %s\n", s.Platform, path)
+		}
+	}
+	return nil
+}
+
+// platformFile puts the platform into a file name before its first dot when
+// a build has several platforms.
+func platformFile(path, platform string, platforms int) string {
+	if platforms < 2 {
+		return path
+	}
+	dir, base := filepath.Split(path)
+	tag := strings.ReplaceAll(platform, "/", "-")
+	if name, ext, ok := strings.Cut(base, "."); ok {
+		return filepath.Join(dir, name+"."+tag+"."+ext)
+	}
+	return filepath.Join(dir, base+"."+tag)
+}
+
+func sortedScans(scans []frontend.PlatformScan) []frontend.PlatformScan {
+	out := slices.Clone(scans)
+	slices.SortFunc(out, func(a, b frontend.PlatformScan) int { return strings.Compare(a.Platform, b.Platform) })
+	return out
+}
+
+// roundAge says an age the way a person would: minutes, hours or days.
+func roundAge(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return d.Round(time.Minute).String()
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,506 @@
+package plugin
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/docker/cli/cli/command"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/cmd/buildctl/build"
+	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/moby/buildkit/session/sshforward/sshprovider"
+	"github.com/moby/moby/client/pkg/jsonmessage"
+	"github.com/secure-build/secure-build/frontend"
+	"github.com/secure-build/secure-build/vuln"
+	"github.com/tonistiigi/fsutil"
+	"github.com/tonistiigi/go-csvvalue"
+)
+
+// newSolveOpt turns the flags into BuildKit's solve options. done finishes
+// the file outputs: on success each is renamed into place, otherwise removed,
+// so a failed build leaves no half-written file and keeps the old one.
+func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions) (client.SolveOpt, func(ok bool) error, error) {
+	noop := func(bool) error { return nil }
+	contextDir, err := filepath.Abs(opts.contextPath)
+	if err != nil {
+		return client.SolveOpt{}, noop, fmt.Errorf("build context %s: %w", opts.contextPath, err)
+	}
+	if fi, err := os.Stat(contextDir); err != nil || !fi.IsDir() {
+		return client.SolveOpt{}, noop, fmt.Errorf("build context %s: not a directory (URLs and - are not supported yet)", opts.contextPath)
+	}
+	dockerfile := opts.file
+	if dockerfile == "" {
+		dockerfile = filepath.Join(contextDir, "Dockerfile")
+	}
+	if _, err := os.Stat(dockerfile); err != nil {
+		return client.SolveOpt{}, noop, fmt.Errorf("Dockerfile %s: %w", dockerfile, err)
+	}
+	ctxFS, err := fsutil.NewFS(contextDir)
+	if err != nil {
+		return client.SolveOpt{}, noop, fmt.Errorf("build context %s: %w", contextDir, err)
+	}
+	dfFS, err := fsutil.NewFS(filepath.Dir(dockerfile))
+	if err != nil {
+		return client.SolveOpt{}, noop, fmt.Errorf("Dockerfile %s: %w", dockerfile, err)
+	}
+	solve := client.SolveOpt{
+		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		OCIStores:     map[string]content.Store{},
+		FrontendAttrs: map[string]string{"filename": filepath.Base(dockerfile)},
+	}
+	attrs := solve.FrontendAttrs
+	if opts.target != "" {
+		attrs["target"] = opts.target
+	}
+	for _, kv := range opts.buildArgs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			// As docker does: a bare name takes the value from the environment.
+			v, ok = os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+		}
+		attrs["build-arg:"+k] = v
+	}
+	if opts.failOn != "" {
+		attrs["build-arg:SECURE_BUILD_FAIL_ON"] = opts.failOn
+	}
+	if opts.onlyFixable != "" {
+		attrs["build-arg:SECURE_BUILD_ONLY_FIXABLE"] = opts.onlyFixable
+	}
+	for _, kv := range opts.labels {
+		k, v, _ := strings.Cut(kv, "=")
+		attrs["label:"+k] = v
+	}
+	if len(opts.platforms) > 0 {
+		attrs["platform"] = strings.Join(opts.platforms, ",")
+	}
+	if opts.noCache {
+		attrs["no-cache"] = ""
+	}
+	if opts.pull {
+		attrs["image-resolve-mode"] = "pull"
+	}
+	if opts.network != "" && opts.network != "default" {
+		attrs["force-network-mode"] = opts.network
+	}
+	if err := addAttests(attrs, opts); err != nil {
+		return client.SolveOpt{}, noop, err
+	}
+	if err := addBuildContexts(&solve, opts.buildContexts); err != nil {
+		return client.SolveOpt{}, noop, err
+	}
+	if _, named := attrs["context:"+frontend.DBContext]; !named {
+		if err := addDatabase(&solve, opts.db); err != nil {
+			return client.SolveOpt{}, noop, err
+		}
+	}
+
+	if err := build.ValidateAllow(opts.allow); err != nil {
+		return client.SolveOpt{}, noop, fmt.Errorf("--allow: %w", err)
+	}
+	solve.AllowedEntitlements = opts.allow
+	if solve.CacheImports, err = build.ParseImportCache(opts.cacheFrom); err != nil {
+		return client.SolveOpt{}, noop, fmt.Errorf("--cache-from: %w", err)
+	}
+	if solve.CacheExports, err = build.ParseExportCache(opts.cacheTo); err != nil {
+		return client.SolveOpt{}, noop, fmt.Errorf("--cache-to: %w", err)
+	}
+
+	solve.Session = append(solve.Session, authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+		AuthConfigProvider: authprovider.LoadAuthConfig(dockerCli.ConfigFile()),
+	}))
+	if len(opts.secrets) > 0 {
+		secrets, err := build.ParseSecret(opts.secrets)
+		if err != nil {
+			return client.SolveOpt{}, noop, fmt.Errorf("--secret: %w", err)
+		}
+		solve.Session = append(solve.Session, secrets)
+	}
+	if len(opts.ssh) > 0 {
+		configs, err := build.ParseSSH(opts.ssh)
+		if err != nil {
+			return client.SolveOpt{}, noop, fmt.Errorf("--ssh: %w", err)
+		}
+		agent, err := sshprovider.NewSSHAgentProvider(configs)
+		if err != nil {
+			return client.SolveOpt{}, noop, fmt.Errorf("--ssh: %w", err)
+		}
+		solve.Session = append(solve.Session, agent)
+	}
+
+	exports, done, err := parseOutputs(ctx, dockerCli, opts)
+	if err != nil {
+		return client.SolveOpt{}, noop, err
+	}
+	solve.Exports = exports
+	return solve, done, nil
+}
+
+// addAttests maps --attest, --provenance and --sbom to the frontend's
+// attest: options, and asks for minimal provenance by default, as buildx
+// does. An SBOM request is served by secure-build's own scan: the frontend
+// never runs BuildKit's default generator.
+func addAttests(attrs map[string]string, opts buildOptions) error {
+	for _, a := range opts.attests {
+		fields, err := csvvalue.Fields(a, nil)
+		if err != nil {
+			return fmt.Errorf("--attest %q: %w", a, err)
+		}
+		var typ string
+		var rest []string
+		for _, f := range fields {
+			if v, ok := strings.CutPrefix(f, "type="); ok {
+				typ = v
+				continue
+			}
+			rest = append(rest, f)
+		}
+		if typ == "" {
+			return fmt.Errorf("--attest %q: type= is required (sbom or provenance)", a)
+		}
+		attrs["attest:"+typ] = strings.Join(rest, ",")
+	}
+	for typ, v := range map[string]string{"provenance": opts.provenance, "sbom": opts.sbom} {
+		switch v {
+		case "":
+		case "false", "0":
+			delete(attrs, "attest:"+typ)
+		case "true", "1":
+			attrs["attest:"+typ] = ""
+		default:
+			attrs["attest:"+typ] = v
+		}
+	}
+	if _, ok := attrs["attest:provenance"]; !ok && opts.provenance == "" {
+		attrs["attest:provenance"] = "mode=min"
+	}
+	return nil
+}
+
+// addBuildContexts adds --build-context name=value: a folder is sent as a
+// local input; oci-layout://PATH[:TAG][@DIGEST] is read from the layout on
+// this machine; docker-image://, git and https URLs are passed to BuildKit.
+func addBuildContexts(solve *client.SolveOpt, contexts []string) error {
+	for _, kv := range contexts {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || value == "" {
+			return fmt.Errorf("--build-context %q: want name=value", kv)
+		}
+		key := "context:" + name
+		switch {
+		case strings.HasPrefix(value, "oci-layout://"):
+			ref, store, err := ociLayoutContext(name, strings.TrimPrefix(value, "oci-layout://"))
+			if err != nil {
+				return fmt.Errorf("--build-context %s: %w", kv, err)
+			}
+			solve.OCIStores[name] = store
+			solve.FrontendAttrs[key] = "oci-layout://" + ref
+		case strings.Contains(value, "://") || strings.HasPrefix(value, "git@"):
+			solve.FrontendAttrs[key] = value
+		default:
+			fs, err := fsutil.NewFS(value)
+			if err != nil {
+				return fmt.Errorf("--build-context %s: %w", kv, err)
+			}
+			solve.LocalMounts[name] = fs
+			solve.FrontendAttrs[key] = "local:" + name
+		}
+	}
+	return nil
+}
+
+// ociLayoutContext opens an OCI layout as a content store and names the
+// image in it for BuildKit, which needs the digest: given, or read from the
+// layout's index by tag (or the only manifest when no tag is given).
+func ociLayoutContext(storeID, spec string) (string, content.Store, error) {
+	path, dgst, _ := strings.Cut(spec, "@")
+	tag := ""
+	if i := strings.LastIndex(path, ":"); i > strings.LastIndex(path, "/") {
+		path, tag = path[:i], path[i+1:]
+	}
+	if dgst == "" {
+		var err error
+		if dgst, err = layoutDigest(path, tag); err != nil {
+			return "", nil, err
+		}
+	}
+	store, err := local.NewStore(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("OCI layout %s: %w", path, err)
+	}
+	ref := storeID
+	if tag != "" {
+		ref += ":" + tag
+	}
+	return ref + "@" + dgst, store, nil
+}
+
+func layoutDigest(path, tag string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(path, "index.json"))
+	if err != nil {
+		return "", fmt.Errorf("OCI layout %s: %w", path, err)
+	}
+	var index struct {
+		Manifests []struct {
+			Digest      string            `json:"digest"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal(b, &index); err != nil {
+		return "", fmt.Errorf("OCI layout %s: index.json: %w", path, err)
+	}
+	var found []string
+	for _, m := range index.Manifests {
+		if tag == "" || m.Annotations["org.opencontainers.image.ref.name"] == tag {
+			found = append(found, m.Digest)
+		}
+	}
+	switch {
+	case len(found) == 1:
+		return found[0], nil
+	case tag != "":
+		return "", fmt.Errorf("OCI layout %s: %d images tagged %q", path, len(found), tag)
+	}
+	return "", fmt.Errorf("OCI layout %s holds %d images: name one with :TAG or @DIGEST", path, len(found))
+}
+
+// addDatabase sends the local vulnerability database as the context
+// secure-build-db, only its archive files. A missing one stops the build
+// before it starts, saying how to get one.
+func addDatabase(solve *client.SolveOpt, flags dbFlags) error {
+	dir, err := flags.resolve()
+	if err != nil {
+		return err
+	}
+	db, err := vuln.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("vulnerability database %s: %w", dir, err)
+	}
+	fs, err := fsutil.NewFS(dir)
+	if err != nil {
+		return fmt.Errorf("vulnerability database %s: %w", dir, err)
+	}
+	if fs, err = fsutil.NewFilterFS(fs, &fsutil.FilterOpt{IncludePatterns: []string{"*.db"}}); err != nil {
+		return fmt.Errorf("vulnerability database %s: %w", dir, err)
+	}
+	solve.LocalMounts[frontend.DBContext] = fs
+	solve.FrontendAttrs["context:"+frontend.DBContext] = "local:" + frontend.DBContext
+	return nil
+}
+
+// parseOutputs reads -o, --push, --load and -t as docker buildx build does.
+func parseOutputs(ctx context.Context, dockerCli command.Cli, opts buildOptions) ([]client.ExportEntry, func(bool) error, error) {
+	outputs := opts.outputs
+	if opts.push {
+		outputs = append(outputs, "type=registry")
+	}
+	if opts.load {
+		outputs = append(outputs, "type=docker")
+	}
+	if len(outputs) == 0 && len(opts.tags) > 0 {
+		outputs = []string{"type=image"}
+	}
+	if len(outputs) == 0 {
+		fmt.Fprintln(dockerCli.Err(), "WARNING: No output specified: the build result will only remain in the build cache.\n"+
+			"         To push it use --push, to load it into docker use --load, or name another with -o.")
+	}
+	var (
+		entries []client.ExportEntry
+		files   []*outputFile
+	)
+	finish := func(ok bool) error {
+		var errs []error
+		for _, f := range files {
+			errs = append(errs, f.finish(ok))
+		}
+		files = nil
+		return errors.Join(errs...)
+	}
+	for _, o := range outputs {
+		e, file, err := parseOutput(ctx, dockerCli, o, opts)
+		if err != nil {
+			finish(false)
+			return nil, func(bool) error { return nil }, fmt.Errorf("--output %q: %w", o, err)
+		}
+		entries = append(entries, e)
+		if file != nil {
+			files = append(files, file)
+		}
+	}
+	return entries, finish, nil
+}
+
+func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts buildOptions) (client.ExportEntry, *outputFile, error) {
+	e := client.ExportEntry{Attrs: map[string]string{}}
+	fields, err := csvvalue.Fields(spec, nil)
+	if err != nil {
+		return e, nil, err
+	}
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			// "-o DIR" is type=local,dest=DIR, as in buildx.
+			if len(fields) == 1 {
+				e.Type, e.OutputDir = client.ExporterLocal, f
+				return e, nil, nil
+			}
+			return e, nil, fmt.Errorf("%q: want key=value", f)
+		}
+		if strings.ToLower(k) == "type" {
+			e.Type = v
+			continue
+		}
+		e.Attrs[strings.ToLower(k)] = v
+	}
+	if e.Type == "registry" {
+		e.Type = client.ExporterImage
+		e.Attrs["push"] = "true"
+	}
+	if e.Type == client.ExporterImage || e.Type == client.ExporterDocker || e.Type == client.ExporterOCI {
+		if _, ok := e.Attrs["name"]; !ok && len(opts.tags) > 0 {
+			e.Attrs["name"] = strings.Join(opts.tags, ",")
+		}
+	}
+	if e.Type == client.ExporterImage && opts.push {
+		e.Attrs["push"] = "true"
+	}
+	dest := e.Attrs["dest"]
+	delete(e.Attrs, "dest")
+	switch e.Type {
+	case client.ExporterImage:
+		if dest != "" {
+			return e, nil, errors.New("the image exporter takes no dest")
+		}
+		return e, nil, nil
+	case client.ExporterLocal:
+		if dest == "" {
+			return e, nil, errors.New("type=local needs dest=DIR")
+		}
+		e.OutputDir = dest
+		return e, nil, nil
+	case client.ExporterOCI, client.ExporterDocker:
+		if tar := e.Attrs["tar"]; tar == "false" {
+			if dest == "" {
+				return e, nil, fmt.Errorf("type=%s,tar=false needs dest=DIR", e.Type)
+			}
+			e.OutputDir = dest
+			return e, nil, nil
+		}
+		if dest == "" && e.Type == client.ExporterDocker {
+			out, err := loadIntoDocker(ctx, dockerCli)
+			if err != nil {
+				return e, nil, err
+			}
+			e.Output = out.output
+			return e, out, nil
+		}
+		fallthrough
+	case client.ExporterTar:
+		if dest == "" || dest == "-" {
+			return e, nil, fmt.Errorf("type=%s needs dest=FILE", e.Type)
+		}
+		out := &outputFile{path: dest}
+		e.Output = out.output
+		return e, out, nil
+	}
+	return e, nil, fmt.Errorf("unknown output type %q: want image, registry, docker, oci, local or tar", e.Type)
+}
+
+// outputFile is a file output written beside its destination and renamed
+// into place only when the build succeeds.
+type outputFile struct {
+	path string
+	tmp  *os.File
+	// load, when set, sends the finished file to the Docker Engine instead.
+	load func(io.Reader) error
+}
+
+func (o *outputFile) output(map[string]string) (io.WriteCloser, error) {
+	dir := filepath.Dir(o.path)
+	if o.load != nil {
+		dir = ""
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(o.path)+".*")
+	if err != nil {
+		return nil, fmt.Errorf("output %s: %w", o.path, err)
+	}
+	o.tmp = f
+	return nopCloser{f}, nil
+}
+
+// nopCloser keeps the file open for finish, which closes it.
+type nopCloser struct{ *os.File }
+
+func (nopCloser) Close() error { return nil }
+
+func (o *outputFile) finish(ok bool) error {
+	if o.tmp == nil {
+		return nil
+	}
+	name := o.tmp.Name()
+	defer os.Remove(name)
+	if !ok {
+		o.tmp.Close()
+		return nil
+	}
+	if o.load != nil {
+		if _, err := o.tmp.Seek(0, io.SeekStart); err != nil {
+			o.tmp.Close()
+			return fmt.Errorf("load the image: %w", err)
+		}
+		err := o.load(o.tmp)
+		o.tmp.Close()
+		return err
+	}
+	if err := o.tmp.Close(); err != nil {
+		return fmt.Errorf("output %s: %w", o.path, err)
+	}
+	if err := os.Chmod(name, 0o644); err != nil {
+		return fmt.Errorf("output %s: %w", o.path, err)
+	}
+	if err := os.Rename(name, o.path); err != nil {
+		return fmt.Errorf("output %s: %w", o.path, err)
+	}
+	return nil
+}
+
+// loadIntoDocker is --load with a BuildKit outside Docker Engine: the image
+// is exported as a docker tar and loaded through the Docker API once the
+// build has passed.
+func loadIntoDocker(ctx context.Context, dockerCli command.Cli) (*outputFile, error) {
+	return &outputFile{path: "docker-load.tar", load: func(r io.Reader) error {
+		res, err := dockerCli.Client().ImageLoad(ctx, r)
+		if err != nil {
+			return fmt.Errorf("load the image into Docker: %w", err)
+		}
+		defer res.Close()
+		return jsonmessage.DisplayJSONMessagesStream(res, dockerCli.Err(), 0, false, nil)
+	}}, nil
+}
+
+// metadataOf is the exporter's response as buildx writes --metadata-file:
+// values that are base64-encoded JSON are decoded.
+func metadataOf(resp map[string]string) map[string]any {
+	out := map[string]any{}
+	for k, v := range resp {
+		out[k] = v
+		if b, err := base64.StdEncoding.DecodeString(v); err == nil && json.Valid(b) {
+			out[k] = json.RawMessage(b)
+		}
+	}
+	return out
+}
