@@ -1,0 +1,101 @@
+package frontend
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/vuln"
+)
+
+// testDB imports the npm records of vuln's testdata into a fresh database.
+func testDB(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := vuln.Import(context.Background(), dir, []vuln.Source{{Path: "../vuln/testdata/osv/npm"}}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		path := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRunStep(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	src, extras, out := t.TempDir(), t.TempDir(), t.TempDir()
+	writeFiles(t, src, map[string]string{
+		"app/node_modules/minimist/package.json": `{"name":"minimist","version":"1.2.5","license":"MIT"}`,
+		"app/node_modules/listed/package.json":   `{"name":"listed","version":"2.0.1"}`,
+	})
+	writeFiles(t, extras, map[string]string{
+		"sbom-build/src/node_modules/minimist/package.json": `{"name":"minimist","version":"1.2.6"}`,
+	})
+	err := RunStep(context.Background(), []string{"-source", src, "-extras", extras, "-db", testDB(t), "-out", out}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b, err := os.ReadFile(filepath.Join(out, stepResultFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res StepResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Packages != 2 || len(res.Updated) != 1 || res.Updated["npm"].IsZero() {
+		t.Errorf("packages %d, database %v; want 2 packages and the npm archive", res.Packages, res.Updated)
+	}
+	ids := map[string]string{}
+	for _, f := range res.Findings {
+		ids[f.ID] = f.Package.Name + " " + f.FixedVersion
+	}
+	if ids["CVE-2021-44906"] != "minimist 1.2.6" || ids["GHSA-2099-last-aff"] != "listed " {
+		t.Errorf("findings %v: want minimist's CVE-2021-44906 fixed in 1.2.6 and listed's unfixed GHSA", ids)
+	}
+
+	core, err := sbom.ReadSPDX(filepath.Join(out, sbomFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(core.Packages) != 2 {
+		t.Errorf("core SBOM has %d packages, want 2", len(core.Packages))
+	}
+	extra, err := sbom.ReadSPDX(filepath.Join(out, "sbom-build.spdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(extra.Packages) != 1 || extra.Packages[0].Version != "1.2.6" {
+		t.Errorf("extra stage SBOM packages %+v, want minimist 1.2.6", extra.Packages)
+	}
+}
+
+func TestRunStepErrors(t *testing.T) {
+	src, out := t.TempDir(), t.TempDir()
+	err := RunStep(context.Background(), []string{"-source", src, "-db", t.TempDir(), "-out", out}, "test")
+	if err == nil || !strings.Contains(err.Error(), "docker secure db update") {
+		t.Errorf("empty database: got %v, want the error that says how to get one", err)
+	}
+	err = RunStep(context.Background(), []string{"-source", filepath.Join(src, "missing"), "-db", testDB(t), "-out", out}, "test")
+	if err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing source: got %v, want an error naming it", err)
+	}
+	if err := RunStep(context.Background(), []string{"-bogus"}, "test"); err == nil {
+		t.Error("an unknown flag was accepted")
+	}
+}

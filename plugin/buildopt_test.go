@@ -1,0 +1,180 @@
+package plugin
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/moby/buildkit/client"
+	"github.com/tonistiigi/fsutil"
+)
+
+func TestAddAttests(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts buildOptions
+		want map[string]string
+	}{
+		{"default provenance as buildx", buildOptions{}, map[string]string{"attest:provenance": "mode=min"}},
+		{"no provenance", buildOptions{provenance: "false"}, map[string]string{}},
+		{"sbom and max provenance", buildOptions{sbom: "true", attests: []string{"type=provenance,mode=max"}},
+			map[string]string{"attest:sbom": "", "attest:provenance": "mode=max"}},
+		{"sbom with parameters", buildOptions{attests: []string{"type=sbom,scan-stage=true"}, provenance: "0"},
+			map[string]string{"attest:sbom": "scan-stage=true"}},
+	} {
+		attrs := map[string]string{}
+		if err := addAttests(attrs, tc.opts); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if len(attrs) != len(tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, attrs, tc.want)
+		}
+		for k, v := range tc.want {
+			if got, ok := attrs[k]; !ok || got != v {
+				t.Errorf("%s: %s=%q, want %q", tc.name, k, got, v)
+			}
+		}
+	}
+	if err := addAttests(map[string]string{}, buildOptions{attests: []string{"mode=max"}}); err == nil || !strings.Contains(err.Error(), "type=") {
+		t.Errorf("--attest without a type: got %v, want an error asking for type=", err)
+	}
+}
+
+func TestParseOutput(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	tagged := buildOptions{tags: []string{"r.example/app:1", "r.example/app:latest"}, push: true}
+	e, _, err := parseOutput(ctx, nil, "type=registry", tagged)
+	if err != nil || e.Type != client.ExporterImage || e.Attrs["push"] != "true" || e.Attrs["name"] != "r.example/app:1,r.example/app:latest" {
+		t.Errorf("type=registry with tags: %+v, %v", e, err)
+	}
+	e, _, err = parseOutput(ctx, nil, dir, buildOptions{})
+	if err != nil || e.Type != client.ExporterLocal || e.OutputDir != dir {
+		t.Errorf("-o DIR: %+v, %v; want type=local", e, err)
+	}
+	e, file, err := parseOutput(ctx, nil, "type=oci,dest="+filepath.Join(dir, "app.tar"), buildOptions{})
+	if err != nil || e.Output == nil || file == nil {
+		t.Fatalf("type=oci,dest=FILE: %+v, %v", e, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "app.tar")); !os.IsNotExist(err) {
+		t.Errorf("the output file exists before the build wrote it: %v", err)
+	}
+	for spec, want := range map[string]string{
+		"type=tar":              "dest=FILE",
+		"type=local":            "dest=DIR",
+		"type=oci,tar=false":    "dest=DIR",
+		"type=image,dest=x":     "no dest",
+		"type=floppy,dest=a":    "unknown output type",
+		"type=oci,dest=a,oops":  "key=value",
+		`type=oci,"dest=a`:      "",
+		"type=docker,tar=false": "dest=DIR",
+	} {
+		_, _, err := parseOutput(ctx, nil, spec, buildOptions{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("-o %s: got %v, want an error saying %q", spec, err, want)
+		}
+	}
+}
+
+// A file output replaces its destination only when the build succeeded; a
+// failed build leaves the old file as it was and no temporary file behind.
+func TestOutputFileFinish(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "app.tar")
+	if err := os.WriteFile(dest, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(ok bool, content string) {
+		out := &outputFile{path: dest}
+		w, err := out.output(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, content); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := out.finish(ok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(false, "half")
+	if b, _ := os.ReadFile(dest); string(b) != "old" {
+		t.Errorf("after a failed build the output holds %q, want the old content", b)
+	}
+	write(true, "new")
+	if b, _ := os.ReadFile(dest); string(b) != "new" {
+		t.Errorf("after a good build the output holds %q, want the new content", b)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+}
+
+func TestBuildContexts(t *testing.T) {
+	layout := t.TempDir()
+	index := `{"schemaVersion":2,"manifests":[
+{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aaaa","size":1,"annotations":{"org.opencontainers.image.ref.name":"1"}},
+{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bbbb","size":1,"annotations":{"org.opencontainers.image.ref.name":"2"}}]}`
+	if err := os.WriteFile(filepath.Join(layout, "index.json"), []byte(index), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	solve := client.SolveOpt{FrontendAttrs: map[string]string{}, LocalMounts: map[string]fsutil.FS{}, OCIStores: map[string]content.Store{}}
+	err := addBuildContexts(&solve, []string{
+		"base=oci-layout://" + layout + ":2",
+		"pinned=oci-layout://" + layout + "@sha256:aaaa",
+		"src=" + src,
+		"alpine=docker-image://alpine:3.20",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"context:base":   "oci-layout://base:2@sha256:bbbb",
+		"context:pinned": "oci-layout://pinned@sha256:aaaa",
+		"context:src":    "local:src",
+		"context:alpine": "docker-image://alpine:3.20",
+	} {
+		if got := solve.FrontendAttrs[k]; got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if solve.LocalMounts["src"] == nil || solve.OCIStores["base"] == nil {
+		t.Errorf("the folder or the layout is not sent: %v %v", solve.LocalMounts, solve.OCIStores)
+	}
+	for spec, want := range map[string]string{
+		"base=oci-layout://" + layout:             "holds 2 images",
+		"base=oci-layout://" + layout + ":3":      `0 images tagged "3"`,
+		"base=oci-layout://" + t.TempDir() + ":1": "index.json",
+		"novalue": "name=value",
+	} {
+		err := addBuildContexts(&solve, []string{spec})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--build-context %s: got %v, want an error saying %q", spec, err, want)
+		}
+	}
+}
+
+func TestPlatformFile(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		n    int
+		want string
+	}{
+		{"out/app.spdx.json", 1, "out/app.spdx.json"},
+		{"out/app.spdx.json", 2, "out/app.linux-arm64.spdx.json"},
+		{"report", 2, "report.linux-arm64"},
+	} {
+		if got := platformFile(tc.path, "linux/arm64", tc.n); got != tc.want {
+			t.Errorf("platformFile(%q, %d) = %q, want %q", tc.path, tc.n, got, tc.want)
+		}
+	}
+}
