@@ -75,6 +75,7 @@ func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions) 
 	if opts.failOn != "" {
 		attrs["build-arg:SECURE_BUILD_FAIL_ON"] = opts.failOn
 	}
+	attrs["build-arg:SECURE_BUILD_MAX_DB_AGE"] = opts.db.maxAge.String()
 	if opts.onlyFixable != "" {
 		attrs["build-arg:SECURE_BUILD_ONLY_FIXABLE"] = opts.onlyFixable
 	}

@@ -78,3 +78,40 @@ build_buildkit() {
 	export SECURE_BUILD_BUILDKITD="$bin/buildkitd"
 	export SECURE_BUILD_BUILDCTL="$bin/buildctl"
 }
+
+# start_buildkitd starts a private buildkitd (OCI worker, runc) with its state
+# and socket under $1, stops it when the script exits, and exports
+# BUILDKIT_HOST for the clients.
+start_buildkitd() {
+	local dir="$1" i
+	mkdir -p "$dir"
+	export BUILDKIT_HOST="unix://$dir/buildkitd.sock"
+	log "starting buildkitd at $BUILDKIT_HOST (log: $dir/buildkitd.log)"
+	as_root "$SECURE_BUILD_BUILDKITD" --root "$dir/state" --addr "$BUILDKIT_HOST" \
+		--oci-worker=true --containerd-worker=false >"$dir/buildkitd.log" 2>&1 &
+	BUILDKITD_PID=$!
+	trap 'as_root kill "$BUILDKITD_PID" 2>/dev/null; wait "$BUILDKITD_PID" 2>/dev/null || true' EXIT
+	for i in $(seq 1 120); do
+		"$SECURE_BUILD_BUILDCTL" debug workers >/dev/null 2>&1 && return 0
+		kill -0 "$BUILDKITD_PID" 2>/dev/null || { tail -20 "$dir/buildkitd.log" >&2; return 1; }
+		sleep 0.5
+	done
+	log "buildkitd did not answer in 60 s"
+	tail -20 "$dir/buildkitd.log" >&2
+	return 1
+}
+
+# oci_base makes an OCI layout image at $2 holding the root filesystem $1
+# (FROM scratch, COPY / /), through the running buildkitd, and prints the
+# image's digest.
+oci_base() {
+	local root="$1" layout="$2" dockerfile
+	dockerfile="$(mktemp -d)"
+	printf 'FROM scratch\nCOPY / /\n' >"$dockerfile/Dockerfile"
+	rm -rf "$layout"
+	"$SECURE_BUILD_BUILDCTL" build --progress quiet --frontend dockerfile.v0 \
+		--local context="$root" --local dockerfile="$dockerfile" \
+		--output "type=oci,dest=$layout,tar=false" >&2
+	rm -rf "$dockerfile"
+	sed -n 's/.*"digest":"\(sha256:[0-9a-f]*\)".*/\1/p' "$layout/index.json" | head -1
+}
