@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,8 +55,9 @@ type buildkit struct {
 
 // startBuildKit starts a private buildkitd as root (OCI worker, runc) with its
 // state and socket in a fresh temporary folder, waits until it answers, and
-// stops it when the test ends.
-func startBuildKit(t *testing.T) *buildkit {
+// stops it when the test ends. plainHTTP names registries ("127.0.0.1:PORT")
+// it pulls from and pushes to over plain HTTP, such as startRegistry's.
+func startBuildKit(t *testing.T, plainHTTP ...string) *buildkit {
 	t.Helper()
 	buildkitd, buildctl := buildkitBinaries(t)
 	// A unix socket path is limited to about 108 bytes: t.TempDir() can be
@@ -80,7 +82,18 @@ func startBuildKit(t *testing.T) *buildkit {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
+	// Always a config of our own, so that a machine's
+	// /etc/buildkit/buildkitd.toml cannot change the test.
+	var config strings.Builder
+	for _, host := range plainHTTP {
+		fmt.Fprintf(&config, "[registry.%q]\n  http = true\n  insecure = true\n", host)
+	}
+	configPath := filepath.Join(dir, "buildkitd.toml")
+	if err := os.WriteFile(configPath, []byte(config.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(buildkitd,
+		"--config", configPath,
 		"--root", filepath.Join(dir, "state"),
 		"--addr", bk.addr,
 		"--oci-worker=true", "--containerd-worker=false",
@@ -162,6 +175,20 @@ func (b ociBase) contextArgs(name string) []string {
 // buildkitd into an OCI layout.
 func (bk *buildkit) busyboxBase(t *testing.T, osRelease string) ociBase {
 	t.Helper()
+	ctx := bk.busyboxContext(t, osRelease)
+	layout := filepath.Join(filepath.Dir(ctx), "oci")
+	bk.build(t,
+		"--frontend", "dockerfile.v0",
+		"--local", "context="+ctx, "--local", "dockerfile="+ctx,
+		"--output", "type=oci,dest="+layout+",tar=false",
+	)
+	return ociBase{dir: layout, digest: ociManifestDigest(t, layout)}
+}
+
+// busyboxContext writes the build context of the busybox base (see
+// busyboxBase), Dockerfile included, in a new folder and returns it.
+func (bk *buildkit) busyboxContext(t *testing.T, osRelease string) string {
+	t.Helper()
 	busybox, err := os.ReadFile("/bin/busybox")
 	if err != nil {
 		requireE2E(t, "no /bin/busybox (apt-get install busybox-static): %v", err)
@@ -194,13 +221,7 @@ func (bk *buildkit) busyboxBase(t *testing.T, osRelease string) ociBase {
 	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nCOPY rootfs/ /\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	layout := filepath.Join(work, "oci")
-	bk.build(t,
-		"--frontend", "dockerfile.v0",
-		"--local", "context="+ctx, "--local", "dockerfile="+ctx,
-		"--output", "type=oci,dest="+layout+",tar=false",
-	)
-	return ociBase{dir: layout, digest: ociManifestDigest(t, layout)}
+	return ctx
 }
 
 // ociManifestDigest reads the one manifest an OCI layout's index.json names.

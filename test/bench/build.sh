@@ -1,0 +1,411 @@
+#!/usr/bin/env bash
+# Benchmark "docker secure build" against a plain BuildKit build of the same
+# project: buildctl with the Dockerfile frontend, on the same private
+# buildkitd, both writing an OCI tar. The project is multi-stage; its final
+# stage is a Debian 12 minbase (about 90 packages) plus about 900 npm
+# packages in /app/node_modules.
+#
+#   bash test/bench/build.sh            (as root; Debian 12 host with go, runc)
+#
+# Environment:
+#   BENCH_DIR  work dir; this script uses BENCH_DIR/build
+#              (default /var/tmp/secure-build-bench; fixtures are reused)
+#   ROUNDS     timed rounds (default 5). A round is, for each of plain and
+#              secure (their order alternating between rounds): buildctl prune
+#              --all, a cold build, then the same build again (warm).
+#   WARMUP     untimed rounds before them (default 1)
+#   NPM        generated npm packages (default 900; 6 real ones come on top)
+#   DB         osvgen (default): a synthetic OSV corpus of RECORDS records
+#              (test/bench/osvgen, with records about the root's Debian
+#              packages and about a third of the npm ones); it has fixable
+#              criticals, so the secure build runs with --fail-on none.
+#              testdata: vuln/testdata/osv/{Debian,npm} (6 records), default
+#              policy; nothing in the fixture fails it.
+#   RECORDS    osvgen records (default 100000); SEED its seed (default 1)
+#   ROOT       Debian 12 root the base image is made of (default
+#              /work/cache/minbase, else .cache/debian-bookworm-minbase, else
+#              one made with scripts/lib.sh debian_root; only read)
+#
+# It prints, per mode (cold, warm), the median seconds of the plain and the
+# secure build, their ratio and difference, and the targets (cold ratio <=
+# 1.15; warm <= 1.05x or <= +0.3 s, whichever allows more) as PASS/MISS, then
+# the slowest vertices of the last round's builds. The targets are
+# informational: the exit status is non-zero only when something failed.
+# Build logs (--progress plain) stay in BENCH_DIR/build/results/STAMP.
+set -euo pipefail
+export LC_ALL=C # "." in EPOCHREALTIME and printf
+
+BENCH_DIR=${BENCH_DIR:-/var/tmp/secure-build-bench}
+ROUNDS=${ROUNDS:-5}
+WARMUP=${WARMUP:-1}
+NPM=${NPM:-900}
+DB=${DB:-osvgen}
+RECORDS=${RECORDS:-100000}
+SEED=${SEED:-1}
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+W=$BENCH_DIR/build
+BIN=$W/bin
+BK=$W/buildkit # buildkitd's state, socket and log; short enough for a socket path
+ADDR=unix://$BK/buildkitd.sock
+STAMP=$(date +%Y%m%d-%H%M%S)
+OUT=$W/results/$STAMP
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+# The scanner bundle docker-secure makes for each new binary goes to the
+# user cache folder: keep it in the work dir instead of root's home.
+export XDG_CACHE_HOME=$W/xdg-cache
+export PATH=$PATH:/usr/sbin:/sbin # runc
+
+log() { printf '[build-bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (buildkitd's OCI worker needs it)"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a number, got '$WARMUP'"
+[[ $NPM =~ ^[0-9]+$ ]] || die "NPM must be a number, got '$NPM'"
+[[ $DB == osvgen || $DB == testdata ]] || die "DB must be osvgen or testdata, got '$DB'"
+command -v go >/dev/null || die "go is not on PATH"
+command -v runc >/dev/null || die "runc is not installed (apt-get install runc)"
+command -v python3 >/dev/null || die "python3 is not installed"
+mkdir -p "$W" "$BIN" "$BK" "$OUT"
+
+# ------------------------------------------------------------- buildkitd ---
+BK_PID=
+stop_buildkitd() {
+	[[ -n $BK_PID ]] || return 0
+	kill -TERM "$BK_PID" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 80; i++)); do
+		kill -0 "$BK_PID" 2>/dev/null || break
+		sleep 0.25
+	done
+	if kill -0 "$BK_PID" 2>/dev/null; then
+		log "buildkitd ($BK_PID) did not stop on SIGTERM in 20 s; killing it"
+		kill -KILL "$BK_PID" 2>/dev/null || true
+	fi
+	wait "$BK_PID" 2>/dev/null || true
+	BK_PID=
+}
+cleanup() {
+	local rc=$?
+	stop_buildkitd
+	[[ $rc -eq 0 ]] || log "failed (exit $rc); logs in $OUT, buildkitd's in $BK/buildkitd.log"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bk() { "$BUILDCTL" --addr "$ADDR" "$@"; }
+
+# start_buildkitd starts a buildkitd of our own (OCI worker, runc) on a fresh
+# state folder, with an empty config so that /etc/buildkit/buildkitd.toml
+# cannot change the numbers, and waits until it answers.
+start_buildkitd() {
+	if [[ -S $BK/buildkitd.sock ]] && bk debug workers >/dev/null 2>&1; then
+		die "a buildkitd already answers on $ADDR (a run that was killed?): stop it first"
+	fi
+	# A killed buildkitd can leave mounts under its state: never rm across them.
+	findmnt -rn -o TARGET | awk -v d="$BK/" 'index($0, d) == 1' | sort -r | while read -r m; do
+		umount "$m" 2>/dev/null || umount -l "$m" || true
+	done
+	rm -rf --one-file-system "$BK/state" "$BK/buildkitd.sock"
+	: >"$BK/buildkitd.toml"
+	"$BUILDKITD" --config "$BK/buildkitd.toml" --root "$BK/state" --addr "$ADDR" \
+		--oci-worker=true --containerd-worker=false >"$BK/buildkitd.log" 2>&1 &
+	BK_PID=$!
+	local i
+	for ((i = 0; i < 240; i++)); do
+		bk debug workers >/dev/null 2>&1 && return 0
+		kill -0 "$BK_PID" 2>/dev/null || { tail -20 "$BK/buildkitd.log" >&2; die "buildkitd exited"; }
+		sleep 0.25
+	done
+	tail -20 "$BK/buildkitd.log" >&2
+	die "buildkitd did not answer on $ADDR in 60 s"
+}
+
+# ------------------------------------------------------------------ tools ---
+build_tools() {
+	log "building docker-secure (CGO_ENABLED=0), osvgen and buildgen"
+	(cd "$REPO" && CGO_ENABLED=0 go build -o "$BIN/docker-secure" ./cmd/docker-secure)
+	(cd "$REPO" && go build -o "$BIN/osvgen" ./test/bench/osvgen)
+	(cd "$REPO" && go build -o "$BIN/buildgen" ./test/bench/buildgen)
+	OURS_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [[ -n $(git -C "$REPO" status --porcelain 2>/dev/null) ]]; then OURS_REV+=" (with uncommitted changes)"; fi
+
+	# BuildKit as the tests use it; built only when missing (the tests'
+	# scripts rebuild it when go.mod changes).
+	local cache=${SECURE_BUILD_CACHE:-$REPO/.cache}
+	BUILDKITD=$cache/bin/buildkitd
+	BUILDCTL=$cache/bin/buildctl
+	if [[ ! -x $BUILDKITD || ! -x $BUILDCTL ]]; then
+		log "building buildkitd and buildctl into $cache/bin (scripts/lib.sh build_buildkit)"
+		(cd "$REPO" && . scripts/lib.sh && build_buildkit)
+	fi
+	BUILDKIT_VERSION=$(cd "$REPO" && go list -m -f '{{.Version}}' github.com/moby/buildkit 2>/dev/null || echo '?')
+}
+
+# ---------------------------------------------------------------- fixtures ---
+# key_matches NAME KEY: whether the fixture NAME was made with KEY.
+key_matches() { [[ -f $W/$1.key && $(cat "$W/$1.key") == "$2" ]]; }
+
+find_root() {
+	if [[ -n ${ROOT:-} ]]; then
+		:
+	elif [[ -f /work/cache/minbase/var/lib/dpkg/status ]]; then
+		ROOT=/work/cache/minbase
+	elif [[ -f $REPO/.cache/debian-bookworm-minbase/var/lib/dpkg/status ]]; then
+		ROOT=$REPO/.cache/debian-bookworm-minbase
+	else
+		log "no Debian root yet: making one with scripts/lib.sh debian_root"
+		ROOT=$(cd "$REPO" && . scripts/lib.sh && debian_root "$REPO/.cache/debian-bookworm-minbase")
+	fi
+	[[ -f $ROOT/var/lib/dpkg/status ]] || die "ROOT=$ROOT is not a Debian root (no var/lib/dpkg/status)"
+	DEB_PACKAGES=$(dpkg-query --admindir="$ROOT/var/lib/dpkg" -W | wc -l)
+}
+
+# make_base makes the base image, FROM scratch with the root copied in, as
+# an OCI layout folder (BASE) and reads its manifest digest (BASE_DIGEST).
+make_base() {
+	BASE=$W/base
+	local src=$W/base-src key
+	mkdir -p "$src"
+	printf 'FROM scratch\nCOPY / /\n' >"$src/Dockerfile"
+	# What an image of the root would not hold: device nodes, kernel file
+	# systems, downloaded .deb files (not installed packages).
+	printf '%s\n' 'dev/*' 'proc/*' 'sys/*' 'var/cache/apt/archives/*.deb' '.secure-build-complete' \
+		>"$src/Dockerfile.dockerignore"
+	key=$({
+		echo "$ROOT"
+		sha256sum "$ROOT/var/lib/dpkg/status"
+		cat "$src/Dockerfile" "$src/Dockerfile.dockerignore"
+	} | sha256sum | cut -c1-16)
+	if key_matches base "$key" && [[ -f $BASE/index.json ]]; then
+		log "reusing the base image $BASE"
+	else
+		log "making the base image of $ROOT (OCI layout $BASE)"
+		rm -rf "$BASE" "$BASE.tmp" "$W/base.key"
+		bk build --frontend dockerfile.v0 --local context="$ROOT" --local dockerfile="$src" \
+			--output "type=oci,dest=$BASE.tmp,tar=false" --progress plain >"$OUT/base.log" 2>&1 ||
+			{ tail -20 "$OUT/base.log" >&2; die "building the base image failed (log: $OUT/base.log)"; }
+		mv "$BASE.tmp" "$BASE"
+		echo "$key" >"$W/base.key"
+	fi
+	BASE_DIGEST=$(python3 - "$BASE/index.json" <<-'PY'
+		import json, sys
+		m = json.load(open(sys.argv[1]))["manifests"]
+		if len(m) != 1:
+		    sys.exit("%s names %d manifests, want one" % (sys.argv[1], len(m)))
+		print(m[0]["digest"])
+	PY
+	)
+	BASE_MB=$(du -sm "$BASE/blobs" | cut -f1)
+}
+
+# make_app writes the project: Dockerfile and node_modules (buildgen).
+make_app() {
+	APP=$W/app
+	local dockerfile key
+	# A build stage that runs something small, and a final stage that takes
+	# its result and the npm packages.
+	dockerfile=$(
+		cat <<-'EOF'
+			FROM base AS build
+			WORKDIR /src
+			RUN echo "built by the build stage" >/src/built.txt && ls /usr/bin | wc -l >/src/usr-bin-count.txt
+
+			FROM base
+			COPY --from=build /src/ /app/build/
+			COPY node_modules /app/node_modules
+			WORKDIR /app
+		EOF
+	)
+	key=$({
+		echo "npm=$NPM seed=$SEED records=$RECORDS"
+		echo "$dockerfile"
+		cat "$REPO/test/bench/buildgen/main.go" "$REPO"/test/bench/osvgen/corpus/*.go
+	} | sha256sum | cut -c1-16)
+	if key_matches app "$key" && [[ -f $APP/Dockerfile ]]; then
+		log "reusing the project $APP"
+		APP_NOTE=$(cat "$W/app.note")
+		return 0
+	fi
+	log "writing the project $APP ($NPM npm packages)"
+	rm -rf "$APP" "$W/app.key"
+	mkdir -p "$APP"
+	echo "$dockerfile" >"$APP/Dockerfile"
+	"$BIN/buildgen" -out "$APP" -npm "$NPM" -seed "$SEED" -records "$RECORDS" >"$W/app.note"
+	APP_NOTE=$(cat "$W/app.note")
+	echo "$key" >"$W/app.key"
+}
+
+# make_db imports the vulnerability database the secure build is given.
+make_db() {
+	SECURE_POLICY=()
+	case $DB in
+	testdata)
+		DB_DIR=$W/db-testdata
+		DB_NOTE="vuln/testdata/osv/Debian and npm (6 records), default policy"
+		rm -rf "$DB_DIR"
+		"$BIN/docker-secure" db import --db "$DB_DIR" "$REPO/vuln/testdata/osv/Debian" "$REPO/vuln/testdata/osv/npm" >"$OUT/db-import.txt"
+		;;
+	osvgen)
+		DB_DIR=$W/db-osvgen
+		local corpus=$W/corpus sources=$W/debian-sources.txt key
+		dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f '${source:Package} ${source:Version}\n' | sort -u >"$sources"
+		key=$({
+			echo "records=$RECORDS seed=$SEED"
+			cat "$sources" "$REPO"/test/bench/osvgen/corpus/*.go
+		} | sha256sum | cut -c1-16)
+		if key_matches corpus "$key" && [[ -f $corpus/manifest.json ]]; then
+			log "reusing the OSV corpus $corpus"
+		else
+			log "generating the OSV corpus ($RECORDS records, seed $SEED) in $corpus"
+			rm -rf "$corpus" "$W/corpus.key"
+			"$BIN/osvgen" corpus -out "$corpus" -records "$RECORDS" -seed "$SEED" -debian-sources "$sources" >"$W/corpus.txt"
+			echo "$key" >"$W/corpus.key"
+		fi
+		# The synthetic records include fixable criticals about the root's
+		# packages and the npm ones: the policy would stop the build.
+		SECURE_POLICY=(--fail-on none)
+		DB_NOTE="osvgen corpus, $(head -1 "$W/corpus.txt" | sed 's/^corpus: //; s/ in [0-9.]*m\?s$//'); --fail-on none"
+		log "importing it into $DB_DIR"
+		rm -rf "$DB_DIR"
+		"$BIN/docker-secure" db import --db "$DB_DIR" "$corpus"/{Debian,npm,PyPI,Go,Maven}/all.zip >"$OUT/db-import.txt"
+		;;
+	esac
+	DB_MB=$(du -sm --apparent-size "$DB_DIR" | cut -f1)
+}
+
+# ----------------------------------------------------------------- builds ---
+build_plain() { # build_plain OUTTAR
+	bk build --frontend dockerfile.v0 --local context="$APP" --local dockerfile="$APP" \
+		--oci-layout "base=$BASE" --opt "context:base=oci-layout://base@$BASE_DIGEST" \
+		--output "type=oci,dest=$1" --progress plain
+}
+build_secure() { # build_secure OUTTAR
+	BUILDKIT_HOST=$ADDR "$BIN/docker-secure" build --progress plain --provenance=false \
+		--db "$DB_DIR" "${SECURE_POLICY[@]}" \
+		--build-context "base=oci-layout://$BASE@$BASE_DIGEST" \
+		-o "type=oci,dest=$1" "$APP"
+}
+
+# timed_build MODE LOG: one build; prints its wall seconds.
+timed_build() {
+	local mode=$1 logf=$2 start end
+	start=$EPOCHREALTIME
+	if ! "build_$mode" "$W/out/$mode.tar" >"$logf" 2>&1; then
+		tail -40 "$logf" >&2
+		die "the $mode build failed (log: $logf)"
+	fi
+	end=$EPOCHREALTIME
+	awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+# round NAME FIRST SECOND: for each mode, prune everything, build cold, then
+# build again warm; the times go to OUT/times as "name mode kind seconds".
+round() {
+	local name=$1 mode s
+	shift
+	for mode in "$@"; do
+		bk prune --all >/dev/null
+		s=$(timed_build "$mode" "$OUT/$name.$mode.cold.log")
+		echo "$name $mode cold $s" >>"$OUT/times"
+		log "  $name $mode cold: $s s"
+		s=$(timed_build "$mode" "$OUT/$name.$mode.warm.log")
+		echo "$name $mode warm $s" >>"$OUT/times"
+		log "  $name $mode warm: $s s"
+	done
+}
+
+# ----------------------------------------------------------------- report ---
+# times MODE KIND: the timed rounds' seconds.
+times_of() { awk -v m="$1" -v k="$2" '$1 ~ /^round/ && $2 == m && $3 == k { print $4 }' "$OUT/times"; }
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.2f", a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# vertices LOG: the slowest vertices of a --progress plain log, with how
+# many were cached. Vertices overlap: the times do not add up to the wall.
+vertices() {
+	awk '
+		/^#[0-9]+ / {
+			id = $1
+			rest = substr($0, length(id) + 2)
+			if (!(id in name)) { name[id] = rest; order[++n] = id; next }
+			if (rest == "CACHED") { cached++; state[id] = "cached"; next }
+			if (rest ~ /^DONE [0-9.]+s$/) { d = rest; sub(/^DONE /, "", d); sub(/s$/, "", d); dur[id] = d + 0; next }
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				id = order[i]
+				if (id in dur) printf "%8.2f s  %s\n", dur[id], substr(name[id], 1, 100)
+			}
+			printf "%8s    (%d vertices, %d cached)\n", "", n, cached
+		}' "$1" | sort -rg | head -12
+}
+
+report() {
+	local pc sc pw sw
+	pc=$(times_of plain cold | median)
+	sc=$(times_of secure cold | median)
+	pw=$(times_of plain warm | median)
+	sw=$(times_of secure warm | median)
+	local verdict
+	verdict=$(grep -h '^secure-build linux' -A1 "$OUT/round$ROUNDS.secure.cold.log" | tr -s ' ' | paste -sd' ' || true)
+	{
+		echo "== secure-build build benchmark $STAMP ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+		echo "docker-secure $OURS_REV; BuildKit $BUILDKIT_VERSION (buildkitd, buildctl from $(dirname "$BUILDKITD")), OCI worker"
+		echo "project: final stage = $ROOT as a base image ($DEB_PACKAGES Debian packages, ${BASE_MB} MB of blobs) + /app/node_modules"
+		echo "  $APP_NOTE"
+		echo "  secure build: $verdict"
+		echo "database: $DB_NOTE; $DB_MB MB"
+		echo "rounds: $ROUNDS timed after $WARMUP untimed; cold = after buildctl prune --all, warm = the same build right after"
+		echo
+		printf '%-6s %9s %9s %7s %8s   %-38s %s\n' mode "plain s" "secure s" ratio "diff s" target result
+		awk -v p="$pc" -v s="$sc" 'BEGIN {
+			r = s / p; ok = r <= 1.15
+			printf "%-6s %9.2f %9.2f %7.2f %+8.2f   %-38s %s\n", "cold", p, s, r, s - p, "ratio <= 1.15", ok ? "PASS" : "MISS" }'
+		awk -v p="$pw" -v s="$sw" 'BEGIN {
+			allowed = 0.05 * p; if (allowed < 0.3) allowed = 0.3
+			ok = s - p <= allowed + 1e-9
+			printf "%-6s %9.2f %9.2f %7.2f %+8.2f   %-38s %s\n", "warm", p, s, s / p, s - p,
+				sprintf("<= 1.05x or <= +0.3 s (here +%.2f s)", allowed), ok ? "PASS" : "MISS" }'
+		echo
+		echo "runs (s):"
+		local mode kind
+		for kind in cold warm; do
+			for mode in plain secure; do
+				printf '  %-5s %-7s %s\n' "$kind" "$mode" "$(times_of "$mode" "$kind" | paste -sd' ')"
+			done
+		done
+		echo
+		for kind in cold warm; do
+			for mode in plain secure; do
+				echo "slowest vertices, round $ROUNDS $mode $kind (--progress plain DONE times):"
+				vertices "$OUT/round$ROUNDS.$mode.$kind.log"
+			done
+		done
+		echo
+		echo "logs: $OUT"
+	} | tee "$OUT/report.txt"
+}
+
+# ------------------------------------------------------------------- main ---
+build_tools
+find_root
+make_db
+make_app
+mkdir -p "$W/out"
+log "starting buildkitd ($ADDR)"
+start_buildkitd
+make_base
+log "base image $BASE@$BASE_DIGEST; database $DB_DIR"
+
+: >"$OUT/times"
+for ((i = 1; i <= WARMUP; i++)); do
+	log "warm-up round $i (untimed)"
+	round "warmup$i" plain secure
+done
+for ((i = 1; i <= ROUNDS; i++)); do
+	log "round $i of $ROUNDS"
+	# Alternate which goes first, so that drift hits both alike.
+	if ((i % 2)); then round "round$i" plain secure; else round "round$i" secure plain; fi
+done
+report
