@@ -110,7 +110,12 @@ own message).`,
 		Args: cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.contextPath = args[0]
-			return runBuild(cmd.Context(), dockerCli, cmd, opts)
+			err := runBuild(cmd.Context(), dockerCli, opts)
+			if _, ok := errors.AsType[cli.StatusError](err); err != nil && !ok {
+				// As docker buildx build: every failure of a build exits 1.
+				return cli.StatusError{Cause: err, Status: err.Error(), StatusCode: 1}
+			}
+			return err
 		},
 	}
 
@@ -154,7 +159,7 @@ own message).`,
 	return cmd
 }
 
-func runBuild(ctx context.Context, dockerCli command.Cli, cmd *cobra.Command, opts buildOptions) error {
+func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) error {
 	if err := checkScanFlags(opts); err != nil {
 		return err
 	}

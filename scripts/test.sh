@@ -10,8 +10,9 @@ mkdir -p "$CACHE_DIR"
 # The plugin tests drive the real docker CLI; Debian's docker.io brings one.
 command -v docker >/dev/null || ensure_apt docker.io
 # The BuildKit end-to-end tests run a private buildkitd (OCI worker, runc) and
-# make their base images from busybox-static.
-ensure_apt runc busybox-static
+# make their base images from busybox-static; gcc makes the dynamically
+# linked (cgo) build of the plugin that one of them sends to the builder.
+ensure_apt runc busybox-static gcc libc6-dev
 build_buildkit
 
 export SECURE_BUILD_E2E=1
