@@ -1,7 +1,11 @@
 # Plain entry points; the scripts under scripts/ do the same for a fresh machine.
 export GOFLAGS := -buildvcs=false
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/secure-build/secure-build/plugin.Version=$(VERSION)
+# The scanner image "docker secure build" falls back to when the builder cannot
+# run the plugin's own binary (a Mac building for Linux): the frontend image.
+SCANNER_IMAGE ?= ghcr.io/secure-build/frontend:$(VERSION)
+LDFLAGS := -s -w -X github.com/secure-build/secure-build/plugin.Version=$(VERSION) \
+	-X github.com/secure-build/secure-build/plugin.ScannerImage=$(SCANNER_IMAGE)
 PLUGIN_DIR ?= $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
 RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 

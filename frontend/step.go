@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/secure-build/secure-build/sbom"
@@ -93,9 +94,9 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 		if !st.IsDir() {
 			continue
 		}
-		// BuildKit mounts each extra as sbom-<name>; keep the name.
+		// Each extra is mounted as sbom-<stage>, the name its file keeps.
 		name := st.Name()
-		extra, err := sbom.Catalog(ctx, filepath.Join(*extras, name), name)
+		extra, err := sbom.Catalog(ctx, filepath.Join(*extras, name), "stage "+strings.TrimPrefix(name, extraSBOMPrefix))
 		if err != nil {
 			return err
 		}
