@@ -27,7 +27,9 @@ COPY --from=build /out /app
 `
 	dir := e.project(t, dockerfile, map[string]string{"listed.json": npmPackage("listed", "2.0.1")})
 	ref := e.reg.host + "/app:1"
-	r := e.build(t, dir, "--platform", "linux/amd64,linux/arm64", "-t", ref, "--push")
+	// --sbom=true asks for BuildKit's SBOM; secure-build's serves it, so no
+	// generator image is pulled (none could be, offline).
+	r := e.build(t, dir, "--platform", "linux/amd64,linux/arm64", "-t", ref, "--push", "--sbom=true")
 	if r.code != 0 {
 		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
 	}
@@ -46,6 +48,15 @@ COPY --from=build /out /app
 		if atts == nil {
 			t.Errorf("%s: no attestation manifest in the index", platform)
 			continue
+		}
+		var spdxLayers int
+		for _, l := range img.attestationLayers[platform] {
+			if l.statement.PredicateType == "https://spdx.dev/Document" {
+				spdxLayers++
+			}
+		}
+		if spdxLayers != 1 {
+			t.Errorf("%s: %d SPDX attestations, want secure-build's alone", platform, spdxLayers)
 		}
 		sbom, ok := atts["https://spdx.dev/Document"]
 		if !ok {

@@ -321,24 +321,55 @@ round() {
 times_of() { awk -v m="$1" -v k="$2" '$1 ~ /^round/ && $2 == m && $3 == k { print $4 }' "$OUT/times"; }
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.2f", a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-# vertices LOG: the slowest vertices of a --progress plain log, with how
-# many were cached. Vertices overlap: the times do not add up to the wall.
-vertices() {
-	awk '
-		/^#[0-9]+ / {
-			id = $1
-			rest = substr($0, length(id) + 2)
-			if (!(id in name)) { name[id] = rest; order[++n] = id; next }
-			if (rest == "CACHED") { cached++; state[id] = "cached"; next }
-			if (rest ~ /^DONE [0-9.]+s$/) { d = rest; sub(/^DONE /, "", d); sub(/s$/, "", d); dur[id] = d + 0; next }
-		}
-		END {
-			for (i = 1; i <= n; i++) {
-				id = order[i]
-				if (id in dur) printf "%8.2f s  %s\n", dur[id], substr(name[id], 1, 100)
-			}
-			printf "%8s    (%d vertices, %d cached)\n", "", n, cached
-		}' "$1" | sort -rg | head -12
+# timeline LOG: the vertices of a --progress rawjson log, in start order:
+# start and end in seconds from the first vertex's start, duration, C when
+# cached. A gap between one vertex's end and the next's start is time the
+# solver spent between them (cache keys, mounts), not in any vertex.
+timeline() {
+	python3 - "$1" <<-'PY'
+		import json, sys
+		from datetime import datetime
+
+		def ts(s):
+		    # RFC 3339 with nanoseconds; Python takes microseconds.
+		    s = s.rstrip("Z")
+		    if "." in s:
+		        a, b = s.split(".")
+		        s = a + "." + b[:6]
+		    return datetime.fromisoformat(s).timestamp()
+
+		vs, dec = {}, json.JSONDecoder()
+		# docker-secure prints its verdict and warnings between the JSON
+		# objects: skip what does not parse.
+		for line in open(sys.argv[1], errors="replace"):
+		    try:
+		        obj = dec.decode(line)
+		    except ValueError:
+		        continue
+		    if not isinstance(obj, dict):
+		        continue
+		    for v in obj.get("vertexes") or []:
+		        d = vs.setdefault(v["digest"], {})
+		        d["name"] = v.get("name") or d.get("name", "?")
+		        for k in ("started", "completed"):
+		            if v.get(k):
+		                d[k] = ts(v[k])
+		        d["cached"] = d.get("cached") or bool(v.get("cached"))
+		started = [d for d in vs.values() if "started" in d]
+		if not started:
+		    sys.exit("no vertices in " + sys.argv[1])
+		t0 = min(d["started"] for d in started)
+		t1 = max(d.get("completed", d["started"]) for d in started)
+		print("    %d vertices, first start to last end %.2f s" % (len(vs), t1 - t0))
+		print("    start    end    dur")
+		for d in sorted(started, key=lambda d: d["started"]):
+		    if d["name"].startswith(("[internal] load build definition", "[internal] load .dockerignore")) or \
+		            " load .dockerignore" in d["name"] or " load metadata for " in d["name"]:
+		        continue  # all ~0.01 s
+		    end = d.get("completed", d["started"])
+		    print("    %5.2f  %5.2f  %5.2f %s %s" % (d["started"] - t0, end - t0, end - d["started"],
+		                                         "C" if d["cached"] else " ", d["name"][:88]))
+	PY
 }
 
 report() {
@@ -376,13 +407,16 @@ report() {
 			done
 		done
 		echo
-		for kind in cold warm; do
-			for mode in plain secure; do
-				echo "slowest vertices, round $ROUNDS $mode $kind (--progress plain DONE times):"
-				vertices "$OUT/round$ROUNDS.$mode.$kind.log"
+		if [[ $TIMELINE == 1 ]]; then
+			echo "timelines of one more round, untimed above (--progress rawjson; wall = this script's clock):"
+			for kind in cold warm; do
+				for mode in plain secure; do
+					echo "  $mode $kind, wall $(awk -v m="$mode" -v k="$kind" '$1 == "trace" && $2 == m && $3 == k { print $4 }' "$OUT/times") s:"
+					timeline "$OUT/trace.$mode.$kind.log"
+				done
 			done
-		done
-		echo
+			echo
+		fi
 		echo "logs: $OUT"
 	} | tee "$OUT/report.txt"
 }
