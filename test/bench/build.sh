@@ -14,6 +14,8 @@
 #              secure (their order alternating between rounds): buildctl prune
 #              --all, a cold build, then the same build again (warm).
 #   WARMUP     untimed rounds before them (default 1)
+#   TIMELINE   1 (default): one more round after them, with --progress
+#              rawjson, to print when each vertex of each build ran; 0: not
 #   NPM        generated npm packages (default 900; 6 real ones come on top)
 #   DB         osvgen (default): a synthetic OSV corpus of RECORDS records
 #              (test/bench/osvgen, with records about the root's Debian
@@ -29,7 +31,7 @@
 # It prints, per mode (cold, warm), the median seconds of the plain and the
 # secure build, their ratio and difference, and the targets (cold ratio <=
 # 1.15; warm <= 1.05x or <= +0.3 s, whichever allows more) as PASS/MISS, then
-# the slowest vertices of the last round's builds. The targets are
+# the vertex timelines of the TIMELINE round. The targets are
 # informational: the exit status is non-zero only when something failed.
 # Build logs (--progress plain) stay in BENCH_DIR/build/results/STAMP.
 set -euo pipefail
@@ -38,6 +40,7 @@ export LC_ALL=C # "." in EPOCHREALTIME and printf
 BENCH_DIR=${BENCH_DIR:-/var/tmp/secure-build-bench}
 ROUNDS=${ROUNDS:-5}
 WARMUP=${WARMUP:-1}
+TIMELINE=${TIMELINE:-1}
 NPM=${NPM:-900}
 DB=${DB:-osvgen}
 RECORDS=${RECORDS:-100000}
@@ -62,6 +65,7 @@ die() { log "ERROR: $*"; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "run as root (buildkitd's OCI worker needs it)"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a number, got '$WARMUP'"
+[[ $TIMELINE == [01] ]] || die "TIMELINE must be 0 or 1, got '$TIMELINE'"
 [[ $NPM =~ ^[0-9]+$ ]] || die "NPM must be a number, got '$NPM'"
 [[ $DB == osvgen || $DB == testdata ]] || die "DB must be osvgen or testdata, got '$DB'"
 command -v go >/dev/null || die "go is not on PATH"
@@ -138,6 +142,7 @@ build_tools() {
 	BUILDCTL=$cache/bin/buildctl
 	if [[ ! -x $BUILDKITD || ! -x $BUILDCTL ]]; then
 		log "building buildkitd and buildctl into $cache/bin (scripts/lib.sh build_buildkit)"
+		# shellcheck disable=SC1091 # sourced from the repository root
 		(cd "$REPO" && . scripts/lib.sh && build_buildkit)
 	fi
 	BUILDKIT_VERSION=$(cd "$REPO" && go list -m -f '{{.Version}}' github.com/moby/buildkit 2>/dev/null || echo '?')
@@ -156,6 +161,7 @@ find_root() {
 		ROOT=$REPO/.cache/debian-bookworm-minbase
 	else
 		log "no Debian root yet: making one with scripts/lib.sh debian_root"
+		# shellcheck disable=SC1091 # sourced from the repository root
 		ROOT=$(cd "$REPO" && . scripts/lib.sh && debian_root "$REPO/.cache/debian-bookworm-minbase")
 	fi
 	[[ -f $ROOT/var/lib/dpkg/status ]] || die "ROOT=$ROOT is not a Debian root (no var/lib/dpkg/status)"
@@ -266,7 +272,7 @@ make_db() {
 		# The synthetic records include fixable criticals about the root's
 		# packages and the npm ones: the policy would stop the build.
 		SECURE_POLICY=(--fail-on none)
-		DB_NOTE="osvgen corpus, $(head -1 "$W/corpus.txt" | sed 's/^corpus: //; s/ in [0-9.]*m\?s$//'); --fail-on none"
+		DB_NOTE="osvgen corpus, $(head -1 "$W/corpus.txt" | sed 's/^corpus: //; s/, in [0-9.]*m\?s$//'); --fail-on none"
 		log "importing it into $DB_DIR"
 		rm -rf "$DB_DIR"
 		"$BIN/docker-secure" db import --db "$DB_DIR" "$corpus"/{Debian,npm,PyPI,Go,Maven}/all.zip >"$OUT/db-import.txt"
@@ -276,23 +282,23 @@ make_db() {
 }
 
 # ----------------------------------------------------------------- builds ---
-build_plain() { # build_plain OUTTAR
+build_plain() { # build_plain OUTTAR PROGRESS
 	bk build --frontend dockerfile.v0 --local context="$APP" --local dockerfile="$APP" \
 		--oci-layout "base=$BASE" --opt "context:base=oci-layout://base@$BASE_DIGEST" \
-		--output "type=oci,dest=$1" --progress plain
+		--output "type=oci,dest=$1" --progress "$2"
 }
-build_secure() { # build_secure OUTTAR
-	BUILDKIT_HOST=$ADDR "$BIN/docker-secure" build --progress plain --provenance=false \
+build_secure() { # build_secure OUTTAR PROGRESS
+	BUILDKIT_HOST=$ADDR "$BIN/docker-secure" build --progress "$2" --provenance=false \
 		--db "$DB_DIR" "${SECURE_POLICY[@]}" \
 		--build-context "base=oci-layout://$BASE@$BASE_DIGEST" \
 		-o "type=oci,dest=$1" "$APP"
 }
 
-# timed_build MODE LOG: one build; prints its wall seconds.
+# timed_build MODE LOG [PROGRESS]: one build; prints its wall seconds.
 timed_build() {
-	local mode=$1 logf=$2 start end
+	local mode=$1 logf=$2 progress=${3:-plain} start end
 	start=$EPOCHREALTIME
-	if ! "build_$mode" "$W/out/$mode.tar" >"$logf" 2>&1; then
+	if ! "build_$mode" "$W/out/$mode.tar" "$progress" >"$logf" 2>&1; then
 		tail -40 "$logf" >&2
 		die "the $mode build failed (log: $logf)"
 	fi
@@ -300,19 +306,19 @@ timed_build() {
 	awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
-# round NAME FIRST SECOND: for each mode, prune everything, build cold, then
-# build again warm; the times go to OUT/times as "name mode kind seconds".
+# round NAME PROGRESS MODE...: for each mode, prune everything, build cold,
+# then build again warm; the times go to OUT/times as "name mode kind
+# seconds", the logs to OUT/name.mode.kind.log.
 round() {
-	local name=$1 mode s
-	shift
+	local name=$1 progress=$2 mode kind s
+	shift 2
 	for mode in "$@"; do
 		bk prune --all >/dev/null
-		s=$(timed_build "$mode" "$OUT/$name.$mode.cold.log")
-		echo "$name $mode cold $s" >>"$OUT/times"
-		log "  $name $mode cold: $s s"
-		s=$(timed_build "$mode" "$OUT/$name.$mode.warm.log")
-		echo "$name $mode warm $s" >>"$OUT/times"
-		log "  $name $mode warm: $s s"
+		for kind in cold warm; do
+			s=$(timed_build "$mode" "$OUT/$name.$mode.$kind.log" "$progress")
+			echo "$name $mode $kind $s" >>"$OUT/times"
+			log "  $name $mode $kind: $s s"
+		done
 	done
 }
 
@@ -417,6 +423,7 @@ report() {
 			done
 			echo
 		fi
+		echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "logs: $OUT"
 	} | tee "$OUT/report.txt"
 }
@@ -435,11 +442,15 @@ log "base image $BASE@$BASE_DIGEST; database $DB_DIR"
 : >"$OUT/times"
 for ((i = 1; i <= WARMUP; i++)); do
 	log "warm-up round $i (untimed)"
-	round "warmup$i" plain secure
+	round "warmup$i" plain plain secure
 done
 for ((i = 1; i <= ROUNDS; i++)); do
 	log "round $i of $ROUNDS"
 	# Alternate which goes first, so that drift hits both alike.
-	if ((i % 2)); then round "round$i" plain secure; else round "round$i" secure plain; fi
+	if ((i % 2)); then round "round$i" plain plain secure; else round "round$i" plain secure plain; fi
 done
+if [[ $TIMELINE == 1 ]]; then
+	log "one more round with --progress rawjson, for the timelines"
+	round trace rawjson plain secure
+fi
 report
