@@ -38,6 +38,7 @@ log "${cli[*]} db import --db $demo/db vuln/testdata/osv/Debian vuln/testdata/os
 build=("${cli[@]}" build --progress plain --db "$demo/db"
 	--build-context "base=oci-layout://$demo/base@$digest" examples/app)
 log "${build[*]} (expected to fail: minimist 1.2.5 has a fixable critical)"
+rm -f "$demo/app.tar"
 if "${build[@]}" -o "type=oci,dest=$demo/app.tar"; then
 	log "the build passed, but its policy should have failed it"
 	exit 1

@@ -87,8 +87,15 @@ start_buildkitd() {
 	mkdir -p "$dir"
 	export BUILDKIT_HOST="unix://$dir/buildkitd.sock"
 	log "starting buildkitd at $BUILDKIT_HOST (log: $dir/buildkitd.log)"
-	as_root "$SECURE_BUILD_BUILDKITD" --root "$dir/state" --addr "$BUILDKIT_HOST" \
-		--oci-worker=true --containerd-worker=false >"$dir/buildkitd.log" 2>&1 &
+	local cmd=("$SECURE_BUILD_BUILDKITD" --root "$dir/state" --addr "$BUILDKIT_HOST"
+		--oci-worker=true --containerd-worker=false)
+	# Not through the as_root function: in the background it would be a
+	# subshell, and its pid not buildkitd's. sudo passes SIGTERM on.
+	if [ "$(id -u)" -eq 0 ]; then
+		"${cmd[@]}" >"$dir/buildkitd.log" 2>&1 &
+	else
+		sudo "${cmd[@]}" >"$dir/buildkitd.log" 2>&1 &
+	fi
 	BUILDKITD_PID=$!
 	trap 'as_root kill "$BUILDKITD_PID" 2>/dev/null; wait "$BUILDKITD_PID" 2>/dev/null || true' EXIT
 	for i in $(seq 1 120); do
