@@ -33,6 +33,9 @@ type Scanner struct {
 	Local string
 	// Image is the scanner image, used when Local is empty.
 	Image string
+	// Self is the image this build function runs from as a gateway
+	// frontend: BuildKit's "source" option names it.
+	Self bool
 	// Path is the scanner's executable inside that root.
 	Path string
 }
@@ -45,6 +48,7 @@ const (
 	argFailOn      = "SECURE_BUILD_FAIL_ON"
 	argOnlyFixable = "SECURE_BUILD_ONLY_FIXABLE"
 	argMaxDBAge    = "SECURE_BUILD_MAX_DB_AGE"
+	argDBImage     = "SECURE_BUILD_DB_IMAGE"
 )
 
 // settings are the build's knobs, read from its build args.
@@ -90,47 +94,93 @@ type inputs struct {
 
 // noDatabase is the error of a build given no database.
 const noDatabase = "no vulnerability database for the scan: give one as the build context " + DBContext +
-	" (docker secure build --db DIR, or --build-context " + DBContext + "=DIR|oci-layout://...|docker-image://...); " +
+	" (docker secure build --db DIR, or --build-context " + DBContext + "=DIR|oci-layout://...|docker-image://...) " +
+	"or name an image holding it with the build arg " + argDBImage + " (made by 'docker secure db push'); " +
 	"get the data with 'docker secure db update' or 'docker secure db import FILE.zip'"
 
 func stepInputs(ctx context.Context, bc *dockerui.Client, s Scanner, buildPlatform ocispecs.Platform) (inputs, error) {
-	nc, err := bc.NamedContext(DBContext, dockerui.ContextOpt{NoDockerignore: true, Platform: &buildPlatform})
+	db, err := database(ctx, bc, buildPlatform)
 	if err != nil {
-		return inputs{}, fmt.Errorf("build context %s: %w", DBContext, err)
+		return inputs{}, err
 	}
-	if nc == nil {
-		return inputs{}, fmt.Errorf("%s", noDatabase)
+	in := inputs{db: db, scannerPath: s.Path}
+	image := s.Image
+	if s.Self {
+		if image = bc.BuildOpts().Opts["source"]; image == "" {
+			return inputs{}, fmt.Errorf("no scanner: this frontend was not started from an image (no source option)")
+		}
 	}
-	db, _, err := nc.Load(ctx)
-	if err != nil {
-		return inputs{}, fmt.Errorf("build context %s: %w", DBContext, err)
-	}
-	if db == nil {
-		return inputs{}, fmt.Errorf("%s", noDatabase)
-	}
-	in := inputs{db: *db, scannerPath: s.Path}
 	switch {
 	case s.Local != "":
-		in.scanner = llb.Local(s.Local,
-			llb.SessionID(bc.BuildOpts().SessionID),
-			llb.SharedKeyHint(s.Local),
-			llb.WithCustomName("[secure-build] load the scanner"),
-		)
-	case s.Image != "":
-		in.scanner = llb.Image(s.Image, llb.Platform(buildPlatform), llb.WithCustomName("[secure-build] load the scanner image "+s.Image))
-	default:
-		return inputs{}, fmt.Errorf("no scanner: neither a local input nor an image was given")
-	}
-	if s.Local != "" {
 		// A local input used as the step's root would become the parent of
 		// the step's cached output, and BuildKit could no longer reuse it:
 		// every build would send the whole binary again. A copy keeps the
 		// transfer incremental and is itself cached by content.
-		in.scanner = llb.Scratch().File(llb.Copy(in.scanner, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
+		local := llb.Local(s.Local,
+			llb.SessionID(bc.BuildOpts().SessionID),
+			llb.SharedKeyHint(s.Local),
+			llb.WithCustomName("[secure-build] load the scanner"),
+		)
+		in.scanner = llb.Scratch().File(llb.Copy(local, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
 			llb.WithCustomName("[secure-build] copy the scanner"))
+	case image != "":
+		st, err := imageState(ctx, bc, image, buildPlatform, "[secure-build] load the scanner image "+image)
+		if err != nil {
+			return inputs{}, fmt.Errorf("scanner image %s: %w", image, err)
+		}
+		in.scanner = st
+	default:
+		return inputs{}, fmt.Errorf("no scanner: neither a local input nor an image was given")
 	}
 	in.scanner = in.scanner.Platform(buildPlatform)
 	return in, nil
+}
+
+// database is the vulnerability database's state: the named context
+// secure-build-db, else the image the build arg SECURE_BUILD_DB_IMAGE names.
+// Without either the build fails, closed.
+func database(ctx context.Context, bc *dockerui.Client, buildPlatform ocispecs.Platform) (llb.State, error) {
+	nc, err := bc.NamedContext(DBContext, dockerui.ContextOpt{NoDockerignore: true, Platform: &buildPlatform})
+	if err != nil {
+		return llb.State{}, fmt.Errorf("build context %s: %w", DBContext, err)
+	}
+	if nc != nil {
+		db, _, err := nc.Load(ctx)
+		if err != nil {
+			return llb.State{}, fmt.Errorf("build context %s: %w", DBContext, err)
+		}
+		if db != nil {
+			return *db, nil
+		}
+	}
+	if ref := bc.BuildArgs[argDBImage]; ref != "" {
+		st, err := imageState(ctx, bc, ref, buildPlatform, "[secure-build] load the database image "+ref)
+		if err != nil {
+			return llb.State{}, fmt.Errorf("build arg %s=%s: %w", argDBImage, ref, err)
+		}
+		return st, nil
+	}
+	return llb.State{}, fmt.Errorf("%s", noDatabase)
+}
+
+// imageState is an image for the build platform: a named context of that
+// name when the build has one (a mirror, a local OCI layout), else the
+// image itself.
+func imageState(ctx context.Context, bc *dockerui.Client, ref string, platform ocispecs.Platform, name string) (llb.State, error) {
+	nc, err := bc.NamedContext(ref, dockerui.ContextOpt{NoDockerignore: true, Platform: &platform})
+	if err != nil {
+		return llb.State{}, err
+	}
+	if nc != nil {
+		st, _, err := nc.Load(ctx)
+		if err != nil {
+			return llb.State{}, err
+		}
+		if st != nil {
+			return *st, nil
+		}
+	}
+	return llb.Image(ref, llb.Platform(platform), llb.WithCustomName(name)), nil
 }
 
 // stepOutput is what one platform's scan step left.
@@ -151,6 +201,9 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	runOpts := []llb.RunOption{
 		llb.Args([]string{in.scannerPath, StepCommand}),
 		llb.Network(llb.NetModeNone),
+		// Root in the step's sandbox, whatever the scanner image's USER:
+		// the scanned root's files are not all readable by others.
+		llb.User("0:0"),
 		llb.WithCustomNamef("[secure-build %s] scan the final stage", platform),
 	}
 	if s.sourceDateEpoch != "" {

@@ -62,7 +62,7 @@ The database lives in $SECURE_BUILD_DB, else the user's cache folder
   # Where the database is and how old
   docker secure db status`,
 	}
-	cmd.AddCommand(newDBUpdateCmd(dockerCli), newDBImportCmd(dockerCli), newDBStatusCmd(dockerCli))
+	cmd.AddCommand(newDBUpdateCmd(dockerCli), newDBImportCmd(dockerCli), newDBStatusCmd(dockerCli), newDBPushCmd(dockerCli))
 	return cmd
 }
 

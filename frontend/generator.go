@@ -1,0 +1,86 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	intoto "github.com/in-toto/in-toto-golang/in_toto"
+	"github.com/secure-build/secure-build/sbom"
+	spdxjson "github.com/spdx/tools-golang/json"
+)
+
+// Environment of BuildKit's SBOM generator protocol
+// (docs/attestations/sbom-protocol.md in BuildKit).
+const (
+	EnvScanSource      = "BUILDKIT_SCAN_SOURCE"
+	EnvScanExtras      = "BUILDKIT_SCAN_SOURCE_EXTRAS"
+	EnvScanDestination = "BUILDKIT_SCAN_DESTINATION"
+)
+
+// RunGenerator serves BuildKit's SBOM generator protocol
+// (--sbom=generator=IMAGE): it catalogs the root at BUILDKIT_SCAN_SOURCE and
+// each extra under BUILDKIT_SCAN_SOURCE_EXTRAS, and writes one in-toto
+// statement a root into BUILDKIT_SCAN_DESTINATION. The protocol mounts no
+// database, so it yields SBOMs only; BuildKit fills in the subjects.
+func RunGenerator(ctx context.Context, toolVersion string) error {
+	source, dest := os.Getenv(EnvScanSource), os.Getenv(EnvScanDestination)
+	if source == "" || dest == "" {
+		return fmt.Errorf("SBOM generator: %s and %s must both be set", EnvScanSource, EnvScanDestination)
+	}
+	created, err := sbom.CreatedTime()
+	if err != nil {
+		return err
+	}
+	opts := sbom.EncodeOptions{Created: created, ToolVersion: toolVersion}
+	if err := generate(ctx, source, "final stage", filepath.Join(dest, sbomFile), opts); err != nil {
+		return err
+	}
+	extras := os.Getenv(EnvScanExtras)
+	if extras == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(extras)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("SBOM generator: read %s: %w", extras, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		name := e.Name()
+		stage := "stage " + strings.TrimPrefix(name, extraSBOMPrefix)
+		if err := generate(ctx, filepath.Join(extras, name), stage, filepath.Join(dest, name+".spdx.json"), opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func generate(ctx context.Context, root, name, out string, opts sbom.EncodeOptions) error {
+	doc, err := sbom.Catalog(ctx, root, name)
+	if err != nil {
+		return fmt.Errorf("SBOM generator: %w", err)
+	}
+	var predicate bytes.Buffer
+	if err := spdxjson.Write(doc.SPDX(opts), &predicate); err != nil {
+		return fmt.Errorf("SBOM generator: encode %s: %w", name, err)
+	}
+	stmt := struct {
+		intoto.StatementHeader
+		Predicate json.RawMessage `json:"predicate"`
+	}{
+		StatementHeader: intoto.StatementHeader{Type: intoto.StatementInTotoV01, PredicateType: intoto.PredicateSPDX},
+		Predicate:       predicate.Bytes(),
+	}
+	b, err := json.Marshal(stmt)
+	if err != nil {
+		return fmt.Errorf("SBOM generator: encode %s: %w", name, err)
+	}
+	return writeFile(out, b)
+}
