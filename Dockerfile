@@ -14,11 +14,11 @@ ARG TARGETARCH
 ARG VERSION=dev
 WORKDIR /src
 ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false
-COPY go.mod go.sum ./
-RUN --mount=type=cache,target=/root/.cache/go-build \
-    go mod download
 COPY . .
-RUN --mount=type=cache,target=/root/.cache/go-build \
+# The module and build caches persist between builds on one builder; go
+# build fetches only the modules the frontend needs.
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath \
       -ldflags "-s -w -X main.Version=$VERSION" \
       -o /out/secure-build-frontend ./cmd/secure-build-frontend

@@ -11,8 +11,10 @@ mkdir -p "$CACHE_DIR"
 command -v docker >/dev/null || ensure_apt docker.io
 # The BuildKit end-to-end tests run a private buildkitd (OCI worker, runc) and
 # make their base images from busybox-static; gcc makes the dynamically
-# linked (cgo) build of the plugin that one of them sends to the builder.
-ensure_apt runc busybox-static gcc libc6-dev
+# linked (cgo) build of the plugin that one of them sends to the builder;
+# the frontend image is built in a Go image made here, whose module downloads
+# need the CA certificates.
+ensure_apt runc busybox-static gcc libc6-dev ca-certificates
 build_buildkit
 
 export SECURE_BUILD_E2E=1

@@ -13,7 +13,8 @@
 #   ROUNDS     timed rounds (default 5). A round is, for each of plain and
 #              secure (their order alternating between rounds): buildctl prune
 #              --all, a cold build, then the same build again (warm).
-#   WARMUP     untimed rounds before them (default 1)
+#   WARMUP     untimed rounds before them (default 1; the first secure build
+#              also bundles the new docker-secure binary for the builder)
 #   TIMELINE   1 (default): one more round after them, with --progress
 #              rawjson, to print when each vertex of each build ran; 0: not
 #   NPM        generated npm packages (default 900; 6 real ones come on top)
@@ -52,6 +53,7 @@ BIN=$W/bin
 BK=$W/buildkit # buildkitd's state, socket and log; short enough for a socket path
 ADDR=unix://$BK/buildkitd.sock
 STAMP=$(date +%Y%m%d-%H%M%S)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 OUT=$W/results/$STAMP
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
 # The scanner bundle docker-secure makes for each new binary goes to the
@@ -146,6 +148,9 @@ build_tools() {
 		(cd "$REPO" && . scripts/lib.sh && build_buildkit)
 	fi
 	BUILDKIT_VERSION=$(cd "$REPO" && go list -m -f '{{.Version}}' github.com/moby/buildkit 2>/dev/null || echo '?')
+	# docker-secure bundles each new binary there (55 MB): drop the ones of
+	# earlier runs; the warm-up round makes this binary's.
+	rm -rf "$XDG_CACHE_HOME/secure-build/scanner"
 }
 
 # ---------------------------------------------------------------- fixtures ---
@@ -323,7 +328,7 @@ round() {
 }
 
 # ----------------------------------------------------------------- report ---
-# times MODE KIND: the timed rounds' seconds.
+# times_of MODE KIND: the seconds of the timed rounds.
 times_of() { awk -v m="$1" -v k="$2" '$1 ~ /^round/ && $2 == m && $3 == k { print $4 }' "$OUT/times"; }
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.2f", a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
@@ -387,7 +392,7 @@ report() {
 	local verdict
 	verdict=$(grep -h '^secure-build linux' -A1 "$OUT/round$ROUNDS.secure.cold.log" | tr -s ' ' | paste -sd' ' || true)
 	{
-		echo "== secure-build build benchmark $STAMP ($(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+		echo "== secure-build build benchmark $STAMP ($(nproc) cores, load average at the start $LOAD_START)"
 		echo "docker-secure $OURS_REV; BuildKit $BUILDKIT_VERSION (buildkitd, buildctl from $(dirname "$BUILDKITD")), OCI worker"
 		echo "project: final stage = $ROOT as a base image ($DEB_PACKAGES Debian packages, ${BASE_MB} MB of blobs) + /app/node_modules"
 		echo "  $APP_NOTE"
