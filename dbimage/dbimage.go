@@ -23,7 +23,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/secure-build/secure-build/vuln"
-	bolt "go.etcd.io/bbolt"
 )
 
 // LabelUpdated is the config label that says when each archive was last
@@ -31,10 +30,9 @@ import (
 const LabelUpdated = "dev.secure-build.db.updated"
 
 // Image packs the database in dir into an image, writing its layer under
-// tmp. Each archive is compacted on the way (bbolt files keep the space of
-// deleted pages), and the image's creation time is the oldest archive's
-// import, so its age is the data's age. The caller removes nothing: the
-// layer file is removed by Close.
+// tmp. Each archive is packed on the way (vuln.Pack: full pages, no hole at
+// the end), and the image's creation time is the oldest archive's import, so
+// its age is the data's age. Close removes the layer file.
 func Image(dir, tmp string) (*Packed, error) {
 	db, err := vuln.Open(dir)
 	if err != nil {
@@ -107,7 +105,43 @@ func (p *Packed) Close() error {
 	return os.RemoveAll(p.work)
 }
 
-// writeLayer compacts each archive file into work and writes them into one
+// packInto packs the archive file src (vuln.Pack) into the folder work.
+func packInto(src, work string) (string, error) {
+	tmp := filepath.Join(work, filepath.Base(src))
+	if err := copyFile(src, tmp); err != nil {
+		return "", err
+	}
+	packed, err := vuln.Pack(tmp)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Remove(tmp); err != nil {
+		return "", fmt.Errorf("pack the database: %w", err)
+	}
+	return packed, nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("pack the database: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("pack the database: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("pack the database: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("pack the database: %w", err)
+	}
+	return nil
+}
+
+// writeLayer packs each archive file into work and writes them into one
 // tar at path, each at the layer's root, read-only, owned by root, with a
 // fixed time so that the same data gives the same layer.
 func writeLayer(path, dir, work string, files []string) error {
@@ -117,16 +151,17 @@ func writeLayer(path, dir, work string, files []string) error {
 	}
 	tw := tar.NewWriter(f)
 	for _, name := range files {
-		compacted := filepath.Join(work, name)
-		if err := compact(filepath.Join(dir, name), compacted); err != nil {
+		// Packed beside the source: the folder may be a read-only copy.
+		packed, err := packInto(filepath.Join(dir, name), work)
+		if err != nil {
 			f.Close()
 			return err
 		}
-		if err := addFile(tw, compacted, name); err != nil {
+		if err := addFile(tw, packed, name); err != nil {
 			f.Close()
 			return err
 		}
-		if err := os.Remove(compacted); err != nil {
+		if err := os.Remove(packed); err != nil {
 			f.Close()
 			return fmt.Errorf("pack the database: %w", err)
 		}
@@ -136,26 +171,6 @@ func writeLayer(path, dir, work string, files []string) error {
 		return fmt.Errorf("pack the database: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("pack the database: %w", err)
-	}
-	return nil
-}
-
-func compact(src, dst string) error {
-	from, err := bolt.Open(src, 0o444, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
-	if err != nil {
-		return fmt.Errorf("pack the database: open %s: %w", src, err)
-	}
-	defer from.Close()
-	to, err := bolt.Open(dst, 0o644, &bolt.Options{NoSync: true})
-	if err != nil {
-		return fmt.Errorf("pack the database: %w", err)
-	}
-	if err := bolt.Compact(to, from, 64<<20); err != nil {
-		to.Close()
-		return fmt.Errorf("pack the database: compact %s: %w", src, err)
-	}
-	if err := to.Close(); err != nil {
 		return fmt.Errorf("pack the database: %w", err)
 	}
 	return nil

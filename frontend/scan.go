@@ -214,10 +214,14 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	}
 	run := in.scanner.Run(runOpts...)
 	run.AddMount("/tmp", llb.Scratch(), llb.Tmpfs())
-	run.AddMount(stepSourceDir, df.SBOM.Core, llb.Readonly)
+	// The stages are keyed by their definitions, which already hold the
+	// content of every local input: hashing their whole files again for the
+	// step's cache key would cost a read of each root on every cold build.
+	noHash := llb.ContentCache(llb.MountContentCacheOff)
+	run.AddMount(stepSourceDir, df.SBOM.Core, llb.Readonly, noHash)
 	var extras []string
 	for name, st := range df.SBOM.Extras {
-		run.AddMount(path.Join(stepExtrasDir, extraSBOMPrefix+name), st, llb.Readonly)
+		run.AddMount(path.Join(stepExtrasDir, extraSBOMPrefix+name), st, llb.Readonly, noHash)
 		extras = append(extras, extraSBOMPrefix+name+".spdx.json")
 	}
 	sort.Strings(extras)

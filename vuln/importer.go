@@ -289,16 +289,22 @@ func (b *archiveBuilder) finish(now time.Time) (ArchiveStatus, error) {
 	if err == nil {
 		err = b.db.Sync()
 	}
-	if err == nil {
-		// CreateTemp made it private; readers (a build step, other users of
-		// a shared cache) need to read it.
-		err = os.Chmod(b.tmpPath, 0o644)
-	}
 	if cerr := b.db.Close(); err == nil {
 		err = cerr
 	}
 	b.db = nil
 	if err != nil {
+		return st, fmt.Errorf("write %s: %w", b.tmpPath, err)
+	}
+	packed, err := Pack(b.tmpPath)
+	if err != nil {
+		return st, err
+	}
+	os.Remove(b.tmpPath)
+	b.tmpPath = packed
+	// CreateTemp made it private; readers (a build step, other users of a
+	// shared cache) need to read it.
+	if err := os.Chmod(b.tmpPath, 0o644); err != nil {
 		return st, fmt.Errorf("write %s: %w", b.tmpPath, err)
 	}
 	return st, nil

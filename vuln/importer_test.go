@@ -311,3 +311,28 @@ func TestUpdateFromLoopbackServer(t *testing.T) {
 		t.Errorf("failed updates left %v", leftovers)
 	}
 }
+
+// TestImportPacks: an imported archive file holds full pages and no hole at
+// its end (bbolt grows files 16 MB at a time), so a build sends and hashes
+// its data, not zeros.
+func TestImportPacks(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Import(context.Background(), dir, []Source{{Path: "testdata/osv/npm"}}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "npm.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 64<<10 {
+		t.Errorf("npm.db of two records is %d bytes: not packed", fi.Size())
+	}
+	db, err := Open(dir)
+	if err != nil {
+		t.Fatalf("the packed file does not open: %v", err)
+	}
+	defer db.Close()
+	if st := db.Status(); len(st) != 1 || st[0].Records != 2 {
+		t.Errorf("status %+v, want the two records", st)
+	}
+}
