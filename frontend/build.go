@@ -38,6 +38,9 @@ type Options struct {
 	// OnScan, when set, is given each platform's scan and verdict before
 	// the build function returns, whether the policy passed or not.
 	OnScan func(PlatformScan)
+	// FullSBOM makes each PlatformScan carry the whole SBOM, for a caller
+	// that writes it or a report of it.
+	FullSBOM bool
 }
 
 // Build returns the build function for client.Build or a gateway frontend.
@@ -144,7 +147,7 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 			p = *platform
 		}
 		id := platforms.FormatAll(platforms.Normalize(p))
-		out, err := runScanStep(ctx, c, inputs, id, dfRes, settings)
+		out, err := runScanStep(ctx, c, inputs, id, dfRes, settings, opts.FullSBOM)
 		if err != nil {
 			return nil, err
 		}

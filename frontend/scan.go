@@ -197,7 +197,7 @@ type stepOutput struct {
 // BUILDKIT_SBOM_SCAN_STAGE asks for) with no network, every input read-only,
 // and reads its output: reading it is what makes BuildKit run the step now,
 // before the policy decides, not lazily at export.
-func runScanStep(ctx context.Context, c client.Client, in inputs, platform string, df *dockerfile2llb.Result, s settings) (*stepOutput, error) {
+func runScanStep(ctx context.Context, c client.Client, in inputs, platform string, df *dockerfile2llb.Result, s settings, fullSBOM bool) (*stepOutput, error) {
 	runOpts := []llb.RunOption{
 		llb.Args([]string{in.scannerPath, StepCommand}),
 		llb.Network(llb.NetModeNone),
@@ -248,6 +248,12 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	if err := json.Unmarshal(b, &o.result); err != nil {
 		return nil, fmt.Errorf("read the scan step's %s: %w", stepResultFile, err)
 	}
+	// The verdict and the attestations need only the step's findings; the
+	// whole SBOM is read when the caller writes it or a report of it.
+	o.sbom = &sbom.SBOM{Source: "final stage", Distro: o.result.Distro}
+	if !fullSBOM {
+		return o, nil
+	}
 	if o.spdx, err = ref.ReadFile(ctx, client.ReadRequest{Filename: sbomFile}); err != nil {
 		return nil, fmt.Errorf("read the scan step's %s: %w", sbomFile, err)
 	}
@@ -274,8 +280,11 @@ func outputVertex(def *llb.Definition) digest.Digest {
 type PlatformScan struct {
 	Platform string
 	Report   *report.Scan
-	// SPDX is the final stage's SBOM as attached.
+	// SPDX is the final stage's SBOM as attached, and Report.SBOM its
+	// packages, when Options.FullSBOM asked for them.
 	SPDX []byte
+	// Packages is how many packages the final stage holds.
+	Packages int
 	// DatabaseAge is how old the oldest archive of the database was when
 	// the verdict was made.
 	DatabaseAge time.Duration
@@ -299,7 +308,7 @@ func decide(platform string, out *stepOutput, s settings, toolVersion string) (P
 		ScannedAt:   out.result.EndedAt.Truncate(time.Second),
 		ToolVersion: toolVersion,
 	}
-	return PlatformScan{Platform: platform, Report: rep, SPDX: out.spdx, DatabaseAge: age}, nil
+	return PlatformScan{Platform: platform, Report: rep, SPDX: out.spdx, Packages: out.result.Packages, DatabaseAge: age}, nil
 }
 
 // maxFindingWarnings caps the findings shown as build warnings; the report

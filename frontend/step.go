@@ -44,11 +44,14 @@ const (
 type StepResult struct {
 	Findings []vuln.Finding `json:"findings"`
 	// Updated is when each archive of the database was last imported.
-	Updated   map[string]time.Time `json:"updated"`
-	Warnings  []string             `json:"warnings,omitempty"`
-	Packages  int                  `json:"packages"`
-	StartedAt time.Time            `json:"startedAt"`
-	EndedAt   time.Time            `json:"endedAt"`
+	Updated  map[string]time.Time `json:"updated"`
+	Warnings []string             `json:"warnings,omitempty"`
+	Packages int                  `json:"packages"`
+	// Distro is the final stage's distribution, what the reports name
+	// without reading the whole SBOM.
+	Distro    *sbom.Distro `json:"distro,omitempty"`
+	StartedAt time.Time    `json:"startedAt"`
+	EndedAt   time.Time    `json:"endedAt"`
 }
 
 // RunStep is the scan step's process: flags name the folders (the defaults
@@ -113,6 +116,7 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 		Updated:   updated,
 		Warnings:  append(doc.Warnings, matchWarnings...),
 		Packages:  len(doc.Packages),
+		Distro:    doc.Distro,
 		StartedAt: started,
 		EndedAt:   time.Now().UTC(),
 	}

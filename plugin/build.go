@@ -198,6 +198,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	fopts := frontend.Options{
 		Scanner:     scanner.Scanner,
 		ToolVersion: Version,
+		FullSBOM:    opts.sbomOutput != "" || opts.reportFile != "",
 		OnScan: func(s frontend.PlatformScan) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -292,7 +293,7 @@ func printVerdicts(w io.Writer, scans []frontend.PlatformScan) error {
 	for _, s := range sortedScans(scans) {
 		fmt.Fprintf(w, "secure-build %s: %s\n  %s; %d packages; database %s old\n",
 			s.Platform, report.VerdictLine(s.Report), report.Summary(s.Report.Findings),
-			len(s.Report.SBOM.Packages), roundAge(s.DatabaseAge))
+			s.Packages, roundAge(s.DatabaseAge))
 		if s.Report.Database.Stale != "" {
 			fmt.Fprintf(w, "  warning: %s\n", s.Report.Database.Stale)
 		}
