@@ -80,6 +80,8 @@ func Image(dir, tmp string) (*Packed, error) {
 		p.Close()
 		return nil, fmt.Errorf("pack the database: %w", err)
 	}
+	// An OCI manifest wants an OCI config: some registries check.
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	p.Image, err = mutate.ConfigFile(img, &v1.ConfigFile{
 		Created:      v1.Time{Time: oldest.UTC()},
 		OS:           "linux",

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -85,10 +87,17 @@ func TestImage(t *testing.T) {
 	if !unpacked.Oldest().Equal(orig.Oldest()) || !cfg.Created.Time.Equal(orig.Oldest()) {
 		t.Errorf("import times differ: unpacked %v, original %v, image created %v", unpacked.Oldest(), orig.Oldest(), cfg.Created.Time)
 	}
-	if fi, _ := os.Stat(filepath.Join(out, "npm.db")); fi != nil {
-		if orig, _ := os.Stat(filepath.Join(dir, "npm.db")); orig != nil && fi.Size() > orig.Size() {
-			t.Errorf("packing grew npm.db: %d > %d bytes", fi.Size(), orig.Size())
-		}
+	findings, _, err := unpacked.Match([]sbom.Package{{Name: "minimist", Version: "1.2.5", Type: "npm", PURL: "pkg:npm/minimist@1.2.5"}})
+	if err != nil || len(findings) != 1 || findings[0].ID != "CVE-2021-44906" {
+		t.Errorf("the unpacked database matches %+v (%v), want minimist's CVE-2021-44906", findings, err)
+	}
+	mt, err := p.MediaType()
+	if err != nil || mt != types.OCIManifestSchema1 {
+		t.Errorf("manifest media type %s (%v), want OCI", mt, err)
+	}
+	m, err := p.Manifest()
+	if err != nil || m.Config.MediaType != types.OCIConfigJSON || m.Layers[0].MediaType != types.OCILayer {
+		t.Errorf("config %s, layer %v (%v): want OCI media types throughout", m.Config.MediaType, m.Layers, err)
 	}
 }
 

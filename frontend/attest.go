@@ -70,7 +70,7 @@ type vulnVerdict struct {
 // as they are (named sbom.spdx.json with sbom-core, so the exporter adds each
 // file's layer and the daemon does not scan again), and the scan result,
 // made on this build by llb.Mkfile so that it is never a cached one.
-func attach(ctx context.Context, c client.Client, rb *dockerui.ResultBuilder, platform string, out *stepOutput, scan PlatformScan) error {
+func attach(ctx context.Context, rb *dockerui.ResultBuilder, platform string, out *stepOutput, scan PlatformScan, verdict client.Reference) error {
 	rb.AddAttestation(platform, client.Attestation{
 		Kind: gwpb.AttestationKind_InToto,
 		Ref:  out.ref,
@@ -91,31 +91,35 @@ func attach(ctx context.Context, c client.Client, rb *dockerui.ResultBuilder, pl
 		})
 	}
 
+	rb.AddAttestation(platform, client.Attestation{
+		Kind:   gwpb.AttestationKind_InToto,
+		Ref:    verdict,
+		Path:   "/" + vulnFile,
+		InToto: result.InTotoAttestation{PredicateType: VulnPredicateType},
+	})
+	return nil
+}
+
+// verdictVertex makes the scan result on this build (llb.Mkfile, so that it
+// is never a cached one) in a vertex named with the verdict and the counts,
+// and runs it now: the progress output shows it whether the policy passed
+// or not.
+func verdictVertex(ctx context.Context, c client.Client, platform string, out *stepOutput, scan PlatformScan) (client.Reference, error) {
 	pred, err := scanPredicate(out, scan)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st := llb.Scratch().File(llb.Mkfile("/"+vulnFile, 0o644, pred),
 		llb.WithCustomNamef("[secure-build %s] %s; %s", platform, report.VerdictLine(scan.Report), report.Summary(scan.Report.Findings)))
 	def, err := st.Marshal(ctx)
 	if err != nil {
-		return fmt.Errorf("marshal the scan result: %w", err)
+		return nil, fmt.Errorf("marshal the scan result: %w", err)
 	}
-	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
+	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), Evaluate: true})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ref, err := res.SingleRef()
-	if err != nil {
-		return err
-	}
-	rb.AddAttestation(platform, client.Attestation{
-		Kind:   gwpb.AttestationKind_InToto,
-		Ref:    ref,
-		Path:   "/" + vulnFile,
-		InToto: result.InTotoAttestation{PredicateType: VulnPredicateType},
-	})
-	return nil
+	return res.SingleRef()
 }
 
 func scanPredicate(out *stepOutput, scan PlatformScan) ([]byte, error) {

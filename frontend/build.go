@@ -147,7 +147,8 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 			p = *platform
 		}
 		id := platforms.FormatAll(platforms.Normalize(p))
-		out, err := runScanStep(ctx, c, inputs, id, dfRes, settings, opts.FullSBOM)
+		// --cache-from serves the scan step too, as it does the stages.
+		out, err := runScanStep(ctx, c, inputs, id, dfRes, settings, opts.FullSBOM, bc.CacheImports)
 		if err != nil {
 			return nil, err
 		}
@@ -172,11 +173,15 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 		if opts.OnScan != nil {
 			opts.OnScan(scan)
 		}
+		verdict, err := verdictVertex(ctx, c, id, out, scan)
+		if err != nil {
+			return err
+		}
 		if !scan.Report.Verdict.Pass {
 			failed.Store(id, scan)
 			return nil
 		}
-		return attach(ctx, c, rb, id, out, scan)
+		return attach(ctx, rb, id, out, scan, verdict)
 	}); err != nil {
 		return nil, err
 	}

@@ -197,7 +197,7 @@ type stepOutput struct {
 // BUILDKIT_SBOM_SCAN_STAGE asks for) with no network, every input read-only,
 // and reads its output: reading it is what makes BuildKit run the step now,
 // before the policy decides, not lazily at export.
-func runScanStep(ctx context.Context, c client.Client, in inputs, platform string, df *dockerfile2llb.Result, s settings, fullSBOM bool) (*stepOutput, error) {
+func runScanStep(ctx context.Context, c client.Client, in inputs, platform string, df *dockerfile2llb.Result, s settings, fullSBOM bool, cacheImports []client.CacheOptionsEntry) (*stepOutput, error) {
 	runOpts := []llb.RunOption{
 		llb.Args([]string{in.scannerPath, StepCommand}),
 		llb.Network(llb.NetModeNone),
@@ -232,7 +232,7 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	if err != nil {
 		return nil, fmt.Errorf("marshal the scan step: %w", err)
 	}
-	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
+	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: cacheImports})
 	if err != nil {
 		return nil, err
 	}

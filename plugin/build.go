@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/platforms"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/moby/buildkit/client"
@@ -22,7 +23,6 @@ import (
 	"github.com/secure-build/secure-build/report"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 )
 
 // ScannerImage is the published scanner image the scan step runs in when the
@@ -178,12 +178,21 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	}
 	defer c.Close()
 
+	builder, err := builderPlatform(ctx, c)
+	if err != nil {
+		return err
+	}
 	solve, done, err := newSolveOpt(ctx, dockerCli, opts)
 	if err != nil {
 		return err
 	}
 	defer done(false)
-	scanner, err := chooseScanner(ctx, dockerCli.Err(), c, opts.scannerImage)
+	if _, ok := solve.FrontendAttrs["platform"]; !ok {
+		// The build function runs here, not on the builder: left alone it
+		// would label the result with this machine's platform.
+		solve.FrontendAttrs["platform"] = platforms.Format(builder)
+	}
+	scanner, err := chooseScanner(dockerCli.Err(), builder, opts.scannerImage)
 	if err != nil {
 		return err
 	}
@@ -212,33 +221,38 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	}
 	ch := make(chan *client.SolveStatus)
 	var (
-		resp     *client.SolveResponse
-		warnings []client.VertexWarning
+		warnings   []client.VertexWarning
+		displayErr error
 	)
-	eg, egCtx := errgroup.WithContext(ctx)
-	eg.Go(func() error {
-		var err error
-		resp, err = c.Build(egCtx, solve, "secure-build", frontend.Build(fopts), ch)
-		return err
-	})
-	eg.Go(func() error {
-		var err error
-		// The display must drain the channel to its end whatever happens.
-		warnings, err = display.UpdateFrom(context.WithoutCancel(egCtx), ch)
-		return err
-	})
-	buildErr := eg.Wait()
+	displayed := make(chan struct{})
+	go func() {
+		defer close(displayed)
+		warnings, displayErr = display.UpdateFrom(context.WithoutCancel(ctx), ch)
+		// BuildKit blocks on a status nobody reads: drain the rest.
+		for range ch {
+		}
+	}()
+	resp, buildErr := c.Build(ctx, solve, "secure-build", frontend.Build(fopts), ch)
+	<-displayed
+	if displayErr != nil {
+		fmt.Fprintf(dockerCli.Err(), "warning: progress display: %v\n", displayErr)
+	}
 	printWarnings(dockerCli.Err(), warnings)
 
 	failed := printVerdicts(dockerCli.Err(), scans)
-	if err := writeScanFiles(dockerCli.Err(), opts, scans); err != nil {
-		return err
-	}
-	if failed != nil {
-		return cli.StatusError{StatusCode: 1, Status: failed.Error()}
-	}
-	if buildErr != nil {
+	writeErr := writeScanFiles(dockerCli.Err(), opts, scans)
+	if failed != nil || buildErr != nil {
+		// The files show why; failing to write one must not hide the why.
+		if writeErr != nil {
+			fmt.Fprintf(dockerCli.Err(), "warning: %v\n", writeErr)
+		}
+		if failed != nil {
+			return cli.StatusError{StatusCode: 1, Status: failed.Error()}
+		}
 		return cli.StatusError{StatusCode: 1, Status: "build failed: " + buildErr.Error()}
+	}
+	if writeErr != nil {
+		return writeErr
 	}
 	if err := done(true); err != nil {
 		return err

@@ -75,7 +75,9 @@ func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions) 
 	if opts.failOn != "" {
 		attrs["build-arg:SECURE_BUILD_FAIL_ON"] = opts.failOn
 	}
-	attrs["build-arg:SECURE_BUILD_MAX_DB_AGE"] = opts.db.maxAge.String()
+	if _, set := attrs["build-arg:SECURE_BUILD_MAX_DB_AGE"]; !set && opts.db.maxAge != vuln.DefaultMaxAge {
+		attrs["build-arg:SECURE_BUILD_MAX_DB_AGE"] = opts.db.maxAge.String()
+	}
 	if opts.onlyFixable != "" {
 		attrs["build-arg:SECURE_BUILD_ONLY_FIXABLE"] = opts.onlyFixable
 	}
@@ -101,7 +103,11 @@ func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions) 
 	if err := addBuildContexts(&solve, opts.buildContexts); err != nil {
 		return client.SolveOpt{}, noop, err
 	}
-	if _, named := attrs["context:"+frontend.DBContext]; !named {
+	// The local database, unless the build names one: a context, or an
+	// image by the build arg.
+	_, named := attrs["context:"+frontend.DBContext]
+	_, image := attrs["build-arg:SECURE_BUILD_DB_IMAGE"]
+	if !named && !image {
 		if err := addDatabase(&solve, opts.db); err != nil {
 			return client.SolveOpt{}, noop, err
 		}
@@ -201,11 +207,14 @@ func addBuildContexts(solve *client.SolveOpt, contexts []string) error {
 		key := "context:" + name
 		switch {
 		case strings.HasPrefix(value, "oci-layout://"):
-			ref, store, err := ociLayoutContext(name, strings.TrimPrefix(value, "oci-layout://"))
+			// The store's id is a plain name of our own: the context's name
+			// may be an image reference (golang:1.26@sha256:...).
+			storeID := fmt.Sprintf("oci-layout-%d", len(solve.OCIStores))
+			ref, store, err := ociLayoutContext(storeID, strings.TrimPrefix(value, "oci-layout://"))
 			if err != nil {
 				return fmt.Errorf("--build-context %s: %w", kv, err)
 			}
-			solve.OCIStores[name] = store
+			solve.OCIStores[storeID] = store
 			solve.FrontendAttrs[key] = "oci-layout://" + ref
 		case strings.Contains(value, "://") || strings.HasPrefix(value, "git@"):
 			solve.FrontendAttrs[key] = value

@@ -138,8 +138,8 @@ func TestBuildContexts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]string{
-		"context:base":   "oci-layout://base:2@sha256:bbbb",
-		"context:pinned": "oci-layout://pinned@sha256:aaaa",
+		"context:base":   "oci-layout://oci-layout-0:2@sha256:bbbb",
+		"context:pinned": "oci-layout://oci-layout-1@sha256:aaaa",
 		"context:src":    "local:src",
 		"context:alpine": "docker-image://alpine:3.20",
 	} {
@@ -147,7 +147,7 @@ func TestBuildContexts(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
-	if solve.LocalMounts["src"] == nil || solve.OCIStores["base"] == nil {
+	if solve.LocalMounts["src"] == nil || solve.OCIStores["oci-layout-0"] == nil || len(solve.OCIStores) != 2 {
 		t.Errorf("the folder or the layout is not sent: %v %v", solve.LocalMounts, solve.OCIStores)
 	}
 	for spec, want := range map[string]string{

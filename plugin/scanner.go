@@ -11,7 +11,9 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/secure-build/secure-build/bundle"
 	"github.com/secure-build/secure-build/frontend"
 	"github.com/tonistiigi/fsutil"
@@ -30,28 +32,33 @@ type scanner struct {
 	fs fsutil.FS
 }
 
+// builderPlatform is the platform of the builder's first worker: what a
+// build without --platform builds for, and what the scan step runs on.
+func builderPlatform(ctx context.Context, c *client.Client) (ocispecs.Platform, error) {
+	workers, err := c.ListWorkers(ctx)
+	if err != nil {
+		return ocispecs.Platform{}, fmt.Errorf("list the builder's workers: %w", err)
+	}
+	if len(workers) == 0 || len(workers[0].Platforms) == 0 {
+		return ocispecs.Platform{}, fmt.Errorf("the builder has no workers")
+	}
+	return platforms.Normalize(workers[0].Platforms[0]), nil
+}
+
 // chooseScanner sends this very binary to the builder when the builder can
 // run it (same OS and architecture), with its loader and libraries if it is
 // dynamically linked; else it uses the scanner image, saying why.
-func chooseScanner(ctx context.Context, stderr io.Writer, c *client.Client, image string) (scanner, error) {
+func chooseScanner(stderr io.Writer, builder ocispecs.Platform, image string) (scanner, error) {
 	if image != "" {
 		return scanner{Scanner: frontend.Scanner{Image: image, Path: scannerPathInImage}}, nil
 	}
-	workers, err := c.ListWorkers(ctx)
-	if err != nil {
-		return scanner{}, fmt.Errorf("list the builder's workers: %w", err)
-	}
-	if len(workers) == 0 || len(workers[0].Platforms) == 0 {
-		return scanner{}, fmt.Errorf("the builder has no workers")
-	}
-	builder := workers[0].Platforms[0]
 	if runtime.GOOS == "linux" && builder.OS == "linux" && builder.Architecture == runtime.GOARCH {
 		s, err := localScanner()
 		if err == nil {
 			return s, nil
 		}
 		if ScannerImage == "" {
-			return scanner{}, err
+			return scanner{}, fmt.Errorf("cannot send this binary to the builder as its scanner (%w); name a scanner image with --scanner-image", err)
 		}
 		fmt.Fprintf(stderr, "secure-build: cannot send this binary to the builder (%v); scanning with %s\n", err, ScannerImage)
 	} else {
@@ -80,9 +87,11 @@ func localScanner() (scanner, error) {
 	if err != nil {
 		return scanner{}, fmt.Errorf("find this executable: %w", err)
 	}
+	// Without a user cache folder (no HOME), a folder of this user's in
+	// the temporary folder does: it only saves sending the binary again.
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return scanner{}, fmt.Errorf("no cache folder for the scanner: %w", err)
+		cache = filepath.Join(os.TempDir(), "secure-build-"+strconv.Itoa(os.Getuid()))
 	}
 	key := sha256.Sum256([]byte(exe + "\x00" + strconv.FormatInt(fi.Size(), 10) + "\x00" + fi.ModTime().String()))
 	dir := filepath.Join(cache, "secure-build", "scanner", hex.EncodeToString(key[:8]))

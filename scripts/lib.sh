@@ -94,7 +94,8 @@ start_buildkitd() {
 	if [ "$(id -u)" -eq 0 ]; then
 		"${cmd[@]}" >"$dir/buildkitd.log" 2>&1 &
 	else
-		sudo "${cmd[@]}" >"$dir/buildkitd.log" 2>&1 &
+		# Its socket must be this user's to reach, as with a docker group.
+		sudo "${cmd[@]}" --group "$(id -g)" >"$dir/buildkitd.log" 2>&1 &
 	fi
 	BUILDKITD_PID=$!
 	trap 'as_root kill "$BUILDKITD_PID" 2>/dev/null; wait "$BUILDKITD_PID" 2>/dev/null || true' EXIT

@@ -46,6 +46,16 @@ func TestBuildCachedScanStillReports(t *testing.T) {
 		}
 	}
 
+	// The policy is applied on every build: a stricter one fails the same
+	// cached scan.
+	strict := e.build(t, dir, "--only-fixable=false")
+	if strict.code != 1 || !strings.Contains(strict.stderr, unfixedCriticalID+" in listed 2.0.1 -> no fix yet") {
+		t.Errorf("--only-fixable=false on the cached scan: exit %d, want 1 naming %s\n%s", strict.code, unfixedCriticalID, strict.stderr)
+	}
+	if !scanStepCached(t, strict.stderr) {
+		t.Errorf("changing the policy ran the scan step again:\n%s", strict.stderr)
+	}
+
 	// New data: the same records plus Debian's. The step must run again.
 	e.importDB(t, "../vuln/testdata/osv/npm", "../vuln/testdata/osv/Debian")
 	third := e.build(t, dir)

@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // goImage is the Go image the root Dockerfile pins; the harness stands in
@@ -136,6 +139,31 @@ func TestFrontendImage(t *testing.T) {
 	e := newFrontendEnv(t)
 	good := map[string]string{"node_modules/listed/package.json": npmPackage("listed", "2.0.1")}
 	dbArg := "build-arg:SECURE_BUILD_DB_IMAGE=" + e.dbImage
+
+	t.Run("image", func(t *testing.T) {
+		ref, err := name.ParseReference(e.frontend, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := remote.Image(ref)
+		if err != nil {
+			t.Fatalf("read %s: %v", e.frontend, err)
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Config.User != "65532:65532" || !slices.Equal(cfg.Config.Entrypoint, []string{"/bin/secure-build-frontend"}) {
+			t.Errorf("user %q, entrypoint %v: want non-root 65532 and the frontend binary", cfg.Config.User, cfg.Config.Entrypoint)
+		}
+		if cfg.Config.Labels["moby.buildkit.frontend.network.none"] != "true" ||
+			!strings.Contains(cfg.Config.Labels["moby.buildkit.frontend.caps"], "moby.buildkit.frontend.contexts") {
+			t.Errorf("labels %v: want the frontend caps and network.none", cfg.Config.Labels)
+		}
+		if layers, err := img.Layers(); err != nil || len(layers) != 1 {
+			t.Errorf("%d layers (%v): want the one layer of the static binary on scratch", len(layers), err)
+		}
+	})
 
 	t.Run("syntax", func(t *testing.T) {
 		dir := e.project(t, "# syntax="+e.frontend+"\n"+multiStage, good)
