@@ -30,9 +30,9 @@ import (
 const LabelUpdated = "dev.secure-build.db.updated"
 
 // Image packs the database in dir into an image, writing its layer under
-// tmp. Each archive is packed on the way (vuln.Pack: full pages, no hole at
-// the end), and the image's creation time is the oldest archive's import, so
-// its age is the data's age. Close removes the layer file.
+// tmp. The archive files go in as they are (import packs them), and the
+// image's creation time is the oldest archive's import, so its age is the
+// data's age. Close removes the layer file.
 func Image(dir, tmp string) (*Packed, error) {
 	db, err := vuln.Open(dir)
 	if err != nil {
@@ -56,7 +56,7 @@ func Image(dir, tmp string) (*Packed, error) {
 		files = append(files, s.Archive+".db")
 	}
 	sort.Strings(files)
-	if err := writeLayer(layerPath, dir, work, files); err != nil {
+	if err := writeLayer(layerPath, dir, files); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -107,65 +107,19 @@ func (p *Packed) Close() error {
 	return os.RemoveAll(p.work)
 }
 
-// packInto packs the archive file src (vuln.Pack) into the folder work.
-func packInto(src, work string) (string, error) {
-	tmp := filepath.Join(work, filepath.Base(src))
-	if err := copyFile(src, tmp); err != nil {
-		return "", err
-	}
-	packed, err := vuln.Pack(tmp)
-	if err != nil {
-		return "", err
-	}
-	if err := os.Remove(tmp); err != nil {
-		return "", fmt.Errorf("pack the database: %w", err)
-	}
-	return packed, nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("pack the database: %w", err)
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return fmt.Errorf("pack the database: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("pack the database: %w", err)
-	}
-	if err := out.Close(); err != nil {
-		return fmt.Errorf("pack the database: %w", err)
-	}
-	return nil
-}
-
-// writeLayer packs each archive file into work and writes them into one
-// tar at path, each at the layer's root, read-only, owned by root, with a
+// writeLayer writes the archive files into one tar at path, each at the
+// layer's root, read-only, owned by root, with a
 // fixed time so that the same data gives the same layer.
-func writeLayer(path, dir, work string, files []string) error {
+func writeLayer(path, dir string, files []string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("pack the database: %w", err)
 	}
 	tw := tar.NewWriter(f)
 	for _, name := range files {
-		// Packed beside the source: the folder may be a read-only copy.
-		packed, err := packInto(filepath.Join(dir, name), work)
-		if err != nil {
+		if err := addFile(tw, filepath.Join(dir, name), name); err != nil {
 			f.Close()
 			return err
-		}
-		if err := addFile(tw, packed, name); err != nil {
-			f.Close()
-			return err
-		}
-		if err := os.Remove(packed); err != nil {
-			f.Close()
-			return fmt.Errorf("pack the database: %w", err)
 		}
 	}
 	if err := tw.Close(); err != nil {

@@ -111,15 +111,7 @@ func verdictVertex(ctx context.Context, c client.Client, platform string, out *s
 	}
 	st := llb.Scratch().File(llb.Mkfile("/"+vulnFile, 0o644, pred),
 		llb.WithCustomNamef("[secure-build %s] %s; %s", platform, report.VerdictLine(scan.Report), report.Summary(scan.Report.Findings)))
-	def, err := st.Marshal(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("marshal the scan result: %w", err)
-	}
-	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), Evaluate: true})
-	if err != nil {
-		return nil, err
-	}
-	return res.SingleRef()
+	return solve(ctx, c, st, "the scan result", client.SolveRequest{Evaluate: true})
 }
 
 func scanPredicate(out *stepOutput, scan PlatformScan) ([]byte, error) {

@@ -130,15 +130,7 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 		if err != nil {
 			return nil, err
 		}
-		def, err := dfRes.State.Marshal(ctx)
-		if err != nil {
-			return nil, errors.Wrap(err, "marshal LLB definition")
-		}
-		r, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports})
-		if err != nil {
-			return nil, err
-		}
-		ref, err := r.SingleRef()
+		ref, err := solve(ctx, c, dfRes.State, "the Dockerfile's build", client.SolveRequest{CacheImports: bc.CacheImports})
 		if err != nil {
 			return nil, err
 		}
@@ -165,10 +157,7 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 		if !ok {
 			return fmt.Errorf("no scan of platform %s", id)
 		}
-		scan, err := decide(id, out, settings, opts.ToolVersion)
-		if err != nil {
-			return err
-		}
+		scan := decide(id, out, settings, opts.ToolVersion)
 		warnFindings(ctx, c, out, scan)
 		if opts.OnScan != nil {
 			opts.OnScan(scan)
@@ -231,7 +220,7 @@ type PolicyError struct {
 
 func (e *PolicyError) Error() string {
 	var b strings.Builder
-	for i, s := range sortScans(e.Scans) {
+	for i, s := range SortScans(e.Scans) {
 		if i > 0 {
 			b.WriteString("\n")
 		}

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	intoto "github.com/in-toto/in-toto-golang/in_toto"
 	"github.com/secure-build/secure-build/sbom"
@@ -41,21 +39,12 @@ func RunGenerator(ctx context.Context, toolVersion string) error {
 	if err := generate(ctx, source, "final stage", filepath.Join(dest, sbomFile), opts); err != nil {
 		return err
 	}
-	extras := os.Getenv(EnvScanExtras)
-	if extras == "" {
-		return nil
+	stages, err := extraStages(os.Getenv(EnvScanExtras))
+	if err != nil {
+		return fmt.Errorf("SBOM generator: %w", err)
 	}
-	entries, err := os.ReadDir(extras)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("SBOM generator: read %s: %w", extras, err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		name := e.Name()
-		stage := "stage " + strings.TrimPrefix(name, extraSBOMPrefix)
-		if err := generate(ctx, filepath.Join(extras, name), stage, filepath.Join(dest, name+".spdx.json"), opts); err != nil {
+	for _, st := range stages {
+		if err := generate(ctx, st.root, st.name, filepath.Join(dest, st.file), opts); err != nil {
 			return err
 		}
 	}

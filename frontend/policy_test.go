@@ -56,10 +56,7 @@ var (
 func TestDecide(t *testing.T) {
 	s, _ := readSettings(nil)
 	old := time.Now().Add(-10 * 24 * time.Hour)
-	scan, err := decide("linux/amd64", stepOf([]vuln.Finding{unfixedCritical}, old), s, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	scan := decide("linux/amd64", stepOf([]vuln.Finding{unfixedCritical}, old), s, "test")
 	if !scan.Report.Verdict.Pass {
 		t.Error("an unfixed critical failed the default policy")
 	}
@@ -67,7 +64,7 @@ func TestDecide(t *testing.T) {
 		t.Errorf("a 10-day-old database: age %s, stale %q; want the age of the oldest archive and a warning", scan.DatabaseAge, scan.Report.Database.Stale)
 	}
 
-	scan, _ = decide("linux/arm64", stepOf([]vuln.Finding{unfixedCritical, fixableCritical}, time.Now()), s, "test")
+	scan = decide("linux/arm64", stepOf([]vuln.Finding{unfixedCritical, fixableCritical}, time.Now()), s, "test")
 	if scan.Report.Verdict.Pass || scan.Report.Database.Stale != "" {
 		t.Fatalf("a fixable critical passed (or a fresh database is stale): %+v", scan.Report.Verdict)
 	}
@@ -86,7 +83,7 @@ func TestScanPredicate(t *testing.T) {
 	s, _ := readSettings(nil)
 	updated := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	out := stepOf([]vuln.Finding{unfixedCritical}, updated)
-	scan, _ := decide("linux/amd64", out, s, "1.0.0")
+	scan := decide("linux/amd64", out, s, "1.0.0")
 	b, err := scanPredicate(out, scan)
 	if err != nil {
 		t.Fatal(err)

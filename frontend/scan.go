@@ -140,18 +140,12 @@ func stepInputs(ctx context.Context, bc *dockerui.Client, s Scanner, buildPlatfo
 // secure-build-db, else the image the build arg SECURE_BUILD_DB_IMAGE names.
 // Without either the build fails, closed.
 func database(ctx context.Context, bc *dockerui.Client, buildPlatform ocispecs.Platform) (llb.State, error) {
-	nc, err := bc.NamedContext(DBContext, dockerui.ContextOpt{NoDockerignore: true, Platform: &buildPlatform})
+	db, err := namedContext(ctx, bc, DBContext, buildPlatform)
 	if err != nil {
 		return llb.State{}, fmt.Errorf("build context %s: %w", DBContext, err)
 	}
-	if nc != nil {
-		db, _, err := nc.Load(ctx)
-		if err != nil {
-			return llb.State{}, fmt.Errorf("build context %s: %w", DBContext, err)
-		}
-		if db != nil {
-			return *db, nil
-		}
+	if db != nil {
+		return *db, nil
 	}
 	if ref := bc.BuildArgs[argDBImage]; ref != "" {
 		st, err := imageState(ctx, bc, ref, buildPlatform, "[secure-build] load the database image "+ref)
@@ -167,20 +161,25 @@ func database(ctx context.Context, bc *dockerui.Client, buildPlatform ocispecs.P
 // name when the build has one (a mirror, a local OCI layout), else the
 // image itself.
 func imageState(ctx context.Context, bc *dockerui.Client, ref string, platform ocispecs.Platform, name string) (llb.State, error) {
-	nc, err := bc.NamedContext(ref, dockerui.ContextOpt{NoDockerignore: true, Platform: &platform})
+	st, err := namedContext(ctx, bc, ref, platform)
 	if err != nil {
 		return llb.State{}, err
 	}
-	if nc != nil {
-		st, _, err := nc.Load(ctx)
-		if err != nil {
-			return llb.State{}, err
-		}
-		if st != nil {
-			return *st, nil
-		}
+	if st != nil {
+		return *st, nil
 	}
 	return llb.Image(ref, llb.Platform(platform), llb.WithCustomName(name)), nil
+}
+
+// namedContext loads the build's named context name for platform, or nil
+// when the build has none of that name.
+func namedContext(ctx context.Context, bc *dockerui.Client, name string, platform ocispecs.Platform) (*llb.State, error) {
+	nc, err := bc.NamedContext(name, dockerui.ContextOpt{NoDockerignore: true, Platform: &platform})
+	if err != nil || nc == nil {
+		return nil, err
+	}
+	st, _, err := nc.Load(ctx)
+	return st, err
 }
 
 // stepOutput is what one platform's scan step left.
@@ -292,7 +291,7 @@ type PlatformScan struct {
 
 // decide applies the policy to a step's findings, now: a cached step gives
 // the same findings, but the database's age and the verdict are today's.
-func decide(platform string, out *stepOutput, s settings, toolVersion string) (PlatformScan, error) {
+func decide(platform string, out *stepOutput, s settings, toolVersion string) PlatformScan {
 	age := time.Now().UTC().Sub(oldestUpdate(out.result.Updated))
 	var stale string
 	if s.maxDBAge > 0 && age > s.maxDBAge {
@@ -308,7 +307,7 @@ func decide(platform string, out *stepOutput, s settings, toolVersion string) (P
 		ScannedAt:   out.result.EndedAt.Truncate(time.Second),
 		ToolVersion: toolVersion,
 	}
-	return PlatformScan{Platform: platform, Report: rep, SPDX: out.spdx, Packages: out.result.Packages, DatabaseAge: age}, nil
+	return PlatformScan{Platform: platform, Report: rep, SPDX: out.spdx, Packages: out.result.Packages, DatabaseAge: age}
 }
 
 // maxFindingWarnings caps the findings shown as build warnings; the report
@@ -365,7 +364,8 @@ func failingLines(failing []vuln.Finding) []string {
 	return out
 }
 
-func sortScans(scans []PlatformScan) []PlatformScan {
+// SortScans returns scans in platform order, the order they are shown in.
+func SortScans(scans []PlatformScan) []PlatformScan {
 	out := slices.Clone(scans)
 	slices.SortFunc(out, func(a, b PlatformScan) int { return cmp.Compare(a.Platform, b.Platform) })
 	return out

@@ -1,6 +1,9 @@
 package frontend
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/gateway/client"
@@ -45,4 +48,19 @@ func wrapSource(err error, sm *llb.SourceMap, ranges []parser.Range) error {
 		},
 		Ranges: pbRanges(ranges),
 	})
+}
+
+// solve marshals st and solves it with req's other fields, returning its
+// one result: what, when it fails, names the step.
+func solve(ctx context.Context, c client.Client, st llb.State, what string, req client.SolveRequest) (client.Reference, error) {
+	def, err := st.Marshal(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s: %w", what, err)
+	}
+	req.Definition = def.ToPB()
+	res, err := c.Solve(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return res.SingleRef()
 }

@@ -89,21 +89,16 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 	if err := writeSPDX(filepath.Join(*out, sbomFile), doc, encode); err != nil {
 		return err
 	}
-	stages, err := os.ReadDir(*extras)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read extra stages %s: %w", *extras, err)
+	stages, err := extraStages(*extras)
+	if err != nil {
+		return err
 	}
 	for _, st := range stages {
-		if !st.IsDir() {
-			continue
-		}
-		// Each extra is mounted as sbom-<stage>, the name its file keeps.
-		name := st.Name()
-		extra, err := sbom.Catalog(ctx, filepath.Join(*extras, name), "stage "+strings.TrimPrefix(name, extraSBOMPrefix))
+		extra, err := sbom.Catalog(ctx, st.root, st.name)
 		if err != nil {
 			return err
 		}
-		if err := writeSPDX(filepath.Join(*out, name+".spdx.json"), extra, encode); err != nil {
+		if err := writeSPDX(filepath.Join(*out, st.file), extra, encode); err != nil {
 			return err
 		}
 	}
@@ -126,6 +121,36 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 		return fmt.Errorf("encode scan result: %w", err)
 	}
 	return writeFile(filepath.Join(*out, stepResultFile), b)
+}
+
+// extraStage is another stage's root the step or the generator is given.
+type extraStage struct {
+	root string // its folder
+	name string // "stage build", the SBOM's name
+	file string // sbom-build.spdx.json, the SBOM's file
+}
+
+// extraStages lists the folders under dir, each a stage's root mounted as
+// sbom-<stage> (the name BuildKit gives extras); no dir is no extras.
+func extraStages(dir string) ([]extraStage, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read extra stages %s: %w", dir, err)
+	}
+	var out []extraStage
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, extraStage{
+				root: filepath.Join(dir, e.Name()),
+				name: "stage " + strings.TrimPrefix(e.Name(), extraSBOMPrefix),
+				file: e.Name() + ".spdx.json",
+			})
+		}
+	}
+	return out, nil
 }
 
 func writeSPDX(path string, doc *sbom.SBOM, opts sbom.EncodeOptions) error {

@@ -270,19 +270,10 @@ func checkScanFlags(opts buildOptions) error {
 	if opts.onlyFixable != "" && opts.onlyFixable != "true" && opts.onlyFixable != "false" {
 		return fmt.Errorf("--only-fixable=%q: want true or false", opts.onlyFixable)
 	}
-	if opts.reportFile != "" && (opts.reportFormat == "table" || !isReportFormat(opts.reportFormat)) {
+	if opts.reportFile != "" && (opts.reportFormat == "table" || !slices.Contains(report.Formats, opts.reportFormat)) {
 		return fmt.Errorf("--report-format %q: want json, sarif, markdown or cyclonedx-json", opts.reportFormat)
 	}
 	return nil
-}
-
-func isReportFormat(f string) bool {
-	for _, have := range report.Formats {
-		if have == f {
-			return true
-		}
-	}
-	return false
 }
 
 // printWarnings lists the build's warnings after the progress, as buildx does.
@@ -304,7 +295,7 @@ func printVerdicts(w io.Writer, scans []frontend.PlatformScan) error {
 	}
 	fmt.Fprintln(w)
 	var failing []frontend.PlatformScan
-	for _, s := range sortedScans(scans) {
+	for _, s := range frontend.SortScans(scans) {
 		fmt.Fprintf(w, "secure-build %s: %s\n  %s; %d packages; database %s old\n",
 			s.Platform, report.VerdictLine(s.Report), report.Summary(s.Report.Findings),
 			s.Packages, roundAge(s.DatabaseAge))
@@ -354,7 +345,7 @@ func writeBuildResult(opts buildOptions, resp *client.SolveResponse) error {
 // writeScanFiles writes --sbom-output and --report, one file a platform when
 // there are several (the platform joins the name: app.linux-arm64.spdx.json).
 func writeScanFiles(stderr io.Writer, opts buildOptions, scans []frontend.PlatformScan) error {
-	scans = sortedScans(scans)
+	scans = frontend.SortScans(scans)
 	for _, s := range scans {
 		if opts.sbomOutput != "" {
 			path := platformFile(opts.sbomOutput, s.Platform, len(scans))
@@ -386,12 +377,6 @@ func platformFile(path, platform string, platforms int) string {
 		return filepath.Join(dir, name+"."+tag+"."+ext)
 	}
 	return filepath.Join(dir, base+"."+tag)
-}
-
-func sortedScans(scans []frontend.PlatformScan) []frontend.PlatformScan {
-	out := slices.Clone(scans)
-	slices.SortFunc(out, func(a, b frontend.PlatformScan) int { return strings.Compare(a.Platform, b.Platform) })
-	return out
 }
 
 // roundAge says an age the way a person would: minutes, hours or days.

@@ -411,10 +411,7 @@ func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts b
 			return e, nil, nil
 		}
 		if dest == "" && e.Type == client.ExporterDocker {
-			out, err := loadIntoDocker(ctx, dockerCli)
-			if err != nil {
-				return e, nil, err
-			}
+			out := loadIntoDocker(ctx, dockerCli)
 			e.Output = out.output
 			return e, out, nil
 		}
@@ -491,7 +488,7 @@ func (o *outputFile) finish(ok bool) error {
 // loadIntoDocker is --load with a BuildKit outside Docker Engine: the image
 // is exported as a docker tar and loaded through the Docker API once the
 // build has passed.
-func loadIntoDocker(ctx context.Context, dockerCli command.Cli) (*outputFile, error) {
+func loadIntoDocker(ctx context.Context, dockerCli command.Cli) *outputFile {
 	return &outputFile{path: "docker-load.tar", load: func(r io.Reader) error {
 		res, err := dockerCli.Client().ImageLoad(ctx, r)
 		if err != nil {
@@ -499,7 +496,7 @@ func loadIntoDocker(ctx context.Context, dockerCli command.Cli) (*outputFile, er
 		}
 		defer res.Close()
 		return jsonmessage.DisplayJSONMessagesStream(res, dockerCli.Err(), 0, false, nil)
-	}}, nil
+	}}
 }
 
 // metadataOf is the exporter's response as buildx writes --metadata-file:

@@ -296,7 +296,7 @@ func (b *archiveBuilder) finish(now time.Time) (ArchiveStatus, error) {
 	if err != nil {
 		return st, fmt.Errorf("write %s: %w", b.tmpPath, err)
 	}
-	packed, err := Pack(b.tmpPath)
+	packed, err := pack(b.tmpPath)
 	if err != nil {
 		return st, err
 	}

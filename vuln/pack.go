@@ -12,12 +12,12 @@ import (
 // packBatch is how many keys one write transaction of pack copies.
 const packBatch = 20000
 
-// Pack copies the archive file src into a new file beside it, every
+// pack copies the archive file src into a new file beside it, every
 // bucket's keys in order into full pages, and returns the new file's path.
 // Import packs what it writes (records go in a batch at a time as they parse,
 // so their pages end half full); a build sends, hashes and mounts the
 // smaller file.
-func Pack(src string) (string, error) {
+func pack(src string) (string, error) {
 	from, err := bolt.Open(src, 0o444, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		return "", fmt.Errorf("pack %s: %w", src, err)
