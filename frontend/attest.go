@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	intoto "github.com/in-toto/in-toto-golang/in_toto"
@@ -13,6 +14,7 @@ import (
 	"github.com/moby/buildkit/frontend/gateway/client"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/result"
+	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
 )
 
@@ -97,7 +99,25 @@ func attach(ctx context.Context, rb *dockerui.ResultBuilder, platform string, ou
 		Path:   "/" + vulnFile,
 		InToto: result.InTotoAttestation{PredicateType: VulnPredicateType},
 	})
+	if hasOpenVEX(scan) {
+		rb.AddAttestation(platform, client.Attestation{
+			Kind:   gwpb.AttestationKind_InToto,
+			Ref:    verdict,
+			Path:   "/" + openVEXFile,
+			InToto: result.InTotoAttestation{PredicateType: OpenVEXPredicateType},
+		})
+	}
 	return nil
+}
+
+// OpenVEXPredicateType is the in-toto predicate type of the OpenVEX
+// attestation, as buildx and Docker Scout name it.
+const OpenVEXPredicateType = "https://openvex.dev/ns/v0.2.0"
+
+const openVEXFile = "openvex.json"
+
+func hasOpenVEX(scan PlatformScan) bool {
+	return slices.ContainsFunc(scan.Report.Verdict.Suppressed, func(s policy.Suppressed) bool { return s.Status == "not_affected" })
 }
 
 // verdictVertex makes the scan result on this build (llb.Mkfile, so that it
@@ -109,7 +129,15 @@ func verdictVertex(ctx context.Context, c client.Client, platform string, out *s
 	if err != nil {
 		return nil, err
 	}
-	st := llb.Scratch().File(llb.Mkfile("/"+vulnFile, 0o644, pred),
+	fa := llb.Mkfile("/"+vulnFile, 0o644, pred)
+	if doc := policy.OpenVEX(scan.Report.Verdict, "secure-build "+scan.Report.ToolVersion, time.Now().UTC()); doc != nil {
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("encode the OpenVEX document: %w", err)
+		}
+		fa = fa.Mkfile("/"+openVEXFile, 0o644, b)
+	}
+	st := llb.Scratch().File(fa,
 		llb.WithCustomNamef("[secure-build %s] %s; %s", platform, report.VerdictLine(scan.Report), report.Summary(scan.Report.Findings)))
 	return solve(ctx, c, st, "the scan result", client.SolveRequest{Evaluate: true})
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
@@ -26,6 +27,8 @@ import (
 	"github.com/moby/buildkit/util/bkmaps"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/pkg/errors"
+
+	"github.com/secure-build/secure-build/policy"
 )
 
 // Options are what the caller of the build function knows and a Dockerfile
@@ -117,8 +120,14 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 	if err != nil {
 		return nil, err
 	}
+	pol, err := loadPolicy(ctx, c, bc, buildPlatform)
+	if err != nil {
+		return nil, err
+	}
+	pol = withOverrides(pol, settings)
 
 	var scans bkmaps.SyncMap[string, *stepOutput]
+	var images bkmaps.SyncMap[string, *dockerfile2llb.Result]
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, idx int) (*dockerui.BuildResult, error) {
 		opt := convertOpt
 		opt.BuildArgs = maps.Clone(opt.BuildArgs)
@@ -140,25 +149,37 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 		}
 		id := platforms.FormatAll(platforms.Normalize(p))
 		// --cache-from serves the scan step too, as it does the stages.
-		out, err := runScanStep(ctx, c, inputs, id, dfRes, settings, opts.FullSBOM, bc.CacheImports)
+		out, err := runScanStep(ctx, c, inputs, id, dfRes, settings, opts.FullSBOM || pol.NeedsPackages(), bc.CacheImports)
 		if err != nil {
 			return nil, err
 		}
 		scans.Store(id, out)
+		images.Store(id, dfRes)
 		return &dockerui.BuildResult{Reference: ref, Image: dfRes.Image, BaseImage: dfRes.BaseImage, Epoch: dfRes.Epoch}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 
+	// The Dockerfile converted, so it parses: its facts are read once.
+	facts, err := dockerfileFacts(bc, src)
+	if err != nil {
+		return nil, err
+	}
 	var failed bkmaps.SyncMap[string, PlatformScan]
+	var shownMu sync.Mutex
+	shown := map[string]bool{}
 	if err := rb.EachPlatform(ctx, func(ctx context.Context, id string, _ ocispecs.Platform) error {
 		out, ok := scans.Load(id)
 		if !ok {
 			return fmt.Errorf("no scan of platform %s", id)
 		}
-		scan := decide(id, out, settings, opts.ToolVersion)
+		dfRes, _ := images.Load(id)
+		scan := decide(id, out, settings, pol, platformFacts(facts, dfRes.BaseImage, dfRes.Image), opts.ToolVersion)
 		warnFindings(ctx, c, out, scan)
+		shownMu.Lock()
+		warnRules(ctx, c, src, out, scan, shown)
+		shownMu.Unlock()
 		if opts.OnScan != nil {
 			opts.OnScan(scan)
 		}
@@ -227,6 +248,11 @@ func (e *PolicyError) Error() string {
 		fmt.Fprintf(&b, "secure-build policy failed for %s (%s); nothing was exported:", s.Platform, s.Report.Verdict.Threshold)
 		for _, r := range failingLines(s.Report.Verdict.Failing) {
 			b.WriteString("\n  " + r)
+		}
+		for _, v := range s.Report.Verdict.Violations {
+			if v.Action == policy.Fail {
+				b.WriteString("\n  " + v.String())
+			}
 		}
 	}
 	return b.String()

@@ -13,15 +13,16 @@ import (
 
 func TestReadSettings(t *testing.T) {
 	s, err := readSettings(map[string]string{})
-	if err != nil || s.threshold != policy.Default || s.maxDBAge != vuln.DefaultMaxAge {
-		t.Errorf("no build args: %+v, %v; want the default policy", s, err)
+	if err != nil || s.failOn != nil || s.onlyFixable != nil || s.maxDBAge != vuln.DefaultMaxAge {
+		t.Errorf("no build args: %+v, %v; want no overrides", s, err)
 	}
 	s, err = readSettings(map[string]string{argFailOn: "high", argOnlyFixable: "false", argMaxDBAge: "24h", "SOURCE_DATE_EPOCH": "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.threshold.FailOn.Severity != vuln.High || s.threshold.OnlyFixable || s.maxDBAge != 24*time.Hour || s.sourceDateEpoch != "0" {
-		t.Errorf("build args not applied: %+v", s)
+	p := withOverrides(policy.Defaults(), s)
+	if p.Threshold.FailOn.Severity != vuln.High || p.Threshold.OnlyFixable || s.maxDBAge != 24*time.Hour || s.sourceDateEpoch != "0" {
+		t.Errorf("build args not applied: %+v, %+v", s, p.Threshold)
 	}
 	for args, want := range map[string]map[string]string{
 		argFailOn:      {argFailOn: "severe"},
@@ -56,7 +57,7 @@ var (
 func TestDecide(t *testing.T) {
 	s, _ := readSettings(nil)
 	old := time.Now().Add(-10 * 24 * time.Hour)
-	scan := decide("linux/amd64", stepOf([]vuln.Finding{unfixedCritical}, old), s, "test")
+	scan := decide("linux/amd64", stepOf([]vuln.Finding{unfixedCritical}, old), s, policy.Defaults(), nil, "test")
 	if !scan.Report.Verdict.Pass {
 		t.Error("an unfixed critical failed the default policy")
 	}
@@ -64,7 +65,7 @@ func TestDecide(t *testing.T) {
 		t.Errorf("a 10-day-old database: age %s, stale %q; want the age of the oldest archive and a warning", scan.DatabaseAge, scan.Report.Database.Stale)
 	}
 
-	scan = decide("linux/arm64", stepOf([]vuln.Finding{unfixedCritical, fixableCritical}, time.Now()), s, "test")
+	scan = decide("linux/arm64", stepOf([]vuln.Finding{unfixedCritical, fixableCritical}, time.Now()), s, policy.Defaults(), nil, "test")
 	if scan.Report.Verdict.Pass || scan.Report.Database.Stale != "" {
 		t.Fatalf("a fixable critical passed (or a fresh database is stale): %+v", scan.Report.Verdict)
 	}
@@ -77,13 +78,31 @@ func TestDecide(t *testing.T) {
 	if strings.Contains(msg, "GHSA-2099-last-aff") {
 		t.Errorf("policy error %q lists a finding that did not fail the policy", msg)
 	}
+
+	// A fail rule of the policy file fails the build with its line; the
+	// build args' threshold overrides the file's.
+	pol, err := policy.Parse("secure-build.yaml", []byte("vulnerabilities:\n  fail-on: none\nbase-image:\n  pinned: {action: fail}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := &policy.BuildFacts{Dockerfile: "Dockerfile", User: "app", Base: policy.BaseImage{Name: "debian", Ref: "debian", Line: 3}}
+	scan = decide("linux/amd64", stepOf([]vuln.Finding{fixableCritical}, time.Now()), s, pol, facts, "test")
+	msg = (&PolicyError{Scans: []PlatformScan{scan}}).Error()
+	if scan.Report.Verdict.Pass || !strings.Contains(msg, "Dockerfile:3") || !strings.Contains(msg, "untagged") || strings.Contains(msg, "CVE-2021-44906") {
+		t.Errorf("fail-on none with an unpinned base and pinned: fail: %s", msg)
+	}
+	high := policy.Level{Severity: vuln.High}
+	scan = decide("linux/amd64", stepOf([]vuln.Finding{fixableCritical}, time.Now()), settings{failOn: &high}, withOverrides(pol, settings{failOn: &high}), nil, "test")
+	if scan.Report.Verdict.Pass || len(scan.Report.Verdict.Failing) != 1 {
+		t.Errorf("SECURE_BUILD_FAIL_ON=high over a file's fail-on: none: %+v", scan.Report.Verdict)
+	}
 }
 
 func TestScanPredicate(t *testing.T) {
 	s, _ := readSettings(nil)
 	updated := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	out := stepOf([]vuln.Finding{unfixedCritical}, updated)
-	scan := decide("linux/amd64", out, s, "1.0.0")
+	scan := decide("linux/amd64", out, s, policy.Defaults(), nil, "1.0.0")
 	b, err := scanPredicate(out, scan)
 	if err != nil {
 		t.Fatal(err)

@@ -52,27 +52,30 @@ const (
 )
 
 // settings are the build's knobs, read from its build args.
+// settings are the build args that tune the scan. failOn and onlyFixable,
+// when given, override the policy file, as the plugin's flags do.
 type settings struct {
-	threshold       policy.Threshold
+	failOn          *policy.Level
+	onlyFixable     *bool
 	maxDBAge        time.Duration
 	sourceDateEpoch string
 }
 
 func readSettings(args map[string]string) (settings, error) {
-	s := settings{threshold: policy.Default, maxDBAge: vuln.DefaultMaxAge}
+	s := settings{maxDBAge: vuln.DefaultMaxAge}
 	if v, ok := args[argFailOn]; ok {
 		level, err := policy.ParseLevel(v)
 		if err != nil {
 			return s, fmt.Errorf("build arg %s: %w", argFailOn, err)
 		}
-		s.threshold.FailOn = level
+		s.failOn = &level
 	}
 	if v, ok := args[argOnlyFixable]; ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return s, fmt.Errorf("build arg %s=%q: want true or false", argOnlyFixable, v)
 		}
-		s.threshold.OnlyFixable = b
+		s.onlyFixable = &b
 	}
 	if v, ok := args[argMaxDBAge]; ok {
 		d, err := time.ParseDuration(v)
@@ -291,7 +294,8 @@ type PlatformScan struct {
 
 // decide applies the policy to a step's findings, now: a cached step gives
 // the same findings, but the database's age and the verdict are today's.
-func decide(platform string, out *stepOutput, s settings, toolVersion string) PlatformScan {
+// facts are the build's, for the practices.
+func decide(platform string, out *stepOutput, s settings, pol *policy.Policy, facts *policy.BuildFacts, toolVersion string) PlatformScan {
 	age := time.Now().UTC().Sub(oldestUpdate(out.result.Updated))
 	var stale string
 	if s.maxDBAge > 0 && age > s.maxDBAge {
@@ -301,8 +305,8 @@ func decide(platform string, out *stepOutput, s settings, toolVersion string) Pl
 		Target:      platform + " final stage",
 		SBOM:        out.sbom,
 		Findings:    out.result.Findings,
-		Verdict:     s.threshold.Evaluate(out.result.Findings),
-		Threshold:   s.threshold,
+		Verdict:     pol.Evaluate(policy.Input{Findings: out.result.Findings, Packages: out.sbom.Packages, Build: facts}),
+		Threshold:   pol.Threshold,
 		Database:    report.Database{Dir: DBContext, Updated: out.result.Updated, Stale: stale},
 		ScannedAt:   out.result.EndedAt.Truncate(time.Second),
 		ToolVersion: toolVersion,
@@ -326,17 +330,36 @@ func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan Pl
 	if rep.Database.Stale != "" {
 		warn(rep.Database.Stale)
 	}
+	failing := func(f vuln.Finding) bool {
+		return slices.ContainsFunc(rep.Verdict.Failing, func(g vuln.Finding) bool { return sameFinding(f, g) })
+	}
+	suppressed := map[int]string{}
+	for i, f := range rep.Findings {
+		for _, x := range rep.Verdict.Suppressed {
+			if sameFinding(f, x.Finding) {
+				suppressed[i] = fmt.Sprintf(" [suppressed by %s %s: %s]", x.By, x.Source, x.Reason)
+			}
+		}
+	}
 	findings := slices.Clone(rep.Findings)
 	slices.SortStableFunc(findings, func(a, b vuln.Finding) int {
-		return cmp.Compare(boolRank(rep.Threshold.Gates(b)), boolRank(rep.Threshold.Gates(a)))
+		return cmp.Compare(boolRank(failing(b)), boolRank(failing(a)))
 	})
 	for i, f := range findings {
 		if i == maxFindingWarnings {
 			warn(fmt.Sprintf("%s: %d more findings; write them all with --report FILE", scan.Platform, len(findings)-i))
 			break
 		}
-		warn(fmt.Sprintf("%s: %s", scan.Platform, findingLine(f)))
+		note := ""
+		if j := slices.IndexFunc(rep.Findings, func(g vuln.Finding) bool { return sameFinding(f, g) }); j >= 0 {
+			note = suppressed[j]
+		}
+		warn(fmt.Sprintf("%s: %s%s", scan.Platform, findingLine(f), note))
 	}
+}
+
+func sameFinding(a, b vuln.Finding) bool {
+	return a.ID == b.ID && a.Package.PURL == b.Package.PURL && a.Package.Name == b.Package.Name && a.Package.Version == b.Package.Version
 }
 
 func boolRank(b bool) int {

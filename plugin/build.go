@@ -71,6 +71,7 @@ type buildOptions struct {
 	db           dbFlags
 	failOn       string
 	onlyFixable  string
+	policyFile   string
 	sbomOutput   string
 	reportFile   string
 	reportFormat string
@@ -94,8 +95,12 @@ The builder is the BuildKit at BUILDKIT_HOST. The vulnerability database is
 the local one (see "db"), sent to the build as the context secure-build-db;
 --build-context secure-build-db=... names another.
 
-Policy: fail on a fixable critical finding. --fail-on and --only-fixable, or the
-build args SECURE_BUILD_FAIL_ON and SECURE_BUILD_ONLY_FIXABLE, override it.
+Policy: secure-build.yaml at the root of the build context, or the file
+--policy names (never a file from the image being built); without one, fail
+on a fixable critical finding and warn on the base-image and Dockerfile
+practices. --fail-on and --only-fixable, or the build args SECURE_BUILD_FAIL_ON
+and SECURE_BUILD_ONLY_FIXABLE, override the file's threshold. Broken
+Dockerfile rules show as build warnings on their line.
 
 Exit status: 0 built, 1 the build failed or the policy failed (each with its
 own message).`,
@@ -104,6 +109,9 @@ own message).`,
 
   # Build for two platforms and push with the SBOM and scan attestations
   docker secure build --platform linux/amd64,linux/arm64 -t registry.example.com/app:1 --push .
+
+  # Apply a team's policy file kept outside the build context
+  docker secure build --policy ../policies/strict.yaml -t app:1 .
 
   # Fail on high findings too, and keep an SBOM and a SARIF report
   docker secure build --fail-on high --sbom-output app.spdx.json \
@@ -153,6 +161,7 @@ own message).`,
 	flags.StringVar(&opts.failOn, "fail-on", "", "Lowest severity that fails the build: critical, high, medium, low, unknown, none (default critical)")
 	flags.StringVar(&opts.onlyFixable, "only-fixable", "", "Only findings with a fixed version fail the build: true or false (default true)")
 	flags.Lookup("only-fixable").NoOptDefVal = "true"
+	flags.StringVar(&opts.policyFile, "policy", "", "Policy file (default: secure-build.yaml at the root of the build context)")
 	flags.StringVar(&opts.sbomOutput, "sbom-output", "", "Also write the final stage's SPDX 2.3 SBOM to FILE (one file a platform: FILE gets the platform in its name)")
 	flags.StringVar(&opts.reportFile, "report", "", "Also write the scan report to FILE")
 	flags.StringVar(&opts.reportFormat, "report-format", "json", "Report format: json, sarif, markdown, cyclonedx-json")

@@ -20,6 +20,7 @@ import (
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/secure-build/secure-build/frontend"
+	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/tonistiigi/fsutil"
 	"github.com/tonistiigi/go-csvvalue"
@@ -111,6 +112,10 @@ func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions) 
 		if err := addDatabase(&solve, opts.db); err != nil {
 			return client.SolveOpt{}, noop, err
 		}
+	}
+
+	if err := addPolicy(&solve, opts.policyFile); err != nil {
+		return client.SolveOpt{}, noop, err
 	}
 
 	if err := build.ValidateAllow(opts.allow); err != nil {
@@ -309,6 +314,42 @@ func addDatabase(solve *client.SolveOpt, flags dbFlags) error {
 	}
 	solve.LocalMounts[frontend.DBContext] = fs
 	solve.FrontendAttrs["context:"+frontend.DBContext] = "local:" + frontend.DBContext
+	return nil
+}
+
+// addPolicy sends the --policy file's folder as the context
+// secure-build-policy, naming the file by the build arg SECURE_BUILD_POLICY:
+// the frontend reads the file and the VEX documents beside it from there.
+// Only the file and the VEX documents it names are sent.
+func addPolicy(solve *client.SolveOpt, file string) error {
+	if file == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return fmt.Errorf("--policy %s: %w", file, err)
+	}
+	// Read and checked here, so that a bad file fails before the build.
+	p, err := policy.LoadFile(context.Background(), abs)
+	if err != nil {
+		return err
+	}
+	include := []string{filepath.Base(abs)}
+	for _, ref := range p.VEX {
+		if !strings.Contains(ref, "://") {
+			include = append(include, filepath.ToSlash(filepath.Clean(ref)))
+		}
+	}
+	fs, err := fsutil.NewFS(filepath.Dir(abs))
+	if err == nil {
+		fs, err = fsutil.NewFilterFS(fs, &fsutil.FilterOpt{IncludePatterns: include})
+	}
+	if err != nil {
+		return fmt.Errorf("--policy %s: %w", file, err)
+	}
+	solve.LocalMounts[frontend.PolicyContext] = fs
+	solve.FrontendAttrs["context:"+frontend.PolicyContext] = "local:" + frontend.PolicyContext
+	solve.FrontendAttrs["build-arg:"+frontend.ArgPolicy] = filepath.Base(abs)
 	return nil
 }
 

@@ -17,11 +17,10 @@ import (
 )
 
 type scanOptions struct {
-	db          dbFlags
-	format      string
-	output      string
-	failOn      string
-	onlyFixable bool
+	db     dbFlags
+	policy policyFlags
+	format string
+	output string
 }
 
 func newScanCmd(dockerCli command.Cli) *cobra.Command {
@@ -35,9 +34,12 @@ packages against the offline OSV database and
 apply the policy. Distro packages match by their source package, with the
 distro's own version order, so backported fixes are not reported.
 
-The policy, the same everywhere: fail on a fixable critical finding. --fail-on
-and --only-fixable override it; --only-fixable changes what fails the scan,
-never what is shown. Severity "unknown" fails only with --fail-on unknown.
+The policy, the same everywhere: fail on a fixable critical finding, or what
+the --policy file says (its vulnerability and license rules; the base-image
+and Dockerfile practices apply to builds). --fail-on and --only-fixable
+override it; --only-fixable changes what fails the scan, never what is shown.
+Severity "unknown" fails only with --fail-on unknown. Findings that the
+policy's ignore entries or VEX documents suppress are listed with the reason.
 
 Exit status: 0 the policy passed, 1 it failed, 2 an error (bad input, no
 database).`,
@@ -47,8 +49,8 @@ database).`,
   # Fail on high or critical findings, fixable or not; SARIF for code scanning
   docker secure scan --fail-on high --only-fixable=false --format sarif -o scan.sarif docker-archive:app.tar
 
-  # Match an SBOM again, with today's database
-  docker secure scan sbom:app.spdx.json
+  # Match an SBOM again, with today's database and the team's policy file
+  docker secure scan --policy secure-build.yaml sbom:app.spdx.json
 
   # A markdown summary for a CI job
   docker secure scan --format markdown oci-layout:./layout >> "$GITHUB_STEP_SUMMARY"`,
@@ -61,8 +63,7 @@ database).`,
 	opts.db.bind(flags)
 	flags.StringVar(&opts.format, "format", "table", "Output format: "+strings.Join(report.Formats, ", "))
 	flags.StringVarP(&opts.output, "output", "o", "", "Write the report to FILE instead of standard output")
-	flags.StringVar(&opts.failOn, "fail-on", policy.Default.FailOn.String(), "Lowest severity that fails: critical, high, medium, low, unknown, none")
-	flags.BoolVar(&opts.onlyFixable, "only-fixable", policy.Default.OnlyFixable, "Only findings with a fixed version fail the scan")
+	opts.policy.bind(flags)
 	return cmd
 }
 
@@ -70,11 +71,10 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	if !slices.Contains(report.Formats, opts.format) {
 		return fmt.Errorf("--format %q: want one of %s", opts.format, strings.Join(report.Formats, ", "))
 	}
-	level, err := policy.ParseLevel(opts.failOn)
+	pol, err := opts.policy.resolve(cmd.Context())
 	if err != nil {
-		return fmt.Errorf("--fail-on: %w", err)
+		return err
 	}
-	threshold := policy.Threshold{FailOn: level, OnlyFixable: opts.onlyFixable}
 	dir, err := opts.db.resolve()
 	if err != nil {
 		return err
@@ -106,13 +106,17 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	for _, s := range db.Status() {
 		updated[s.Archive] = s.Updated
 	}
-	verdict := threshold.Evaluate(findings)
+	in := policy.Input{Findings: findings, Now: now}
+	if pol.NeedsPackages() {
+		in.Packages = doc.Packages
+	}
+	verdict := pol.Evaluate(in)
 	scan := &report.Scan{
 		Target:      target,
 		SBOM:        doc,
 		Findings:    findings,
 		Verdict:     verdict,
-		Threshold:   threshold,
+		Threshold:   pol.Threshold,
 		Database:    report.Database{Dir: dir, Updated: updated, Stale: stale},
 		ScannedAt:   now.Truncate(time.Second),
 		ToolVersion: Version,

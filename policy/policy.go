@@ -58,12 +58,22 @@ func (t Threshold) Gates(f vuln.Finding) bool {
 	return f.Severity != vuln.Unknown && f.Severity >= t.FailOn.Severity
 }
 
-// Verdict is the outcome of a threshold over findings.
+// Verdict is the outcome of a policy: the threshold over the findings, and
+// the other rules.
 type Verdict struct {
 	Pass      bool   `json:"pass"`
 	Threshold string `json:"threshold"`
 	// Failing are the findings that failed it, in the order given.
 	Failing []vuln.Finding `json:"failing,omitempty"`
+	// Suppressed are the findings an ignore entry or a VEX statement took
+	// out of the evaluation, with why: recorded, not dropped.
+	Suppressed []Suppressed `json:"suppressed,omitempty"`
+	// Violations are the broken rules other than the threshold, those that
+	// fail and those that only warn.
+	Violations []Violation `json:"violations,omitempty"`
+	// Notes are what the reader should know that is neither: an ignore
+	// entry that expired, a base image of unknown age.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Evaluate applies t to findings. OnlyFixable changes what gates, never what
@@ -93,16 +103,21 @@ func (t Threshold) String() string {
 	return s
 }
 
-// Reasons lists why a verdict failed, one line a finding: id, package,
-// installed -> fixed version, severity.
+// Reasons lists why a verdict failed: one line a failing finding (id,
+// package, installed -> fixed version, severity), then one a failing rule.
 func (v Verdict) Reasons() []string {
-	out := make([]string, 0, len(v.Failing))
+	out := make([]string, 0, len(v.Failing)+len(v.Violations))
 	for _, f := range v.Failing {
 		fixed := f.FixedVersion
 		if fixed == "" {
 			fixed = "no fix"
 		}
 		out = append(out, fmt.Sprintf("%s %s %s %s -> %s (%s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed, v.Threshold))
+	}
+	for _, x := range v.Violations {
+		if x.Action == Fail {
+			out = append(out, x.String())
+		}
 	}
 	return out
 }

@@ -12,7 +12,7 @@ import (
 // SchemaVersion is the version of the JSON report's schema
 // (report/schema/report.schema.json), MAJOR.MINOR: MINOR grows when fields
 // are added, MAJOR when one changes meaning or goes away.
-const SchemaVersion = "1.0"
+const SchemaVersion = "1.1"
 
 // The JSON report's own types, apart from vuln's and sbom's, so that a change
 // there cannot change the documented document unnoticed. Every field is
@@ -58,9 +58,30 @@ type (
 		Unknown  jsonCounts `json:"unknown"`
 	}
 	jsonVerdict struct {
-		Pass      bool          `json:"pass"`
-		Threshold jsonThreshold `json:"threshold"`
-		Failing   []string      `json:"failing"`
+		Pass       bool             `json:"pass"`
+		Threshold  jsonThreshold    `json:"threshold"`
+		Failing    []string         `json:"failing"`
+		Suppressed []jsonSuppressed `json:"suppressed"`
+		Violations []jsonViolation  `json:"violations"`
+		Notes      []string         `json:"notes"`
+	}
+	jsonSuppressed struct {
+		ID            string `json:"id"`
+		Package       string `json:"package"`
+		Version       string `json:"version"`
+		PURL          string `json:"purl"`
+		By            string `json:"by"`
+		Status        string `json:"status"`
+		Justification string `json:"justification"`
+		Reason        string `json:"reason"`
+		Source        string `json:"source"`
+	}
+	jsonViolation struct {
+		Rule    string `json:"rule"`
+		Action  string `json:"action"`
+		Message string `json:"message"`
+		File    string `json:"file"`
+		Line    int    `json:"line"`
 	}
 	jsonThreshold struct {
 		FailOn      string `json:"failOn"`
@@ -121,9 +142,22 @@ func newJSONReport(s *Scan) jsonReport {
 				OnlyFixable: s.Threshold.OnlyFixable,
 				Description: s.Verdict.Threshold,
 			},
-			Failing: failingIDs(s.Verdict),
+			Failing:    failingIDs(s.Verdict),
+			Suppressed: make([]jsonSuppressed, 0, len(s.Verdict.Suppressed)),
+			Violations: make([]jsonViolation, 0, len(s.Verdict.Violations)),
+			Notes:      append([]string{}, s.Verdict.Notes...),
 		},
 		Findings: make([]jsonFinding, 0, len(s.Findings)),
+	}
+	for _, x := range s.Verdict.Suppressed {
+		f := x.Finding
+		r.Verdict.Suppressed = append(r.Verdict.Suppressed, jsonSuppressed{
+			ID: f.ID, Package: f.Package.Name, Version: f.Package.Version, PURL: f.Package.PURL,
+			By: x.By, Status: x.Status, Justification: x.Justification, Reason: x.Reason, Source: x.Source,
+		})
+	}
+	for _, x := range s.Verdict.Violations {
+		r.Verdict.Violations = append(r.Verdict.Violations, jsonViolation{Rule: x.Rule, Action: string(x.Action), Message: x.Message, File: x.File, Line: x.Line})
 	}
 	for eco, t := range s.Database.Updated {
 		r.Database.Updated[eco] = t.UTC().Format(time.RFC3339)

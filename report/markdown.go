@@ -25,6 +25,12 @@ func WriteMarkdown(w io.Writer, s *Scan) error {
 	if !s.Verdict.Pass {
 		fmt.Fprintf(ew, "\nFailing: %s\n", mdEscape(joinCapped(failingIDs(s.Verdict), 20)))
 	}
+	for _, x := range s.Verdict.Violations {
+		fmt.Fprintf(ew, "\n- **%s** %s\n", x.Action, mdEscape(x.String()))
+	}
+	for _, x := range s.Verdict.Suppressed {
+		fmt.Fprintf(ew, "\n- suppressed %s in %s %s by %s (%s): %s\n", mdEscape(x.Finding.ID), mdEscape(x.Finding.Package.Name), mdEscape(x.Finding.Package.Version), x.By, mdEscape(x.Source), mdEscape(oneLine(x.Reason)))
+	}
 	if s.Database.Stale != "" {
 		fmt.Fprintf(ew, "\n> [!WARNING]\n> %s\n", mdEscape(s.Database.Stale))
 	}

@@ -4,8 +4,11 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/secure-build/secure-build/policy"
 )
 
 // summaryWidth keeps a table row within a wide terminal.
@@ -79,8 +82,33 @@ func writeTable(w io.Writer, s *Scan) error {
 			n, plural(n, "finding has", "findings have"), strings.Join(parts, ", "))
 	}
 
+	writePolicyDetail(ew, s)
 	fmt.Fprintf(ew, "\n%s\n", VerdictLine(s))
 	return ew.err
+}
+
+// writePolicyDetail lists what the policy set aside and the rules it found
+// broken, each with why.
+func writePolicyDetail(w io.Writer, s *Scan) {
+	v := s.Verdict
+	if len(v.Suppressed) > 0 {
+		fmt.Fprintf(w, "\nSuppressed (%d):\n", len(v.Suppressed))
+		for _, x := range v.Suppressed {
+			fmt.Fprintf(w, "  %s %s %s: %s %s (%s)\n", x.Finding.ID, x.Finding.Package.Name, x.Finding.Package.Version, x.By, x.Status, x.Source)
+			if x.Reason != "" {
+				fmt.Fprintf(w, "    %s\n", oneLine(x.Reason))
+			}
+		}
+	}
+	if len(v.Violations) > 0 {
+		fmt.Fprintf(w, "\nPolicy rules (%d):\n", len(v.Violations))
+		for _, x := range v.Violations {
+			fmt.Fprintf(w, "  %s: %s\n", strings.ToUpper(string(x.Action)), x)
+		}
+	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "\nNote: %s\n", n)
+	}
 }
 
 // VerdictLine is the verdict in one line: PASS or FAIL, the threshold, and
@@ -89,5 +117,11 @@ func VerdictLine(s *Scan) string {
 	if s.Verdict.Pass {
 		return fmt.Sprintf("PASS (%s)", s.Verdict.Threshold)
 	}
-	return fmt.Sprintf("FAIL (%s): %s", s.Verdict.Threshold, joinCapped(failingIDs(s.Verdict), 10))
+	what := failingIDs(s.Verdict)
+	for _, x := range s.Verdict.Violations {
+		if x.Action == policy.Fail {
+			what = append(what, x.Rule)
+		}
+	}
+	return fmt.Sprintf("FAIL (%s): %s", s.Verdict.Threshold, joinCapped(slices.Compact(what), 10))
 }

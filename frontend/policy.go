@@ -1,0 +1,240 @@
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tonistiigi/fsutil/types"
+
+	"github.com/secure-build/secure-build/policy"
+)
+
+const (
+	// PolicyContext is the named context a policy file comes from when it
+	// is not the build context's own secure-build.yaml.
+	PolicyContext = "secure-build-policy"
+	// ArgPolicy names the policy file inside that context (or the build
+	// context), secure-build.yaml when not given.
+	ArgPolicy = "SECURE_BUILD_POLICY"
+)
+
+// loadPolicy reads the build's policy: the file ArgPolicy names (default
+// secure-build.yaml) from the named context secure-build-policy, else from
+// the root of the build context; with neither, the defaults. It is never
+// read from the stages being built, or an image could carry a policy that
+// ignores everything. The VEX documents the file names are read from the
+// same context, or fetched when they are URLs.
+func loadPolicy(ctx context.Context, c client.Client, bc *dockerui.Client, buildPlatform ocispecs.Platform) (*policy.Policy, error) {
+	name := policy.FileName
+	explicit := false
+	if v := bc.BuildArgs[ArgPolicy]; v != "" {
+		name, explicit = path.Clean(strings.TrimPrefix(v, "/")), true
+	}
+	files, err := policyFiles(ctx, c, bc, buildPlatform, name)
+	if err != nil {
+		return nil, err
+	}
+	data, ok, err := files.read(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if explicit || files.named {
+			return nil, fmt.Errorf("policy file %s not found in %s", name, files.where)
+		}
+		return policy.Defaults(), nil
+	}
+	p, err := policy.Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	for _, ref := range p.VEX {
+		data, err := files.vex(ctx, path.Dir(name), ref)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.AddVEX(ref, data); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", name, err)
+		}
+	}
+	return p, nil
+}
+
+// policySource reads the policy's files from one context.
+type policySource struct {
+	c      client.Client
+	bc     *dockerui.Client
+	named  bool
+	where  string
+	loaded client.Reference // the named context, whole
+}
+
+func policyFiles(ctx context.Context, c client.Client, bc *dockerui.Client, buildPlatform ocispecs.Platform, name string) (*policySource, error) {
+	st, err := namedContext(ctx, bc, PolicyContext, buildPlatform)
+	if err != nil {
+		return nil, fmt.Errorf("build context %s: %w", PolicyContext, err)
+	}
+	if st == nil {
+		return &policySource{c: c, bc: bc, where: "the build context"}, nil
+	}
+	ref, err := solve(ctx, c, *st, "the policy context", client.SolveRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("build context %s: %w", PolicyContext, err)
+	}
+	return &policySource{c: c, bc: bc, named: true, where: "the build context " + PolicyContext, loaded: ref}, nil
+}
+
+// read reads one file; ok is false when it does not exist. From the build
+// context only that file is sent, not the whole context again.
+func (s *policySource) read(ctx context.Context, name string) (data []byte, ok bool, err error) {
+	ref := s.loaded
+	if ref == nil {
+		st, err := s.bc.MainContext(ctx, llb.IncludePatterns([]string{name}), llb.WithCustomName("[secure-build] load the policy file"))
+		if err != nil {
+			return nil, false, fmt.Errorf("policy file %s: %w", name, err)
+		}
+		if ref, err = solve(ctx, s.c, *st, "the policy file", client.SolveRequest{}); err != nil {
+			return nil, false, fmt.Errorf("policy file %s: %w", name, err)
+		}
+	}
+	if ref == nil { // an empty context
+		return nil, false, nil
+	}
+	entries, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: path.Dir(name), IncludePattern: path.Base(name)})
+	if err != nil || !hasRegularFile(entries, path.Base(name)) {
+		return nil, false, nil
+	}
+	data, err = ref.ReadFile(ctx, client.ReadRequest{Filename: name})
+	if err != nil {
+		return nil, false, fmt.Errorf("read policy file %s from %s: %w", name, s.where, err)
+	}
+	return data, true, nil
+}
+
+func hasRegularFile(entries []*types.Stat, name string) bool {
+	for _, e := range entries {
+		if e.Path == name && e.Mode&uint32(0o170000) == 0o100000 {
+			return true
+		}
+	}
+	return false
+}
+
+// vex reads a VEX document the policy names: a URL through BuildKit's HTTP
+// source, else a path relative to the policy file in the same context,
+// which must stay inside it.
+func (s *policySource) vex(ctx context.Context, dir, ref string) ([]byte, error) {
+	if strings.HasPrefix(ref, "https://") || strings.HasPrefix(ref, "http://") {
+		st := llb.HTTP(ref, llb.Filename("vex.json"), llb.WithCustomNamef("[secure-build] fetch the VEX document %s", ref))
+		r, err := solve(ctx, s.c, st, "the VEX document "+ref, client.SolveRequest{})
+		if err != nil {
+			return nil, fmt.Errorf("VEX document %s: %w", ref, err)
+		}
+		data, err := r.ReadFile(ctx, client.ReadRequest{Filename: "vex.json"})
+		if err != nil {
+			return nil, fmt.Errorf("VEX document %s: %w", ref, err)
+		}
+		return data, nil
+	}
+	p := path.Clean(path.Join(dir, ref))
+	if path.IsAbs(ref) || p == ".." || strings.HasPrefix(p, "../") {
+		return nil, fmt.Errorf("VEX document %s: outside %s; name it relative to the policy file, inside the context", ref, s.where)
+	}
+	data, ok, err := s.read(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("VEX document %s: %s not found in %s", ref, p, s.where)
+	}
+	return data, nil
+}
+
+// dockerfileFacts reads what the practices need from the Dockerfile: the
+// final stage for this build's target, its base image once build args and
+// named contexts apply, and the lines that install build tools or upgrade
+// the distribution.
+func dockerfileFacts(bc *dockerui.Client, src *dockerui.Source) (*policy.BuildFacts, error) {
+	contexts := map[string]string{}
+	for k, v := range bc.BuildOpts().Opts {
+		name, ok := strings.CutPrefix(k, "context:")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "::") // a per-platform context
+		contexts[name] = v
+	}
+	name := "Dockerfile"
+	if src.SourceMap != nil && src.SourceMap.Filename != "" {
+		name = src.SourceMap.Filename
+	}
+	return policy.ReadDockerfile(name, src.Data, bc.Target, bc.BuildArgs, contexts)
+}
+
+// platformFacts adds one platform's image configs to the Dockerfile's
+// facts: the base image's creation time and the final image's user.
+func platformFacts(facts *policy.BuildFacts, base, final *dockerspec.DockerOCIImage) *policy.BuildFacts {
+	f := *facts
+	if base != nil {
+		f.Base.Created = base.Created
+	}
+	if final != nil {
+		f.User = final.Config.User
+	}
+	return &f
+}
+
+// warnRules shows the broken rules as BuildKit warnings: the Dockerfile's
+// on their line, as lint checks are shown, the others on the scan step.
+// Each shows once, whatever the number of platforms.
+func warnRules(ctx context.Context, c client.Client, src *dockerui.Source, out *stepOutput, scan PlatformScan, shown map[string]bool) {
+	for _, v := range scan.Report.Verdict.Violations {
+		msg := fmt.Sprintf("%s: %s", v.Rule, v.Message)
+		if v.Action == policy.Fail {
+			msg += " (fails the build)"
+		}
+		if v.Line == 0 {
+			msg = scan.Platform + ": " + msg
+		}
+		if shown[msg] {
+			continue
+		}
+		shown[msg] = true
+		if v.Line > 0 {
+			loc := []parser.Range{{Start: parser.Position{Line: v.Line}, End: parser.Position{Line: v.Line}}}
+			src.Warn(ctx, msg, warnOpts(loc, nil, ""))
+			continue
+		}
+		_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
+	}
+	for _, n := range scan.Report.Verdict.Notes {
+		msg := scan.Platform + ": " + n
+		if !shown[msg] {
+			shown[msg] = true
+			_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
+		}
+	}
+}
+
+// withOverrides applies the build args that override the policy file, as
+// the plugin's flags do.
+func withOverrides(p *policy.Policy, s settings) *policy.Policy {
+	q := *p
+	q.MaxCounts = maps.Clone(p.MaxCounts)
+	if s.failOn != nil {
+		q.Threshold.FailOn = *s.failOn
+	}
+	if s.onlyFixable != nil {
+		q.Threshold.OnlyFixable = *s.onlyFixable
+	}
+	return &q
+}

@@ -1,0 +1,48 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/secure-build/secure-build/policy"
+)
+
+// policyFlags are the policy options of scan and verify: a policy file,
+// and the threshold flags that override it.
+type policyFlags struct {
+	file        string
+	failOn      string
+	onlyFixable bool
+	flags       *pflag.FlagSet
+}
+
+func (o *policyFlags) bind(flags *pflag.FlagSet) {
+	o.flags = flags
+	flags.StringVar(&o.file, "policy", "", "Policy file (secure-build.yaml); the flags below override it")
+	flags.StringVar(&o.failOn, "fail-on", policy.Default.FailOn.String(), "Lowest severity that fails: critical, high, medium, low, unknown, none")
+	flags.BoolVar(&o.onlyFixable, "only-fixable", policy.Default.OnlyFixable, "Only findings with a fixed version fail")
+}
+
+// resolve reads the policy file, if any, and applies the flags given.
+func (o *policyFlags) resolve(ctx context.Context) (*policy.Policy, error) {
+	p := policy.Defaults()
+	if o.file != "" {
+		var err error
+		if p, err = policy.LoadFile(ctx, o.file); err != nil {
+			return nil, err
+		}
+	}
+	if o.flags.Changed("fail-on") {
+		level, err := policy.ParseLevel(o.failOn)
+		if err != nil {
+			return nil, fmt.Errorf("--fail-on: %w", err)
+		}
+		p.Threshold.FailOn = level
+	}
+	if o.flags.Changed("only-fixable") {
+		p.Threshold.OnlyFixable = o.onlyFixable
+	}
+	return p, nil
+}

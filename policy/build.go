@@ -1,0 +1,387 @@
+package policy
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+// BuildFacts are what the practices read: the Dockerfile, the final
+// stage's base image and the final image's user.
+type BuildFacts struct {
+	// Dockerfile names the file, for locations.
+	Dockerfile string
+	Base       BaseImage
+	// User is the final image's user, inherited from the base included.
+	User string
+	// BuildTools are the RUN lines of the final stage (and the stages it
+	// is FROM) that install compilers or build tools.
+	BuildTools []Line
+	// Upgrades are the RUN lines, in any stage, that upgrade the whole
+	// distribution.
+	Upgrades []Line
+	// FinalLine is the line of the final stage's FROM.
+	FinalLine int
+	// Stages is how many stages the Dockerfile has.
+	Stages int
+}
+
+// Line is a Dockerfile line and what was found on it.
+type Line struct {
+	Line int
+	What string
+}
+
+// BaseImage is the final stage's base, followed through the stages it is
+// FROM and through named contexts.
+type BaseImage struct {
+	// Name is the FROM name, its ARGs expanded.
+	Name string
+	// Ref is the image reference it resolves to; "" when it is not a
+	// registry image (scratch, a local or OCI layout context).
+	Ref string
+	// Context is the named context that serves it, as given, when one does.
+	Context string
+	// Digest says whether it is pinned by digest.
+	Digest  bool
+	Scratch bool
+	// Created is the base image config's creation time, nil when unknown.
+	Created *time.Time
+	Line    int
+}
+
+// ReadDockerfile reads the facts the practices need from a Dockerfile:
+// which stage is final (target, or the last), what its base image is once
+// ARGs (buildArgs over the defaults) and named contexts (the build's
+// "context:NAME" options, without the prefix) are applied, and which RUN
+// lines install build tools or upgrade the distribution. User and Created
+// come from the solved image configs, which the caller has.
+func ReadDockerfile(name string, src []byte, target string, buildArgs, namedContexts map[string]string) (*BuildFacts, error) {
+	res, err := parser.Parse(bytes.NewReader(src))
+	if err != nil {
+		return nil, fmt.Errorf("read Dockerfile %s: %w", name, err)
+	}
+	stages, metaArgs, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read Dockerfile %s: %w", name, err)
+	}
+	if len(stages) == 0 {
+		return nil, fmt.Errorf("read Dockerfile %s: no FROM", name)
+	}
+	facts := &BuildFacts{Dockerfile: name, Stages: len(stages)}
+	final := len(stages) - 1
+	if target != "" {
+		final = stageIndex(stages, target, len(stages))
+		if final < 0 {
+			return nil, fmt.Errorf("read Dockerfile %s: no stage named %q", name, target)
+		}
+	}
+	facts.FinalLine = line(stages[final].Location)
+
+	env := metaEnv(metaArgs, buildArgs)
+	lex := shell.NewLex(res.EscapeToken)
+	// Follow the final stage through the stages it is FROM.
+	for i := final; ; {
+		facts.BuildTools = append(facts.BuildTools, buildToolLines(stages[i].Commands)...)
+		baseName, _, err := lex.ProcessWord(stages[i].BaseName, env)
+		if err != nil {
+			return nil, fmt.Errorf("read Dockerfile %s:%d: FROM %s: %w", name, line(stages[i].Location), stages[i].BaseName, err)
+		}
+		if j := stageIndex(stages, baseName, i); j >= 0 {
+			i = j
+			continue
+		}
+		facts.Base = resolveBase(baseName, namedContexts)
+		facts.Base.Line = line(stages[i].Location)
+		break
+	}
+	for _, st := range stages {
+		facts.Upgrades = append(facts.Upgrades, upgradeLines(st.Commands)...)
+	}
+	return facts, nil
+}
+
+// stageIndex is the index of the stage named name among the first n, -1
+// when none is.
+func stageIndex(stages []instructions.Stage, name string, n int) int {
+	for i := n - 1; i >= 0; i-- {
+		if stages[i].Name != "" && strings.EqualFold(stages[i].Name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+func metaEnv(metaArgs []instructions.ArgCommand, buildArgs map[string]string) shell.EnvGetter {
+	var kv []string
+	for _, a := range metaArgs {
+		for _, arg := range a.Args {
+			if v, ok := buildArgs[arg.Key]; ok {
+				kv = append(kv, arg.Key+"="+v)
+			} else if arg.Value != nil {
+				kv = append(kv, arg.Key+"="+*arg.Value)
+			}
+		}
+	}
+	return shell.EnvsFromSlice(kv)
+}
+
+func line(loc []parser.Range) int {
+	if len(loc) == 0 {
+		return 0
+	}
+	return loc[0].Start.Line
+}
+
+// resolveBase says what a FROM name is once named contexts apply: a
+// context "docker-image://REF" is REF, an "oci-layout://...@sha256:..." one
+// is pinned by its digest, and others are not registry images.
+func resolveBase(name string, namedContexts map[string]string) BaseImage {
+	b := BaseImage{Name: name}
+	if name == "scratch" {
+		b.Scratch = true
+		return b
+	}
+	ctx, ok := namedContexts[name]
+	if !ok {
+		if named, err := reference.ParseNormalizedNamed(name); err == nil {
+			ctx, ok = namedContexts[reference.TagNameOnly(named).String()]
+		}
+	}
+	ref := name
+	if ok {
+		b.Context = ctx
+		scheme, rest, _ := strings.Cut(ctx, "://")
+		switch scheme {
+		case "docker-image":
+			ref = rest
+		case "oci-layout":
+			b.Digest = strings.Contains(rest, "@sha256:")
+			return b
+		default:
+			return b
+		}
+	}
+	b.Ref = ref
+	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
+		_, b.Digest = named.(reference.Canonical)
+	}
+	return b
+}
+
+// buildTool matches the package names of compilers and build tools, in
+// Debian, Alpine and Red Hat spellings.
+var buildTool = regexp.MustCompile(`^(gcc|g\+\+|gcc-c\+\+|clang|cpp|make|cmake|ninja-build|build-essential|build-base|autoconf|automake|libtool|gfortran|golang|golang-go|go|rustc|cargo|rust|maven|gradle|default-jdk|musl-dev|libc6-dev|glibc-devel)([-.]?[0-9][0-9.]*)?$|^openjdk-?[0-9]+-jdk(-headless)?$|^java-[0-9.]+-openjdk-devel$`)
+
+func buildToolLines(cmds []instructions.Command) []Line {
+	var out []Line
+	for _, cmd := range cmds {
+		run, ok := cmd.(*instructions.RunCommand)
+		if !ok {
+			continue
+		}
+		for _, inv := range packageCommands(strings.Join(run.CmdLine, " ")) {
+			if inv.verb != "install" && inv.verb != "add" {
+				continue
+			}
+			var tools []string
+			for _, pkg := range inv.args {
+				pkg, _, _ = strings.Cut(pkg, "=") // apt's pkg=version
+				if buildTool.MatchString(pkg) {
+					tools = append(tools, pkg)
+				}
+			}
+			if len(tools) > 0 {
+				out = append(out, Line{Line: line(run.Location()), What: strings.Join(tools, ", ")})
+			}
+		}
+	}
+	return out
+}
+
+func upgradeLines(cmds []instructions.Command) []Line {
+	var out []Line
+	for _, cmd := range cmds {
+		run, ok := cmd.(*instructions.RunCommand)
+		if !ok {
+			continue
+		}
+		for _, inv := range packageCommands(strings.Join(run.CmdLine, " ")) {
+			if inv.upgradesAll() {
+				out = append(out, Line{Line: line(run.Location()), What: inv.manager + " " + inv.verb})
+			}
+		}
+	}
+	return out
+}
+
+// packageCommand is one package manager call in a RUN line.
+type packageCommand struct {
+	manager, verb string
+	// args are the words after the verb that are not options.
+	args []string
+}
+
+var packageManagers = map[string]bool{"apt-get": true, "apt": true, "aptitude": true, "apk": true, "dnf": true, "microdnf": true, "yum": true, "zypper": true, "tdnf": true}
+
+// packageCommands finds the package manager calls in a shell command line,
+// split at &&, ||, ; and |. It reads words, not shell: enough for the
+// forms Dockerfiles use.
+func packageCommands(cmdline string) []packageCommand {
+	var out []packageCommand
+	for _, part := range regexp.MustCompile(`&&|\|\||;|\||\n`).Split(cmdline, -1) {
+		words := strings.Fields(part)
+		for i, w := range words {
+			if !packageManagers[w[strings.LastIndex(w, "/")+1:]] {
+				continue
+			}
+			pc := packageCommand{manager: w[strings.LastIndex(w, "/")+1:]}
+			for _, a := range words[i+1:] {
+				switch {
+				case strings.HasPrefix(a, "-"):
+				case pc.verb == "":
+					pc.verb = a
+				default:
+					pc.args = append(pc.args, a)
+				}
+			}
+			if pc.verb != "" {
+				out = append(out, pc)
+			}
+			break
+		}
+	}
+	return out
+}
+
+// upgradesAll says whether the call upgrades every installed package.
+func (pc packageCommand) upgradesAll() bool {
+	switch pc.manager {
+	case "apt-get", "apt", "aptitude":
+		return pc.verb == "upgrade" || pc.verb == "dist-upgrade" || pc.verb == "full-upgrade" || pc.verb == "safe-upgrade"
+	case "apk":
+		return pc.verb == "upgrade" && len(pc.args) == 0
+	case "dnf", "microdnf", "yum", "tdnf":
+		return (pc.verb == "upgrade" || pc.verb == "update" || pc.verb == "distro-sync") && len(pc.args) == 0
+	case "zypper":
+		return pc.verb == "update" || pc.verb == "up" || pc.verb == "dist-upgrade" || pc.verb == "dup"
+	}
+	return false
+}
+
+// sdkImages are base images that are toolchains: a final stage on one
+// ships the compiler.
+var sdkImages = map[string]bool{"golang": true, "rust": true, "gcc": true, "maven": true, "gradle": true, "buildpack-deps": true}
+
+// buildViolations applies the base-image and Dockerfile practices.
+func (p *Policy) buildViolations(b *BuildFacts, now time.Time) ([]Violation, []string) {
+	var out []Violation
+	var notes []string
+	at := func(rule string, action Action, l int, format string, args ...any) {
+		if action == Off {
+			return
+		}
+		out = append(out, Violation{Rule: rule, Action: action, Message: fmt.Sprintf(format, args...), File: b.Dockerfile, Line: l})
+	}
+	base := b.Base
+	if !base.Scratch {
+		switch {
+		case base.Ref == "" && base.Context != "":
+			// An OCI layout or local context: there is no tag to judge.
+			if p.BaseImage.RequireDigest && !base.Digest {
+				at("base-image.pinned", p.BaseImage.Pinned, base.Line, "base image %s comes from the context %s, which is not pinned by digest", base.Name, base.Context)
+			}
+		default:
+			if msg := p.pinProblem(base.Ref); msg != "" {
+				at("base-image.pinned", p.BaseImage.Pinned, base.Line, "base image %s %s", base.Ref, msg)
+			}
+			if len(p.BaseImage.AllowedRepos) > 0 && !repoAllowed(base.Ref, p.BaseImage.AllowedRepos) {
+				at("base-image.repositories", p.BaseImage.Repositories, base.Line, "base image %s is not from an allowed repository (%s)", base.Ref, strings.Join(p.BaseImage.AllowedRepos, ", "))
+			}
+		}
+		switch {
+		case base.Created == nil || base.Created.Year() <= 1970:
+			if p.BaseImage.MaxAge != Off {
+				notes = append(notes, fmt.Sprintf("base image %s has no creation time (or 1970, as reproducible builds set): its age is unknown", base.Name))
+			}
+		default:
+			days := int(now.Sub(*base.Created).Hours() / 24)
+			if days > p.BaseImage.MaxAgeDays {
+				at("base-image.max-age", p.BaseImage.MaxAge, base.Line, "base image %s was created %d days ago (more than %d): rebuild on a newer one", base.Name, days, p.BaseImage.MaxAgeDays)
+			}
+		}
+		if named, err := reference.ParseNormalizedNamed(base.Ref); err == nil && sdkImages[reference.Path(named)[strings.LastIndex(reference.Path(named), "/")+1:]] {
+			at("dockerfile.multi-stage", p.Docker.MultiStage, base.Line, "the final stage is built on the toolchain image %s: build in an earlier stage and copy the result into a smaller base", base.Ref)
+		}
+	}
+	for _, l := range b.BuildTools {
+		at("dockerfile.multi-stage", p.Docker.MultiStage, l.Line, "the final stage installs build tools (%s): install them in a build stage and copy only the result", l.What)
+	}
+	for _, l := range b.Upgrades {
+		at("dockerfile.no-distro-upgrade", p.Docker.NoDistroUpgrade, l.Line, "%s upgrades the whole distribution: take the fixes from a newer base image instead", l.What)
+	}
+	if isRoot(b.User) {
+		who := "root (no USER)"
+		if b.User != "" {
+			who = "USER " + b.User
+		}
+		at("dockerfile.non-root-user", p.Docker.NonRootUser, b.FinalLine, "the final stage runs as %s: set a non-root USER", who)
+	}
+	return out, notes
+}
+
+// pinProblem says how ref fails the pinning rule, "" when it does not.
+func (p *Policy) pinProblem(ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return fmt.Sprintf("is not an image reference: %v", err)
+	}
+	if _, ok := named.(reference.Canonical); ok {
+		return ""
+	}
+	tagged, ok := named.(reference.Tagged)
+	switch {
+	case !ok:
+		return "is untagged (which means latest): pin it to a version tag"
+	case tagged.Tag() == "latest":
+		return "is tagged latest: pin it to a version tag"
+	case p.BaseImage.RequireDigest:
+		return "is pinned to a tag but not by digest: add @sha256:..."
+	}
+	return ""
+}
+
+// repoAllowed says whether ref's repository is one of the allowed ones; an
+// entry ending in /* allows everything under it.
+func repoAllowed(ref string, allowed []string) bool {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return false
+	}
+	repo := named.Name()
+	for _, a := range allowed {
+		prefix, wildcard := strings.CutSuffix(a, "/*")
+		if n, err := reference.ParseNormalizedNamed(prefix); err == nil {
+			prefix = n.Name()
+		} else if wildcard {
+			// A bare registry host or namespace such as "ghcr.io".
+			prefix = strings.TrimSuffix(prefix, "/")
+		}
+		if (wildcard && strings.HasPrefix(repo, prefix+"/")) || (!wildcard && repo == prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func isRoot(user string) bool {
+	u, _, _ := strings.Cut(user, ":")
+	return u == "" || u == "root" || u == "0"
+}

@@ -1,0 +1,149 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openvex/go-vex/pkg/vex"
+
+	"github.com/secure-build/secure-build/vuln"
+)
+
+// vexDocument is an OpenVEX document the policy names, as read.
+type vexDocument struct {
+	name string
+	doc  *vex.VEX
+}
+
+// AddVEX adds an OpenVEX document the file names; name is how messages
+// and suppressions name it.
+func (p *Policy) AddVEX(name string, data []byte) error {
+	doc, err := vex.Parse(data)
+	if err != nil {
+		return fmt.Errorf("VEX document %s: %w", name, err)
+	}
+	if !strings.HasPrefix(doc.Context, "https://openvex.dev/ns") {
+		return fmt.Errorf("VEX document %s: not OpenVEX (@context %q, want https://openvex.dev/ns/...)", name, doc.Context)
+	}
+	for i, st := range doc.Statements {
+		if err := st.Validate(); err != nil {
+			return fmt.Errorf("VEX document %s: statement %d: %w", name, i+1, err)
+		}
+	}
+	p.vex = append(p.vex, vexDocument{name: name, doc: doc})
+	return nil
+}
+
+// vexSuppress finds the latest VEX statement about f's vulnerability (any
+// of its ids) and package (its purl, as the product or as a subcomponent
+// of one: the documents a build is given speak of the image being built),
+// and suppresses f when that statement says not_affected or fixed.
+func (p *Policy) vexSuppress(f vuln.Finding) (Suppressed, bool) {
+	var best *vex.Statement
+	var bestTime time.Time
+	var bestDoc string
+	for _, d := range p.vex {
+		var docTime time.Time
+		if d.doc.Timestamp != nil {
+			docTime = *d.doc.Timestamp
+		}
+		for i := range d.doc.Statements {
+			st := &d.doc.Statements[i]
+			if !statementNames(st, f) {
+				continue
+			}
+			t := docTime
+			if st.Timestamp != nil {
+				t = *st.Timestamp
+			}
+			if best == nil || !t.Before(bestTime) {
+				best, bestTime, bestDoc = st, t, d.name
+			}
+		}
+	}
+	if best == nil || (best.Status != vex.StatusNotAffected && best.Status != vex.StatusFixed) {
+		return Suppressed{}, false
+	}
+	reason := best.ImpactStatement
+	if reason == "" {
+		reason = best.StatusNotes
+	}
+	return Suppressed{
+		Finding:       f,
+		By:            "vex",
+		Status:        string(best.Status),
+		Justification: string(best.Justification),
+		Reason:        reason,
+		Source:        bestDoc,
+	}, true
+}
+
+func statementNames(st *vex.Statement, f vuln.Finding) bool {
+	if !slices.ContainsFunc(f.IDs(), st.Vulnerability.Matches) {
+		return false
+	}
+	if f.Package.PURL == "" {
+		return false
+	}
+	for i := range st.Products {
+		prod := &st.Products[i]
+		if prod.Component.Matches(f.Package.PURL) {
+			return true
+		}
+		for j := range prod.Subcomponents {
+			if prod.Subcomponents[j].Matches(f.Package.PURL) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// OpenVEX is the OpenVEX document of a verdict's not_affected suppressions,
+// VEX statements and ignore entries both, for an attestation: consumers of
+// the image see which findings were set aside and why. Each statement's
+// product is the package, by purl: the attestation's subject is the image.
+// Nil when nothing was suppressed as not_affected.
+func OpenVEX(v Verdict, author string, now time.Time) *vex.VEX {
+	var statements []vex.Statement
+	for _, s := range v.Suppressed {
+		if s.Status != string(vex.StatusNotAffected) {
+			continue
+		}
+		st := vex.Statement{
+			Vulnerability:   vex.Vulnerability{Name: vex.VulnerabilityID(s.Finding.ID), Aliases: aliases(s.Finding)},
+			Products:        []vex.Product{{Component: vex.Component{ID: s.Finding.Package.PURL}}},
+			Status:          vex.StatusNotAffected,
+			Justification:   vex.Justification(s.Justification),
+			ImpactStatement: s.Reason,
+			StatusNotes:     fmt.Sprintf("suppressed by %s (%s)", s.By, s.Source),
+		}
+		if st.Justification == "" && st.ImpactStatement == "" {
+			st.ImpactStatement = "suppressed by " + s.Source
+		}
+		statements = append(statements, st)
+	}
+	if len(statements) == 0 {
+		return nil
+	}
+	doc := vex.New()
+	doc.Author = author
+	doc.Timestamp = &now
+	doc.Version = 1
+	doc.Statements = statements
+	id, err := doc.GenerateCanonicalID()
+	if err == nil {
+		doc.ID = id
+	}
+	return &doc
+}
+
+func aliases(f vuln.Finding) []vex.VulnerabilityID {
+	var out []vex.VulnerabilityID
+	for _, id := range f.IDs()[1:] {
+		out = append(out, vex.VulnerabilityID(id))
+	}
+	return out
+}
