@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path"
 	"strings"
 
@@ -122,7 +123,8 @@ func (s *policySource) read(ctx context.Context, name string) (data []byte, ok b
 
 func hasRegularFile(entries []*types.Stat, name string) bool {
 	for _, e := range entries {
-		if e.Path == name && e.Mode&uint32(0o170000) == 0o100000 {
+		// fsutil's mode is Go's os.FileMode.
+		if e.Path == name && os.FileMode(e.Mode).IsRegular() {
 			return true
 		}
 	}
@@ -201,6 +203,11 @@ func warnRules(ctx context.Context, c client.Client, src *dockerui.Source, out *
 		msg := fmt.Sprintf("%s: %s", v.Rule, v.Message)
 		if v.Action == policy.Fail {
 			msg += " (fails the build)"
+		}
+		if v.Line > 0 {
+			// As the Dockerfile frontend's checks say it, for clients that
+			// do not print the source lines.
+			msg += fmt.Sprintf(" (line %d)", v.Line)
 		}
 		if v.Line == 0 {
 			msg = scan.Platform + ": " + msg
