@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	yamlparser "github.com/goccy/go-yaml/parser"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
@@ -243,12 +245,19 @@ func validate(name string, file *ast.File, js []byte) error {
 	}
 	var out FileErrors
 	for _, leaf := range leaves(ve) {
-		out = append(out, &FileError{
-			File: name,
-			Line: lineOf(file, leaf.InstanceLocation),
-			Msg:  fmt.Sprintf("%s: %s", displayPath(leaf.InstanceLocation), leafMessage(leaf)),
-		})
+		loc, msg := leaf.InstanceLocation, leafMessage(leaf)
+		line := lineOf(file, loc)
+		if ap, ok := leaf.ErrorKind.(*kind.AdditionalProperties); ok {
+			// Point at the unknown key itself, one error each.
+			for _, key := range ap.Properties {
+				out = append(out, &FileError{File: name, Line: lineOf(file, append(slices.Clone(loc), key)),
+					Msg: fmt.Sprintf("%s: unknown key '%s'", displayPath(loc), key)})
+			}
+			continue
+		}
+		out = append(out, &FileError{File: name, Line: line, Msg: fmt.Sprintf("%s: %s", displayPath(loc), msg)})
 	}
+	slices.SortStableFunc(out, func(a, b *FileError) int { return a.Line - b.Line })
 	if len(out) == 0 {
 		return &FileError{File: name, Msg: ve.Error()}
 	}
