@@ -234,6 +234,32 @@ func TestFrontendImage(t *testing.T) {
 		}
 	})
 
+	// CI keeps the team's policy apart from the project: the named context
+	// secure-build-policy, here one whose ignore entry lets the fixable
+	// critical pass, with the project's own secure-build.yaml (which would
+	// fail it) not read.
+	t.Run("policy-from-named-context", func(t *testing.T) {
+		dir := e.project(t, "# syntax="+e.frontend+"\n"+multiStage, map[string]string{
+			"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5"),
+			"secure-build.yaml":                  "vulnerabilities:\n  fail-on: low\n",
+		})
+		policyDir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(policyDir, "team.yaml"), []byte("vulnerabilities:\n  ignore:\n    - id: "+fixableCriticalID+"\n      reason: accepted by the security team\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ref := e.reg.host + "/app:team-policy"
+		r := e.buildctl(t, dir, "--frontend", "dockerfile.v0", "--opt", dbArg,
+			"--local", "teampolicy="+policyDir, "--opt", "context:secure-build-policy=local:teampolicy",
+			"--opt", "build-arg:SECURE_BUILD_POLICY=team.yaml",
+			"--output", "type=image,name="+ref+",push=true")
+		if r.code != 0 || !strings.Contains(r.stderr, "suppressed by ignore team.yaml:3: accepted by the security team") {
+			t.Fatalf("buildctl with the team's policy context: exit %d\n%s", r.code, r.stderr)
+		}
+		if !e.reg.hasTag(t, "app", "team-policy") {
+			t.Error("the passing build was not pushed")
+		}
+	})
+
 	t.Run("no-database", func(t *testing.T) {
 		dir := e.project(t, "# syntax="+e.frontend+"\n"+multiStage, good)
 		r := e.buildctl(t, dir, "--frontend", "dockerfile.v0", "--output", "type=image,name="+e.reg.host+"/nodb:1,push=true")

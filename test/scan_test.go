@@ -191,6 +191,29 @@ func TestScanEndToEnd(t *testing.T) {
 	if res.code != 2 || !strings.Contains(res.stderr, "bogus") {
 		t.Errorf("scan --fail-on bogus: exit %d, stderr %q", res.code, res.stderr)
 	}
+
+	// A policy file: its ignore entry (by the upstream CVE id) lets the scan
+	// pass and is listed with its reason; a flag still overrides the file.
+	policyFile := filepath.Join(t.TempDir(), "secure-build.yaml")
+	writePolicy := func(doc string) {
+		if err := os.WriteFile(policyFile, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writePolicy("vulnerabilities:\n  ignore:\n    - id: DEBIAN-CVE-2099-1000\n      package: glibc\n      reason: the test's record\n")
+	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, root)
+	if res.code != 0 || !strings.Contains(res.stdout, "Suppressed (") || !strings.Contains(res.stdout, "the test's record") {
+		t.Errorf("scan --policy with an ignore entry: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, "--fail-on", "unknown", "--only-fixable=false", root)
+	if res.code != 1 {
+		t.Errorf("--fail-on unknown over the policy file: exit %d, want 1\n%s", res.code, res.stderr)
+	}
+	writePolicy("vulnerabilities:\n  fail-on: severe\n")
+	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, root)
+	if res.code != 2 || !strings.Contains(res.stderr, policyFile+":2: vulnerabilities.fail-on") {
+		t.Errorf("an invalid policy file: exit %d, want 2 naming its line\n%s", res.code, res.stderr)
+	}
 }
 
 // rematchFromSPDX matches the packages of an SPDX document, known only by
