@@ -32,6 +32,9 @@ TARGET is one of:
   DIR                               a directory holding a root filesystem
   oci-layout:PATH[:TAG|@DIGEST]     an OCI image layout (layers applied in order)
   docker-archive:FILE               a tar written by "docker save"
+  registry:REF                      an image in a registry (this machine's platform
+                                    of an index; another one by its digest), with the
+                                    credentials of "docker login"
   sbom:FILE                         an SPDX 2.3 JSON document (read, not cataloged again)
 
 It finds OS packages (dpkg, apk, rpm) and the distribution from /etc/os-release,
@@ -46,7 +49,10 @@ stderr; the rest is still cataloged. Exit status: 0 done, 2 an error.`,
   docker secure sbom --format spdx-json -o app.spdx.json oci-layout:./layout:1.0
 
   # CycloneDX 1.6 JSON of an image saved with "docker save"
-  docker secure sbom --format cyclonedx-json docker-archive:app.tar`,
+  docker secure sbom --format cyclonedx-json docker-archive:app.tar
+
+  # Packages of an image in a registry, pulled layer by layer (no daemon)
+  docker secure sbom registry:registry.example.com/app:1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSBOM(cmd, dockerCli, opts, args[0])

@@ -29,7 +29,8 @@ func newScanCmd(dockerCli command.Cli) *cobra.Command {
 		Use:   "scan [OPTIONS] TARGET",
 		Short: "Find the vulnerabilities of a root filesystem or an image, offline",
 		Long: `Catalog TARGET (as for "sbom": DIR, oci-layout:PATH[:TAG|@DIGEST],
-docker-archive:FILE, or sbom:FILE for an SPDX document's packages), match its
+docker-archive:FILE, registry:REF, or sbom:FILE for an SPDX document's
+packages), match its
 packages against the offline OSV database and
 apply the policy. Distro packages match by their source package, with the
 distro's own version order, so backported fixes are not reported.

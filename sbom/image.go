@@ -31,10 +31,10 @@ const (
 )
 
 // CatalogTarget catalogs what target names: a directory holding a root
-// filesystem, "oci-layout:PATH[:TAG|@DIGEST]" or "docker-archive:FILE"; or
-// reads the packages of an SPDX document, "sbom:FILE". An
-// image's layers are applied in order, whiteouts honoured, into a temporary
-// folder that is removed before it returns.
+// filesystem, "oci-layout:PATH[:TAG|@DIGEST]", "docker-archive:FILE" or
+// "registry:REF"; or reads the packages of an SPDX document, "sbom:FILE".
+// An image's layers are applied in order, whiteouts honoured, into a
+// temporary folder that is removed before it returns.
 func CatalogTarget(ctx context.Context, target string) (*SBOM, error) {
 	var img v1.Image
 	var err error
@@ -43,6 +43,8 @@ func CatalogTarget(ctx context.Context, target string) (*SBOM, error) {
 		img, err = openOCILayout(strings.TrimPrefix(target, OCILayoutPrefix))
 	case strings.HasPrefix(target, SBOMPrefix):
 		return ReadSPDX(strings.TrimPrefix(target, SBOMPrefix))
+	case strings.HasPrefix(target, RegistryPrefix):
+		img, err = openRegistryImage(ctx, strings.TrimPrefix(target, RegistryPrefix))
 	case strings.HasPrefix(target, DockerArchivePrefix):
 		file := strings.TrimPrefix(target, DockerArchivePrefix)
 		img, err = tarball.ImageFromPath(file, nil)
@@ -55,19 +57,25 @@ func CatalogTarget(ctx context.Context, target string) (*SBOM, error) {
 	if err != nil {
 		return nil, err
 	}
+	return CatalogImage(ctx, img, target)
+}
+
+// CatalogImage catalogs an image's flattened filesystem; source names it in
+// the SBOM and in errors.
+func CatalogImage(ctx context.Context, img v1.Image, source string) (*SBOM, error) {
 	extractors, err := newExtractors()
 	if err != nil {
 		return nil, err
 	}
 	dir, err := makeUnpackDir()
 	if err != nil {
-		return nil, fmt.Errorf("unpack %s: %w", target, err)
+		return nil, fmt.Errorf("unpack %s: %w", source, err)
 	}
 	defer os.RemoveAll(dir)
 	if err := unpackImage(ctx, img, dir, wantedBy(extractors)); err != nil {
-		return nil, fmt.Errorf("unpack %s: %w", target, err)
+		return nil, fmt.Errorf("unpack %s: %w", source, err)
 	}
-	return catalogWith(ctx, dir, target, extractors)
+	return catalogWith(ctx, dir, source, extractors)
 }
 
 // makeUnpackDir makes the folder an image is unpacked into: in $TMPDIR when
@@ -188,7 +196,11 @@ func openOCILayout(ref string) (v1.Image, error) {
 	}
 	d := picked[0]
 	if d.MediaType.IsIndex() {
-		return imageForThisPlatform(idx, d, dir)
+		child, err := idx.ImageIndex(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("open index %s in OCI layout %s: %w", d.Digest, dir, err)
+		}
+		return imageForThisPlatform(child, fmt.Sprintf("index %s in OCI layout %s", d.Digest, dir))
 	}
 	img, err := idx.Image(d.Digest)
 	if err != nil {
@@ -197,14 +209,12 @@ func openOCILayout(ref string) (v1.Image, error) {
 	return img, nil
 }
 
-func imageForThisPlatform(parent v1.ImageIndex, d v1.Descriptor, dir string) (v1.Image, error) {
-	idx, err := parent.ImageIndex(d.Digest)
-	if err != nil {
-		return nil, fmt.Errorf("open index %s in OCI layout %s: %w", d.Digest, dir, err)
-	}
+// imageForThisPlatform picks the linux image of this machine's architecture
+// from an index; what names the index in errors.
+func imageForThisPlatform(idx v1.ImageIndex, what string) (v1.Image, error) {
 	manifest, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("read index %s in OCI layout %s: %w", d.Digest, dir, err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	var platforms []string
 	for _, m := range manifest.Manifests {
@@ -212,11 +222,15 @@ func imageForThisPlatform(parent v1.ImageIndex, d v1.Descriptor, dir string) (v1
 			continue // attestation manifests
 		}
 		if m.Platform.OS == "linux" && m.Platform.Architecture == runtime.GOARCH {
-			return idx.Image(m.Digest)
+			img, err := idx.Image(m.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("open image %s of %s: %w", m.Digest, what, err)
+			}
+			return img, nil
 		}
 		platforms = append(platforms, m.Platform.String()+" "+m.Digest.String())
 	}
-	return nil, fmt.Errorf("index %s in OCI layout %s has no linux/%s image; name one by digest: %s", d.Digest, dir, runtime.GOARCH, strings.Join(platforms, ", "))
+	return nil, fmt.Errorf("%s has no linux/%s image; name one by digest: %s", what, runtime.GOARCH, strings.Join(platforms, ", "))
 }
 
 // unpackImage writes the image's flattened filesystem under dir. Names are

@@ -1,0 +1,322 @@
+package plugin
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/report"
+	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/vuln"
+	"github.com/spf13/cobra"
+)
+
+type verifyOptions struct {
+	db       dbFlags
+	policy   policyFlags
+	format   string
+	platform string
+	scan     bool
+}
+
+var verifyFormats = []string{"table", "json"}
+
+func newVerifyCmd(dockerCli command.Cli) *cobra.Command {
+	var opts verifyOptions
+	cmd := &cobra.Command{
+		Use:   "verify [OPTIONS] IMAGE",
+		Short: "Check a pushed image's SBOM against today's database and a policy",
+		Long: `Read the attestations of IMAGE from its registry, for every platform (or the
+one --platform names): the SPDX SBOM and the scan result "docker secure build"
+attached. Match the SBOM's packages against today's offline database, not the
+one the build used: an image that was clean when it was built can have new
+vulnerabilities now. Then apply the policy, as "scan" does: fail on a fixable
+critical finding, or what --policy FILE, --fail-on and --only-fixable say. The
+policy file's ignore entries and VEX documents apply; the OpenVEX attestation
+of the build is shown by "inspect", not applied.
+
+For each platform it prints the verdict, the verdict made at build time and
+when, and the findings that are new since the build.
+
+An image without attestations is an error, unless --scan: then each
+platform's image is pulled and its filesystem scanned, as
+"docker secure scan registry:IMAGE" does. Credentials come from the Docker
+config and its credential helpers ("docker login"). Plain HTTP is tried only
+for localhost, loopback, *.local and private (RFC 1918) registry addresses.
+
+Exit status: 0 every platform passed, 1 the policy failed for one, 2 an error
+(no such image, no attestations, a registry error, no database).`,
+		Example: `  # Gate a release on the team's policy and today's database
+  docker secure db update
+  docker secure verify --policy secure-build.yaml registry.example.com/app:1.4
+
+  # One platform, fail on high or worse, a JSON document for a pipeline
+  docker secure verify --platform linux/arm64 --fail-on high --format json registry.example.com/app@sha256:...
+
+  # An image built by another tool: pull it and scan it
+  docker secure verify --scan registry.example.com/vendor/tool:2`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd, dockerCli, opts, args[0])
+		},
+	}
+	flags := cmd.Flags()
+	opts.db.bind(flags)
+	opts.policy.bind(flags)
+	flags.StringVar(&opts.format, "format", "table", "Output format: "+strings.Join(verifyFormats, ", "))
+	flags.StringVar(&opts.platform, "platform", "", "Verify only this platform (os/arch[/variant]); default every platform")
+	flags.BoolVar(&opts.scan, "scan", false, "Pull and scan the platforms that have no SBOM attestation")
+	return cmd
+}
+
+// platformVerdict is one platform's verification.
+type platformVerdict struct {
+	att platformAttestations
+	// scanned says the SBOM was made now from the image (--scan), not read
+	// from an attestation.
+	scanned bool
+	report  *report.Scan
+	// newSinceBuild are today's findings the build-time scan did not have;
+	// nil without a build-time scan result.
+	newSinceBuild []vuln.Finding
+}
+
+func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, image string) error {
+	ctx := cmd.Context()
+	if !slices.Contains(verifyFormats, opts.format) {
+		return fmt.Errorf("--format %q: want one of %s", opts.format, strings.Join(verifyFormats, ", "))
+	}
+	want, err := parsePlatform(opts.platform)
+	if err != nil {
+		return err
+	}
+	pol, err := opts.policy.resolve(ctx)
+	if err != nil {
+		return err
+	}
+	dir, err := opts.db.resolve()
+	if err != nil {
+		return err
+	}
+	db, err := vuln.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	atts, err := readAttestations(ctx, image, want)
+	if err != nil {
+		return err
+	}
+	if missing := atts.unattested(); len(missing) > 0 && !opts.scan {
+		return fmt.Errorf("%s has no SBOM attestation for %s: build and push it with 'docker secure build --push', or pass --scan to pull the image and scan it",
+			atts.ref, strings.Join(missing, ", "))
+	}
+
+	now := time.Now().UTC()
+	stderr := dockerCli.Err()
+	stale := staleWarning(db, opts.db.maxAge, now)
+	if stale != "" {
+		fmt.Fprintf(stderr, "warning: %s\n", stale)
+	}
+	updated := map[string]time.Time{}
+	for _, s := range db.Status() {
+		updated[s.Archive] = s.Updated
+	}
+	var results []platformVerdict
+	for _, p := range atts.platforms {
+		doc, err := platformSBOM(cmd, p)
+		if err != nil {
+			return err
+		}
+		findings, matchWarnings, err := db.Match(doc.Packages)
+		if err != nil {
+			return fmt.Errorf("match %s: %w", p.image, err)
+		}
+		for _, w := range append(doc.Warnings, matchWarnings...) {
+			fmt.Fprintf(stderr, "warning: %s: %s\n", p.platform, w)
+		}
+		in := policy.Input{Findings: findings, Now: now}
+		if pol.NeedsPackages() {
+			in.Packages = doc.Packages
+		}
+		r := platformVerdict{
+			att:     p,
+			scanned: p.spdx == nil,
+			report: &report.Scan{
+				Target:      p.image.String(),
+				SBOM:        doc,
+				Findings:    findings,
+				Verdict:     pol.Evaluate(in),
+				Threshold:   pol.Threshold,
+				Database:    report.Database{Dir: dir, Updated: updated, Stale: stale},
+				ScannedAt:   now.Truncate(time.Second),
+				ToolVersion: Version,
+			},
+		}
+		if p.scan != nil {
+			r.newSinceBuild = newSinceBuild(findings, p.scan.Scanner.Result.Findings)
+		}
+		results = append(results, r)
+	}
+
+	write := writeVerifyTable
+	if opts.format == "json" {
+		write = writeVerifyJSON
+	}
+	if err := writeBuffered(dockerCli.Out(), func(w io.Writer) error { return write(w, atts, results) }); err != nil {
+		return err
+	}
+	var failed []string
+	for _, r := range results {
+		if v := r.report.Verdict; !v.Pass {
+			failed = append(failed, fmt.Sprintf("policy failed for %s (%s):\n  %s", r.att.platform, v.Threshold, strings.Join(v.Reasons(), "\n  ")))
+		}
+	}
+	if len(failed) > 0 {
+		return cli.StatusError{StatusCode: ExitPolicyFailed, Status: strings.Join(failed, "\n")}
+	}
+	return nil
+}
+
+// platformSBOM is the platform's SBOM: its attestation, or with --scan for
+// a platform without one, a catalog of the image pulled now.
+func platformSBOM(cmd *cobra.Command, p platformAttestations) (*sbom.SBOM, error) {
+	if p.spdx != nil {
+		return p.decodeSBOM()
+	}
+	img, err := remote.Image(p.image, sbom.RegistryOptions(cmd.Context())...)
+	if err != nil {
+		return nil, sbom.RegistryError(p.image, err)
+	}
+	return sbom.CatalogImage(cmd.Context(), img, p.image.String())
+}
+
+// newSinceBuild are the findings that the build-time scan did not report:
+// none of their ids was reported then for the same package.
+func newSinceBuild(now, atBuild []vuln.Finding) []vuln.Finding {
+	known := map[string]bool{}
+	for _, f := range atBuild {
+		for _, id := range f.IDs() {
+			known[f.Package.PURL+" "+id] = true
+		}
+	}
+	out := []vuln.Finding{}
+	for _, f := range now {
+		if !slices.ContainsFunc(f.IDs(), func(id string) bool { return known[f.Package.PURL+" "+id] }) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ids are the findings' ids, each once, sorted.
+func ids(findings []vuln.Finding) []string {
+	out := []string{}
+	for _, f := range findings {
+		out = append(out, f.ID)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// writeVerifyTable writes, per platform, where the SBOM came from, the
+// build-time verdict, what is new since, and the report table of today's
+// verdict.
+func writeVerifyTable(w io.Writer, atts *imageAttestations, results []platformVerdict) error {
+	for i, r := range results {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "Platform: %s\n", r.att.platform)
+		switch {
+		case r.scanned:
+			fmt.Fprintln(w, "SBOM: none attached; scanned the image now (--scan)")
+		case r.att.scan == nil:
+			fmt.Fprintln(w, "At build: no secure-build scan result attached; matched the attached SBOM")
+		default:
+			v := r.att.scan.Metadata.Verdict
+			fmt.Fprintf(w, "At build: %s (%s), decided %s\n", passFail(v.Pass), v.Threshold, v.DecidedOn.UTC().Format(time.RFC3339))
+			if len(r.newSinceBuild) == 0 {
+				fmt.Fprintln(w, "New since the build: none")
+			} else {
+				fmt.Fprintf(w, "New since the build: %d (%s)\n", len(r.newSinceBuild), strings.Join(ids(r.newSinceBuild), ", "))
+			}
+		}
+		if err := report.WriteTable(w, r.report); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func passFail(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// verifyJSON is verify's JSON document: the image, the overall outcome, and
+// per platform the build-time verdict, the new findings and today's report
+// (the JSON report of "scan", schema report/schema/report.schema.json).
+type verifyJSON struct {
+	Image     string               `json:"image"`
+	Digest    string               `json:"digest"`
+	Pass      bool                 `json:"pass"`
+	Platforms []verifyPlatformJSON `json:"platforms"`
+}
+
+type verifyPlatformJSON struct {
+	Platform string `json:"platform"`
+	Image    string `json:"image"`
+	// SBOM is "attestation", or "scan" when --scan catalogued the image.
+	SBOM string `json:"sbom"`
+	// Build is the build-time verdict; null without a scan result
+	// attestation, and then NewSinceBuild is null too.
+	Build         *buildVerdictJSON `json:"build"`
+	NewSinceBuild []string          `json:"newSinceBuild"`
+	Report        json.RawMessage   `json:"report"`
+}
+
+type buildVerdictJSON struct {
+	Pass      bool   `json:"pass"`
+	Threshold string `json:"threshold"`
+	DecidedOn string `json:"decidedOn"`
+}
+
+func writeVerifyJSON(w io.Writer, atts *imageAttestations, results []platformVerdict) error {
+	doc := verifyJSON{Image: atts.ref.String(), Digest: atts.digest.String(), Pass: true, Platforms: []verifyPlatformJSON{}}
+	for _, r := range results {
+		var rep bytes.Buffer
+		if err := report.WriteJSON(&rep, r.report); err != nil {
+			return err
+		}
+		p := verifyPlatformJSON{Platform: r.att.platform, Image: r.att.image.String(), SBOM: "attestation", Report: rep.Bytes()}
+		if r.scanned {
+			p.SBOM = "scan"
+		}
+		if s := r.att.scan; s != nil {
+			v := s.Metadata.Verdict
+			p.Build = &buildVerdictJSON{Pass: v.Pass, Threshold: v.Threshold, DecidedOn: v.DecidedOn.UTC().Format(time.RFC3339)}
+			p.NewSinceBuild = ids(r.newSinceBuild)
+		}
+		doc.Pass = doc.Pass && r.report.Verdict.Pass
+		doc.Platforms = append(doc.Platforms, p)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
+}
