@@ -76,6 +76,12 @@ func TestBuildPolicyFileUnpinnedBase(t *testing.T) {
 		t.Errorf("--policy with require: digest on a tag: exit %d\n%s", r.code, r.stderr)
 	}
 
+	// License rules read the SBOM the scan step wrote.
+	r = e.build(t, e.project(t, singleStage, files("licenses:\n  deny: [MIT]\n")))
+	if r.code != 1 || !strings.Contains(r.stderr, "minimist 1.2.6 (npm): license MIT needs a denied license (MIT) (licenses)") {
+		t.Errorf("licenses deny MIT on an MIT package: exit %d, want 1 naming it\n%s", r.code, r.stderr)
+	}
+
 	bad := e.project(t, dockerfile, files("vulnerabilities:\n  ignore:\n    - id: CVE-2021-44906\n      package: minimist\n"))
 	r = e.build(t, bad)
 	if r.code != 1 || !strings.Contains(r.stderr, "policy secure-build.yaml:3: vulnerabilities.ignore[0]: missing property 'reason'") {
