@@ -13,6 +13,7 @@ import (
 
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 
+	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -52,8 +53,10 @@ func WriteSARIF(w io.Writer, s *Scan) error {
 	}
 
 	for _, f := range findings {
+		suppressions := sarifSuppressions(s, f)
 		for _, loc := range sarifLocations(s, f) {
 			run.AddResult(sarif.NewRuleResult(f.ID).
+				WithSuppressions(suppressions).
 				WithRuleIndex(run.GetRuleIndex(f.ID)).
 				WithLevel(sarifLevel(f.Severity)).
 				WithMessage(sarif.NewTextMessage(sarifMessage(f))).
@@ -68,6 +71,8 @@ func WriteSARIF(w io.Writer, s *Scan) error {
 				WithPartialFingerprints(map[string]string{"secure-build/package/v1": fingerprint(f.ID, f.Package.PURL, loc)}))
 		}
 	}
+
+	addViolations(run, s.Verdict.Violations)
 
 	inv := sarif.NewInvocation().WithExecutionSuccessful(true)
 	if s.Database.Stale != "" {
@@ -86,6 +91,44 @@ func WriteSARIF(w io.Writer, s *Scan) error {
 		return fmt.Errorf("write sarif: %w", err)
 	}
 	return nil
+}
+
+// sarifSuppressions are a finding's suppressions by the policy, as code
+// scanning reads them: accepted, external to the code, with the reason.
+func sarifSuppressions(s *Scan, f vuln.Finding) []*sarif.Suppression {
+	var out []*sarif.Suppression
+	for _, x := range s.Verdict.Suppressed {
+		if x.Finding.ID == f.ID && x.Finding.Package.PURL == f.Package.PURL && x.Finding.Package.Name == f.Package.Name {
+			out = append(out, sarif.NewSuppression().WithKind("external").WithStatus("accepted").
+				WithJustification(fmt.Sprintf("%s %s (%s): %s", x.By, x.Status, x.Source, x.Reason)))
+		}
+	}
+	return out
+}
+
+// addViolations adds the broken policy rules, one SARIF rule each, placed
+// on their Dockerfile line when they have one.
+func addViolations(run *sarif.Run, violations []policy.Violation) {
+	for _, v := range violations {
+		id := "secure-build/" + v.Rule
+		if run.GetRuleIndex(id) < 0 {
+			run.AddRule(id).WithName(v.Rule).WithDescription("secure-build policy rule " + v.Rule).
+				WithProperties(sarif.NewPropertyBag().WithTags([]string{"policy"}))
+		}
+		level := sarif.LevelWarning
+		if v.Action == policy.Fail {
+			level = sarif.LevelError
+		}
+		res := sarif.NewRuleResult(id).WithRuleIndex(run.GetRuleIndex(id)).WithLevel(level).
+			WithMessage(sarif.NewTextMessage(v.Message)).
+			WithPartialFingerprints(map[string]string{"secure-build/rule/v1": fingerprint(v.Rule, v.Message)})
+		if v.File != "" && v.Line > 0 {
+			res.AddLocation(sarif.NewLocationWithPhysicalLocation(sarif.NewPhysicalLocation().
+				WithArtifactLocation(sarif.NewSimpleArtifactLocation(v.File)).
+				WithRegion(sarif.NewRegion().WithStartLine(v.Line))))
+		}
+		run.AddResult(res)
+	}
 }
 
 func addRule(run *sarif.Run, f vuln.Finding) {

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
+
+	"github.com/secure-build/secure-build/policy"
 )
 
 func TestWriteSARIF(t *testing.T) {
@@ -101,5 +103,52 @@ func TestSARIFLocations(t *testing.T) {
 	f.Package.Locations = []string{"/a:b/package.json", "/opt/100%/x#y"}
 	if got, want := sarifLocations(s, f), []string{"./a:b/package.json", "opt/100%25/x%23y"}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestSARIFPolicy: a suppressed finding carries an accepted suppression
+// with its reason; a broken rule is a result of its own rule, on its
+// Dockerfile line, an error when it fails.
+func TestSARIFPolicy(t *testing.T) {
+	s := testScan()
+	s.Verdict.Suppressed = []policy.Suppressed{{Finding: s.Findings[0], By: "ignore", Status: "not_affected", Reason: "not reachable", Source: "secure-build.yaml:4"}}
+	s.Verdict.Violations = []policy.Violation{
+		{Rule: "dockerfile.no-distro-upgrade", Action: policy.Fail, Message: "apt-get upgrade upgrades the whole distribution", File: "Dockerfile", Line: 3},
+		{Rule: "licenses", Action: policy.Warn, Message: "gpl 1 (deb): license GPL-3.0-only is denied"},
+	}
+	var buf bytes.Buffer
+	if err := WriteSARIF(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := sarif.FromBytes(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Validate(); err != nil {
+		t.Fatalf("not valid SARIF 2.1.0: %v", err)
+	}
+	var suppressed, rules int
+	for _, r := range rep.Runs[0].Results {
+		for _, sup := range r.Suppressions {
+			if *r.RuleID == s.Findings[0].ID && *sup.Status == "accepted" && strings.Contains(*sup.Justification, "not reachable") {
+				suppressed++
+			}
+		}
+		switch *r.RuleID {
+		case "secure-build/dockerfile.no-distro-upgrade":
+			loc := r.Locations[0].PhysicalLocation
+			if r.Level != "error" || *loc.ArtifactLocation.URI != "Dockerfile" || *loc.Region.StartLine != 3 {
+				t.Errorf("the Dockerfile rule's result: level %s at %s:%d", r.Level, *loc.ArtifactLocation.URI, *loc.Region.StartLine)
+			}
+			rules++
+		case "secure-build/licenses":
+			if r.Level != "warning" || len(r.Locations) != 0 {
+				t.Errorf("the license rule's result: level %s, %d locations", r.Level, len(r.Locations))
+			}
+			rules++
+		}
+	}
+	if suppressed == 0 || rules != 2 {
+		t.Errorf("%d suppressed results, %d rule results; want some and 2\n%s", suppressed, rules, buf.String())
 	}
 }
