@@ -331,15 +331,15 @@ func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan Pl
 		warn(rep.Database.Stale)
 	}
 	failing := func(f vuln.Finding) bool {
-		return slices.ContainsFunc(rep.Verdict.Failing, func(g vuln.Finding) bool { return sameFinding(f, g) })
+		return slices.ContainsFunc(rep.Verdict.Failing, f.Same)
 	}
-	suppressed := map[int]string{}
-	for i, f := range rep.Findings {
+	suppression := func(f vuln.Finding) string {
 		for _, x := range rep.Verdict.Suppressed {
-			if sameFinding(f, x.Finding) {
-				suppressed[i] = fmt.Sprintf(" [suppressed by %s %s: %s]", x.By, x.Source, x.Reason)
+			if f.Same(x.Finding) {
+				return fmt.Sprintf(" [suppressed by %s %s: %s]", x.By, x.Source, x.Reason)
 			}
 		}
+		return ""
 	}
 	findings := slices.Clone(rep.Findings)
 	slices.SortStableFunc(findings, func(a, b vuln.Finding) int {
@@ -350,16 +350,8 @@ func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan Pl
 			warn(fmt.Sprintf("%s: %d more findings; write them all with --report FILE", scan.Platform, len(findings)-i))
 			break
 		}
-		note := ""
-		if j := slices.IndexFunc(rep.Findings, func(g vuln.Finding) bool { return sameFinding(f, g) }); j >= 0 {
-			note = suppressed[j]
-		}
-		warn(fmt.Sprintf("%s: %s%s", scan.Platform, findingLine(f), note))
+		warn(fmt.Sprintf("%s: %s%s", scan.Platform, findingLine(f), suppression(f)))
 	}
-}
-
-func sameFinding(a, b vuln.Finding) bool {
-	return a.ID == b.ID && a.Package.PURL == b.Package.PURL && a.Package.Name == b.Package.Name && a.Package.Version == b.Package.Version
 }
 
 func boolRank(b bool) int {

@@ -98,7 +98,7 @@ func WriteSARIF(w io.Writer, s *Scan) error {
 func sarifSuppressions(s *Scan, f vuln.Finding) []*sarif.Suppression {
 	var out []*sarif.Suppression
 	for _, x := range s.Verdict.Suppressed {
-		if x.Finding.ID == f.ID && x.Finding.Package.PURL == f.Package.PURL && x.Finding.Package.Name == f.Package.Name {
+		if f.Same(x.Finding) {
 			out = append(out, sarif.NewSuppression().WithKind("external").WithStatus("accepted").
 				WithJustification(fmt.Sprintf("%s %s (%s): %s", x.By, x.Status, x.Source, x.Reason)))
 		}

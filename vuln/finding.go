@@ -83,6 +83,12 @@ type Finding struct {
 // Fixable says whether a fixed version exists.
 func (f Finding) Fixable() bool { return f.FixedVersion != "" }
 
+// Same says whether g is the same finding as f: the same vulnerability in
+// the same package.
+func (f Finding) Same(g Finding) bool {
+	return f.ID == g.ID && f.Package.PURL == g.Package.PURL && f.Package.Name == g.Package.Name && f.Package.Version == g.Package.Version
+}
+
 // IDs are all the finding's ids: its own, its aliases and its upstream ids.
 func (f Finding) IDs() []string {
 	out := append([]string{f.ID}, f.Aliases...)
