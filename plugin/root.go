@@ -82,7 +82,7 @@ the "docker secure-build" command is spelled "docker secure".`,
 	}
 	cmd.SetVersionTemplate("secure-build {{.Version}}\n")
 	cmd.AddCommand(newBuildCmd(dockerCli), newSBOMCmd(dockerCli), newScanCmd(dockerCli), newDBCmd(dockerCli))
-	cmd.AddCommand(newVerifyCmd(dockerCli))
+	cmd.AddCommand(newVerifyCmd(dockerCli), newInspectCmd(dockerCli))
 	withExitStatus(cmd)
 	return cmd
 }

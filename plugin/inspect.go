@@ -1,0 +1,315 @@
+package plugin
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/report"
+	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/vuln"
+	"github.com/spf13/cobra"
+)
+
+type inspectOptions struct {
+	format   string
+	platform string
+}
+
+var inspectFormats = []string{"table", "json", "spdx-json"}
+
+func newInspectCmd(dockerCli command.Cli) *cobra.Command {
+	var opts inspectOptions
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] IMAGE",
+		Short: "Show what a pushed image's attestations say",
+		Long: `Read the attestations "docker secure build" attached to IMAGE from its
+registry and show, for every platform (or the one --platform names): the
+packages of its SBOM by ecosystem, the findings of the build-time scan (the
+fixable ones first), the policy verdict and when it was made, and the
+findings the policy suppressed, with why. Nothing is matched again: for
+today's verdict, use "docker secure verify".
+
+--format json writes all of it as one JSON document. --format spdx-json
+writes the SPDX 2.3 SBOM as attached, for other tools to read; an image with
+several platforms needs --platform for it, so that the output is always one
+SPDX document.
+
+Credentials come from the Docker config and its credential helpers ("docker
+login"). Plain HTTP is tried only for localhost, loopback, *.local and
+private (RFC 1918) registry addresses. Exit status: 0 done, 2 an error (no
+such image, no attestations, a registry error).`,
+		Example: `  # What the build found, per platform
+  docker secure inspect registry.example.com/app:1.4
+
+  # The SBOM of one platform, for another SPDX tool
+  docker secure inspect --format spdx-json --platform linux/arm64 registry.example.com/app:1.4 > app.spdx.json
+
+  # The build-time verdict of each platform, with jq
+  docker secure inspect --format json registry.example.com/app:1.4 | jq '.platforms[] | {platform, pass: .scan.verdict.pass}'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runInspect(cmd, dockerCli, opts, args[0])
+		},
+	}
+	flags := cmd.Flags()
+	flags.StringVar(&opts.format, "format", "table", "Output format: "+strings.Join(inspectFormats, ", "))
+	flags.StringVar(&opts.platform, "platform", "", "Show only this platform (os/arch[/variant]); default every platform")
+	return cmd
+}
+
+func runInspect(cmd *cobra.Command, dockerCli command.Cli, opts inspectOptions, image string) error {
+	if !slices.Contains(inspectFormats, opts.format) {
+		return fmt.Errorf("--format %q: want one of %s", opts.format, strings.Join(inspectFormats, ", "))
+	}
+	want, err := parsePlatform(opts.platform)
+	if err != nil {
+		return err
+	}
+	atts, err := readAttestations(cmd.Context(), image, want)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(atts.platforms, func(p platformAttestations) bool { return p.spdx != nil || p.scan != nil }) {
+		return fmt.Errorf("%s has no secure-build attestations: build and push it with 'docker secure build --push'", atts.ref)
+	}
+	if opts.format == "spdx-json" {
+		return writeInspectSPDX(dockerCli.Out(), atts)
+	}
+	platforms := make([]inspectPlatform, 0, len(atts.platforms))
+	for _, p := range atts.platforms {
+		ip, err := newInspectPlatform(p)
+		if err != nil {
+			return err
+		}
+		platforms = append(platforms, ip)
+	}
+	write := writeInspectTable
+	if opts.format == "json" {
+		write = writeInspectJSON
+	}
+	return writeBuffered(dockerCli.Out(), func(w io.Writer) error { return write(w, atts, platforms) })
+}
+
+// writeInspectSPDX writes the one platform's SPDX document, indented.
+func writeInspectSPDX(w io.Writer, atts *imageAttestations) error {
+	if len(atts.platforms) > 1 {
+		var names []string
+		for _, p := range atts.platforms {
+			names = append(names, p.platform)
+		}
+		return fmt.Errorf("%s has %d platforms (%s): name one with --platform for --format spdx-json", atts.ref, len(names), strings.Join(names, ", "))
+	}
+	p := atts.platforms[0]
+	if p.spdx == nil {
+		return fmt.Errorf("%s has no SPDX attestation for %s", atts.ref, p.platform)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, p.spdx, "", "  "); err != nil {
+		return fmt.Errorf("the SPDX attestation of %s for %s: %w", atts.ref, p.platform, err)
+	}
+	out.WriteByte('\n')
+	_, err := out.WriteTo(w)
+	return err
+}
+
+// inspectPlatform is what one platform's attestations say, as inspect shows
+// it; the JSON document's shape.
+type inspectPlatform struct {
+	Platform string       `json:"platform"`
+	Image    string       `json:"image"`
+	SBOM     *inspectSBOM `json:"sbom"`
+	Scan     *inspectScan `json:"scan"`
+	// OpenVEX is the OpenVEX document attached, null without one.
+	OpenVEX json.RawMessage `json:"openVEX"`
+}
+
+type inspectSBOM struct {
+	Distro   *sbom.Distro `json:"distro"`
+	Packages int          `json:"packages"`
+	// ByType counts the packages by purl type: deb, npm, golang...
+	ByType map[string]int `json:"byType"`
+}
+
+type inspectScan struct {
+	ScannedAt   string           `json:"scannedAt"`
+	ToolVersion string           `json:"toolVersion"`
+	Verdict     buildVerdictJSON `json:"verdict"`
+	// Summary is the findings by severity in one line, as the table says it.
+	Summary string `json:"summary"`
+	// Findings are in the table's order: fixable first, then by severity.
+	Findings   []vuln.Finding     `json:"findings"`
+	Suppressed []buildSuppressed  `json:"suppressed"`
+	Violations []policy.Violation `json:"violations"`
+	Notes      []string           `json:"notes"`
+}
+
+func newInspectPlatform(p platformAttestations) (inspectPlatform, error) {
+	ip := inspectPlatform{Platform: p.platform, Image: p.image.String(), OpenVEX: p.openVEX}
+	if p.spdx != nil {
+		doc, err := p.decodeSBOM()
+		if err != nil {
+			return ip, err
+		}
+		ip.SBOM = &inspectSBOM{Distro: doc.Distro, Packages: len(doc.Packages), ByType: map[string]int{}}
+		for _, pkg := range doc.Packages {
+			ip.SBOM.ByType[pkg.Type]++
+		}
+	}
+	if s := p.scan; s != nil {
+		r := s.Scanner.Result
+		v := s.Metadata.Verdict
+		ip.Scan = &inspectScan{
+			ScannedAt:   s.Metadata.ScanFinishedOn.UTC().Format(time.RFC3339),
+			ToolVersion: s.Scanner.Version,
+			Verdict:     buildVerdictJSON{Pass: v.Pass, Threshold: v.Threshold, DecidedOn: v.DecidedOn.UTC().Format(time.RFC3339)},
+			Summary:     report.Summary(r.Findings),
+			Findings:    fixableFirst(r.Findings),
+			Suppressed:  nonNil(r.Verdict.Suppressed),
+			Violations:  nonNil(r.Verdict.Violations),
+			Notes:       nonNil(r.Verdict.Notes),
+		}
+	}
+	return ip, nil
+}
+
+// nonNil makes a missing list an empty one, written as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// fixableFirst orders findings as inspect lists them: those a person can act
+// on first, then by severity, highest first, package and id.
+func fixableFirst(findings []vuln.Finding) []vuln.Finding {
+	out := nonNil(slices.Clone(findings))
+	slices.SortStableFunc(out, func(a, b vuln.Finding) int {
+		fixable := func(f vuln.Finding) int {
+			if f.Fixable() {
+				return 0
+			}
+			return 1
+		}
+		return cmp.Or(
+			cmp.Compare(fixable(a), fixable(b)),
+			cmp.Compare(b.Severity, a.Severity),
+			cmp.Compare(a.Package.Name, b.Package.Name),
+			cmp.Compare(a.ID, b.ID),
+		)
+	})
+	return out
+}
+
+func writeInspectJSON(w io.Writer, atts *imageAttestations, platforms []inspectPlatform) error {
+	doc := struct {
+		Image     string            `json:"image"`
+		Digest    string            `json:"digest"`
+		Platforms []inspectPlatform `json:"platforms"`
+	}{atts.ref.String(), atts.digest.String(), platforms}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
+}
+
+func writeInspectTable(w io.Writer, atts *imageAttestations, platforms []inspectPlatform) error {
+	ew := &errorWriter{w: w}
+	fmt.Fprintf(ew, "Image: %s (%s)\n", atts.ref, atts.digest)
+	for _, p := range platforms {
+		fmt.Fprintf(ew, "\nPlatform: %s\nManifest: %s\n", p.Platform, p.Image)
+		if s := p.SBOM; s != nil {
+			var types []string
+			for _, t := range slices.Sorted(maps.Keys(s.ByType)) {
+				types = append(types, fmt.Sprintf("%s %d", t, s.ByType[t]))
+			}
+			fmt.Fprintf(ew, "Packages: %d", s.Packages)
+			if len(types) > 0 {
+				fmt.Fprintf(ew, " (%s)", strings.Join(types, ", "))
+			}
+			if s.Distro != nil {
+				fmt.Fprintf(ew, " on %s", cmp.Or(s.Distro.PrettyName, s.Distro.PURLQualifier()))
+			}
+			fmt.Fprintln(ew)
+		} else {
+			fmt.Fprintln(ew, "Packages: no SBOM attached")
+		}
+		s := p.Scan
+		if s == nil {
+			fmt.Fprintln(ew, "Scan: no secure-build scan result attached")
+			continue
+		}
+		fmt.Fprintf(ew, "Verdict: %s (%s), decided %s; scanned %s by secure-build %s\n",
+			passFail(s.Verdict.Pass), s.Verdict.Threshold, s.Verdict.DecidedOn, s.ScannedAt, s.ToolVersion)
+		fmt.Fprintf(ew, "Findings at build: %s\n", s.Summary)
+		if len(s.Findings) > 0 {
+			tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  ID\tPACKAGE\tINSTALLED -> FIXED\tSEVERITY\tSUMMARY")
+			for _, f := range s.Findings {
+				fixed := cmp.Or(f.FixedVersion, "no fix")
+				fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t%s\t%s\n", f.ID, f.Package.Name, f.Package.Version, fixed, f.Severity, oneLine(f.Summary, 60))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		}
+		if len(s.Suppressed) > 0 {
+			fmt.Fprintf(ew, "Suppressed (%d):\n", len(s.Suppressed))
+			for _, x := range s.Suppressed {
+				fmt.Fprintf(ew, "  %s %s %s: %s %s (%s)\n", x.ID, x.Package, x.Version, x.By, x.Status, x.Source)
+				if why := cmp.Or(x.Reason, x.Justification); why != "" {
+					fmt.Fprintf(ew, "    %s\n", oneLine(why, 200))
+				}
+			}
+		}
+		for _, x := range s.Violations {
+			fmt.Fprintf(ew, "Rule: %s: %s\n", strings.ToUpper(string(x.Action)), x)
+		}
+		for _, n := range s.Notes {
+			fmt.Fprintf(ew, "Note: %s\n", n)
+		}
+		if p.OpenVEX != nil {
+			fmt.Fprintln(ew, "OpenVEX: attached (--format json shows it)")
+		}
+	}
+	return ew.err
+}
+
+// oneLine folds white space, newlines included, and cuts s to n runes: an
+// advisory summary can span lines, a table row cannot.
+func oneLine(s string, n int) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) <= n {
+		return string(r)
+	}
+	return string(r[:n-3]) + "..."
+}
+
+// errorWriter keeps the first write error, so that a run of Fprintf calls
+// needs one check at the end.
+type errorWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errorWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
