@@ -226,37 +226,38 @@ func writeInspectJSON(w io.Writer, atts *imageAttestations, platforms []inspectP
 	return nil
 }
 
+// writeInspectTable writes each platform's section. w is writeBuffered's:
+// a failed write surfaces when it flushes.
 func writeInspectTable(w io.Writer, atts *imageAttestations, platforms []inspectPlatform) error {
-	ew := &errorWriter{w: w}
-	fmt.Fprintf(ew, "Image: %s (%s)\n", atts.ref, atts.digest)
+	fmt.Fprintf(w, "Image: %s (%s)\n", atts.ref, atts.digest)
 	for _, p := range platforms {
-		fmt.Fprintf(ew, "\nPlatform: %s\nManifest: %s\n", p.Platform, p.Image)
+		fmt.Fprintf(w, "\nPlatform: %s\nManifest: %s\n", p.Platform, p.Image)
 		if s := p.SBOM; s != nil {
 			var types []string
 			for _, t := range slices.Sorted(maps.Keys(s.ByType)) {
 				types = append(types, fmt.Sprintf("%s %d", t, s.ByType[t]))
 			}
-			fmt.Fprintf(ew, "Packages: %d", s.Packages)
+			fmt.Fprintf(w, "Packages: %d", s.Packages)
 			if len(types) > 0 {
-				fmt.Fprintf(ew, " (%s)", strings.Join(types, ", "))
+				fmt.Fprintf(w, " (%s)", strings.Join(types, ", "))
 			}
 			if s.Distro != nil {
-				fmt.Fprintf(ew, " on %s", cmp.Or(s.Distro.PrettyName, s.Distro.PURLQualifier()))
+				fmt.Fprintf(w, " on %s", cmp.Or(s.Distro.PrettyName, s.Distro.PURLQualifier()))
 			}
-			fmt.Fprintln(ew)
+			fmt.Fprintln(w)
 		} else {
-			fmt.Fprintln(ew, "Packages: no SBOM attached")
+			fmt.Fprintln(w, "Packages: no SBOM attached")
 		}
 		s := p.Scan
 		if s == nil {
-			fmt.Fprintln(ew, "Scan: no secure-build scan result attached")
+			fmt.Fprintln(w, "Scan: no secure-build scan result attached")
 			continue
 		}
-		fmt.Fprintf(ew, "Verdict: %s (%s), decided %s; scanned %s by secure-build %s\n",
+		fmt.Fprintf(w, "Verdict: %s (%s), decided %s; scanned %s by secure-build %s\n",
 			passFail(s.Verdict.Pass), s.Verdict.Threshold, s.Verdict.DecidedOn, s.ScannedAt, s.ToolVersion)
-		fmt.Fprintf(ew, "Findings at build: %s\n", s.Summary)
+		fmt.Fprintf(w, "Findings at build: %s\n", s.Summary)
 		if len(s.Findings) > 0 {
-			tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "  ID\tPACKAGE\tINSTALLED -> FIXED\tSEVERITY\tSUMMARY")
 			for _, f := range s.Findings {
 				fixed := cmp.Or(f.FixedVersion, "no fix")
@@ -267,25 +268,25 @@ func writeInspectTable(w io.Writer, atts *imageAttestations, platforms []inspect
 			}
 		}
 		if len(s.Suppressed) > 0 {
-			fmt.Fprintf(ew, "Suppressed (%d):\n", len(s.Suppressed))
+			fmt.Fprintf(w, "Suppressed (%d):\n", len(s.Suppressed))
 			for _, x := range s.Suppressed {
-				fmt.Fprintf(ew, "  %s %s %s: %s %s (%s)\n", x.ID, x.Package, x.Version, x.By, x.Status, x.Source)
+				fmt.Fprintf(w, "  %s %s %s: %s %s (%s)\n", x.ID, x.Package, x.Version, x.By, x.Status, x.Source)
 				if why := cmp.Or(x.Reason, x.Justification); why != "" {
-					fmt.Fprintf(ew, "    %s\n", oneLine(why, 200))
+					fmt.Fprintf(w, "    %s\n", oneLine(why, 200))
 				}
 			}
 		}
 		for _, x := range s.Violations {
-			fmt.Fprintf(ew, "Rule: %s: %s\n", strings.ToUpper(string(x.Action)), x)
+			fmt.Fprintf(w, "Rule: %s: %s\n", strings.ToUpper(string(x.Action)), x)
 		}
 		for _, n := range s.Notes {
-			fmt.Fprintf(ew, "Note: %s\n", n)
+			fmt.Fprintf(w, "Note: %s\n", n)
 		}
 		if p.OpenVEX != nil {
-			fmt.Fprintln(ew, "OpenVEX: attached (--format json shows it)")
+			fmt.Fprintln(w, "OpenVEX: attached (--format json shows it)")
 		}
 	}
-	return ew.err
+	return nil
 }
 
 // oneLine folds white space, newlines included, and cuts s to n runes: an
@@ -296,20 +297,4 @@ func oneLine(s string, n int) string {
 		return string(r)
 	}
 	return string(r[:n-3]) + "..."
-}
-
-// errorWriter keeps the first write error, so that a run of Fprintf calls
-// needs one check at the end.
-type errorWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errorWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
 }

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -133,7 +134,7 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	}
 	var results []platformVerdict
 	for _, p := range atts.platforms {
-		doc, err := platformSBOM(cmd, p)
+		doc, err := platformSBOM(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -189,15 +190,15 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 
 // platformSBOM is the platform's SBOM: its attestation, or with --scan for
 // a platform without one, a catalog of the image pulled now.
-func platformSBOM(cmd *cobra.Command, p platformAttestations) (*sbom.SBOM, error) {
+func platformSBOM(ctx context.Context, p platformAttestations) (*sbom.SBOM, error) {
 	if p.spdx != nil {
 		return p.decodeSBOM()
 	}
-	img, err := remote.Image(p.image, sbom.RegistryOptions(cmd.Context())...)
+	img, err := remote.Image(p.image, sbom.RegistryOptions(ctx)...)
 	if err != nil {
 		return nil, sbom.RegistryError(p.image, err)
 	}
-	return sbom.CatalogImage(cmd.Context(), img, p.image.String())
+	return sbom.CatalogImage(ctx, img, p.image.String())
 }
 
 // newSinceBuild are the findings that the build-time scan did not report:
@@ -230,19 +231,19 @@ func ids(findings []vuln.Finding) []string {
 
 // writeVerifyTable writes, per platform, where the SBOM came from, the
 // build-time verdict, what is new since, and the report table of today's
-// verdict.
+// verdict. w is writeBuffered's: a failed write surfaces when it flushes.
 func writeVerifyTable(w io.Writer, atts *imageAttestations, results []platformVerdict) error {
 	for i, r := range results {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "Platform: %s\n", r.att.platform)
-		switch {
-		case r.scanned:
+		if r.scanned {
 			fmt.Fprintln(w, "SBOM: none attached; scanned the image now (--scan)")
-		case r.att.scan == nil:
-			fmt.Fprintln(w, "At build: no secure-build scan result attached; matched the attached SBOM")
-		default:
+		}
+		if r.att.scan == nil {
+			fmt.Fprintln(w, "At build: no secure-build scan result attached")
+		} else {
 			v := r.att.scan.Metadata.Verdict
 			fmt.Fprintf(w, "At build: %s (%s), decided %s\n", passFail(v.Pass), v.Threshold, v.DecidedOn.UTC().Format(time.RFC3339))
 			if len(r.newSinceBuild) == 0 {
