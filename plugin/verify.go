@@ -202,7 +202,9 @@ func platformSBOM(ctx context.Context, p platformAttestations) (*sbom.SBOM, erro
 }
 
 // newSinceBuild are the findings that the build-time scan did not report:
-// none of their ids was reported then for the same package.
+// none of their ids was reported then for the same package. Any id, not
+// only the primary one (vuln.Finding.Same): a record that gained a CVE
+// alias since the build changes the finding's primary id, not the finding.
 func newSinceBuild(now, atBuild []vuln.Finding) []vuln.Finding {
 	known := map[string]bool{}
 	for _, f := range atBuild {

@@ -144,3 +144,15 @@ func TestVerifyErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestNewSinceBuild(t *testing.T) {
+	atBuild := minimistFinding()
+	atBuild.ID, atBuild.Aliases = "GHSA-xvch-5gv4-984h", nil
+	renamed := minimistFinding() // since the build, the record gained its CVE alias
+	otherPackage := minimistFinding()
+	otherPackage.Package.PURL = "pkg:npm/minimist@1.2.4"
+	got := newSinceBuild([]vuln.Finding{renamed, otherPackage}, []vuln.Finding{atBuild})
+	if len(got) != 1 || got[0].Package.PURL != "pkg:npm/minimist@1.2.4" {
+		t.Errorf("new since the build: %+v, want the finding of minimist 1.2.4 alone", got)
+	}
+}
