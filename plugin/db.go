@@ -31,6 +31,15 @@ func (d *dbFlags) resolve() (string, error) {
 	return vuln.DefaultDir()
 }
 
+// open opens the database the flags name, for matching.
+func (d *dbFlags) open() (*vuln.DB, error) {
+	dir, err := d.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return vuln.Open(dir)
+}
+
 // staleWarning is the warning for a database older than maxAge, or "".
 func staleWarning(db *vuln.DB, maxAge time.Duration, now time.Time) string {
 	if maxAge <= 0 {

@@ -12,7 +12,6 @@ import (
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
-	"github.com/secure-build/secure-build/vuln"
 	"github.com/spf13/cobra"
 )
 
@@ -76,11 +75,7 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	if err != nil {
 		return err
 	}
-	dir, err := opts.db.resolve()
-	if err != nil {
-		return err
-	}
-	db, err := vuln.Open(dir)
+	db, err := opts.db.open()
 	if err != nil {
 		return err
 	}
@@ -118,7 +113,7 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 		Findings:    findings,
 		Verdict:     verdict,
 		Threshold:   pol.Threshold,
-		Database:    report.Database{Dir: dir, Updated: updated, Stale: stale},
+		Database:    report.Database{Dir: db.Dir(), Updated: updated, Stale: stale},
 		ScannedAt:   now.Truncate(time.Second),
 		ToolVersion: Version,
 	}

@@ -103,11 +103,7 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	if err != nil {
 		return err
 	}
-	dir, err := opts.db.resolve()
-	if err != nil {
-		return err
-	}
-	db, err := vuln.Open(dir)
+	db, err := opts.db.open()
 	if err != nil {
 		return err
 	}
@@ -158,7 +154,7 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 				Findings:    findings,
 				Verdict:     pol.Evaluate(in),
 				Threshold:   pol.Threshold,
-				Database:    report.Database{Dir: dir, Updated: updated, Stale: stale},
+				Database:    report.Database{Dir: db.Dir(), Updated: updated, Stale: stale},
 				ScannedAt:   now.Truncate(time.Second),
 				ToolVersion: Version,
 			},

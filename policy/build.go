@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"fmt"
+	"iter"
 	"regexp"
 	"strings"
 	"time"
@@ -182,25 +183,19 @@ var buildTool = regexp.MustCompile(`^(gcc|g\+\+|gcc-c\+\+|clang|cpp|make|cmake|n
 
 func buildToolLines(cmds []instructions.Command) []Line {
 	var out []Line
-	for _, cmd := range cmds {
-		run, ok := cmd.(*instructions.RunCommand)
-		if !ok {
+	for l, inv := range packageCalls(cmds) {
+		if inv.verb != "install" && inv.verb != "add" {
 			continue
 		}
-		for _, inv := range packageCommands(strings.Join(run.CmdLine, " ")) {
-			if inv.verb != "install" && inv.verb != "add" {
-				continue
+		var tools []string
+		for _, pkg := range inv.args {
+			pkg, _, _ = strings.Cut(pkg, "=") // apt's pkg=version
+			if buildTool.MatchString(pkg) {
+				tools = append(tools, pkg)
 			}
-			var tools []string
-			for _, pkg := range inv.args {
-				pkg, _, _ = strings.Cut(pkg, "=") // apt's pkg=version
-				if buildTool.MatchString(pkg) {
-					tools = append(tools, pkg)
-				}
-			}
-			if len(tools) > 0 {
-				out = append(out, Line{Line: line(run.Location()), What: strings.Join(tools, ", ")})
-			}
+		}
+		if len(tools) > 0 {
+			out = append(out, Line{Line: l, What: strings.Join(tools, ", ")})
 		}
 	}
 	return out
@@ -208,18 +203,30 @@ func buildToolLines(cmds []instructions.Command) []Line {
 
 func upgradeLines(cmds []instructions.Command) []Line {
 	var out []Line
-	for _, cmd := range cmds {
-		run, ok := cmd.(*instructions.RunCommand)
-		if !ok {
-			continue
-		}
-		for _, inv := range packageCommands(strings.Join(run.CmdLine, " ")) {
-			if inv.upgradesAll() {
-				out = append(out, Line{Line: line(run.Location()), What: inv.manager + " " + inv.verb})
-			}
+	for l, inv := range packageCalls(cmds) {
+		if inv.upgradesAll() {
+			out = append(out, Line{Line: l, What: inv.manager + " " + inv.verb})
 		}
 	}
 	return out
+}
+
+// packageCalls yields the package manager calls of the RUN instructions,
+// each with its line.
+func packageCalls(cmds []instructions.Command) iter.Seq2[int, packageCommand] {
+	return func(yield func(int, packageCommand) bool) {
+		for _, cmd := range cmds {
+			run, ok := cmd.(*instructions.RunCommand)
+			if !ok {
+				continue
+			}
+			for _, inv := range packageCommands(strings.Join(run.CmdLine, " ")) {
+				if !yield(line(run.Location()), inv) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // packageCommand is one package manager call in a RUN line.
@@ -231,12 +238,14 @@ type packageCommand struct {
 
 var packageManagers = map[string]bool{"apt-get": true, "apt": true, "aptitude": true, "apk": true, "dnf": true, "microdnf": true, "yum": true, "zypper": true, "tdnf": true}
 
+var shellSeparator = regexp.MustCompile(`&&|\|\||;|\||\n`)
+
 // packageCommands finds the package manager calls in a shell command line,
 // split at &&, ||, ; and |. It reads words, not shell: enough for the
 // forms Dockerfiles use.
 func packageCommands(cmdline string) []packageCommand {
 	var out []packageCommand
-	for _, part := range regexp.MustCompile(`&&|\|\||;|\||\n`).Split(cmdline, -1) {
+	for _, part := range shellSeparator.Split(cmdline, -1) {
 		words := strings.Fields(part)
 		for i, w := range words {
 			if !packageManagers[w[strings.LastIndex(w, "/")+1:]] {
