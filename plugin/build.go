@@ -220,6 +220,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		return err
 	}
 	defer done(false)
+	pushes := takeEnginePushes(solve.Exports)
 	if _, ok := solve.FrontendAttrs["platform"]; !ok {
 		// The build function runs here, not on the builder: left alone it
 		// would label the result with this machine's platform.
@@ -293,6 +294,9 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		return writeErr
 	}
 	if err := done(true); err != nil {
+		return err
+	}
+	if err := pushFromEngine(ctx, dockerCli, c.engine, pushes); err != nil {
 		return err
 	}
 	return writeBuildResult(opts, resp)

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/buildkit/cmd/buildctl/build"
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
+	dockerclient "github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/secure-build/secure-build/frontend"
 	"github.com/secure-build/secure-build/vuln"
@@ -541,6 +542,48 @@ func warnClassicStore(target exportTarget) error {
 	}
 	if !containerd {
 		fmt.Fprintln(target.warn, classicStoreWarning)
+	}
+	return nil
+}
+
+// takeEnginePushes turns the moby exports that push into plain ones and
+// returns the names to push: as buildx does, the engine pushes them itself
+// once the build has passed, which its classic image store needs (its
+// moby exporter cannot push) and which the containerd store does with the
+// attestation manifests.
+func takeEnginePushes(exports []client.ExportEntry) []string {
+	var names []string
+	for _, e := range exports {
+		if e.Type != mobyExporter || e.Attrs["push"] != "true" {
+			continue
+		}
+		delete(e.Attrs, "push")
+		for name := range strings.SplitSeq(e.Attrs["name"], ",") {
+			if name != "" {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
+}
+
+// pushFromEngine pushes each name from the engine with the credentials the
+// Docker config (or its credential helper) holds for the registry.
+func pushFromEngine(ctx context.Context, dockerCli command.Cli, engine dockerclient.APIClient, names []string) error {
+	for _, name := range names {
+		auth, err := command.RetrieveAuthTokenFromImage(dockerCli.ConfigFile(), name)
+		if err != nil {
+			return fmt.Errorf("push %s: registry credentials: %w", name, err)
+		}
+		res, err := engine.ImagePush(ctx, name, dockerclient.ImagePushOptions{RegistryAuth: auth})
+		if err != nil {
+			return fmt.Errorf("push %s: %w", name, err)
+		}
+		err = jsonmessage.DisplayJSONMessagesStream(res, dockerCli.Err(), 0, false, nil)
+		res.Close()
+		if err != nil {
+			return fmt.Errorf("push %s: %w", name, err)
+		}
 	}
 	return nil
 }

@@ -120,6 +120,22 @@ func TestOutputsOnEngine(t *testing.T) {
 	}
 }
 
+// On the engine, a push is the engine's after the build: the export only
+// stores the image.
+func TestTakeEnginePushes(t *testing.T) {
+	exports := []client.ExportEntry{
+		{Type: "moby", Attrs: map[string]string{"name": "r.example/app:1,r.example/app:latest", "push": "true"}},
+		{Type: "local", Attrs: map[string]string{"push": "true"}},
+	}
+	names := takeEnginePushes(exports)
+	if fmt.Sprint(names) != "[r.example/app:1 r.example/app:latest]" {
+		t.Errorf("names to push: %v", names)
+	}
+	if _, ok := exports[0].Attrs["push"]; ok || exports[1].Attrs["push"] != "true" {
+		t.Errorf("exports after: %+v", exports)
+	}
+}
+
 // Elsewhere -t alone exports nothing, as docker buildx build with a
 // docker-container builder: the result stays in the build cache.
 func TestOutputsOffEngine(t *testing.T) {
