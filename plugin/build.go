@@ -101,9 +101,8 @@ builder (docker, docker-container or remote driver) or a Docker context.
 On the docker driver the image goes into the engine, as with docker buildx
 build; attestations need the engine's containerd image store.
 
-The vulnerability database is
-the local one (see "db"), sent to the build as the context secure-build-db;
---build-context secure-build-db=... names another.
+The vulnerability database is the local one (see "db"), sent to the build as
+the context secure-build-db; --build-context secure-build-db=... names another.
 
 Policy: fail on a fixable critical finding. --fail-on and --only-fixable, or the
 build args SECURE_BUILD_FAIL_ON and SECURE_BUILD_ONLY_FIXABLE, override it.
