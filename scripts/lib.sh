@@ -135,8 +135,9 @@ BUILDX_VERSION=v0.38.2
 # build_docker_engine builds dockerd (github.com/moby/moby/v2), containerd and
 # containerd-shim-runc-v2 (github.com/containerd/containerd/v2) in the scratch
 # module $CACHE_DIR/engine-mod, and installs buildx as docker-buildx, all into
-# $CACHE_DIR/bin (about 3 minutes in all on 2 cores), unless the binaries of
-# these versions are already there. It exports their paths for the tests:
+# $CACHE_DIR/bin, unless the binaries of these versions are already there:
+# a few minutes on an idle 2-core machine, 14 minutes on a busy one with an
+# empty module cache. It exports their paths for the tests:
 # SECURE_BUILD_DOCKERD, SECURE_BUILD_CONTAINERD, SECURE_BUILD_CONTAINERD_SHIM
 # (the shim's folder, which containerd must find on PATH) and
 # SECURE_BUILD_BUILDX.
@@ -147,11 +148,11 @@ build_docker_engine() {
 	[ -f "$bin/docker-engine.versions" ] && have="$(cat "$bin/docker-engine.versions")"
 	if [ "$have" != "$want" ] || ! _engine_binaries_present "$bin"; then
 		rm -f "$bin/docker-engine.versions"
-		log "building dockerd $DOCKERD_VERSION, containerd $CONTAINERD_VERSION (scratch module $mod; about 2-3 minutes)"
+		log "building dockerd $DOCKERD_VERSION, containerd $CONTAINERD_VERSION (scratch module $mod; a few minutes)"
 		rm -rf "$mod"
 		mkdir -p "$mod"
-		# A module of its own: GOFLAGS=-mod=mod lets go build record the
-		# requirements go get did not list (no go mod tidy of all of moby).
+		# A module of its own; go get records what the three commands need,
+		# so no go mod tidy (of all of moby and containerd) is needed.
 		(
 			cd "$mod" &&
 				go mod init secure-build.local/engine >/dev/null 2>&1 &&
