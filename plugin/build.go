@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -76,6 +78,8 @@ type buildOptions struct {
 	reportFile   string
 	reportFormat string
 	scannerImage string
+
+	builder string
 }
 
 func newBuildCmd(dockerCli command.Cli) *cobra.Command {
@@ -91,9 +95,15 @@ stops the build before anything is exported, pushed or loaded, listing the
 findings that failed it. A passing build carries, per platform, an SPDX 2.3
 SBOM and the scan result (the cosign vulnerability predicate) as attestations.
 
-The builder is the BuildKit at BUILDKIT_HOST. The vulnerability database is
-the local one (see "db"), sent to the build as the context secure-build-db;
---build-context secure-build-db=... names another.
+The builder is, in this order: --builder NAME, BUILDX_BUILDER, the BuildKit at
+BUILDKIT_HOST, the builder "docker buildx use" made active, and else the
+current Docker context's engine (its embedded BuildKit). A name is a buildx
+builder (docker, docker-container or remote driver) or a Docker context.
+On the docker driver the image goes into the engine, as with docker buildx
+build; attestations need the engine's containerd image store.
+
+The vulnerability database is the local one (see "db"), sent to the build as
+the context secure-build-db; --build-context secure-build-db=... names another.
 
 Policy: secure-build.yaml at the root of the build context, or the file
 --policy names (never a file from the image being built); without one, fail
@@ -104,8 +114,12 @@ Dockerfile rules show as build warnings on their line.
 
 Exit status: 0 built, 1 the build failed or the policy failed (each with its
 own message).`,
-		Example: `  # Build and scan, keeping the result in the build cache only
-  BUILDKIT_HOST=unix:///run/buildkit/buildkitd.sock docker secure build .
+		Example: `  # Build and scan on Docker Engine, loading app:1 with its attestations
+  docker secure build -t app:1 .
+
+  # Build on a buildx builder, or on a buildkitd
+  docker secure build --builder mybuilder .
+  BUILDKIT_HOST=tcp://buildkitd:1234 docker secure build .
 
   # Build for two platforms and push with the SBOM and scan attestations
   docker secure build --platform linux/amd64,linux/arm64 -t registry.example.com/app:1 --push .
@@ -119,7 +133,13 @@ own message).`,
 		Args: cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.contextPath = args[0]
-			err := runBuild(cmd.Context(), dockerCli, opts)
+			// Ctrl-C cancels the build: under the Docker CLI the plugin's
+			// context ends when the CLI is interrupted; run standalone, or
+			// signalled directly, the signal ends it. A second one kills.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			context.AfterFunc(ctx, stop)
+			err := runBuild(ctx, dockerCli, opts)
+			stop()
 			if _, ok := errors.AsType[cli.StatusError](err); err != nil && !ok {
 				// As docker buildx build: every failure of a build exits 1.
 				return cli.StatusError{Cause: err, Status: err.Error(), StatusCode: 1}
@@ -148,6 +168,7 @@ own message).`,
 	flags.BoolVar(&opts.load, "load", false, `Shorthand for "--output=type=docker"`)
 	flags.StringVar(&opts.iidFile, "iidfile", "", "Write the image ID to a file")
 	flags.StringVar(&opts.metadataFile, "metadata-file", "", "Write build result metadata to a file")
+	flags.StringVar(&opts.builder, "builder", "", "Override the configured builder instance (a buildx builder or a Docker context)")
 	flags.StringVar(&opts.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet", "rawjson")`)
 
 	flags.StringArrayVar(&opts.cacheFrom, "cache-from", nil, `External cache sources (e.g., "user/app:cache", "type=local,src=path/to/dir")`)
@@ -177,30 +198,44 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	// filesystem without fsverity; the build's own warnings come through
 	// BuildKit's progress, not the log.
 	logrus.SetLevel(logrus.ErrorLevel)
-	host := os.Getenv("BUILDKIT_HOST")
-	if host == "" {
-		return errors.New("no BuildKit to build with: set BUILDKIT_HOST to a buildkitd address (unix:///run/buildkit/buildkitd.sock, tcp://HOST:PORT, docker-container://NAME)")
-	}
-	c, err := client.New(ctx, host)
-	if err != nil {
-		return fmt.Errorf("connect to BuildKit at %s: %w", host, err)
-	}
-	defer c.Close()
-
-	builder, err := builderPlatform(ctx, c)
+	src, err := builderSourcesOf(dockerCli, opts.builder)
 	if err != nil {
 		return err
 	}
-	solve, done, err := newSolveOpt(ctx, dockerCli, opts)
+	spec, err := resolveBuilder(src)
+	if err != nil {
+		return err
+	}
+	c, err := connectBuilder(ctx, dockerCli, spec)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if opts.progress != string(progressui.QuietMode) && opts.progress != string(progressui.RawJSONMode) {
+		fmt.Fprintf(dockerCli.Err(), "secure-build: building with %s\n", spec)
+	}
+
+	builder, err := builderPlatform(ctx, c.Client)
+	if err != nil {
+		return fmt.Errorf("%s: %w", spec, err)
+	}
+	solve, done, err := newSolveOpt(ctx, dockerCli, opts, exportTarget{
+		engine:          c.engine != nil,
+		containerdStore: sync.OnceValues(func() (bool, error) { return engineKeepsAttestations(ctx, c.loadEngine(dockerCli)) }),
+		warn:            dockerCli.Err(),
+	})
 	if err != nil {
 		return err
 	}
 	defer done(false)
+	pushes := takeEnginePushes(solve.Exports)
 	if _, ok := solve.FrontendAttrs["platform"]; !ok {
 		// The build function runs here, not on the builder: left alone it
 		// would label the result with this machine's platform.
 		solve.FrontendAttrs["platform"] = platforms.Format(builder)
 	}
+	// The scan step runs on the builder: its platform, not this machine's,
+	// decides whether this binary can be the scanner.
 	scanner, err := chooseScanner(dockerCli.Err(), builder, opts.scannerImage)
 	if err != nil {
 		return err
@@ -258,12 +293,18 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		if failed != nil {
 			return cli.StatusError{StatusCode: 1, Status: failed.Error()}
 		}
+		if ctx.Err() != nil {
+			return cli.StatusError{StatusCode: 1, Status: "build canceled"}
+		}
 		return cli.StatusError{StatusCode: 1, Status: "build failed: " + buildErr.Error()}
 	}
 	if writeErr != nil {
 		return writeErr
 	}
 	if err := done(true); err != nil {
+		return err
+	}
+	if err := pushFromEngine(ctx, dockerCli, c.engine, pushes); err != nil {
 		return err
 	}
 	return writeBuildResult(opts, resp)

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/buildkit/cmd/buildctl/build"
 	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
+	dockerclient "github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/secure-build/secure-build/frontend"
 	"github.com/secure-build/secure-build/policy"
@@ -29,7 +30,7 @@ import (
 // newSolveOpt turns the flags into BuildKit's solve options. done finishes
 // the file outputs: on success each is renamed into place, otherwise removed,
 // so a failed build leaves no half-written file and keeps the old one.
-func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions) (client.SolveOpt, func(ok bool) error, error) {
+func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions, target exportTarget) (client.SolveOpt, func(ok bool) error, error) {
 	noop := func(bool) error { return nil }
 	contextDir, err := filepath.Abs(opts.contextPath)
 	if err != nil {
@@ -151,7 +152,7 @@ func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions) 
 		solve.Session = append(solve.Session, agent)
 	}
 
-	exports, done, err := parseOutputs(ctx, dockerCli, opts)
+	exports, done, err := parseOutputs(ctx, dockerCli, opts, target)
 	if err != nil {
 		return client.SolveOpt{}, noop, err
 	}
@@ -353,8 +354,24 @@ func addPolicy(solve *client.SolveOpt, file string) error {
 	return nil
 }
 
-// parseOutputs reads -o, --push, --load and -t as docker buildx build does.
-func parseOutputs(ctx context.Context, dockerCli command.Cli, opts buildOptions) ([]client.ExportEntry, func(bool) error, error) {
+// exportTarget is what the outputs depend on besides the flags: whether
+// the builder is a Docker Engine's own BuildKit, and whether the engine an
+// image is loaded into keeps attestations.
+type exportTarget struct {
+	// engine is set for the docker driver: images go into the engine
+	// through its moby exporter, and it is the default output.
+	engine bool
+	// containerdStore reports whether the engine images are loaded into
+	// uses the containerd image store; asked only when an output needs it.
+	containerdStore func() (bool, error)
+	// warn receives what the user should know about the outputs.
+	warn io.Writer
+}
+
+// parseOutputs reads -o, --push, --load and -t as docker buildx build does:
+// on the docker driver an image goes to the engine unless told otherwise;
+// elsewhere a build with no output only fills the build cache.
+func parseOutputs(ctx context.Context, dockerCli command.Cli, opts buildOptions, target exportTarget) ([]client.ExportEntry, func(bool) error, error) {
 	outputs := opts.outputs
 	if opts.push {
 		outputs = append(outputs, "type=registry")
@@ -362,11 +379,11 @@ func parseOutputs(ctx context.Context, dockerCli command.Cli, opts buildOptions)
 	if opts.load {
 		outputs = append(outputs, "type=docker")
 	}
-	if len(outputs) == 0 && len(opts.tags) > 0 {
-		outputs = []string{"type=image"}
+	if len(outputs) == 0 && target.engine {
+		outputs = []string{"type=docker"}
 	}
 	if len(outputs) == 0 {
-		fmt.Fprintln(dockerCli.Err(), "WARNING: No output specified: the build result will only remain in the build cache.\n"+
+		fmt.Fprintln(target.warn, "WARNING: No output specified: the build result will only remain in the build cache.\n"+
 			"         To push it use --push, to load it into docker use --load, or name another with -o.")
 	}
 	var (
@@ -382,7 +399,7 @@ func parseOutputs(ctx context.Context, dockerCli command.Cli, opts buildOptions)
 		return errors.Join(errs...)
 	}
 	for _, o := range outputs {
-		e, file, err := parseOutput(ctx, dockerCli, o, opts)
+		e, file, err := parseOutput(ctx, dockerCli, o, opts, target)
 		if err != nil {
 			finish(false)
 			return nil, func(bool) error { return nil }, fmt.Errorf("--output %q: %w", o, err)
@@ -395,7 +412,7 @@ func parseOutputs(ctx context.Context, dockerCli command.Cli, opts buildOptions)
 	return entries, finish, nil
 }
 
-func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts buildOptions) (client.ExportEntry, *outputFile, error) {
+func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts buildOptions, target exportTarget) (client.ExportEntry, *outputFile, error) {
 	e := client.ExportEntry{Attrs: map[string]string{}}
 	fields, err := csvvalue.Fields(spec, nil)
 	if err != nil {
@@ -429,6 +446,15 @@ func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts b
 	if e.Type == client.ExporterImage && opts.push {
 		e.Attrs["push"] = "true"
 	}
+	if target.engine && (e.Type == client.ExporterImage || e.Type == client.ExporterDocker && e.Attrs["dest"] == "") {
+		// Docker Engine's BuildKit has no image exporter of its own: its
+		// moby exporter stores into the engine, and pushes with push=true.
+		e.Type = mobyExporter
+		if err := warnClassicStore(target); err != nil {
+			return e, nil, err
+		}
+		return e, nil, nil
+	}
 	dest := e.Attrs["dest"]
 	delete(e.Attrs, "dest")
 	switch e.Type {
@@ -452,6 +478,18 @@ func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts b
 			return e, nil, nil
 		}
 		if dest == "" && e.Type == client.ExporterDocker {
+			// As buildx: an engine with the containerd image store loads
+			// an OCI tar, attestations and all; the classic store takes
+			// the docker tar and drops them.
+			containerd, err := target.containerdStore()
+			if err != nil {
+				return e, nil, err
+			}
+			if containerd {
+				e.Type = client.ExporterOCI
+			} else {
+				fmt.Fprintln(target.warn, classicStoreWarning)
+			}
 			out := loadIntoDocker(ctx, dockerCli)
 			e.Output = out.output
 			return e, out, nil
@@ -522,6 +560,71 @@ func (o *outputFile) finish(ok bool) error {
 	}
 	if err := os.Rename(name, o.path); err != nil {
 		return fmt.Errorf("output %s: %w", o.path, err)
+	}
+	return nil
+}
+
+// mobyExporter is the exporter of Docker Engine's embedded BuildKit.
+const mobyExporter = "moby"
+
+// classicStoreWarning says what an image loaded into an engine with the
+// classic image store lacks, and how to keep it.
+const classicStoreWarning = "secure-build: this Docker Engine uses the classic image store, which keeps no attestations: the image\n" +
+	"  goes in without its SBOM and scan attestations (the scan, the policy and --sbom-output are unchanged).\n" +
+	"  Attestations need the containerd image store (\"features\": {\"containerd-snapshotter\": true} in daemon.json),\n" +
+	"  or a docker-container or remote builder with --push or --output type=oci."
+
+// warnClassicStore prints classicStoreWarning when the builder's engine
+// uses the classic image store.
+func warnClassicStore(target exportTarget) error {
+	containerd, err := target.containerdStore()
+	if err != nil {
+		return err
+	}
+	if !containerd {
+		fmt.Fprintln(target.warn, classicStoreWarning)
+	}
+	return nil
+}
+
+// takeEnginePushes turns the moby exports that push into plain ones and
+// returns the names to push: as buildx does, the engine pushes them itself
+// once the build has passed, which its classic image store needs (its
+// moby exporter cannot push) and which the containerd store does with the
+// attestation manifests.
+func takeEnginePushes(exports []client.ExportEntry) []string {
+	var names []string
+	for _, e := range exports {
+		if e.Type != mobyExporter || e.Attrs["push"] != "true" {
+			continue
+		}
+		delete(e.Attrs, "push")
+		for name := range strings.SplitSeq(e.Attrs["name"], ",") {
+			if name != "" {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
+}
+
+// pushFromEngine pushes each name from the engine with the credentials the
+// Docker config (or its credential helper) holds for the registry.
+func pushFromEngine(ctx context.Context, dockerCli command.Cli, engine dockerclient.APIClient, names []string) error {
+	for _, name := range names {
+		auth, err := command.RetrieveAuthTokenFromImage(dockerCli.ConfigFile(), name)
+		if err != nil {
+			return fmt.Errorf("push %s: registry credentials: %w", name, err)
+		}
+		res, err := engine.ImagePush(ctx, name, dockerclient.ImagePushOptions{RegistryAuth: auth})
+		if err != nil {
+			return fmt.Errorf("push %s: %w", name, err)
+		}
+		err = jsonmessage.DisplayJSONMessagesStream(res, dockerCli.Err(), 0, false, nil)
+		res.Close()
+		if err != nil {
+			return fmt.Errorf("push %s: %w", name, err)
+		}
 	}
 	return nil
 }

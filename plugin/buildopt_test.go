@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -48,15 +49,15 @@ func TestParseOutput(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	tagged := buildOptions{tags: []string{"r.example/app:1", "r.example/app:latest"}, push: true}
-	e, _, err := parseOutput(ctx, nil, "type=registry", tagged)
+	e, _, err := parseOutput(ctx, nil, "type=registry", tagged, exportTarget{})
 	if err != nil || e.Type != client.ExporterImage || e.Attrs["push"] != "true" || e.Attrs["name"] != "r.example/app:1,r.example/app:latest" {
 		t.Errorf("type=registry with tags: %+v, %v", e, err)
 	}
-	e, _, err = parseOutput(ctx, nil, dir, buildOptions{})
+	e, _, err = parseOutput(ctx, nil, dir, buildOptions{}, exportTarget{})
 	if err != nil || e.Type != client.ExporterLocal || e.OutputDir != dir {
 		t.Errorf("-o DIR: %+v, %v; want type=local", e, err)
 	}
-	e, file, err := parseOutput(ctx, nil, "type=oci,dest="+filepath.Join(dir, "app.tar"), buildOptions{})
+	e, file, err := parseOutput(ctx, nil, "type=oci,dest="+filepath.Join(dir, "app.tar"), buildOptions{}, exportTarget{})
 	if err != nil || e.Output == nil || file == nil {
 		t.Fatalf("type=oci,dest=FILE: %+v, %v", e, err)
 	}
@@ -73,10 +74,75 @@ func TestParseOutput(t *testing.T) {
 		`type=oci,"dest=a`:      "",
 		"type=docker,tar=false": "dest=DIR",
 	} {
-		_, _, err := parseOutput(ctx, nil, spec, buildOptions{})
+		_, _, err := parseOutput(ctx, nil, spec, buildOptions{}, exportTarget{})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("-o %s: got %v, want an error saying %q", spec, err, want)
 		}
+	}
+}
+
+// On Docker Engine's BuildKit, images go to the engine through the moby
+// exporter: by default, with --load, with -t, and with --push; the classic
+// image store gets its warning, the containerd one none.
+func TestOutputsOnEngine(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		opts      buildOptions
+		want      []client.ExportEntry
+		noWarning bool
+	}{
+		{"no output", buildOptions{}, []client.ExportEntry{{Type: "moby", Attrs: map[string]string{}}}, false},
+		{"-t", buildOptions{tags: []string{"app:1"}}, []client.ExportEntry{{Type: "moby", Attrs: map[string]string{"name": "app:1"}}}, false},
+		{"--load", buildOptions{load: true, tags: []string{"app:1"}}, []client.ExportEntry{{Type: "moby", Attrs: map[string]string{"name": "app:1"}}}, false},
+		{"--push", buildOptions{push: true, tags: []string{"r.example/app:1"}},
+			[]client.ExportEntry{{Type: "moby", Attrs: map[string]string{"name": "r.example/app:1", "push": "true"}}}, false},
+		{"-o type=local", buildOptions{outputs: []string{"type=local,dest=out"}}, []client.ExportEntry{{Type: "local", Attrs: map[string]string{}, OutputDir: "out"}}, true},
+	} {
+		for _, containerd := range []bool{true, false} {
+			var warn strings.Builder
+			target := exportTarget{engine: true, containerdStore: func() (bool, error) { return containerd, nil }, warn: &warn}
+			got, _, err := parseOutputs(ctx, nil, tc.opts, target)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%s: exports %+v, want %+v", tc.name, got, tc.want)
+			}
+			warned := strings.Contains(warn.String(), "containerd image store")
+			if warned != (!containerd && !tc.noWarning) {
+				t.Errorf("%s (containerd store %v): warning %q", tc.name, containerd, warn.String())
+			}
+			if strings.Contains(warn.String(), "No output specified") {
+				t.Errorf("%s: the engine is an output, yet: %q", tc.name, warn.String())
+			}
+		}
+	}
+}
+
+// On the engine, a push is the engine's after the build: the export only
+// stores the image.
+func TestTakeEnginePushes(t *testing.T) {
+	exports := []client.ExportEntry{
+		{Type: "moby", Attrs: map[string]string{"name": "r.example/app:1,r.example/app:latest", "push": "true"}},
+		{Type: "local", Attrs: map[string]string{"push": "true"}},
+	}
+	names := takeEnginePushes(exports)
+	if fmt.Sprint(names) != "[r.example/app:1 r.example/app:latest]" {
+		t.Errorf("names to push: %v", names)
+	}
+	if _, ok := exports[0].Attrs["push"]; ok || exports[1].Attrs["push"] != "true" {
+		t.Errorf("exports after: %+v", exports)
+	}
+}
+
+// Elsewhere -t alone exports nothing, as docker buildx build with a
+// docker-container builder: the result stays in the build cache.
+func TestOutputsOffEngine(t *testing.T) {
+	var warn strings.Builder
+	got, _, err := parseOutputs(context.Background(), nil, buildOptions{tags: []string{"app:1"}}, exportTarget{warn: &warn})
+	if err != nil || len(got) != 0 || !strings.Contains(warn.String(), "No output specified") {
+		t.Errorf("-t alone: exports %+v, %v, warning %q", got, err, warn.String())
 	}
 }
 

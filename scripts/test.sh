@@ -16,6 +16,11 @@ command -v docker >/dev/null || ensure_apt docker.io
 # need the CA certificates.
 ensure_apt runc busybox-static gcc libc6-dev ca-certificates
 build_buildkit
+# The Docker Engine end-to-end tests run a private dockerd on its own
+# containerd, both built from their modules, on a bridge they make with ip;
+# and buildx for the baseline and for registering builders.
+ensure_apt iproute2
+build_docker_engine
 
 export SECURE_BUILD_E2E=1
 SECURE_BUILD_TEST_ROOTFS="$(debian_root "$CACHE_DIR/debian-bookworm-minbase")"
