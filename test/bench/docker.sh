@@ -27,8 +27,7 @@
 #   ROOT       Debian 12 root the base image is made of (default
 #              /work/cache/minbase, else .cache/debian-bookworm-minbase, else
 #              one made with scripts/lib.sh debian_root; only read)
-#   SECURE_ARGS  more arguments for docker secure build (e.g. --builder NAME
-#              while the engine's own BuildKit is not supported yet)
+#   SECURE_ARGS  more arguments for docker secure build
 #
 # It prints, per mode (cold, warm), the median seconds of the buildx and the
 # secure build, their ratio and difference, and the targets (cold ratio <=
@@ -115,22 +114,8 @@ build_tools() {
 
 # ---------------------------------------------------------------- fixtures ---
 # As test/bench/build.sh makes them.
-key_matches() { [[ -f $W/$1.key && $(cat "$W/$1.key") == "$2" ]]; }
-
-find_root() {
-	if [[ -n ${ROOT:-} ]]; then
-		:
-	elif [[ -f /work/cache/minbase/var/lib/dpkg/status ]]; then
-		ROOT=/work/cache/minbase
-	elif [[ -f $REPO/.cache/debian-bookworm-minbase/var/lib/dpkg/status ]]; then
-		ROOT=$REPO/.cache/debian-bookworm-minbase
-	else
-		log "no Debian root yet: making one with scripts/lib.sh debian_root"
-		ROOT=$(cd "$REPO" && debian_root "$REPO/.cache/debian-bookworm-minbase")
-	fi
-	[[ -f $ROOT/var/lib/dpkg/status ]] || die "ROOT=$ROOT is not a Debian root (no var/lib/dpkg/status)"
-	DEB_PACKAGES=$(dpkg-query --admindir="$ROOT/var/lib/dpkg" -W | wc -l)
-}
+# shellcheck source=test/bench/fixtures.sh
+. "$REPO/test/bench/fixtures.sh"
 
 # make_base loads the base image into the engine as BASE_REF, built FROM
 # scratch with the root copied in by the engine's own BuildKit. The engine
@@ -151,81 +136,6 @@ make_base() {
 	# Its build cache goes: the first cold build must not find the root's
 	# layer there.
 	docker buildx prune -af >/dev/null
-}
-
-# make_app writes the project: Dockerfile and node_modules (buildgen).
-make_app() {
-	APP=$W/app
-	local dockerfile key
-	# build.sh's Dockerfile, FROM the image in the engine instead of a named
-	# context.
-	dockerfile=$(
-		cat <<-EOF
-			FROM $BASE_REF AS build
-			WORKDIR /src
-			RUN echo "built by the build stage" >/src/built.txt && ls /usr/bin | wc -l >/src/usr-bin-count.txt
-
-			FROM $BASE_REF
-			COPY --from=build /src/ /app/build/
-			COPY node_modules /app/node_modules
-			WORKDIR /app
-		EOF
-	)
-	key=$({
-		echo "npm=$NPM seed=$SEED records=$RECORDS"
-		echo "$dockerfile"
-		cat "$REPO/test/bench/buildgen/main.go" "$REPO"/test/bench/osvgen/corpus/*.go
-	} | sha256sum | cut -c1-16)
-	if key_matches app "$key" && [[ -f $APP/Dockerfile ]]; then
-		log "reusing the project $APP"
-		APP_NOTE=$(cat "$W/app.note")
-		return 0
-	fi
-	log "writing the project $APP ($NPM npm packages)"
-	rm -rf "$APP" "$W/app.key"
-	mkdir -p "$APP"
-	echo "$dockerfile" >"$APP/Dockerfile"
-	"$BIN/buildgen" -out "$APP" -npm "$NPM" -seed "$SEED" -records "$RECORDS" >"$W/app.note"
-	APP_NOTE=$(cat "$W/app.note")
-	echo "$key" >"$W/app.key"
-}
-
-# make_db imports the vulnerability database the secure build is given.
-make_db() {
-	SECURE_POLICY=()
-	case $DB in
-	testdata)
-		DB_DIR=$W/db-testdata
-		DB_NOTE="vuln/testdata/osv/Debian and npm (6 records), default policy"
-		rm -rf "$DB_DIR"
-		"$BIN/docker-secure" db import --db "$DB_DIR" "$REPO/vuln/testdata/osv/Debian" "$REPO/vuln/testdata/osv/npm" >"$OUT/db-import.txt"
-		;;
-	osvgen)
-		DB_DIR=$W/db-osvgen
-		local corpus=$W/corpus sources=$W/debian-sources.txt key
-		dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f '${source:Package} ${source:Version}\n' | sort -u >"$sources"
-		key=$({
-			echo "records=$RECORDS seed=$SEED"
-			cat "$sources" "$REPO"/test/bench/osvgen/corpus/*.go
-		} | sha256sum | cut -c1-16)
-		if key_matches corpus "$key" && [[ -f $corpus/manifest.json ]]; then
-			log "reusing the OSV corpus $corpus"
-		else
-			log "generating the OSV corpus ($RECORDS records, seed $SEED) in $corpus"
-			rm -rf "$corpus" "$W/corpus.key"
-			"$BIN/osvgen" corpus -out "$corpus" -records "$RECORDS" -seed "$SEED" -debian-sources "$sources" >"$W/corpus.txt"
-			echo "$key" >"$W/corpus.key"
-		fi
-		# The synthetic records include fixable criticals: the default policy
-		# would stop the build.
-		SECURE_POLICY=(--fail-on none)
-		DB_NOTE="osvgen corpus, $(head -1 "$W/corpus.txt" | sed 's/^corpus: //; s/, in [0-9.]*m\?s$//'); --fail-on none"
-		log "importing it into $DB_DIR"
-		rm -rf "$DB_DIR"
-		"$BIN/docker-secure" db import --db "$DB_DIR" "$corpus"/{Debian,npm,PyPI,Go,Maven}/all.zip >"$OUT/db-import.txt"
-		;;
-	esac
-	DB_MB=$(du -sm --apparent-size "$DB_DIR" | cut -f1)
 }
 
 # ----------------------------------------------------------------- builds ---
@@ -276,9 +186,6 @@ round() {
 }
 
 # ----------------------------------------------------------------- report ---
-times_of() { awk -v m="$1" -v k="$2" '$1 ~ /^round/ && $2 == m && $3 == k { print $4 }' "$OUT/times"; }
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.2f", a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
 report() {
 	local bc sc bw sw verdict
 	bc=$(times_of buildx cold | median)
@@ -323,7 +230,7 @@ report() {
 build_tools
 find_root
 make_db
-make_app
+make_app "$BASE_REF"
 log "starting the Docker Engine in $ENGINE"
 start_docker_engine "$ENGINE"
 trap cleanup EXIT
