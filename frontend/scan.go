@@ -51,7 +51,6 @@ const (
 	argDBImage     = "SECURE_BUILD_DB_IMAGE"
 )
 
-// settings are the build's knobs, read from its build args.
 // settings are the build args that tune the scan. failOn and onlyFixable,
 // when given, override the policy file, as the plugin's flags do.
 type settings struct {

@@ -30,8 +30,6 @@ type BuildFacts struct {
 	Upgrades []Line
 	// FinalLine is the line of the final stage's FROM.
 	FinalLine int
-	// Stages is how many stages the Dockerfile has.
-	Stages int
 }
 
 // Line is a Dockerfile line and what was found on it.
@@ -76,7 +74,7 @@ func ReadDockerfile(name string, src []byte, target string, buildArgs, namedCont
 	if len(stages) == 0 {
 		return nil, fmt.Errorf("read Dockerfile %s: no FROM", name)
 	}
-	facts := &BuildFacts{Dockerfile: name, Stages: len(stages)}
+	facts := &BuildFacts{Dockerfile: name}
 	final := len(stages) - 1
 	if target != "" {
 		final = stageIndex(stages, target, len(stages))

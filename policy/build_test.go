@@ -32,7 +32,7 @@ FROM final AS debug
 RUN apt-get install -y build-essential
 `
 	f := readFacts(t, df, "final", nil, nil)
-	if f.Base.Ref != "debian:12" || f.Base.Line != 6 || f.FinalLine != 9 || f.Stages != 4 {
+	if f.Base.Ref != "debian:12" || f.Base.Line != 6 || f.FinalLine != 9 {
 		t.Errorf("target final: base %+v, final line %d", f.Base, f.FinalLine)
 	}
 	if len(f.BuildTools) != 0 {

@@ -76,19 +76,6 @@ type Verdict struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Evaluate applies t to findings. OnlyFixable changes what gates, never what
-// is shown: the caller keeps every finding.
-func (t Threshold) Evaluate(findings []vuln.Finding) Verdict {
-	v := Verdict{Pass: true, Threshold: t.String()}
-	for _, f := range findings {
-		if t.Gates(f) {
-			v.Pass = false
-			v.Failing = append(v.Failing, f)
-		}
-	}
-	return v
-}
-
 func (t Threshold) String() string {
 	if t.FailOn.None {
 		return "fail on: none"

@@ -39,7 +39,7 @@ func TestGates(t *testing.T) {
 		{"none gates nothing", Threshold{FailOn: level("none")}, ""},
 	}
 	for _, c := range cases {
-		v := c.t.Evaluate(all)
+		v := (&Policy{Threshold: c.t}).Evaluate(Input{Findings: all})
 		var got string
 		for _, f := range v.Failing {
 			got += f.ID
@@ -62,7 +62,7 @@ func TestParseLevel(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
-	v := Default.Evaluate([]vuln.Finding{finding("CVE-2021-44906", vuln.Critical, "1.2.6")})
+	v := Defaults().Evaluate(Input{Findings: []vuln.Finding{finding("CVE-2021-44906", vuln.Critical, "1.2.6")}})
 	r := v.Reasons()
 	if len(r) != 1 || !strings.Contains(r[0], "CVE-2021-44906 pkg 1.0 -> 1.2.6") || !strings.Contains(r[0], "critical") {
 		t.Errorf("reasons %q", r)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -53,7 +54,7 @@ func TestWriteMarkdownCapped(t *testing.T) {
 			Package: vuln.Package{Name: "p", Version: "1", PURL: "pkg:generic/p@1"},
 		})
 	}
-	s.Verdict = s.Threshold.Evaluate(s.Findings)
+	s.Verdict = (&policy.Policy{Threshold: s.Threshold}).Evaluate(policy.Input{Findings: s.Findings})
 	var buf bytes.Buffer
 	if err := WriteMarkdown(&buf, s); err != nil {
 		t.Fatal(err)

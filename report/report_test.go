@@ -89,7 +89,7 @@ func testScan() *Scan {
 		Target:    "registry.example/app:1",
 		SBOM:      testSBOM(),
 		Findings:  findings,
-		Verdict:   threshold.Evaluate(findings),
+		Verdict:   (&policy.Policy{Threshold: threshold}).Evaluate(policy.Input{Findings: findings}),
 		Threshold: threshold,
 		Database: Database{
 			Dir: "/cache/secure-build/db",
@@ -150,7 +150,7 @@ func TestWriteDeterministic(t *testing.T) {
 			}
 			s := testScan()
 			slices.Reverse(s.Findings)
-			s.Verdict = s.Threshold.Evaluate(s.Findings)
+			s.Verdict = (&policy.Policy{Threshold: s.Threshold}).Evaluate(policy.Input{Findings: s.Findings})
 			if err := Write(&second, format, s); err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +174,7 @@ func TestWriteUnknownFormat(t *testing.T) {
 func TestWriteNoFindings(t *testing.T) {
 	s := testScan()
 	s.Findings = nil
-	s.Verdict = s.Threshold.Evaluate(nil)
+	s.Verdict = (&policy.Policy{Threshold: s.Threshold}).Evaluate(policy.Input{Findings: nil})
 	for _, format := range Formats {
 		var buf bytes.Buffer
 		if err := Write(&buf, format, s); err != nil {

@@ -64,7 +64,7 @@ func TestWriteTablePass(t *testing.T) {
 	s := testScan()
 	s.Database.Stale = ""
 	s.Threshold = policy.Default
-	s.Verdict = s.Threshold.Evaluate(s.Findings)
+	s.Verdict = (&policy.Policy{Threshold: s.Threshold}).Evaluate(policy.Input{Findings: s.Findings})
 	var buf bytes.Buffer
 	if err := WriteTable(&buf, s); err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestWriteTablePass(t *testing.T) {
 func TestWriteTableNothingFixable(t *testing.T) {
 	s := testScan()
 	s.Findings = s.Findings[:1] // the unknown one, no fix
-	s.Verdict = s.Threshold.Evaluate(s.Findings)
+	s.Verdict = (&policy.Policy{Threshold: s.Threshold}).Evaluate(policy.Input{Findings: s.Findings})
 	var buf bytes.Buffer
 	if err := WriteTable(&buf, s); err != nil {
 		t.Fatal(err)
