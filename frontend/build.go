@@ -127,7 +127,7 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 	pol = withOverrides(pol, settings)
 
 	var scans bkmaps.SyncMap[string, *stepOutput]
-	var images bkmaps.SyncMap[string, *dockerfile2llb.Result]
+	var facts bkmaps.SyncMap[string, *policy.BuildFacts]
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, idx int) (*dockerui.BuildResult, error) {
 		opt := convertOpt
 		opt.BuildArgs = maps.Clone(opt.BuildArgs)
@@ -154,18 +154,17 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 			return nil, err
 		}
 		scans.Store(id, out)
-		images.Store(id, dfRes)
+		f, err := dockerfileFacts(bc, src, p, buildPlatform, dfRes)
+		if err != nil {
+			return nil, err
+		}
+		facts.Store(id, f)
 		return &dockerui.BuildResult{Reference: ref, Image: dfRes.Image, BaseImage: dfRes.BaseImage, Epoch: dfRes.Epoch}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	// The Dockerfile converted, so it parses: its facts are read once.
-	facts, err := dockerfileFacts(bc, src)
-	if err != nil {
-		return nil, err
-	}
 	var failed bkmaps.SyncMap[string, PlatformScan]
 	var shownMu sync.Mutex
 	shown := map[string]bool{}
@@ -174,8 +173,8 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 		if !ok {
 			return fmt.Errorf("no scan of platform %s", id)
 		}
-		dfRes, _ := images.Load(id)
-		scan := decide(id, out, settings, pol, platformFacts(facts, dfRes.BaseImage, dfRes.Image), opts.ToolVersion)
+		f, _ := facts.Load(id)
+		scan := decide(id, out, settings, pol, f, opts.ToolVersion)
 		warnFindings(ctx, c, out, scan)
 		shownMu.Lock()
 		warnRules(ctx, c, src, out, scan, shown)

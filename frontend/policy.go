@@ -8,11 +8,12 @@ import (
 	"path"
 	"strings"
 
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
-	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil/types"
 
@@ -161,11 +162,12 @@ func (s *policySource) vex(ctx context.Context, dir, ref string) ([]byte, error)
 	return data, nil
 }
 
-// dockerfileFacts reads what the practices need from the Dockerfile: the
-// final stage for this build's target, its base image once build args and
-// named contexts apply, and the lines that install build tools or upgrade
-// the distribution.
-func dockerfileFacts(bc *dockerui.Client, src *dockerui.Source) (*policy.BuildFacts, error) {
+// dockerfileFacts reads what the practices need for one platform: from the
+// Dockerfile, the final stage for this build's target, its base image once
+// build args, platform args and named contexts apply, and the lines that
+// install build tools or upgrade the distribution; from the solved configs,
+// the base image's creation time and the final image's user.
+func dockerfileFacts(bc *dockerui.Client, src *dockerui.Source, target, build ocispecs.Platform, df *dockerfile2llb.Result) (*policy.BuildFacts, error) {
 	contexts := map[string]string{}
 	for k, v := range bc.BuildOpts().Opts {
 		name, ok := strings.CutPrefix(k, "context:")
@@ -179,20 +181,30 @@ func dockerfileFacts(bc *dockerui.Client, src *dockerui.Source) (*policy.BuildFa
 	if src.SourceMap != nil && src.SourceMap.Filename != "" {
 		name = src.SourceMap.Filename
 	}
-	return policy.ReadDockerfile(name, src.Data, bc.Target, bc.BuildArgs, contexts)
+	facts, err := policy.ReadDockerfile(name, src.Data, policy.DockerfileInput{
+		Target:        bc.Target,
+		BuildArgs:     bc.BuildArgs,
+		PlatformArgs:  platformArgs(target, build),
+		NamedContexts: contexts,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if df.BaseImage != nil {
+		facts.Base.Created = df.BaseImage.Created
+	}
+	if df.Image != nil {
+		facts.User = df.Image.Config.User
+	}
+	return facts, nil
 }
 
-// platformFacts adds one platform's image configs to the Dockerfile's
-// facts: the base image's creation time and the final image's user.
-func platformFacts(facts *policy.BuildFacts, base, final *dockerspec.DockerOCIImage) *policy.BuildFacts {
-	f := *facts
-	if base != nil {
-		f.Base.Created = base.Created
+// platformArgs are BuildKit's automatic platform ARGs.
+func platformArgs(target, build ocispecs.Platform) map[string]string {
+	return map[string]string{
+		"TARGETPLATFORM": platforms.Format(target), "TARGETOS": target.OS, "TARGETARCH": target.Architecture, "TARGETVARIANT": target.Variant,
+		"BUILDPLATFORM": platforms.Format(build), "BUILDOS": build.OS, "BUILDARCH": build.Architecture, "BUILDVARIANT": build.Variant,
 	}
-	if final != nil {
-		f.User = final.Config.User
-	}
-	return &f
 }
 
 // warnRules shows the broken rules as BuildKit warnings: the Dockerfile's

@@ -56,13 +56,29 @@ type BaseImage struct {
 	Line    int
 }
 
+// DockerfileInput is what a build knows that decides what a Dockerfile's
+// FROM lines name.
+type DockerfileInput struct {
+	// Target is the stage built, "" for the last.
+	Target string
+	// BuildArgs are the build's --build-arg values; they override the
+	// defaults of the ARGs the Dockerfile declares.
+	BuildArgs map[string]string
+	// PlatformArgs are BuildKit's automatic platform ARGs for the platform
+	// built (TARGETPLATFORM, TARGETARCH, BUILDPLATFORM...), which FROM lines
+	// may use without declaring them.
+	PlatformArgs map[string]string
+	// NamedContexts are the build's "context:NAME" options, without the
+	// prefix.
+	NamedContexts map[string]string
+}
+
 // ReadDockerfile reads the facts the practices need from a Dockerfile:
-// which stage is final (target, or the last), what its base image is once
-// ARGs (buildArgs over the defaults) and named contexts (the build's
-// "context:NAME" options, without the prefix) are applied, and which RUN
-// lines install build tools or upgrade the distribution. User and Created
-// come from the solved image configs, which the caller has.
-func ReadDockerfile(name string, src []byte, target string, buildArgs, namedContexts map[string]string) (*BuildFacts, error) {
+// which stage is final, what its base image is once ARGs and named contexts
+// are applied, and which RUN lines install build tools or upgrade the
+// distribution. User and Created come from the solved image configs, which
+// the caller has.
+func ReadDockerfile(name string, src []byte, in DockerfileInput) (*BuildFacts, error) {
 	res, err := parser.Parse(bytes.NewReader(src))
 	if err != nil {
 		return nil, fmt.Errorf("read Dockerfile %s: %w", name, err)
@@ -76,16 +92,19 @@ func ReadDockerfile(name string, src []byte, target string, buildArgs, namedCont
 	}
 	facts := &BuildFacts{Dockerfile: name}
 	final := len(stages) - 1
-	if target != "" {
-		final = stageIndex(stages, target, len(stages))
+	if in.Target != "" {
+		final = stageIndex(stages, in.Target, len(stages))
 		if final < 0 {
-			return nil, fmt.Errorf("read Dockerfile %s: no stage named %q", name, target)
+			return nil, fmt.Errorf("read Dockerfile %s: no stage named %q", name, in.Target)
 		}
 	}
 	facts.FinalLine = line(stages[final].Location)
 
-	env := metaEnv(metaArgs, buildArgs)
 	lex := shell.NewLex(res.EscapeToken)
+	env, err := metaEnv(lex, metaArgs, in.BuildArgs, in.PlatformArgs)
+	if err != nil {
+		return nil, fmt.Errorf("read Dockerfile %s: %w", name, err)
+	}
 	// Follow the final stage through the stages it is FROM.
 	for i := final; ; {
 		facts.BuildTools = append(facts.BuildTools, buildToolLines(stages[i].Commands)...)
@@ -97,7 +116,7 @@ func ReadDockerfile(name string, src []byte, target string, buildArgs, namedCont
 			i = j
 			continue
 		}
-		facts.Base = resolveBase(baseName, namedContexts)
+		facts.Base = resolveBase(baseName, in.NamedContexts)
 		facts.Base.Line = line(stages[i].Location)
 		break
 	}
@@ -118,18 +137,31 @@ func stageIndex(stages []instructions.Stage, name string, n int) int {
 	return -1
 }
 
-func metaEnv(metaArgs []instructions.ArgCommand, buildArgs map[string]string) shell.EnvGetter {
+// metaEnv is what the FROM lines see: the automatic platform ARGs, then
+// each ARG declared before the first FROM, in order, its build arg or its
+// default expanded with the ARGs before it.
+func metaEnv(lex *shell.Lex, metaArgs []instructions.ArgCommand, buildArgs, platformArgs map[string]string) (shell.EnvGetter, error) {
 	var kv []string
+	for k, v := range platformArgs {
+		kv = append(kv, k+"="+v)
+	}
 	for _, a := range metaArgs {
 		for _, arg := range a.Args {
 			if v, ok := buildArgs[arg.Key]; ok {
 				kv = append(kv, arg.Key+"="+v)
-			} else if arg.Value != nil {
-				kv = append(kv, arg.Key+"="+*arg.Value)
+				continue
 			}
+			if arg.Value == nil {
+				continue
+			}
+			v, _, err := lex.ProcessWord(*arg.Value, shell.EnvsFromSlice(kv))
+			if err != nil {
+				return nil, fmt.Errorf("ARG %s=%s: %w", arg.Key, *arg.Value, err)
+			}
+			kv = append(kv, arg.Key+"="+v)
 		}
 	}
-	return shell.EnvsFromSlice(kv)
+	return shell.EnvsFromSlice(kv), nil
 }
 
 func line(loc []parser.Range) int {
@@ -210,7 +242,7 @@ func upgradeLines(cmds []instructions.Command) []Line {
 }
 
 // packageCalls yields the package manager calls of the RUN instructions,
-// each with its line.
+// heredoc bodies included, each with its line.
 func packageCalls(cmds []instructions.Command) iter.Seq2[int, packageCommand] {
 	return func(yield func(int, packageCommand) bool) {
 		for _, cmd := range cmds {
@@ -218,9 +250,15 @@ func packageCalls(cmds []instructions.Command) iter.Seq2[int, packageCommand] {
 			if !ok {
 				continue
 			}
-			for _, inv := range packageCommands(strings.Join(run.CmdLine, " ")) {
-				if !yield(line(run.Location()), inv) {
-					return
+			scripts := []string{strings.Join(run.CmdLine, " ")}
+			for _, f := range run.Files {
+				scripts = append(scripts, f.Data)
+			}
+			for _, script := range scripts {
+				for _, inv := range packageCommands(script) {
+					if !yield(line(run.Location()), inv) {
+						return
+					}
 				}
 			}
 		}
@@ -238,35 +276,56 @@ var packageManagers = map[string]bool{"apt-get": true, "apt": true, "aptitude": 
 
 var shellSeparator = regexp.MustCompile(`&&|\|\||;|\||\n`)
 
-// packageCommands finds the package manager calls in a shell command line,
-// split at &&, ||, ; and |. It reads words, not shell: enough for the
-// forms Dockerfiles use.
-func packageCommands(cmdline string) []packageCommand {
+// commandPrefixes run the command that follows them.
+var commandPrefixes = map[string]bool{"sudo": true, "command": true, "exec": true, "env": true, "nice": true, "time": true, "then": true, "do": true, "else": true}
+
+// valueOptions are the package managers' options whose value is the next
+// word: apt's -o KEY=VALUE and -t RELEASE, apk's --virtual NAME, a root or
+// config folder.
+var valueOptions = map[string]bool{"-o": true, "--option": true, "-t": true, "--target-release": true, "-c": true, "--config": true,
+	"--virtual": true, "-X": true, "--repository": true, "-p": true, "--root": true, "--installroot": true, "--releasever": true}
+
+// packageCommands finds the package manager calls in a shell script, split
+// at &&, ||, ; and |, where a manager is the command (after variable
+// assignments and sudo or the like), not a word of another command's
+// arguments. It reads words, not shell: enough for the forms Dockerfiles
+// use.
+func packageCommands(script string) []packageCommand {
 	var out []packageCommand
-	for _, part := range shellSeparator.Split(cmdline, -1) {
+	for _, part := range shellSeparator.Split(strings.ReplaceAll(script, "\\\n", " "), -1) {
 		words := strings.Fields(part)
-		for i, w := range words {
-			if !packageManagers[w[strings.LastIndex(w, "/")+1:]] {
-				continue
+		for len(words) > 0 && (commandPrefixes[words[0]] || strings.HasPrefix(words[0], "-") || isAssignment(words[0])) {
+			words = words[1:]
+		}
+		if len(words) == 0 {
+			continue
+		}
+		manager := words[0][strings.LastIndex(words[0], "/")+1:]
+		if !packageManagers[manager] {
+			continue
+		}
+		pc := packageCommand{manager: manager}
+		for i := 1; i < len(words); i++ {
+			a := words[i]
+			switch {
+			case valueOptions[a]:
+				i++ // its value
+			case strings.HasPrefix(a, "-"):
+			case pc.verb == "":
+				pc.verb = a
+			default:
+				pc.args = append(pc.args, a)
 			}
-			pc := packageCommand{manager: w[strings.LastIndex(w, "/")+1:]}
-			for _, a := range words[i+1:] {
-				switch {
-				case strings.HasPrefix(a, "-"):
-				case pc.verb == "":
-					pc.verb = a
-				default:
-					pc.args = append(pc.args, a)
-				}
-			}
-			if pc.verb != "" {
-				out = append(out, pc)
-			}
-			break
+		}
+		if pc.verb != "" {
+			out = append(out, pc)
 		}
 	}
 	return out
 }
+
+// isAssignment says whether a word is a shell variable assignment.
+var isAssignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`).MatchString
 
 // upgradesAll says whether the call upgrades every installed package.
 func (pc packageCommand) upgradesAll() bool {
@@ -278,7 +337,7 @@ func (pc packageCommand) upgradesAll() bool {
 	case "dnf", "microdnf", "yum", "tdnf":
 		return (pc.verb == "upgrade" || pc.verb == "update" || pc.verb == "distro-sync") && len(pc.args) == 0
 	case "zypper":
-		return pc.verb == "update" || pc.verb == "up" || pc.verb == "dist-upgrade" || pc.verb == "dup"
+		return ((pc.verb == "update" || pc.verb == "up") && len(pc.args) == 0) || pc.verb == "dist-upgrade" || pc.verb == "dup"
 	}
 	return false
 }
@@ -344,6 +403,10 @@ func (p *Policy) buildViolations(b *BuildFacts, now time.Time) ([]Violation, []s
 	return out, notes
 }
 
+// floatingTags name no version: the image they point to changes release.
+var floatingTags = map[string]bool{"latest": true, "stable": true, "lts": true, "current": true, "edge": true, "rolling": true,
+	"mainline": true, "testing": true, "unstable": true, "sid": true, "nightly": true, "dev": true, "devel": true, "main": true, "master": true}
+
 // pinProblem says how ref fails the pinning rule, "" when it does not.
 func (p *Policy) pinProblem(ref string) string {
 	named, err := reference.ParseNormalizedNamed(ref)
@@ -357,8 +420,8 @@ func (p *Policy) pinProblem(ref string) string {
 	switch {
 	case !ok:
 		return "is untagged (which means latest): pin it to a version tag"
-	case tagged.Tag() == "latest":
-		return "is tagged latest: pin it to a version tag"
+	case floatingTags[strings.ToLower(tagged.Tag())]:
+		return fmt.Sprintf("is tagged %s, which moves from release to release: pin it to a version tag", tagged.Tag())
 	case p.BaseImage.RequireDigest:
 		return "is pinned to a tag but not by digest: add @sha256:..."
 	}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -8,7 +9,8 @@ import (
 
 func readFacts(t *testing.T, dockerfile, target string, args, contexts map[string]string) *BuildFacts {
 	t.Helper()
-	f, err := ReadDockerfile("Dockerfile", []byte(dockerfile), target, args, contexts)
+	f, err := ReadDockerfile("Dockerfile", []byte(dockerfile), DockerfileInput{Target: target, BuildArgs: args, NamedContexts: contexts,
+		PlatformArgs: map[string]string{"TARGETARCH": "arm64", "TARGETOS": "linux"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +60,48 @@ RUN apt-get install -y build-essential
 	if f := readFacts(t, "FROM scratch\nCOPY a /\n", "", nil, nil); !f.Base.Scratch {
 		t.Errorf("scratch: %+v", f.Base)
 	}
-	if _, err := ReadDockerfile("Dockerfile", []byte("FROM a AS x\n"), "y", nil, nil); err == nil || !strings.Contains(err.Error(), `no stage named "y"`) {
+	if _, err := ReadDockerfile("Dockerfile", []byte("FROM a AS x\n"), DockerfileInput{Target: "y"}); err == nil || !strings.Contains(err.Error(), `no stage named "y"`) {
 		t.Errorf("unknown target: %v", err)
+	}
+	// ARGs built of ARGs, and the automatic platform ARGs.
+	f = readFacts(t, "ARG V=12\nARG BASE=debian:${V}-slim\nFROM ${BASE}\n", "", nil, nil)
+	if f.Base.Ref != "debian:12-slim" {
+		t.Errorf("ARG in an ARG: base %q, want debian:12-slim", f.Base.Ref)
+	}
+	f = readFacts(t, "FROM registry.example.com/base-${TARGETARCH}:1\n", "", nil, nil)
+	if f.Base.Ref != "registry.example.com/base-arm64:1" {
+		t.Errorf("TARGETARCH in FROM: base %q", f.Base.Ref)
+	}
+}
+
+// TestPackageCommands: a package manager counts where it is the command,
+// with its options' values skipped, in heredocs too; not as a word of
+// another command.
+func TestPackageCommands(t *testing.T) {
+	df := `FROM debian:12
+RUN echo "apt-get upgrade is forbidden here" && printf 'apk upgrade\n'
+RUN apt-get -o Acquire::Retries=3 install -y --no-install-recommends gcc=4:12.2.0-3
+RUN DEBIAN_FRONTEND=noninteractive sudo -E apt-get dist-upgrade -y
+RUN <<EOF
+set -e
+apk add --virtual .build-deps build-base
+apk upgrade
+EOF
+RUN zypper update openssl && dnf update openssl && if true; then yum -y update; fi
+`
+	f := readFacts(t, df, "", nil, nil)
+	var tools, upgrades []string
+	for _, l := range f.BuildTools {
+		tools = append(tools, fmt.Sprintf("%d:%s", l.Line, l.What))
+	}
+	for _, l := range f.Upgrades {
+		upgrades = append(upgrades, fmt.Sprintf("%d:%s", l.Line, l.What))
+	}
+	if got := strings.Join(tools, " "); got != "3:gcc 5:build-base" {
+		t.Errorf("build tools %q, want 3:gcc 5:build-base", got)
+	}
+	if got := strings.Join(upgrades, " "); got != "4:apt-get dist-upgrade 5:apk upgrade 10:yum update" {
+		t.Errorf("upgrades %q, want 4:apt-get dist-upgrade 5:apk upgrade 10:yum update", got)
 	}
 }
 
@@ -88,6 +130,8 @@ dockerfile:
 		{"pinned to a version, allowed, fresh, non-root", strict, BuildFacts{Base: BaseImage{Ref: "debian:12", Created: created(10)}, User: "app"}, "", 0, true},
 		{"untagged", strict, BuildFacts{Base: BaseImage{Ref: "debian", Created: created(10)}, User: "app"}, "base-image.pinned", 0, false},
 		{"latest", strict, BuildFacts{Base: BaseImage{Ref: "debian:latest", Created: created(10)}, User: "app"}, "base-image.pinned", 0, false},
+		{"a floating tag", strict, BuildFacts{Base: BaseImage{Ref: "debian:stable", Created: created(10)}, User: "app"}, "base-image.pinned", 0, false},
+		{"a codename", strict, BuildFacts{Base: BaseImage{Ref: "debian:bookworm", Created: created(10)}, User: "app"}, "", 0, true},
 		{"namespace allowed", strict, BuildFacts{Base: BaseImage{Ref: "ghcr.io/acme/base:2", Created: created(10)}, User: "1000"}, "", 0, true},
 		{"repository not allowed", strict, BuildFacts{Base: BaseImage{Ref: "ghcr.io/other/base:2", Created: created(10)}, User: "app"}, "base-image.repositories", 0, false},
 		{"too old", strict, BuildFacts{Base: BaseImage{Ref: "debian:12", Created: created(200)}, User: "app"}, "base-image.max-age", 0, false},

@@ -53,7 +53,7 @@ func TestBuildPolicyFileUnpinnedBase(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("pinned: fail and a latest base: exit %d, want 1\n%s", r.code, r.stderr)
 	}
-	for _, want := range []string{"is tagged latest: pin it to a version tag (Dockerfile:1, base-image.pinned)", "nothing was exported"} {
+	for _, want := range []string{"is tagged latest, which moves from release to release: pin it to a version tag (Dockerfile:1, base-image.pinned)", "nothing was exported"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("output does not say %q:\n%s", want, r.stderr)
 		}
