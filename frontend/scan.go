@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/buildkit/client/llb"
@@ -49,13 +50,18 @@ const (
 	argOnlyFixable = "SECURE_BUILD_ONLY_FIXABLE"
 	argMaxDBAge    = "SECURE_BUILD_MAX_DB_AGE"
 	argDBImage     = "SECURE_BUILD_DB_IMAGE"
+	argImage       = "SECURE_BUILD_IMAGE"
 )
 
 // settings are the build args that tune the scan. failOn and onlyFixable,
 // when given, override the policy file, as the plugin's flags do.
 type settings struct {
-	failOn          *policy.Level
-	onlyFixable     *bool
+	failOn      *policy.Level
+	onlyFixable *bool
+	// image is what the build arg SECURE_BUILD_IMAGE names the image being
+	// built (the plugin passes its -t names), for VEX statements whose
+	// product is the image.
+	image           []string
 	maxDBAge        time.Duration
 	sourceDateEpoch string
 }
@@ -82,6 +88,9 @@ func readSettings(args map[string]string) (settings, error) {
 			return s, fmt.Errorf("build arg %s=%q: want a duration such as 168h", argMaxDBAge, v)
 		}
 		s.maxDBAge = d
+	}
+	if v := args[argImage]; v != "" {
+		s.image = policy.ImageIdentities(strings.Split(v, ",")...)
 	}
 	s.sourceDateEpoch = args["SOURCE_DATE_EPOCH"]
 	return s, nil
@@ -304,7 +313,7 @@ func decide(platform string, out *stepOutput, s settings, pol *policy.Policy, fa
 		Target:      platform + " final stage",
 		SBOM:        out.sbom,
 		Findings:    out.result.Findings,
-		Verdict:     pol.Evaluate(policy.Input{Findings: out.result.Findings, Packages: out.sbom.Packages, Build: facts}),
+		Verdict:     pol.Evaluate(policy.Input{Findings: out.result.Findings, Packages: out.sbom.Packages, Build: facts, Image: s.image}),
 		Threshold:   pol.Threshold,
 		Database:    report.Database{Dir: DBContext, Updated: out.result.Updated, Stale: stale},
 		ScannedAt:   out.result.EndedAt.Truncate(time.Second),

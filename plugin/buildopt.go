@@ -83,6 +83,10 @@ func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions, 
 	if opts.onlyFixable != "" {
 		attrs["build-arg:SECURE_BUILD_ONLY_FIXABLE"] = opts.onlyFixable
 	}
+	// The image's names, for VEX statements about the image as a whole.
+	if _, given := attrs["build-arg:SECURE_BUILD_IMAGE"]; !given && len(opts.tags) > 0 {
+		attrs["build-arg:SECURE_BUILD_IMAGE"] = strings.Join(opts.tags, ",")
+	}
 	for _, kv := range opts.labels {
 		k, v, _ := strings.Cut(kv, "=")
 		attrs["label:"+k] = v

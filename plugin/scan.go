@@ -103,6 +103,9 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 		updated[s.Archive] = s.Updated
 	}
 	in := policy.Input{Findings: findings, Now: now}
+	if ref, ok := strings.CutPrefix(target, "registry:"); ok {
+		in.Image = policy.ImageIdentities(ref)
+	}
 	if pol.NeedsPackages() {
 		in.Packages = doc.Packages
 	}

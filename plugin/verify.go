@@ -141,7 +141,10 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 		for _, w := range append(doc.Warnings, matchWarnings...) {
 			fmt.Fprintf(stderr, "warning: %s: %s\n", p.platform, w)
 		}
-		in := policy.Input{Findings: findings, Now: now}
+		// VEX statements may name the image by its reference, the index's
+		// digest or the platform's own.
+		in := policy.Input{Findings: findings, Now: now,
+			Image: policy.ImageIdentities(atts.ref.String(), atts.ref.Context().Digest(atts.digest.String()).String(), p.image.String())}
 		if pol.NeedsPackages() {
 			in.Packages = doc.Packages
 		}

@@ -18,6 +18,10 @@ type Input struct {
 	// Build is what a build knows and a scan does not: the Dockerfile and
 	// the base image. Nil outside a build; the practices then do not apply.
 	Build *BuildFacts
+	// Image names the image evaluated, for VEX statements whose product is
+	// the image: its identities (ImageIdentities). Empty when unknown; such
+	// statements then do not apply.
+	Image []string
 	// Now is the evaluation's time, for expiries and ages.
 	Now time.Time
 }
@@ -72,7 +76,7 @@ func (p *Policy) Evaluate(in Input) Verdict {
 	v := Verdict{Pass: true, Threshold: p.describe()}
 	var kept []vuln.Finding
 	for _, f := range in.Findings {
-		if s, note, ok := p.suppress(f, now); ok {
+		if s, note, ok := p.suppress(f, in.Image, now); ok {
 			v.Suppressed = append(v.Suppressed, s)
 			continue
 		} else if note != "" {

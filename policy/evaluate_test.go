@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,23 +68,37 @@ func TestIgnore(t *testing.T) {
 }
 
 func TestVEX(t *testing.T) {
+	app := ImageIdentities("registry.example.com/team/app:1")
+	imageStatement := func(product, sub string) string {
+		subs := ""
+		if sub != "" {
+			subs = `, "subcomponents": [{"@id": "` + sub + `"}]`
+		}
+		return `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "x", "author": "t", "timestamp": "2026-11-01T00:00:00Z", "version": 1,
+  "statements": [{"vulnerability": {"name": "CVE-2021-44906"}, "products": [{"@id": "` + product + `"` + subs + `}],
+  "status": "not_affected", "impact_statement": "parsing is never given user input"}]}`
+	}
 	cases := []struct {
 		name, doc string
+		image     []string
 		suppress  bool
 	}{
-		{"not_affected for the package", vexDoc("CVE-2021-44906", "pkg:npm/minimist@1.2.5", "not_affected"), true},
-		{"by alias, versionless purl", vexDoc("GHSA-xvch-5gv4-984h", "pkg:npm/minimist", "not_affected"), true},
-		{"fixed", vexDoc("CVE-2021-44906", "pkg:npm/minimist@1.2.5", "fixed"), true},
-		{"affected", vexDoc("CVE-2021-44906", "pkg:npm/minimist@1.2.5", "affected"), false},
-		{"other version", vexDoc("CVE-2021-44906", "pkg:npm/minimist@1.2.4", "not_affected"), false},
-		{"other vulnerability", vexDoc("CVE-2020-7598", "pkg:npm/minimist@1.2.5", "not_affected"), false},
-		{"image with the package as subcomponent", `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "x", "author": "t", "timestamp": "2026-11-01T00:00:00Z", "version": 1,
-  "statements": [{"vulnerability": {"name": "CVE-2021-44906"}, "products": [{"@id": "pkg:oci/app", "subcomponents": [{"@id": "pkg:npm/minimist@1.2.5"}]}],
-  "status": "not_affected", "impact_statement": "parsing is never given user input"}]}`, true},
+		{"not_affected for the package", vexDoc("CVE-2021-44906", "pkg:npm/minimist@1.2.5", "not_affected"), nil, true},
+		{"by alias, versionless purl", vexDoc("GHSA-xvch-5gv4-984h", "pkg:npm/minimist", "not_affected"), nil, true},
+		{"fixed", vexDoc("CVE-2021-44906", "pkg:npm/minimist@1.2.5", "fixed"), nil, true},
+		{"affected", vexDoc("CVE-2021-44906", "pkg:npm/minimist@1.2.5", "affected"), nil, false},
+		{"other version", vexDoc("CVE-2021-44906", "pkg:npm/minimist@1.2.4", "not_affected"), nil, false},
+		{"other vulnerability", vexDoc("CVE-2020-7598", "pkg:npm/minimist@1.2.5", "not_affected"), nil, false},
+		{"this image by purl, the package as subcomponent", imageStatement("pkg:oci/app?repository_url=registry.example.com/team/app", "pkg:npm/minimist@1.2.5"), app, true},
+		{"this image by name, the package as subcomponent", imageStatement("registry.example.com/team/app", "pkg:npm/minimist"), app, true},
+		{"this image as a whole", imageStatement("pkg:oci/app", ""), app, true},
+		{"another image", imageStatement("pkg:oci/other", "pkg:npm/minimist@1.2.5"), app, false},
+		{"the image evaluated is not known", imageStatement("pkg:oci/app", "pkg:npm/minimist@1.2.5"), nil, false},
+		{"this image, another package", imageStatement("pkg:oci/app", "pkg:npm/yargs@1.0.0"), app, false},
 		{"the latest statement wins", `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "x", "author": "t", "timestamp": "2026-11-01T00:00:00Z", "version": 2,
   "statements": [
     {"vulnerability": {"name": "CVE-2021-44906"}, "products": [{"@id": "pkg:npm/minimist@1.2.5"}], "status": "not_affected", "justification": "vulnerable_code_not_present", "timestamp": "2026-10-01T00:00:00Z"},
-    {"vulnerability": {"name": "CVE-2021-44906"}, "products": [{"@id": "pkg:npm/minimist@1.2.5"}], "status": "affected", "action_statement": "upgrade", "timestamp": "2026-11-01T00:00:00Z"}]}`, false},
+    {"vulnerability": {"name": "CVE-2021-44906"}, "products": [{"@id": "pkg:npm/minimist@1.2.5"}], "status": "affected", "action_statement": "upgrade", "timestamp": "2026-11-01T00:00:00Z"}]}`, nil, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -91,7 +106,7 @@ func TestVEX(t *testing.T) {
 			if err := p.AddVEX("app.json", []byte(c.doc)); err != nil {
 				t.Fatal(err)
 			}
-			v := p.Evaluate(Input{Findings: []vuln.Finding{minimist}, Now: now})
+			v := p.Evaluate(Input{Findings: []vuln.Finding{minimist}, Image: c.image, Now: now})
 			if got := len(v.Suppressed) == 1; got != c.suppress || v.Pass != c.suppress {
 				t.Fatalf("suppressed %v pass %v, want %v: %+v", got, v.Pass, c.suppress, v)
 			}
@@ -99,6 +114,20 @@ func TestVEX(t *testing.T) {
 				t.Errorf("suppression: %+v", v.Suppressed[0])
 			}
 		})
+	}
+}
+
+func TestImageIdentities(t *testing.T) {
+	got := ImageIdentities("registry.example.com/team/app:1", "debian@sha256:"+strings.Repeat("a", 64))
+	for _, want := range []string{
+		"registry.example.com/team/app:1", "registry.example.com/team/app",
+		"pkg:oci/app?repository_url=registry.example.com%2Fteam%2Fapp&tag=1",
+		"docker.io/library/debian", "debian",
+		"pkg:oci/debian@sha256:" + strings.Repeat("a", 64) + "?repository_url=docker.io%2Flibrary%2Fdebian",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("identities %q lack %q", got, want)
+		}
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 
 // suppress says whether an ignore entry or a VEX statement takes f out of
 // the evaluation. note is set when an entry would have, but expired.
-func (p *Policy) suppress(f vuln.Finding, now time.Time) (s Suppressed, note string, ok bool) {
+func (p *Policy) suppress(f vuln.Finding, image []string, now time.Time) (s Suppressed, note string, ok bool) {
 	for _, ig := range p.Ignore {
 		if !ig.matches(f) {
 			continue
@@ -25,7 +25,7 @@ func (p *Policy) suppress(f vuln.Finding, now time.Time) (s Suppressed, note str
 		}
 		return Suppressed{Finding: f, By: "ignore", Status: "not_affected", Reason: ig.Reason, Source: source}, "", true
 	}
-	if s, ok := p.vexSuppress(f); ok {
+	if s, ok := p.vexSuppress(f, image); ok {
 		return s, note, true
 	}
 	return Suppressed{}, note, false

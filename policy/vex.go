@@ -6,7 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/openvex/go-vex/pkg/vex"
+	"github.com/package-url/packageurl-go"
 
 	"github.com/secure-build/secure-build/vuln"
 )
@@ -37,10 +39,12 @@ func (p *Policy) AddVEX(name string, data []byte) error {
 }
 
 // vexSuppress finds the latest VEX statement about f's vulnerability (any
-// of its ids) and package (its purl, as the product or as a subcomponent
-// of one: the documents a build is given speak of the image being built),
-// and suppresses f when that statement says not_affected or fixed.
-func (p *Policy) vexSuppress(f vuln.Finding) (Suppressed, bool) {
+// of its ids) and package, and suppresses f when that statement says
+// not_affected or fixed. A statement is about the package when its product
+// is the package's purl, or when its product is the image evaluated (one
+// of image, its identities) and it names the package as a subcomponent or
+// names no subcomponents (then it speaks of the whole image).
+func (p *Policy) vexSuppress(f vuln.Finding, image []string) (Suppressed, bool) {
 	var best *vex.Statement
 	var bestTime time.Time
 	var bestDoc string
@@ -51,7 +55,7 @@ func (p *Policy) vexSuppress(f vuln.Finding) (Suppressed, bool) {
 		}
 		for i := range d.doc.Statements {
 			st := &d.doc.Statements[i]
-			if !statementNames(st, f) {
+			if !statementNames(st, f, image) {
 				continue
 			}
 			t := docTime
@@ -80,16 +84,19 @@ func (p *Policy) vexSuppress(f vuln.Finding) (Suppressed, bool) {
 	}, true
 }
 
-func statementNames(st *vex.Statement, f vuln.Finding) bool {
-	if !slices.ContainsFunc(f.IDs(), st.Vulnerability.Matches) {
-		return false
-	}
-	if f.Package.PURL == "" {
+func statementNames(st *vex.Statement, f vuln.Finding, image []string) bool {
+	if !slices.ContainsFunc(f.IDs(), st.Vulnerability.Matches) || f.Package.PURL == "" {
 		return false
 	}
 	for i := range st.Products {
 		prod := &st.Products[i]
 		if prod.Component.Matches(f.Package.PURL) {
+			return true
+		}
+		if !slices.ContainsFunc(image, prod.Component.Matches) {
+			continue
+		}
+		if len(prod.Subcomponents) == 0 {
 			return true
 		}
 		for j := range prod.Subcomponents {
@@ -99,6 +106,33 @@ func statementNames(st *vex.Statement, f vuln.Finding) bool {
 		}
 	}
 	return false
+}
+
+// ImageIdentities are the names a VEX product may give an image: each
+// reference as given, its repository, and its purl
+// (pkg:oci/NAME[@DIGEST]?repository_url=REPO[&tag=TAG]), as OpenVEX and
+// the VEX tools of Docker and Trivy spell images.
+func ImageIdentities(refs ...string) []string {
+	var out []string
+	for _, ref := range refs {
+		named, err := reference.ParseNormalizedNamed(ref)
+		if err != nil {
+			continue
+		}
+		out = append(out, ref, named.Name(), reference.FamiliarName(named))
+		var qualifiers packageurl.Qualifiers
+		qualifiers = append(qualifiers, packageurl.Qualifier{Key: "repository_url", Value: named.Name()})
+		if t, ok := named.(reference.Tagged); ok {
+			qualifiers = append(qualifiers, packageurl.Qualifier{Key: "tag", Value: t.Tag()})
+		}
+		version := ""
+		if d, ok := named.(reference.Digested); ok {
+			version = d.Digest().String()
+		}
+		path := reference.Path(named)
+		out = append(out, packageurl.NewPackageURL("oci", "", path[strings.LastIndex(path, "/")+1:], version, qualifiers, "").ToString())
+	}
+	return slices.Compact(out)
 }
 
 // OpenVEX is the OpenVEX document of a verdict's not_affected suppressions,
