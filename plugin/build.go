@@ -206,6 +206,9 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if err != nil {
 		return err
 	}
+	if spec.defaultLoad && len(opts.outputs) == 0 && !opts.push {
+		opts.load = true // as buildx does for a builder created with default-load=true
+	}
 	c, err := connectBuilder(ctx, dockerCli, spec)
 	if err != nil {
 		return err

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/docker/cli/cli/command"
@@ -41,6 +43,9 @@ type builderSpec struct {
 	node string
 	// tls is the remote driver's options: cacert, cert, key, servername.
 	tls map[string]string
+	// defaultLoad is the driver option default-load: a build with no
+	// output loads its image into Docker, as --load.
+	defaultLoad bool
 }
 
 func (b builderSpec) String() string {
@@ -133,12 +138,20 @@ func (src builderSources) named(name, chosenBy string) (builderSpec, error) {
 	// here the first node builds every platform.
 	n := b.Nodes[0]
 	spec := builderSpec{name: b.Name, chosenBy: chosenBy, driver: b.Driver, endpoint: n.Endpoint}
+	if v, ok := n.DriverOpts["default-load"]; ok {
+		load, err := strconv.ParseBool(v)
+		if err != nil {
+			return builderSpec{}, fmt.Errorf("builder %q: driver option default-load=%q: want true or false", name, v)
+		}
+		spec.defaultLoad = load
+	}
 	switch b.Driver {
 	case driverDocker:
 	case driverContainer:
 		spec.node = n.Name
 	case driverRemote:
-		spec.tls = n.DriverOpts
+		spec.tls = maps.Clone(n.DriverOpts)
+		delete(spec.tls, "default-load")
 	default:
 		return builderSpec{}, fmt.Errorf("builder %q uses the %s driver; docker secure build supports the docker, docker-container and remote drivers", name, b.Driver)
 	}

@@ -154,3 +154,24 @@ func TestRemoteTLS(t *testing.T) {
 		t.Error("a cert without its key: no error")
 	}
 }
+
+// TestDefaultLoad: a builder made with --driver-opt default-load=true is
+// accepted (it is no TLS option) and loads by default.
+func TestDefaultLoad(t *testing.T) {
+	store := fakeBuildxStore(t, map[string]string{
+		"instances/loader": `{"Name":"loader","Driver":"remote","Nodes":[{"Name":"loader0","Endpoint":"tcp://10.0.0.5:1234","DriverOpts":{"default-load":"true"}}]}`,
+		"instances/bad":    `{"Name":"bad","Driver":"remote","Nodes":[{"Name":"bad0","Endpoint":"tcp://10.0.0.5:1234","DriverOpts":{"default-load":"maybe"}}]}`,
+	})
+	src := builderSources{getenv: func(string) string { return "" }, store: store, contexts: []string{"default"}, currentContext: "default", flag: "loader"}
+	spec, err := resolveBuilder(src)
+	if err != nil || !spec.defaultLoad {
+		t.Fatalf("default-load=true: %+v, %v", spec, err)
+	}
+	if opts, err := remoteTLS(spec); err != nil || opts != nil {
+		t.Errorf("default-load taken for a TLS option: %v, %v", opts, err)
+	}
+	src.flag = "bad"
+	if _, err := resolveBuilder(src); err == nil || !strings.Contains(err.Error(), "default-load") {
+		t.Errorf("default-load=maybe: %v", err)
+	}
+}

@@ -450,6 +450,10 @@ func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts b
 	if e.Type == client.ExporterImage && opts.push {
 		e.Attrs["push"] = "true"
 	}
+	if e.Type == client.ExporterImage && e.Attrs["push"] == "true" && e.Attrs["name"] == "" {
+		// As docker buildx build says it, before building anything.
+		return e, nil, errors.New("tag is needed when pushing to registry: give one with -t NAME:TAG")
+	}
 	if target.engine && (e.Type == client.ExporterImage || e.Type == client.ExporterDocker && e.Attrs["dest"] == "") {
 		// Docker Engine's BuildKit has no image exporter of its own: its
 		// moby exporter stores into the engine, and pushes with push=true.

@@ -73,6 +73,7 @@ func TestParseOutput(t *testing.T) {
 		"type=oci,dest=a,oops":  "key=value",
 		`type=oci,"dest=a`:      "",
 		"type=docker,tar=false": "dest=DIR",
+		"type=registry":         "tag is needed when pushing",
 	} {
 		_, _, err := parseOutput(ctx, nil, spec, buildOptions{}, exportTarget{})
 		if err == nil || !strings.Contains(err.Error(), want) {
