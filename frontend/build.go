@@ -120,7 +120,7 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 	if err != nil {
 		return nil, err
 	}
-	pol, err := loadPolicy(ctx, c, bc, buildPlatform)
+	pol, err := loadPolicy(ctx, c, bc, src, buildPlatform)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/patternmatcher"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil/types"
 
@@ -35,7 +36,7 @@ const (
 // read from the stages being built, or an image could carry a policy that
 // ignores everything. The VEX documents the file names are read from the
 // same context, or fetched when they are URLs.
-func loadPolicy(ctx context.Context, c client.Client, bc *dockerui.Client, buildPlatform ocispecs.Platform) (*policy.Policy, error) {
+func loadPolicy(ctx context.Context, c client.Client, bc *dockerui.Client, src *dockerui.Source, buildPlatform ocispecs.Platform) (*policy.Policy, error) {
 	name := policy.FileName
 	explicit := false
 	if v := bc.BuildArgs[ArgPolicy]; v != "" {
@@ -52,6 +53,13 @@ func loadPolicy(ctx context.Context, c client.Client, bc *dockerui.Client, build
 	if !ok {
 		if explicit || files.named {
 			return nil, fmt.Errorf("policy file %s not found in %s", name, files.where)
+		}
+		// A .dockerignore that keeps only some folders hides the file:
+		// the build would run on the defaults without a word.
+		if hidden, err := dockerignored(ctx, bc, name); err != nil {
+			return nil, err
+		} else if hidden {
+			src.Warn(ctx, fmt.Sprintf("the build context's .dockerignore excludes %s: if the project has one, it is not read and the default policy applies; add !%s to .dockerignore, or pass it with --policy", name, name), client.WarnOpts{Level: 1})
 		}
 		return policy.Defaults(), nil
 	}
@@ -112,7 +120,13 @@ func (s *policySource) read(ctx context.Context, name string) (data []byte, ok b
 		return nil, false, nil
 	}
 	entries, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: path.Dir(name), IncludePattern: path.Base(name)})
-	if err != nil || !hasRegularFile(entries, path.Base(name)) {
+	if err != nil && path.Dir(name) != "." {
+		return nil, false, nil // its folder is not there
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("list %s for policy file %s: %w", s.where, name, err)
+	}
+	if !hasRegularFile(entries, path.Base(name)) {
 		return nil, false, nil
 	}
 	data, err = ref.ReadFile(ctx, client.ReadRequest{Filename: name})
@@ -120,6 +134,20 @@ func (s *policySource) read(ctx context.Context, name string) (data []byte, ok b
 		return nil, false, fmt.Errorf("read policy file %s from %s: %w", name, s.where, err)
 	}
 	return data, true, nil
+}
+
+// dockerignored says whether the build context's .dockerignore excludes
+// name.
+func dockerignored(ctx context.Context, bc *dockerui.Client, name string) (bool, error) {
+	patterns, err := bc.DockerIgnorePatterns(ctx)
+	if err != nil || len(patterns) == 0 {
+		return false, err
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return false, fmt.Errorf(".dockerignore: %w", err)
+	}
+	return pm.MatchesOrParentMatches(name)
 }
 
 func hasRegularFile(entries []*types.Stat, name string) bool {
@@ -148,10 +176,11 @@ func (s *policySource) vex(ctx context.Context, dir, ref string) ([]byte, error)
 		}
 		return data, nil
 	}
-	p := path.Clean(path.Join(dir, ref))
-	if path.IsAbs(ref) || p == ".." || strings.HasPrefix(p, "../") {
-		return nil, fmt.Errorf("VEX document %s: outside %s; name it relative to the policy file, inside the context", ref, s.where)
+	rel, err := policy.VEXPath(ref)
+	if err != nil {
+		return nil, fmt.Errorf("VEX document %s: %w", ref, err)
 	}
+	p := path.Join(dir, rel)
 	data, ok, err := s.read(ctx, p)
 	if err != nil {
 		return nil, err

@@ -119,7 +119,7 @@ func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions, 
 		}
 	}
 
-	if err := addPolicy(&solve, opts.policyFile); err != nil {
+	if err := addPolicy(ctx, &solve, opts.policyFile); err != nil {
 		return client.SolveOpt{}, noop, err
 	}
 
@@ -326,7 +326,7 @@ func addDatabase(solve *client.SolveOpt, flags dbFlags) error {
 // secure-build-policy, naming the file by the build arg SECURE_BUILD_POLICY:
 // the frontend reads the file and the VEX documents beside it from there.
 // Only the file and the VEX documents it names are sent.
-func addPolicy(solve *client.SolveOpt, file string) error {
+func addPolicy(ctx context.Context, solve *client.SolveOpt, file string) error {
 	if file == "" {
 		return nil
 	}
@@ -335,14 +335,14 @@ func addPolicy(solve *client.SolveOpt, file string) error {
 		return fmt.Errorf("--policy %s: %w", file, err)
 	}
 	// Read and checked here, so that a bad file fails before the build.
-	p, err := policy.LoadFile(context.Background(), abs)
+	p, err := policy.LoadFile(ctx, abs)
 	if err != nil {
 		return err
 	}
 	include := []string{filepath.Base(abs)}
 	for _, ref := range p.VEX {
-		if !strings.Contains(ref, "://") {
-			include = append(include, filepath.ToSlash(filepath.Clean(ref)))
+		if rel, err := policy.VEXPath(ref); err == nil && !strings.Contains(ref, "://") {
+			include = append(include, rel) // LoadFile has refused the others
 		}
 	}
 	fs, err := fsutil.NewFS(filepath.Dir(abs))

@@ -142,6 +142,12 @@ func TestLoadFileReadsVEXBesideIt(t *testing.T) {
 	if _, err := LoadFile(t.Context(), filepath.Join(dir, "secure-build.yaml")); err == nil || !strings.Contains(err.Error(), "statement 1") {
 		t.Errorf("not_affected without a justification or impact statement: %v", err)
 	}
+	for _, outside := range []string{"../vex.json", "/etc/vex.json", "vex/../../vex.json"} {
+		write("secure-build.yaml", "vex: ["+outside+"]\n")
+		if _, err := LoadFile(t.Context(), filepath.Join(dir, "secure-build.yaml")); err == nil || !strings.Contains(err.Error(), "outside the policy file's folder") {
+			t.Errorf("VEX document %s: %v", outside, err)
+		}
+	}
 	write("secure-build.yaml", "vex: [vex/missing.json]\n")
 	if _, err := LoadFile(t.Context(), filepath.Join(dir, "secure-build.yaml")); err == nil || !strings.Contains(err.Error(), "VEX document vex/missing.json") {
 		t.Errorf("a missing VEX document: %v", err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,11 +31,10 @@ func LoadFile(ctx context.Context, path string) (*Policy, error) {
 		if strings.HasPrefix(ref, "https://") || strings.HasPrefix(ref, "http://") {
 			doc, err = fetch(ctx, ref)
 		} else {
-			name := ref
-			if !filepath.IsAbs(name) {
-				name = filepath.Join(filepath.Dir(path), ref)
+			var rel string
+			if rel, err = VEXPath(ref); err == nil {
+				doc, err = os.ReadFile(filepath.Join(filepath.Dir(path), filepath.FromSlash(rel)))
 			}
-			doc, err = os.ReadFile(name)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: VEX document %s: %w", path, ref, err)
@@ -42,6 +42,18 @@ func LoadFile(ctx context.Context, path string) (*Policy, error) {
 		if err := p.AddVEX(ref, doc); err != nil {
 			return nil, fmt.Errorf("policy %s: %w", path, err)
 		}
+	}
+	return p, nil
+}
+
+// VEXPath checks a VEX document's path as the policy file names it: it is
+// relative to the file's folder and stays inside it, so that the same file
+// works for a build, whose frontend sees only that folder, and for scan and
+// verify. It returns the path cleaned, with slashes.
+func VEXPath(ref string) (string, error) {
+	p := path.Clean(filepath.ToSlash(ref))
+	if path.IsAbs(p) || filepath.IsAbs(ref) || p == ".." || strings.HasPrefix(p, "../") {
+		return "", fmt.Errorf("outside the policy file's folder: name it relative to the file, inside its folder")
 	}
 	return p, nil
 }

@@ -76,6 +76,15 @@ func TestBuildPolicyFileUnpinnedBase(t *testing.T) {
 		t.Errorf("--policy with require: digest on a tag: exit %d\n%s", r.code, r.stderr)
 	}
 
+	// A .dockerignore that keeps only node_modules hides the file: the
+	// defaults apply, and the build says why.
+	hidden := files("base-image:\n  pinned: {action: fail}\n")
+	hidden[".dockerignore"] = "*\n!node_modules\n"
+	r = e.build(t, e.project(t, dockerfile, hidden))
+	if r.code != 0 || !strings.Contains(r.stderr, ".dockerignore excludes secure-build.yaml") {
+		t.Errorf("a policy file hidden by .dockerignore: exit %d, want 0 and a warning\n%s", r.code, r.stderr)
+	}
+
 	// License rules read the SBOM the scan step wrote.
 	r = e.build(t, e.project(t, singleStage, files("licenses:\n  deny: [MIT]\n")))
 	if r.code != 1 || !strings.Contains(r.stderr, "minimist 1.2.6 (npm): license MIT needs a denied license (MIT) (licenses)") {
