@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	intoto "github.com/in-toto/in-toto-golang/in_toto"
@@ -99,7 +98,7 @@ func attach(ctx context.Context, rb *dockerui.ResultBuilder, platform string, ou
 		Path:   "/" + vulnFile,
 		InToto: result.InTotoAttestation{PredicateType: VulnPredicateType},
 	})
-	if hasOpenVEX(scan) {
+	if len(policy.NotAffected(scan.Report.Verdict)) > 0 {
 		rb.AddAttestation(platform, client.Attestation{
 			Kind:   gwpb.AttestationKind_InToto,
 			Ref:    verdict,
@@ -115,10 +114,6 @@ func attach(ctx context.Context, rb *dockerui.ResultBuilder, platform string, ou
 const OpenVEXPredicateType = "https://openvex.dev/ns/v0.2.0"
 
 const openVEXFile = "openvex.json"
-
-func hasOpenVEX(scan PlatformScan) bool {
-	return slices.ContainsFunc(scan.Report.Verdict.Suppressed, func(s policy.Suppressed) bool { return s.Status == "not_affected" })
-}
 
 // verdictVertex makes the scan result on this build (llb.Mkfile, so that it
 // is never a cached one) in a vertex named with the verdict and the counts,

@@ -50,10 +50,17 @@ func TestVerifyNewFinding(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "New since the build: none") || !strings.Contains(stdout, "not reachable from our code") {
 		t.Errorf("ignored finding known at build: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	// Flags override the file: --fail-on none passes too; --fail-on
-	// takes a level.
-	if _, stderr, code = run(t, "verify", "--db", db, "--fail-on", "none", ref); code != 0 {
-		t.Errorf("--fail-on none: exit %d\n%s", code, stderr)
+	// Flags override the file: a file that fails on the finding passes
+	// with --fail-on none; --fail-on takes a level.
+	strict := filepath.Join(t.TempDir(), "strict.yaml")
+	if err := os.WriteFile(strict, []byte("vulnerabilities:\n  fail-on: low\n  only-fixable: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code = run(t, "verify", "--db", db, "--policy", strict, ref); code != ExitPolicyFailed {
+		t.Errorf("a file failing on low: exit %d, want %d\n%s", code, ExitPolicyFailed, stderr)
+	}
+	if _, stderr, code = run(t, "verify", "--db", db, "--policy", strict, "--fail-on", "none", ref); code != 0 {
+		t.Errorf("the same file with --fail-on none: exit %d\n%s", code, stderr)
 	}
 	if _, stderr, code = run(t, "verify", "--db", db, "--fail-on", "severe", ref); code != ExitError || !strings.Contains(stderr, "--fail-on") {
 		t.Errorf("--fail-on severe: exit %d\n%s", code, stderr)

@@ -142,10 +142,7 @@ func ImageIdentities(refs ...string) []string {
 // Nil when nothing was suppressed as not_affected.
 func OpenVEX(v Verdict, author string, now time.Time) *vex.VEX {
 	var statements []vex.Statement
-	for _, s := range v.Suppressed {
-		if s.Status != string(vex.StatusNotAffected) {
-			continue
-		}
+	for _, s := range NotAffected(v) {
 		st := vex.Statement{
 			Vulnerability:   vex.Vulnerability{Name: vex.VulnerabilityID(s.Finding.ID), Aliases: aliases(s.Finding)},
 			Products:        []vex.Product{{Component: vex.Component{ID: s.Finding.Package.PURL}}},
@@ -172,6 +169,18 @@ func OpenVEX(v Verdict, author string, now time.Time) *vex.VEX {
 		doc.ID = id
 	}
 	return &doc
+}
+
+// NotAffected are a verdict's suppressions that say the image is not
+// affected: what OpenVEX attests.
+func NotAffected(v Verdict) []Suppressed {
+	var out []Suppressed
+	for _, s := range v.Suppressed {
+		if s.Status == string(vex.StatusNotAffected) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func aliases(f vuln.Finding) []vex.VulnerabilityID {
