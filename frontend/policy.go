@@ -108,7 +108,12 @@ func policyFiles(ctx context.Context, c client.Client, bc *dockerui.Client, buil
 func (s *policySource) read(ctx context.Context, name string) (data []byte, ok bool, err error) {
 	ref := s.loaded
 	if ref == nil {
-		st, err := s.bc.MainContext(ctx, llb.IncludePatterns([]string{name}), llb.WithCustomName("[secure-build] load the policy file"))
+		// Its own shared key: under the build context's, this narrow sync
+		// would replace the context BuildKit keeps between builds, and the
+		// build would send the whole context again. FollowPaths spares the
+		// walk of the whole context.
+		st, err := s.bc.MainContext(ctx, llb.IncludePatterns([]string{name}), llb.FollowPaths([]string{name}),
+			llb.SharedKeyHint("secure-build-policy-file"), llb.WithCustomName("[secure-build] load the policy file"))
 		if err != nil {
 			return nil, false, fmt.Errorf("policy file %s: %w", name, err)
 		}
