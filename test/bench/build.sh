@@ -291,11 +291,6 @@ timeline() {
 }
 
 report() {
-	local pc sc pw sw
-	pc=$(times_of plain cold | median)
-	sc=$(times_of secure cold | median)
-	pw=$(times_of plain warm | median)
-	sw=$(times_of secure warm | median)
 	local verdict
 	verdict=$(grep -h '^secure-build linux' -A1 "$OUT/round$ROUNDS.secure.cold.log" | tr -s ' ' | paste -sd' ' || true)
 	{
@@ -307,23 +302,7 @@ report() {
 		echo "database: $DB_NOTE; $DB_MB MB"
 		echo "rounds: $ROUNDS timed after $WARMUP untimed; cold = after buildctl prune --all, warm = the same build right after"
 		echo
-		printf '%-6s %9s %9s %7s %8s   %-38s %s\n' mode "plain s" "secure s" ratio "diff s" target result
-		awk -v p="$pc" -v s="$sc" 'BEGIN {
-			r = s / p; ok = r <= 1.15
-			printf "%-6s %9.2f %9.2f %7.2f %+8.2f   %-38s %s\n", "cold", p, s, r, s - p, "ratio <= 1.15", ok ? "PASS" : "MISS" }'
-		awk -v p="$pw" -v s="$sw" 'BEGIN {
-			allowed = 0.05 * p; if (allowed < 0.3) allowed = 0.3
-			ok = s - p <= allowed + 1e-9
-			printf "%-6s %9.2f %9.2f %7.2f %+8.2f   %-38s %s\n", "warm", p, s, s / p, s - p,
-				sprintf("<= 1.05x or <= +0.3 s (here +%.2f s)", allowed), ok ? "PASS" : "MISS" }'
-		echo
-		echo "runs (s):"
-		local mode kind
-		for kind in cold warm; do
-			for mode in plain secure; do
-				printf '  %-5s %-7s %s\n' "$kind" "$mode" "$(times_of "$mode" "$kind" | paste -sd' ')"
-			done
-		done
+		target_table plain
 		echo
 		if [[ $TIMELINE == 1 ]]; then
 			echo "timelines of one more round, untimed above (--progress rawjson; wall = this script's clock):"

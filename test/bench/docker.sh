@@ -187,11 +187,7 @@ round() {
 
 # ----------------------------------------------------------------- report ---
 report() {
-	local bc sc bw sw verdict
-	bc=$(times_of buildx cold | median)
-	sc=$(times_of secure cold | median)
-	bw=$(times_of buildx warm | median)
-	sw=$(times_of secure warm | median)
+	local verdict
 	verdict=$(grep -h '^secure-build linux' -A1 "$OUT/round$ROUNDS.secure.cold.log" | tr -s ' ' | paste -sd' ' || true)
 	{
 		echo "== secure-build Docker Engine benchmark $STAMP ($(nproc) cores, load average at the start $LOAD_START)"
@@ -203,23 +199,7 @@ report() {
 		echo "database: $DB_NOTE; $DB_MB MB"
 		echo "rounds: $ROUNDS timed after $WARMUP untimed; cold = after docker buildx prune -af and removing the built images, warm = the same build right after"
 		echo
-		printf '%-6s %9s %9s %7s %8s   %-38s %s\n' mode "buildx s" "secure s" ratio "diff s" target result
-		awk -v p="$bc" -v s="$sc" 'BEGIN {
-			r = s / p; ok = r <= 1.15
-			printf "%-6s %9.2f %9.2f %7.2f %+8.2f   %-38s %s\n", "cold", p, s, r, s - p, "ratio <= 1.15", ok ? "PASS" : "MISS" }'
-		awk -v p="$bw" -v s="$sw" 'BEGIN {
-			allowed = 0.05 * p; if (allowed < 0.3) allowed = 0.3
-			ok = s - p <= allowed + 1e-9
-			printf "%-6s %9.2f %9.2f %7.2f %+8.2f   %-38s %s\n", "warm", p, s, s / p, s - p,
-				sprintf("<= 1.05x or <= +0.3 s (here +%.2f s)", allowed), ok ? "PASS" : "MISS" }'
-		echo
-		echo "runs (s):"
-		local mode kind
-		for kind in cold warm; do
-			for mode in buildx secure; do
-				printf '  %-5s %-7s %s\n' "$kind" "$mode" "$(times_of "$mode" "$kind" | paste -sd' ')"
-			done
-		done
+		target_table buildx
 		echo
 		echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "logs: $OUT"

@@ -103,3 +103,31 @@ make_db() {
 # buildx or secure) cold or warm, e.g. times_of secure warm | median.
 times_of() { awk -v m="$1" -v k="$2" '$1 ~ /^round/ && $2 == m && $3 == k { print $4 }' "$OUT/times"; }
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.2f", a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# target_table BASELINE: the medians of the BASELINE build (plain, buildx)
+# and of the secure build, cold and warm, against the targets (cold at most
+# 1.15x; warm at most 1.05x or +0.3 s, whichever allows more), then every
+# timed run.
+target_table() {
+	local base=$1 bc sc bw sw mode kind
+	bc=$(times_of "$base" cold | median)
+	sc=$(times_of secure cold | median)
+	bw=$(times_of "$base" warm | median)
+	sw=$(times_of secure warm | median)
+	printf '%-6s %9s %9s %7s %8s   %-38s %s\n' mode "$base s" "secure s" ratio "diff s" target result
+	awk -v p="$bc" -v s="$sc" 'BEGIN {
+		r = s / p; ok = r <= 1.15
+		printf "%-6s %9.2f %9.2f %7.2f %+8.2f   %-38s %s\n", "cold", p, s, r, s - p, "ratio <= 1.15", ok ? "PASS" : "MISS" }'
+	awk -v p="$bw" -v s="$sw" 'BEGIN {
+		allowed = 0.05 * p; if (allowed < 0.3) allowed = 0.3
+		ok = s - p <= allowed + 1e-9
+		printf "%-6s %9.2f %9.2f %7.2f %+8.2f   %-38s %s\n", "warm", p, s, s / p, s - p,
+			sprintf("<= 1.05x or <= +0.3 s (here +%.2f s)", allowed), ok ? "PASS" : "MISS" }'
+	echo
+	echo "runs (s):"
+	for kind in cold warm; do
+		for mode in "$base" secure; do
+			printf '  %-5s %-7s %s\n' "$kind" "$mode" "$(times_of "$mode" "$kind" | paste -sd' ')"
+		done
+	done
+}
