@@ -3,7 +3,6 @@ package frontend
 import (
 	"context"
 	"fmt"
-	"maps"
 	"os"
 	"path"
 	"strings"
@@ -282,7 +281,6 @@ func warnRules(ctx context.Context, c client.Client, src *dockerui.Source, out *
 // the plugin's flags do.
 func withOverrides(p *policy.Policy, s settings) *policy.Policy {
 	q := *p
-	q.MaxCounts = maps.Clone(p.MaxCounts)
 	if s.failOn != nil {
 		q.Threshold.FailOn = *s.failOn
 	}

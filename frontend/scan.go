@@ -338,9 +338,6 @@ func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan Pl
 	if rep.Database.Stale != "" {
 		warn(rep.Database.Stale)
 	}
-	failing := func(f vuln.Finding) bool {
-		return slices.ContainsFunc(rep.Verdict.Failing, f.Same)
-	}
 	suppression := func(f vuln.Finding) string {
 		for _, x := range rep.Verdict.Suppressed {
 			if f.Same(x.Finding) {
@@ -349,10 +346,14 @@ func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan Pl
 		}
 		return ""
 	}
-	findings := slices.Clone(rep.Findings)
-	slices.SortStableFunc(findings, func(a, b vuln.Finding) int {
-		return cmp.Compare(boolRank(failing(b)), boolRank(failing(a)))
-	})
+	// The failing findings first (Failing keeps the report's order), then
+	// the others.
+	findings := slices.Clone(rep.Verdict.Failing)
+	for _, f := range rep.Findings {
+		if !slices.ContainsFunc(rep.Verdict.Failing, f.Same) {
+			findings = append(findings, f)
+		}
+	}
 	for i, f := range findings {
 		if i == maxFindingWarnings {
 			warn(fmt.Sprintf("%s: %d more findings; write them all with --report FILE", scan.Platform, len(findings)-i))
@@ -360,13 +361,6 @@ func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan Pl
 		}
 		warn(fmt.Sprintf("%s: %s%s", scan.Platform, findingLine(f), suppression(f)))
 	}
-}
-
-func boolRank(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // findingLine is one finding as a person reads it: severity, id, package,

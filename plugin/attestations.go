@@ -344,3 +344,15 @@ func parsePlatform(s string) (*v1.Platform, error) {
 	}
 	return p, nil
 }
+
+// writeJSON writes the JSON document of verify or inspect, indented, with
+// its text as written ("<", "&" unescaped: it is not for HTML).
+func writeJSON(w io.Writer, doc any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
+}

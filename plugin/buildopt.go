@@ -119,7 +119,7 @@ func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions, 
 		}
 	}
 
-	if err := addPolicy(ctx, &solve, opts.policyFile); err != nil {
+	if err := addPolicy(&solve, opts.policyFile); err != nil {
 		return client.SolveOpt{}, noop, err
 	}
 
@@ -326,7 +326,7 @@ func addDatabase(solve *client.SolveOpt, flags dbFlags) error {
 // secure-build-policy, naming the file by the build arg SECURE_BUILD_POLICY:
 // the frontend reads the file and the VEX documents beside it from there.
 // Only the file and the VEX documents it names are sent.
-func addPolicy(ctx context.Context, solve *client.SolveOpt, file string) error {
+func addPolicy(solve *client.SolveOpt, file string) error {
 	if file == "" {
 		return nil
 	}
@@ -334,16 +334,26 @@ func addPolicy(ctx context.Context, solve *client.SolveOpt, file string) error {
 	if err != nil {
 		return fmt.Errorf("--policy %s: %w", file, err)
 	}
-	// Read and checked here, so that a bad file fails before the build.
-	p, err := policy.LoadFile(ctx, abs)
+	// Checked here, so that a bad file fails before the build; its VEX
+	// documents are read once, by the frontend.
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		return fmt.Errorf("read policy file: %w", err)
+	}
+	p, err := policy.Parse(abs, data)
 	if err != nil {
 		return err
 	}
 	include := []string{filepath.Base(abs)}
 	for _, ref := range p.VEX {
-		if rel, err := policy.VEXPath(ref); err == nil && !strings.Contains(ref, "://") {
-			include = append(include, rel) // LoadFile has refused the others
+		if strings.Contains(ref, "://") {
+			continue
 		}
+		rel, err := policy.VEXPath(ref)
+		if err != nil {
+			return fmt.Errorf("policy %s: VEX document %s: %w", abs, ref, err)
+		}
+		include = append(include, rel)
 	}
 	fs, err := fsutil.NewFS(filepath.Dir(abs))
 	if err == nil {

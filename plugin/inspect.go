@@ -217,13 +217,7 @@ func writeInspectJSON(w io.Writer, atts *imageAttestations, platforms []inspectP
 		Digest    string            `json:"digest"`
 		Platforms []inspectPlatform `json:"platforms"`
 	}{atts.ref.String(), atts.digest.String(), platforms}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return fmt.Errorf("write json: %w", err)
-	}
-	return nil
+	return writeJSON(w, doc)
 }
 
 // writeInspectTable writes each platform's section. w is writeBuffered's:

@@ -314,11 +314,5 @@ func writeVerifyJSON(w io.Writer, atts *imageAttestations, results []platformVer
 		doc.Pass = doc.Pass && r.report.Verdict.Pass
 		doc.Platforms = append(doc.Platforms, p)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return fmt.Errorf("write json: %w", err)
-	}
-	return nil
+	return writeJSON(w, doc)
 }
