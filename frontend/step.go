@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -44,9 +43,12 @@ const (
 type StepResult struct {
 	Findings []vuln.Finding `json:"findings"`
 	// Updated is when each archive of the database was last imported.
-	Updated  map[string]time.Time `json:"updated"`
-	Warnings []string             `json:"warnings,omitempty"`
-	Packages int                  `json:"packages"`
+	Updated map[string]time.Time `json:"updated"`
+	// Incomplete names what decides findings and could not be read: the
+	// final stage's catalog and match. A gate fails on it unless the
+	// policy relaxes it.
+	Incomplete []sbom.Incompleteness `json:"incomplete,omitempty"`
+	Packages   int                   `json:"packages"`
 	// Distro is the final stage's distribution, what the reports name
 	// without reading the whole SBOM.
 	Distro    *sbom.Distro `json:"distro,omitempty"`
@@ -82,7 +84,7 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 	if err != nil {
 		return err
 	}
-	findings, matchWarnings, err := db.Match(doc.Packages)
+	findings, matchGaps, err := db.Match(doc.Packages)
 	if err != nil {
 		return err
 	}
@@ -107,15 +109,14 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 		updated[s.Archive] = s.Updated
 	}
 	res := StepResult{
-		Findings:  findings,
-		Updated:   updated,
-		Warnings:  append(doc.Warnings, matchWarnings...),
-		Packages:  len(doc.Packages),
-		Distro:    doc.Distro,
-		StartedAt: started,
-		EndedAt:   time.Now().UTC(),
+		Findings:   findings,
+		Updated:    updated,
+		Incomplete: append(doc.Incomplete, matchGaps...),
+		Packages:   len(doc.Packages),
+		Distro:     doc.Distro,
+		StartedAt:  started,
+		EndedAt:    time.Now().UTC(),
 	}
-	sort.Strings(res.Warnings)
 	b, err := json.Marshal(res)
 	if err != nil {
 		return fmt.Errorf("encode scan result: %w", err)

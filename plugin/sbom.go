@@ -77,7 +77,7 @@ func runSBOM(cmd *cobra.Command, dockerCli command.Cli, opts sbomOptions, target
 	if err != nil {
 		return err
 	}
-	for _, w := range doc.Warnings {
+	for _, w := range doc.Incomplete {
 		fmt.Fprintf(dockerCli.Err(), "warning: %s\n", w)
 	}
 	encode := sbom.EncodeOptions{Created: created, ToolVersion: Version}

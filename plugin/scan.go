@@ -86,12 +86,12 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	if err != nil {
 		return err
 	}
-	findings, matchWarnings, err := db.Match(doc.Packages)
+	findings, matchGaps, err := db.Match(doc.Packages)
 	if err != nil {
 		return err
 	}
 	stderr := dockerCli.Err()
-	for _, w := range append(doc.Warnings, matchWarnings...) {
+	for _, w := range append(doc.Incomplete, matchGaps...) {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	stale := staleWarning(db, opts.db.maxAge, now)

@@ -134,11 +134,11 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 		if err != nil {
 			return err
 		}
-		findings, matchWarnings, err := db.Match(doc.Packages)
+		findings, matchGaps, err := db.Match(doc.Packages)
 		if err != nil {
 			return fmt.Errorf("match %s: %w", p.image, err)
 		}
-		for _, w := range append(doc.Warnings, matchWarnings...) {
+		for _, w := range append(doc.Incomplete, matchGaps...) {
 			fmt.Fprintf(stderr, "warning: %s: %s\n", p.platform, w)
 		}
 		// VEX statements may name the image by its reference, the index's

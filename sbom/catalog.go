@@ -1,6 +1,7 @@
 package sbom
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +22,8 @@ import (
 
 // Catalog walks the root filesystem at root and returns its packages. source
 // names the root in the SBOM (a directory, an image reference). A file that
-// cannot be read or parsed becomes a warning naming it; the walk goes on.
+// decides findings and cannot be read or parsed completely is named in the
+// result's Incomplete list; the walk goes on.
 func Catalog(ctx context.Context, root, source string) (*SBOM, error) {
 	fi, err := os.Stat(root)
 	if err != nil {
@@ -72,12 +74,14 @@ type cataloger struct {
 
 	mu       sync.Mutex
 	found    map[string]*Package
-	warnings []string
+	gaps     []Incompleteness
 }
 
-func (c *cataloger) warn(format string, args ...any) {
+// incomplete records that what decides findings at rel could not be read
+// completely.
+func (c *cataloger) incomplete(rel string, format string, args ...any) {
 	c.mu.Lock()
-	c.warnings = append(c.warnings, fmt.Sprintf(format, args...))
+	c.gaps = append(c.gaps, Incompleteness{Path: slashPath(rel), Reason: fmt.Sprintf(format, args...)})
 	c.mu.Unlock()
 }
 
@@ -85,13 +89,13 @@ func (c *cataloger) readDistro() *Distro {
 	m, err := osrelease.GetOSRelease(c.fsys)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, osrelease.ErrNotADistro) {
-			c.warn("/etc/os-release: %v", err)
+			c.incomplete("etc/os-release", "%v", err)
 		}
 		return nil
 	}
 	d := &Distro{ID: m["ID"], VersionID: m["VERSION_ID"], VersionCodename: m["VERSION_CODENAME"], PrettyName: m["PRETTY_NAME"]}
 	if d.ID == "" {
-		c.warn("/etc/os-release: no ID field")
+		c.incomplete("etc/os-release", "no ID field")
 		return nil
 	}
 	return d
@@ -109,7 +113,7 @@ func (c *cataloger) walkDir(rel string) {
 	}
 	entries, err := os.ReadDir(filepath.Join(c.root, filepath.FromSlash(rel)))
 	if err != nil {
-		c.warn("%s: %v", slashPath(rel), unwrapPathError(err))
+		c.incomplete(rel, "%v", unwrapPathError(err))
 		return
 	}
 	var batch []fs.DirEntry
@@ -195,23 +199,23 @@ func (c *cataloger) visitFile(rel string, e fs.DirEntry) {
 		if file == nil {
 			f, err := os.OpenFile(filepath.Join(c.root, filepath.FromSlash(rel)), os.O_RDONLY|openNoFollow, 0)
 			if err != nil {
-				c.warn("%s: %v", slashPath(rel), unwrapPathError(err))
+				c.incomplete(rel, "%v", unwrapPathError(err))
 				return
 			}
 			file = f
 		} else if _, err := file.Seek(0, io.SeekStart); err != nil {
-			c.warn("%s: %v", slashPath(rel), unwrapPathError(err))
+			c.incomplete(rel, "%v", unwrapPathError(err))
 			return
 		}
 		info, err := api.Stat()
 		if err != nil {
-			c.warn("%s: %v", slashPath(rel), unwrapPathError(err))
+			c.incomplete(rel, "%v", unwrapPathError(err))
 			return
 		}
 		inv, err := ex.Extract(c.ctx, &filesystem.ScanInput{FS: c.fsys, Path: rel, Root: c.root, Info: info, Reader: file})
 		if err != nil {
 			// Extractors return what they parsed before the error: keep it.
-			c.warn("%s: %s: %v", slashPath(rel), ex.Name(), unwrapPathError(err))
+			c.incomplete(rel, "%s: %v", ex.Name(), unwrapPathError(err))
 		}
 		c.add(inv.Packages)
 	}
@@ -225,7 +229,7 @@ func (c *cataloger) add(pkgs []*extractor.Package) {
 	for _, p := range pkgs {
 		pkg, err := convert(p, c.distro)
 		if err != nil {
-			c.warn("%s: %v", slashPath(p.Location.PathOrEmpty()), err)
+			c.incomplete(p.Location.PathOrEmpty(), "%v", err)
 			continue
 		}
 		converted = append(converted, pkg)
@@ -251,7 +255,7 @@ func (c *cataloger) result(source string) *SBOM {
 		s.Packages = append(s.Packages, *p)
 	}
 	slices.SortFunc(s.Packages, func(a, b Package) int { return strings.Compare(a.PURL, b.PURL) })
-	s.Warnings = sortedUnique(c.warnings)
+	s.Incomplete = sortedGaps(c.gaps)
 	return s
 }
 
@@ -262,4 +266,15 @@ func sortedUnique(s []string) []string {
 	}
 	slices.Sort(s)
 	return slices.Compact(s)
+}
+
+// sortedGaps sorts gaps by path and reason and drops repeats.
+func sortedGaps(gaps []Incompleteness) []Incompleteness {
+	if len(gaps) == 0 {
+		return nil
+	}
+	slices.SortFunc(gaps, func(a, b Incompleteness) int {
+		return cmp.Or(strings.Compare(a.Path, b.Path), strings.Compare(a.Reason, b.Reason))
+	})
+	return slices.Compact(gaps)
 }

@@ -152,8 +152,8 @@ func TestCatalogDpkg(t *testing.T) {
 	if len(s.Packages) != len(tests) {
 		t.Errorf("got %d packages, want %d: %q", len(s.Packages), len(tests), purls(s))
 	}
-	if len(s.Warnings) != 0 {
-		t.Errorf("warnings on a clean root: %q", s.Warnings)
+	if len(s.Incomplete) != 0 {
+		t.Errorf("incomplete on a clean root: %q", s.Incomplete)
 	}
 }
 
@@ -180,8 +180,8 @@ func TestCatalogDpkgStatusD(t *testing.T) {
 	if p := requirePackage(t, s, want[2]); !slices.Equal(p.Locations, []string{"/var/lib/dpkg/status.d/tzdata"}) {
 		t.Errorf("tzdata locations %q", p.Locations)
 	}
-	if len(s.Warnings) != 0 {
-		t.Errorf("warnings: %q", s.Warnings)
+	if len(s.Incomplete) != 0 {
+		t.Errorf("incomplete: %q", s.Incomplete)
 	}
 }
 
@@ -317,8 +317,8 @@ func TestCatalogLanguages(t *testing.T) {
 	if want := 3 + len(tests); len(s.Packages) != want {
 		t.Errorf("got %d packages, want %d:\n  %s", len(s.Packages), want, strings.Join(purls(s), "\n  "))
 	}
-	if len(s.Warnings) != 0 {
-		t.Errorf("warnings: %q", s.Warnings)
+	if len(s.Incomplete) != 0 {
+		t.Errorf("incomplete: %q", s.Incomplete)
 	}
 	// Language packages carry no distro qualifier.
 	for _, p := range s.Packages {
@@ -415,7 +415,7 @@ func TestCatalogNoDistro(t *testing.T) {
 		t.Errorf("distro %+v from a root without os-release", s.Distro)
 	}
 	requirePackage(t, s, "pkg:deb/debian/libc6@2.36-9?arch=amd64&upstream=glibc%402.36-9")
-	if len(s.Warnings) != 0 {
-		t.Errorf("warnings: %q", s.Warnings)
+	if len(s.Incomplete) != 0 {
+		t.Errorf("incomplete: %q", s.Incomplete)
 	}
 }

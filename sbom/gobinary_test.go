@@ -153,8 +153,8 @@ func TestCatalogSkipsNonGoELF(t *testing.T) {
 	writeBytes(t, root, "usr/bin/ctool", makeELF(t, elf.ELFCLASS64, binary.LittleEndian, ".interp", ".text", ".data"), 0o755)
 	writeBytes(t, root, "usr/bin/script", []byte("#!/bin/sh\nexit 0\n"), 0o755)
 	s := mustCatalog(t, root)
-	if len(s.Packages) != 0 || len(s.Warnings) != 0 {
-		t.Errorf("packages %q, warnings %q; want none", purls(s), s.Warnings)
+	if len(s.Packages) != 0 || len(s.Incomplete) != 0 {
+		t.Errorf("packages %q, warnings %q; want none", purls(s), s.Incomplete)
 	}
 }
 
@@ -227,8 +227,8 @@ func TestCatalogGoBinary(t *testing.T) {
 	if len(s.Packages) != len(want) {
 		t.Errorf("got %q, want %d packages", purls(s), len(want))
 	}
-	if len(s.Warnings) != 0 {
-		t.Errorf("warnings: %q", s.Warnings)
+	if len(s.Incomplete) != 0 {
+		t.Errorf("incomplete: %q", s.Incomplete)
 	}
 }
 

@@ -116,7 +116,7 @@ func requirePackage(t *testing.T, s *SBOM, purl string) Package {
 	t.Helper()
 	p, ok := byPURL(s)[purl]
 	if !ok {
-		t.Fatalf("no package %s; have:\n  %s\nwarnings: %q", purl, strings.Join(purls(s), "\n  "), s.Warnings)
+		t.Fatalf("no package %s; have:\n  %s\nincomplete: %q", purl, strings.Join(purls(s), "\n  "), s.Incomplete)
 	}
 	return p
 }
@@ -132,22 +132,22 @@ func findByName(s *SBOM, typ, name string) []Package {
 	return out
 }
 
-// warningAbout returns the first warning naming file, or "".
-func warningAbout(s *SBOM, file string) string {
-	for _, w := range s.Warnings {
-		if strings.Contains(w, file) {
-			return w
+// incompleteAbout returns the first incompleteness naming file, as text, or "".
+func incompleteAbout(s *SBOM, file string) string {
+	for _, w := range s.Incomplete {
+		if strings.Contains(w.String(), file) {
+			return w.String()
 		}
 	}
 	return ""
 }
 
-// requireWarning fails unless a warning names file.
-func requireWarning(t *testing.T, s *SBOM, file string) string {
+// requireIncomplete fails unless an incompleteness names file.
+func requireIncomplete(t *testing.T, s *SBOM, file string) string {
 	t.Helper()
-	w := warningAbout(s, file)
+	w := incompleteAbout(s, file)
 	if w == "" {
-		t.Fatalf("no warning names %s; warnings: %q", file, s.Warnings)
+		t.Fatalf("no incompleteness names %s; incomplete: %q", file, s.Incomplete)
 	}
 	return w
 }

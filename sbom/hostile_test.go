@@ -109,7 +109,7 @@ func TestHostileSymlinkLoops(t *testing.T) {
 	if s.Distro != nil {
 		t.Errorf("distro %+v from a looping os-release", s.Distro)
 	}
-	requireWarning(t, s, "/etc/os-release")
+	requireIncomplete(t, s, "/etc/os-release")
 	requirePackage(t, s, sentinelPURL)
 	// Found once, where it really is; never through dir/up/dir/up/...
 	if p := requirePackage(t, s, "pkg:npm/x@1.0.0"); len(p.Locations) != 1 || p.Locations[0] != "/loop/dir/node_modules/x/package.json" {
@@ -164,7 +164,7 @@ func TestHostileFifoOSRelease(t *testing.T) {
 			if s.Distro != nil {
 				t.Errorf("distro %+v from a fifo", s.Distro)
 			}
-			requireWarning(t, s, "/etc/os-release")
+			requireIncomplete(t, s, "/etc/os-release")
 			requirePackage(t, s, "pkg:deb/debian/libc6@2.36-9?arch=amd64&upstream=glibc%402.36-9")
 		})
 	}
@@ -207,9 +207,9 @@ func TestHostileDevices(t *testing.T) {
 	if s.Distro != nil {
 		t.Errorf("distro %+v read from a device", s.Distro)
 	}
-	requireWarning(t, s, "/etc/os-release")
-	for _, w := range s.Warnings {
-		if strings.Contains(w, "larger than") {
+	requireIncomplete(t, s, "/etc/os-release")
+	for _, w := range s.Incomplete {
+		if strings.Contains(w.Reason, "larger than") {
 			t.Errorf("a device was read: %s", w)
 		}
 	}
@@ -267,7 +267,7 @@ func TestHostileHugeFiles(t *testing.T) {
 
 	s := mustCatalog(t, root)
 	for _, h := range huge {
-		w := requireWarning(t, s, "/"+h.name)
+		w := requireIncomplete(t, s, "/"+h.name)
 		if !strings.Contains(w, "larger than") {
 			t.Errorf("warning for %s does not say why: %s", h.name, w)
 		}
@@ -307,7 +307,7 @@ func TestHostileMalformed(t *testing.T) {
 		"/srv/vendor/composer/installed.json",
 		"/opt/broken.jar",
 	} {
-		requireWarning(t, s, f)
+		requireIncomplete(t, s, f)
 	}
 	// The dpkg records before the bad line are kept.
 	requirePackage(t, s, "pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12&upstream=glibc%402.36-9")
@@ -332,9 +332,9 @@ func TestHostileMalformedStatusD(t *testing.T) {
 	})
 	s := mustCatalog(t, root)
 	for _, f := range []string{"broken", "noversion", "empty"} {
-		requireWarning(t, s, "/var/lib/dpkg/status.d/"+f)
+		requireIncomplete(t, s, "/var/lib/dpkg/status.d/"+f)
 	}
-	if w := warningAbout(s, "tzdata"); w != "" {
+	if w := incompleteAbout(s, "tzdata"); w != "" {
 		t.Errorf("warning about a good file: %s", w)
 	}
 	if got := purls(s); len(got) != 1 || got[0] != "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=debian-12&upstream=tzdata%402024a-0%2Bdeb12u1" {
@@ -411,8 +411,8 @@ func TestHostileNestedJars(t *testing.T) {
 				t.Errorf("level%d locations %q, want [/opt/app/app.jar]", level, p.Locations)
 			}
 		}
-		if len(s.Warnings) != 0 {
-			t.Errorf("warnings: %q", s.Warnings)
+		if len(s.Incomplete) != 0 {
+			t.Errorf("incomplete: %q", s.Incomplete)
 		}
 	})
 	t.Run("deeper than the bound", func(t *testing.T) {
@@ -420,7 +420,7 @@ func TestHostileNestedJars(t *testing.T) {
 		writeBytes(t, root, "opt/app/deep.jar", nestedJar(t, maxArchiveDepth+4), 0o644)
 		addSentinel(t, root)
 		s := mustCatalog(t, root)
-		w := requireWarning(t, s, "/opt/app/deep.jar")
+		w := requireIncomplete(t, s, "/opt/app/deep.jar")
 		if !strings.Contains(w, "depth") {
 			t.Errorf("warning does not say the depth bound was hit: %s", w)
 		}
@@ -538,7 +538,7 @@ func TestHostileZipBombs(t *testing.T) {
 
 	s := mustCatalog(t, root)
 	for name := range cases {
-		if w := requireWarning(t, s, "/"+name); !strings.Contains(w, "inflates") {
+		if w := requireIncomplete(t, s, "/"+name); !strings.Contains(w, "inflates") {
 			t.Errorf("warning for %s does not say it inflates too much: %s", name, w)
 		}
 	}

@@ -55,9 +55,26 @@ type SBOM struct {
 	Source   string    `json:"source"`
 	Distro   *Distro   `json:"distro,omitempty"`
 	Packages []Package `json:"packages"`
-	// Warnings name each file that could not be read or parsed; the
-	// catalog holds everything else.
-	Warnings []string `json:"warnings,omitempty"`
+	// Incomplete names each thing that decides findings and could not be
+	// read completely: a package database that could not be parsed, an
+	// archive a bound cut short, a file that could not be opened. The
+	// catalog holds everything else; a gate fails on a non-empty list
+	// unless its policy relaxes it.
+	Incomplete []Incompleteness `json:"incomplete,omitempty"`
+}
+
+// Incompleteness is one reason a catalog is not complete: the path inside
+// the root (or the image) and what went wrong there.
+type Incompleteness struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+func (i Incompleteness) String() string {
+	if i.Path == "" {
+		return i.Reason
+	}
+	return i.Path + ": " + i.Reason
 }
 
 // readBounded reads r to the end, refusing more than limit bytes: a

@@ -14,15 +14,16 @@ import (
 // Match looks every package up in the database and returns its findings,
 // sorted by severity (highest first), then package, then id. Packages of an
 // ecosystem OSV does not cover, or whose archive was not imported, have no
-// findings; a version that cannot be parsed is a warning naming the package.
-func (db *DB) Match(pkgs []sbom.Package) ([]Finding, []string, error) {
+// findings; a package whose version cannot be parsed is an incompleteness
+// naming it: its findings could not be decided.
+func (db *DB) Match(pkgs []sbom.Package) ([]Finding, []sbom.Incompleteness, error) {
 	// Packages are matched in parallel, each worker with its own cache:
 	// binary packages of one source package (libc6, libc-bin: glibc) look up
 	// the same entries and records, read and decoded once per worker.
 	workers := min(runtime.GOMAXPROCS(0), len(pkgs)/64+1)
 	type result struct {
 		findings []Finding
-		warnings []string
+		gaps     []sbom.Incompleteness
 		err      error
 	}
 	results := make([]result, workers)
@@ -35,47 +36,51 @@ func (db *DB) Match(pkgs []sbom.Package) ([]Finding, []string, error) {
 			r := &results[w]
 			for i := w; i < len(pkgs) && r.err == nil; i += workers {
 				var fs []Finding
-				var warning string
-				fs, warning, r.err = m.match(pkgs[i])
+				var gap *sbom.Incompleteness
+				fs, gap, r.err = m.match(pkgs[i])
 				r.findings = append(r.findings, fs...)
-				if warning != "" {
-					r.warnings = append(r.warnings, warning)
+				if gap != nil {
+					r.gaps = append(r.gaps, *gap)
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	var findings []Finding
-	var warnings []string
+	var gaps []sbom.Incompleteness
 	for _, r := range results {
 		if r.err != nil {
 			return nil, nil, r.err
 		}
 		findings = append(findings, r.findings...)
-		warnings = append(warnings, r.warnings...)
+		gaps = append(gaps, r.gaps...)
 	}
 	sortFindings(findings)
-	sort.Strings(warnings)
-	return findings, warnings, nil
+	sort.Slice(gaps, func(i, j int) bool { return gaps[i].String() < gaps[j].String() })
+	return findings, gaps, nil
 }
 
-// match returns the findings of one package, or a warning when its version
-// cannot be read.
-func (m *matcher) match(p sbom.Package) ([]Finding, string, error) {
+// match returns the findings of one package, or an incompleteness when its
+// version cannot be read.
+func (m *matcher) match(p sbom.Package) ([]Finding, *sbom.Incompleteness, error) {
 	t, ok := lookupTarget(p)
 	if !ok {
-		return nil, "", nil
+		return nil, nil, nil
 	}
 	entries, err := m.lookup(t)
 	if err != nil || len(entries) == 0 {
-		return nil, "", err
+		return nil, nil, err
 	}
 	matches, err := m.matchEntries(t, entries)
 	if err != nil {
-		return nil, fmt.Sprintf("%s: %v", p.PURL, err), nil
+		gap := sbom.Incompleteness{Reason: fmt.Sprintf("%s: %v", p.PURL, err)}
+		if len(p.Locations) > 0 {
+			gap.Path = p.Locations[0]
+		}
+		return nil, &gap, nil
 	}
 	fs, err := m.fold(p, t, matches)
-	return fs, "", err
+	return fs, nil, err
 }
 
 // matcher is one Match worker's view of the database, with what it has
