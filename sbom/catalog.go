@@ -72,9 +72,9 @@ type cataloger struct {
 	sem        chan struct{}
 	wg         sync.WaitGroup
 
-	mu       sync.Mutex
-	found    map[string]*Package
-	gaps     []Incompleteness
+	mu    sync.Mutex
+	found map[string]*Package
+	gaps  []Incompleteness
 }
 
 // incomplete records that what decides findings at rel could not be read
