@@ -244,13 +244,19 @@ func (e *PolicyError) Error() string {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "secure-build policy failed for %s (%s); nothing was exported:", s.Platform, s.Report.Verdict.Threshold)
+		fmt.Fprintf(&b, "secure-build policy failed for %s (%s): %s; nothing was exported:", s.Platform, s.Report.Verdict.Threshold, s.Report.Verdict.Status())
 		for _, r := range failingLines(s.Report.Verdict.Failing) {
 			b.WriteString("\n  " + r)
 		}
 		for _, v := range s.Report.Verdict.Violations {
-			if v.Action == policy.Fail {
-				b.WriteString("\n  " + v.String())
+			if v.Action != policy.Fail {
+				continue
+			}
+			b.WriteString("\n  " + v.String())
+			if v.Rule == policy.RuleIncomplete {
+				for _, gap := range s.Report.Verdict.Incomplete {
+					b.WriteString("\n    not read: " + gap.String())
+				}
 			}
 		}
 	}

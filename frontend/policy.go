@@ -287,5 +287,8 @@ func withOverrides(p *policy.Policy, s settings) *policy.Policy {
 	if s.onlyFixable != nil {
 		q.Threshold.OnlyFixable = *s.onlyFixable
 	}
+	if s.incomplete != nil {
+		q.Incomplete = *s.incomplete
+	}
 	return &q
 }

@@ -51,6 +51,7 @@ const (
 	argMaxDBAge    = "SECURE_BUILD_MAX_DB_AGE"
 	argDBImage     = "SECURE_BUILD_DB_IMAGE"
 	argImage       = "SECURE_BUILD_IMAGE"
+	argIncomplete  = "SECURE_BUILD_INCOMPLETE"
 )
 
 // settings are the build args that tune the scan. failOn and onlyFixable,
@@ -58,6 +59,8 @@ const (
 type settings struct {
 	failOn      *policy.Level
 	onlyFixable *bool
+	// incomplete is what an incomplete scan does (the rule scan.incomplete).
+	incomplete *policy.Action
 	// image is what the build arg SECURE_BUILD_IMAGE names the image being
 	// built (the plugin passes its -t names), for VEX statements whose
 	// product is the image.
@@ -81,6 +84,13 @@ func readSettings(args map[string]string) (settings, error) {
 			return s, fmt.Errorf("build arg %s=%q: want true or false", argOnlyFixable, v)
 		}
 		s.onlyFixable = &b
+	}
+	if v, ok := args[argIncomplete]; ok {
+		a, err := policy.ParseAction(v)
+		if err != nil {
+			return s, fmt.Errorf("build arg %s: %w", argIncomplete, err)
+		}
+		s.incomplete = &a
 	}
 	if v, ok := args[argMaxDBAge]; ok {
 		d, err := time.ParseDuration(v)
@@ -313,7 +323,7 @@ func decide(platform string, out *stepOutput, s settings, pol *policy.Policy, fa
 		Target:      platform + " final stage",
 		SBOM:        out.sbom,
 		Findings:    out.result.Findings,
-		Verdict:     pol.Evaluate(policy.Input{Findings: out.result.Findings, Packages: out.sbom.Packages, Build: facts, Image: s.image}),
+		Verdict:     pol.Evaluate(policy.Input{Findings: out.result.Findings, Packages: out.sbom.Packages, Build: facts, Image: s.image, Incomplete: out.result.Incomplete}),
 		Threshold:   pol.Threshold,
 		Database:    report.Database{Dir: DBContext, Updated: out.result.Updated, Stale: stale},
 		ScannedAt:   out.result.EndedAt.Truncate(time.Second),
@@ -337,6 +347,9 @@ func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan Pl
 	rep := scan.Report
 	if rep.Database.Stale != "" {
 		warn(rep.Database.Stale)
+	}
+	for _, gap := range rep.Verdict.Incomplete {
+		warn(fmt.Sprintf("%s: incomplete scan: not read: %s", scan.Platform, gap))
 	}
 	suppression := func(f vuln.Finding) string {
 		for _, x := range rep.Verdict.Suppressed {

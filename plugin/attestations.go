@@ -106,6 +106,8 @@ type buildReport struct {
 		Suppressed []buildSuppressed  `json:"suppressed"`
 		Violations []policy.Violation `json:"violations"`
 		Notes      []string           `json:"notes"`
+		// Incomplete is what the build's scan could not read (schema 1.2).
+		Incomplete []sbom.Incompleteness `json:"incomplete"`
 	} `json:"verdict"`
 }
 

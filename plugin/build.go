@@ -73,6 +73,7 @@ type buildOptions struct {
 	db           dbFlags
 	failOn       string
 	onlyFixable  string
+	incomplete   string
 	policyFile   string
 	sbomOutput   string
 	reportFile   string
@@ -111,6 +112,13 @@ on a fixable critical finding and warn on the base-image and Dockerfile
 practices. --fail-on and --only-fixable, or the build args SECURE_BUILD_FAIL_ON
 and SECURE_BUILD_ONLY_FIXABLE, override the file's threshold. Broken
 Dockerfile rules show as build warnings on their line.
+
+An INCOMPLETE scan fails the build: one where a package database, a
+lockfile, an archive or a package's version that decides findings could not
+be read completely (each named with why). The policy rule scan.incomplete,
+--incomplete or the build arg SECURE_BUILD_INCOMPLETE (fail, warn, off) relax
+it, at the risk of letting the vulnerable packages of what was not read
+pass unseen.
 
 Exit status: 0 built, 1 the build failed or the policy failed (each with its
 own message).`,
@@ -182,6 +190,7 @@ own message).`,
 	flags.StringVar(&opts.failOn, "fail-on", "", "Lowest severity that fails the build: critical, high, medium, low, unknown, none (default critical)")
 	flags.StringVar(&opts.onlyFixable, "only-fixable", "", "Only findings with a fixed version fail the build: true or false (default true)")
 	flags.Lookup("only-fixable").NoOptDefVal = "true"
+	flags.StringVar(&opts.incomplete, "incomplete", "", "What an incomplete scan (a package database, lockfile or archive that could not be read completely) does: fail, warn or off; warn and off let the vulnerable packages of what was not read pass unseen (default fail)")
 	flags.StringVar(&opts.policyFile, "policy", "", "Policy file (default: secure-build.yaml at the root of the build context)")
 	flags.StringVar(&opts.sbomOutput, "sbom-output", "", "Also write the final stage's SPDX 2.3 SBOM to FILE (one file a platform: FILE gets the platform in its name)")
 	flags.StringVar(&opts.reportFile, "report", "", "Also write the scan report to FILE")
@@ -322,6 +331,11 @@ func checkScanFlags(opts buildOptions) error {
 	}
 	if opts.onlyFixable != "" && opts.onlyFixable != "true" && opts.onlyFixable != "false" {
 		return fmt.Errorf("--only-fixable=%q: want true or false", opts.onlyFixable)
+	}
+	if opts.incomplete != "" {
+		if _, err := policy.ParseAction(opts.incomplete); err != nil {
+			return fmt.Errorf("--incomplete: %w", err)
+		}
 	}
 	if opts.reportFile != "" && (opts.reportFormat == "table" || !slices.Contains(report.Formats, opts.reportFormat)) {
 		return fmt.Errorf("--report-format %q: want json, sarif, markdown or cyclonedx-json", opts.reportFormat)

@@ -83,6 +83,9 @@ func newSolveOpt(ctx context.Context, dockerCli command.Cli, opts buildOptions, 
 	if opts.onlyFixable != "" {
 		attrs["build-arg:SECURE_BUILD_ONLY_FIXABLE"] = opts.onlyFixable
 	}
+	if opts.incomplete != "" {
+		attrs["build-arg:SECURE_BUILD_INCOMPLETE"] = opts.incomplete
+	}
 	// The image's names, for VEX statements about the image as a whole.
 	if _, given := attrs["build-arg:SECURE_BUILD_IMAGE"]; !given && len(opts.tags) > 0 {
 		attrs["build-arg:SECURE_BUILD_IMAGE"] = strings.Join(opts.tags, ",")

@@ -15,6 +15,7 @@ type policyFlags struct {
 	file        string
 	failOn      string
 	onlyFixable bool
+	incomplete  string
 	flags       *pflag.FlagSet
 }
 
@@ -23,6 +24,7 @@ func (o *policyFlags) bind(flags *pflag.FlagSet) {
 	flags.StringVar(&o.file, "policy", "", "Policy file (secure-build.yaml); the flags below override it")
 	flags.StringVar(&o.failOn, "fail-on", policy.Default.FailOn.String(), "Lowest severity that fails: critical, high, medium, low, unknown, none")
 	flags.BoolVar(&o.onlyFixable, "only-fixable", policy.Default.OnlyFixable, "Only findings with a fixed version fail")
+	flags.StringVar(&o.incomplete, "incomplete", string(policy.Fail), "What an incomplete scan (a package database, lockfile or archive that could not be read completely) does: fail, warn or off; warn and off let the vulnerable packages of what was not read pass unseen")
 }
 
 // resolve reads the policy file, if any, and applies the flags given.
@@ -43,6 +45,13 @@ func (o *policyFlags) resolve(ctx context.Context) (*policy.Policy, error) {
 	}
 	if o.flags.Changed("only-fixable") {
 		p.Threshold.OnlyFixable = o.onlyFixable
+	}
+	if o.flags.Changed("incomplete") {
+		a, err := policy.ParseAction(o.incomplete)
+		if err != nil {
+			return nil, fmt.Errorf("--incomplete: %w", err)
+		}
+		p.Incomplete = a
 	}
 	return p, nil
 }

@@ -40,8 +40,10 @@ TARGET is one of:
 It finds OS packages (dpkg, apk, rpm) and the distribution from /etc/os-release,
 Go and Rust (cargo-auditable) binaries, npm, Python, Java, RubyGems, PHP
 Composer and .NET packages. With SOURCE_DATE_EPOCH set, the same input gives
-byte-identical output. Files that cannot be read are named in warnings on
-stderr; the rest is still cataloged. Exit status: 0 done, 2 an error.`,
+byte-identical output. What could not be read completely (a package
+database, a lockfile, an archive) makes the SBOM INCOMPLETE: each is named
+with why on stderr, and the rest is still cataloged. Exit status: 0 done, 2
+an error.`,
 		Example: `  # Packages of an unpacked Debian root
   docker secure sbom ./rootfs
 
@@ -77,8 +79,11 @@ func runSBOM(cmd *cobra.Command, dockerCli command.Cli, opts sbomOptions, target
 	if err != nil {
 		return err
 	}
-	for _, w := range doc.Incomplete {
-		fmt.Fprintf(dockerCli.Err(), "warning: %s\n", w)
+	if len(doc.Incomplete) > 0 {
+		fmt.Fprintf(dockerCli.Err(), "INCOMPLETE: this SBOM lacks what could not be read completely (%d):\n", len(doc.Incomplete))
+		for _, gap := range doc.Incomplete {
+			fmt.Fprintf(dockerCli.Err(), "  not read: %s\n", gap)
+		}
 	}
 	encode := sbom.EncodeOptions{Created: created, ToolVersion: Version}
 	return writeOutput(dockerCli.Out(), opts.output, func(w io.Writer) error { return write(doc, w, encode) })

@@ -41,6 +41,12 @@ override it; --only-fixable changes what fails the scan, never what is shown.
 Severity "unknown" fails only with --fail-on unknown. Findings that the
 policy's ignore entries or VEX documents suppress are listed with the reason.
 
+An INCOMPLETE scan fails: one where a package database, a lockfile, an
+archive or a package's version that decides findings could not be read
+completely (each is listed with why). The policy rule scan.incomplete or
+--incomplete warn|off relax it, at the risk of letting the vulnerable
+packages of what was not read pass unseen.
+
 Exit status: 0 the policy passed, 1 it failed, 2 an error (bad input, no
 database).`,
 		Example: `  # Table of the fixable findings of a root filesystem
@@ -91,8 +97,11 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 		return err
 	}
 	stderr := dockerCli.Err()
-	for _, w := range append(doc.Incomplete, matchGaps...) {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
+	gaps := append(doc.Incomplete, matchGaps...)
+	if opts.format != "table" { // the table lists them with the verdict
+		for _, gap := range gaps {
+			fmt.Fprintf(stderr, "incomplete: not read: %s\n", gap)
+		}
 	}
 	stale := staleWarning(db, opts.db.maxAge, now)
 	if stale != "" {
@@ -102,7 +111,7 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	for _, s := range db.Status() {
 		updated[s.Archive] = s.Updated
 	}
-	in := policy.Input{Findings: findings, Now: now}
+	in := policy.Input{Findings: findings, Incomplete: gaps, Now: now}
 	if ref, ok := strings.CutPrefix(target, "registry:"); ok {
 		in.Image = policy.ImageIdentities(ref)
 	}

@@ -138,12 +138,14 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 		if err != nil {
 			return fmt.Errorf("match %s: %w", p.image, err)
 		}
-		for _, w := range append(doc.Incomplete, matchGaps...) {
-			fmt.Fprintf(stderr, "warning: %s: %s\n", p.platform, w)
+		// What the build's scan could not read stays unread: its SBOM lacks it.
+		gaps := append(doc.Incomplete, matchGaps...)
+		if p.scan != nil {
+			gaps = append(gaps, p.scan.Scanner.Result.Verdict.Incomplete...)
 		}
 		// VEX statements may name the image by its reference, the index's
 		// digest or the platform's own.
-		in := policy.Input{Findings: findings, Now: now,
+		in := policy.Input{Findings: findings, Incomplete: gaps, Now: now,
 			Image: policy.ImageIdentities(atts.ref.String(), atts.ref.Context().Digest(atts.digest.String()).String(), p.image.String())}
 		if pol.NeedsPackages() {
 			in.Packages = doc.Packages

@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/secure-build/secure-build/sbom"
@@ -22,6 +24,9 @@ type Input struct {
 	// the image: its identities (ImageIdentities). Empty when unknown; such
 	// statements then do not apply.
 	Image []string
+	// Incomplete names what decides findings and could not be read
+	// completely; the rule scan.incomplete says what it does.
+	Incomplete []sbom.Incompleteness
 	// Now is the evaluation's time, for expiries and ages.
 	Now time.Time
 }
@@ -91,6 +96,14 @@ func (p *Policy) Evaluate(in Input) Verdict {
 		v.Violations = append(v.Violations, vs...)
 		v.Notes = append(v.Notes, notes...)
 	}
+	if len(in.Incomplete) > 0 {
+		v.Incomplete = uniqueGaps(in.Incomplete)
+		if x, ok := p.incompleteViolation(len(in.Incomplete)); ok {
+			v.Violations = append(v.Violations, x)
+		} else {
+			v.Notes = append(v.Notes, incompleteNote(len(in.Incomplete)))
+		}
+	}
 	v.Notes = slices.Compact(v.Notes)
 	v.Pass = len(v.Failing) == 0 && !slices.ContainsFunc(v.Violations, func(x Violation) bool { return x.Action == Fail })
 	return v
@@ -146,4 +159,46 @@ func (p *Policy) describe() string {
 		}
 	}
 	return s
+}
+
+// RuleIncomplete is the rule an incomplete scan breaks.
+const RuleIncomplete = "scan.incomplete"
+
+// incompleteViolation is the broken scan.incomplete rule for n reasons, or
+// false when the policy turned it off.
+func (p *Policy) incompleteViolation(n int) (Violation, bool) {
+	action := p.Incomplete
+	if action == "" {
+		action = Fail
+	}
+	msg := fmt.Sprintf("the scan is INCOMPLETE: what decides findings could not be read completely in %s; a vulnerable package there would pass unseen",
+		plural(n, "place", "places"))
+	switch action {
+	case Off:
+		return Violation{}, false
+	case Warn:
+		msg += "; the policy lets it pass (scan.incomplete: warn)"
+	}
+	return Violation{Rule: RuleIncomplete, Action: action, Message: msg}, true
+}
+
+func incompleteNote(n int) string {
+	return fmt.Sprintf("the scan is INCOMPLETE (%s not read completely) and the policy lets it pass without a warning (scan.incomplete: off): a vulnerable package there would pass unseen", plural(n, "place", "places"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// uniqueGaps sorts the reasons and drops repeats: a verify sees the build's
+// and its own.
+func uniqueGaps(gaps []sbom.Incompleteness) []sbom.Incompleteness {
+	out := slices.Clone(gaps)
+	slices.SortFunc(out, func(a, b sbom.Incompleteness) int {
+		return cmp.Or(strings.Compare(a.Path, b.Path), strings.Compare(a.Reason, b.Reason))
+	})
+	return slices.Compact(out)
 }

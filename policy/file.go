@@ -57,6 +57,8 @@ type Policy struct {
 	Licenses  Licenses
 	BaseImage BaseImageRules
 	Docker    DockerfileRules
+	// Incomplete is what an incomplete scan does: Fail by default.
+	Incomplete Action
 
 	vex []vexDocument
 }
@@ -102,10 +104,11 @@ type DockerfileRules struct {
 // the practices.
 func Defaults() *Policy {
 	return &Policy{
-		Threshold: Default,
-		Licenses:  Licenses{Action: Fail},
-		BaseImage: BaseImageRules{Pinned: Warn, Repositories: Warn, MaxAge: Warn, MaxAgeDays: DefaultMaxBaseAgeDays},
-		Docker:    DockerfileRules{MultiStage: Warn, NoDistroUpgrade: Warn, NonRootUser: Warn},
+		Threshold:  Default,
+		Licenses:   Licenses{Action: Fail},
+		BaseImage:  BaseImageRules{Pinned: Warn, Repositories: Warn, MaxAge: Warn, MaxAgeDays: DefaultMaxBaseAgeDays},
+		Docker:     DockerfileRules{MultiStage: Warn, NoDistroUpgrade: Warn, NonRootUser: Warn},
+		Incomplete: Fail,
 	}
 }
 
@@ -152,6 +155,9 @@ type fileDoc struct {
 		NoDistroUpgrade *ruleDoc `json:"no-distro-upgrade"`
 		NonRootUser     *ruleDoc `json:"non-root-user"`
 	} `json:"dockerfile"`
+	Scan *struct {
+		Incomplete Action `json:"incomplete"`
+	} `json:"scan"`
 }
 
 type ruleDoc struct {
@@ -411,6 +417,9 @@ func fromDoc(name string, file *ast.File, doc *fileDoc) (*Policy, error) {
 				*r.to = orAction(r.doc.Action, Fail)
 			}
 		}
+	}
+	if doc.Scan != nil {
+		p.Incomplete = orAction(doc.Scan.Incomplete, Fail)
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -4,8 +4,10 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -74,6 +76,26 @@ type Verdict struct {
 	// Notes are what the reader should know that is neither: an ignore
 	// entry that expired, a base image of unknown age.
 	Notes []string `json:"notes,omitempty"`
+	// Incomplete names what decides findings and could not be read: the
+	// scan is INCOMPLETE, whatever the rule scan.incomplete made of it.
+	Incomplete []sbom.Incompleteness `json:"incomplete,omitempty"`
+}
+
+// Status is the verdict in a word or two: PASS or FAIL, or INCOMPLETE when
+// only the incompleteness failed it; a pass or a failure of an incomplete
+// scan says INCOMPLETE too.
+func (v Verdict) Status() string {
+	switch {
+	case len(v.Incomplete) == 0 && v.Pass:
+		return "PASS"
+	case len(v.Incomplete) == 0:
+		return "FAIL"
+	case v.Pass:
+		return "PASS, INCOMPLETE"
+	case len(v.Failing) == 0 && !slices.ContainsFunc(v.Violations, func(x Violation) bool { return x.Action == Fail && x.Rule != RuleIncomplete }):
+		return "INCOMPLETE"
+	}
+	return "FAIL, INCOMPLETE"
 }
 
 func (t Threshold) String() string {
@@ -90,6 +112,15 @@ func (t Threshold) String() string {
 	return s
 }
 
+// ParseAction reads fail, warn or off.
+func ParseAction(s string) (Action, error) {
+	switch a := Action(strings.ToLower(strings.TrimSpace(s))); a {
+	case Fail, Warn, Off:
+		return a, nil
+	}
+	return "", fmt.Errorf("%q: want fail, warn or off", s)
+}
+
 // Reasons lists why a verdict failed: one line a failing finding (id,
 // package, installed -> fixed version, severity), then one a failing rule.
 func (v Verdict) Reasons() []string {
@@ -102,8 +133,14 @@ func (v Verdict) Reasons() []string {
 		out = append(out, fmt.Sprintf("%s %s %s %s -> %s (%s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed, v.Threshold))
 	}
 	for _, x := range v.Violations {
-		if x.Action == Fail {
-			out = append(out, x.String())
+		if x.Action != Fail {
+			continue
+		}
+		out = append(out, x.String())
+		if x.Rule == RuleIncomplete {
+			for _, gap := range v.Incomplete {
+				out = append(out, "  not read: "+gap.String())
+			}
 		}
 	}
 	return out

@@ -6,13 +6,14 @@ import (
 	"io"
 	"time"
 
+	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
 )
 
 // SchemaVersion is the version of the JSON report's schema
 // (report/schema/report.schema.json), MAJOR.MINOR: MINOR grows when fields
 // are added, MAJOR when one changes meaning or goes away.
-const SchemaVersion = "1.1"
+const SchemaVersion = "1.2"
 
 // The JSON report's own types, apart from vuln's and sbom's, so that a change
 // there cannot change the documented document unnoticed. Every field is
@@ -58,12 +59,14 @@ type (
 		Unknown  jsonCounts `json:"unknown"`
 	}
 	jsonVerdict struct {
-		Pass       bool             `json:"pass"`
-		Threshold  jsonThreshold    `json:"threshold"`
-		Failing    []string         `json:"failing"`
-		Suppressed []jsonSuppressed `json:"suppressed"`
-		Violations []jsonViolation  `json:"violations"`
-		Notes      []string         `json:"notes"`
+		Pass       bool                  `json:"pass"`
+		Status     string                `json:"status"`
+		Threshold  jsonThreshold         `json:"threshold"`
+		Failing    []string              `json:"failing"`
+		Suppressed []jsonSuppressed      `json:"suppressed"`
+		Violations []jsonViolation       `json:"violations"`
+		Notes      []string              `json:"notes"`
+		Incomplete []sbom.Incompleteness `json:"incomplete"`
 	}
 	jsonSuppressed struct {
 		ID            string `json:"id"`
@@ -136,7 +139,8 @@ func newJSONReport(s *Scan) jsonReport {
 			Stale:   s.Database.Stale,
 		},
 		Verdict: jsonVerdict{
-			Pass: s.Verdict.Pass,
+			Pass:   s.Verdict.Pass,
+			Status: s.Verdict.Status(),
 			Threshold: jsonThreshold{
 				FailOn:      s.Threshold.FailOn.String(),
 				OnlyFixable: s.Threshold.OnlyFixable,
@@ -146,6 +150,7 @@ func newJSONReport(s *Scan) jsonReport {
 			Suppressed: make([]jsonSuppressed, 0, len(s.Verdict.Suppressed)),
 			Violations: make([]jsonViolation, 0, len(s.Verdict.Violations)),
 			Notes:      append([]string{}, s.Verdict.Notes...),
+			Incomplete: append([]sbom.Incompleteness{}, s.Verdict.Incomplete...),
 		},
 		Findings: make([]jsonFinding, 0, len(s.Findings)),
 	}

@@ -15,9 +15,9 @@ const markdownRows = 50
 // and the fixable findings.
 func WriteMarkdown(w io.Writer, s *Scan) error {
 	ew := &errWriter{w: w}
-	verdict := "✅ PASS"
+	verdict := "✅ " + s.Verdict.Status()
 	if !s.Verdict.Pass {
-		verdict = "❌ FAIL"
+		verdict = "❌ " + s.Verdict.Status()
 	}
 	fmt.Fprintf(ew, "## secure-build scan: %s\n\n", verdict)
 	fmt.Fprintf(ew, "Target: %s  \n", mdEscape(s.Target))
@@ -30,6 +30,12 @@ func WriteMarkdown(w io.Writer, s *Scan) error {
 	}
 	for _, x := range s.Verdict.Suppressed {
 		fmt.Fprintf(ew, "\n- suppressed %s in %s %s by %s (%s): %s\n", mdEscape(x.Finding.ID), mdEscape(x.Finding.Package.Name), mdEscape(x.Finding.Package.Version), x.By, mdEscape(x.Source), mdEscape(oneLine(x.Reason)))
+	}
+	if len(s.Verdict.Incomplete) > 0 {
+		fmt.Fprintf(ew, "\n> [!CAUTION]\n> The scan is incomplete: what decides findings could not be read completely in %d places.\n", len(s.Verdict.Incomplete))
+		for _, gap := range s.Verdict.Incomplete {
+			fmt.Fprintf(ew, "> - %s\n", mdEscape(gap.String()))
+		}
 	}
 	if s.Database.Stale != "" {
 		fmt.Fprintf(ew, "\n> [!WARNING]\n> %s\n", mdEscape(s.Database.Stale))

@@ -80,6 +80,17 @@ func WriteSARIF(w io.Writer, s *Scan) error {
 			WithLevel(sarif.LevelWarning).
 			WithMessage(sarif.NewTextMessage(s.Database.Stale)))
 	}
+	// What could not be read is a problem of the tool's run, not a result:
+	// the scan.incomplete rule is the result, each reason a notification.
+	for _, gap := range s.Verdict.Incomplete {
+		n := sarif.NewNotification().WithLevel(sarif.LevelError).
+			WithMessage(sarif.NewTextMessage("incomplete scan: not read: " + gap.String()))
+		if gap.Path != "" {
+			n.WithLocations([]*sarif.Location{sarif.NewLocationWithPhysicalLocation(sarif.NewPhysicalLocation().
+				WithArtifactLocation(sarif.NewSimpleArtifactLocation(gap.Path)))})
+		}
+		inv.AddToolExecutionNotification(n)
+	}
 	run.AddInvocation(inv)
 
 	rep := sarif.NewReport()

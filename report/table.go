@@ -109,13 +109,19 @@ func writePolicyDetail(w io.Writer, s *Scan) {
 	for _, n := range v.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", n)
 	}
+	if len(v.Incomplete) > 0 {
+		fmt.Fprintf(w, "\nINCOMPLETE: not read completely (%d):\n", len(v.Incomplete))
+		for _, gap := range v.Incomplete {
+			fmt.Fprintf(w, "  %s\n", gap)
+		}
+	}
 }
 
-// VerdictLine is the verdict in one line: PASS or FAIL, the threshold, and
-// what failed it.
+// VerdictLine is the verdict in one line: PASS, FAIL or INCOMPLETE, the
+// threshold, and what failed it.
 func VerdictLine(s *Scan) string {
 	if s.Verdict.Pass {
-		return fmt.Sprintf("PASS (%s)", s.Verdict.Threshold)
+		return fmt.Sprintf("%s (%s)", s.Verdict.Status(), s.Verdict.Threshold)
 	}
 	what := failingIDs(s.Verdict)
 	for _, x := range s.Verdict.Violations {
@@ -123,5 +129,5 @@ func VerdictLine(s *Scan) string {
 			what = append(what, x.Rule)
 		}
 	}
-	return fmt.Sprintf("FAIL (%s): %s", s.Verdict.Threshold, joinCapped(slices.Compact(what), 10))
+	return fmt.Sprintf("%s (%s): %s", s.Verdict.Status(), s.Verdict.Threshold, joinCapped(slices.Compact(what), 10))
 }
