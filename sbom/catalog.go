@@ -81,7 +81,10 @@ type cataloger struct {
 // completely.
 func (c *cataloger) incomplete(rel string, format string, args ...any) {
 	c.mu.Lock()
-	c.gaps = append(c.gaps, Incompleteness{Path: slashPath(rel), Reason: fmt.Sprintf(format, args...)})
+	// Some extractors name the file by its host path: the reader knows it
+	// by its path in the image.
+	reason := strings.ReplaceAll(fmt.Sprintf(format, args...), c.root+"/", "/")
+	c.gaps = append(c.gaps, Incompleteness{Path: slashPath(rel), Reason: reason})
 	c.mu.Unlock()
 }
 

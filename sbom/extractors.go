@@ -83,9 +83,13 @@ func newExtractors() ([]filesystem.Extractor, error) {
 			ex = goBinaryGate{ex}
 		case javaarchive.Name:
 			ex = javaArchiveGate{javaManifestFallback{ex}}
+		case rpm.Name:
+			ex = rpmDatabase{ex}
 		case dpkg.Name:
-			ex = boundedMetadata{Extractor: distrolessStatus{ex}}
-		case apk.Name, gemspec.Name, depsjson.Name:
+			ex = boundedMetadata{Extractor: dpkgStatusFile{ex}}
+		case apk.Name:
+			ex = boundedMetadata{Extractor: apkInstalledFile{ex}}
+		case gemspec.Name, depsjson.Name:
 			ex = boundedMetadata{Extractor: ex}
 		case packagejson.Name:
 			ex = boundedMetadata{Extractor: installedNodeModule{withLicenses{Extractor: ex, parse: npmLicenses}}}
@@ -218,21 +222,6 @@ func openNested(ra io.ReaderAt, f *zip.File) (io.ReaderAt, error) {
 		return nil, err
 	}
 	return bytes.NewReader(b), nil
-}
-
-// distrolessStatus reports a file of /var/lib/dpkg/status.d that yields no
-// package: each holds one package's record, and osv-scalibr drops a malformed
-// one without an error.
-type distrolessStatus struct {
-	filesystem.Extractor
-}
-
-func (d distrolessStatus) Extract(ctx context.Context, in *filesystem.ScanInput) (inventory.Inventory, error) {
-	inv, err := d.Extractor.Extract(ctx, in)
-	if err == nil && len(inv.Packages) == 0 && strings.Contains(in.Path, "/status.d/") {
-		err = fmt.Errorf("%s: no package record could be read", slashPath(in.Path))
-	}
-	return inv, err
 }
 
 // withLicenses reads a small metadata file once, hands it to the wrapped

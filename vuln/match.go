@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/google/osv-scalibr/semantic"
+	"github.com/package-url/packageurl-go"
 	"github.com/secure-build/secure-build/sbom"
 )
 
@@ -55,9 +56,65 @@ func (db *DB) Match(pkgs []sbom.Package) ([]Finding, []sbom.Incompleteness, erro
 		findings = append(findings, r.findings...)
 		gaps = append(gaps, r.gaps...)
 	}
+	gaps = append(gaps, unmatchableDistroPackages(pkgs)...)
 	sortFindings(findings)
 	sort.Slice(gaps, func(i, j int) bool { return gaps[i].String() < gaps[j].String() })
 	return findings, gaps, nil
+}
+
+// unmatchableDistroPackages names the distro packages that no OSV ecosystem
+// can be chosen for, one incompleteness a package database: with no
+// os-release, or one that names no release, their findings cannot be
+// decided. A distro the data does not cover is not one: its archive is
+// simply not imported.
+func unmatchableDistroPackages(pkgs []sbom.Package) []sbom.Incompleteness {
+	type group struct {
+		typ, distro string
+		n           int
+	}
+	var order []string
+	groups := map[string]*group{}
+	for _, p := range pkgs {
+		if p.Type != "deb" && p.Type != "apk" && p.Type != "rpm" {
+			continue
+		}
+		if _, ok := lookupTarget(p); ok {
+			continue
+		}
+		where := ""
+		if len(p.Locations) > 0 {
+			where = p.Locations[0]
+		}
+		g, ok := groups[where]
+		if !ok {
+			g = &group{typ: p.Type, distro: distroOf(p.PURL)}
+			groups[where] = g
+			order = append(order, where)
+		}
+		g.n++
+	}
+	var out []sbom.Incompleteness
+	for _, where := range order {
+		g := groups[where]
+		reason := fmt.Sprintf("%d %s packages, but /etc/os-release names no distribution release: their vulnerabilities cannot be matched", g.n, g.typ)
+		if g.distro != "" {
+			reason = fmt.Sprintf("%d %s packages of the distribution %q, for which no OSV ecosystem is known (an unknown ID, or no VERSION_ID in /etc/os-release): their vulnerabilities cannot be matched", g.n, g.typ, g.distro)
+		}
+		out = append(out, sbom.Incompleteness{Path: where, Reason: reason})
+	}
+	return out
+}
+
+// distroOf is a purl's distro qualifier, or its namespace.
+func distroOf(purl string) string {
+	p, err := packageurl.FromString(purl)
+	if err != nil {
+		return ""
+	}
+	if d := p.Qualifiers.Map()["distro"]; d != "" {
+		return d
+	}
+	return p.Namespace
 }
 
 // match returns the findings of one package, or an incompleteness when its

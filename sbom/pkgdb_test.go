@@ -1,0 +1,195 @@
+package sbom
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/osv-scalibr/extractor/filesystem"
+)
+
+// A damaged record of a package database costs that record, not the rest
+// of the file, and makes the catalog incomplete naming the file and line.
+
+func TestDpkgStatusJunkFirstLine(t *testing.T) {
+	// One junk line at the top: osv-scalibr's reader stopped there, and the
+	// build passed with 0 packages.
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", debianOSRelease)
+	writeFile(t, root, "var/lib/dpkg/status", "x\n"+dpkgStatus)
+	s := mustCatalog(t, root)
+	w := requireIncomplete(t, s, "/var/lib/dpkg/status")
+	if !strings.Contains(w, "line 1") || !strings.Contains(w, "damaged") {
+		t.Errorf("incompleteness does not name the damaged line: %s", w)
+	}
+	// The junk line belongs to libc6's record: that one is lost, the
+	// others are read.
+	requirePackage(t, s, "pkg:deb/debian/base-files@12.4%2Bdeb12u5?arch=amd64&distro=debian-12&upstream=base-files%4012.4%2Bdeb12u5")
+	if got := findByName(s, "deb", "libc6"); len(got) != 0 {
+		t.Errorf("libc6 read from a damaged record: %+v", got)
+	}
+}
+
+func TestDpkgStatusDamagedRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name, record, want string
+	}{
+		{"no version", "Package: curl\nStatus: install ok installed\n", "without Package or Version"},
+		{"no status", "Package: curl\nVersion: 7.88.1-10\n", "no Status field"},
+		{"bad status", "Package: curl\nStatus: installed\nVersion: 7.88.1-10\n", "Status"},
+		{"bad source", "Package: curl\nStatus: install ok installed\nVersion: 7.88.1-10\nSource: curl (7.88\n", "Source"},
+		{"not a field", "Package: curl\nStatus: install ok installed\nnonsense line\nVersion: 7.88.1-10\n", "not a field"},
+		{"leading continuation", " continued\nPackage: curl\nStatus: install ok installed\nVersion: 7.88.1-10\n", "continuation"},
+		{"field twice", "Package: curl\nStatus: install ok installed\nVersion: 7.88.1-10\nVersion: 7.88.1-11\n", "twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeFile(t, root, "etc/os-release", debianOSRelease)
+			writeFile(t, root, "var/lib/dpkg/status", dpkgStatus+"\n"+tc.record+"\nPackage: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\nArchitecture: amd64\nSource: zlib\n")
+			s := mustCatalog(t, root)
+			w := requireIncomplete(t, s, "/var/lib/dpkg/status")
+			if !strings.Contains(w, tc.want) {
+				t.Errorf("incompleteness %q does not say %q", w, tc.want)
+			}
+			// The records before and after the damaged one are read.
+			if len(findByName(s, "deb", "libc6")) != 1 || len(findByName(s, "deb", "zlib1g")) != 1 {
+				t.Errorf("packages around the damaged record lost: %q", purls(s))
+			}
+			if got := findByName(s, "deb", "curl"); len(got) != 0 {
+				t.Errorf("curl read from a damaged record: %+v", got)
+			}
+		})
+	}
+}
+
+func TestDpkgStatusStatesWithFiles(t *testing.T) {
+	// A package left unpacked or half-configured has its files in the
+	// image; one removed with its config files kept has none.
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", debianOSRelease)
+	writeFile(t, root, "var/lib/dpkg/status", `Package: curl
+Status: install ok unpacked
+Version: 7.88.1-10
+
+Package: wget
+Status: install ok half-configured
+Version: 1.21.3-1
+
+Package: nano
+Status: deinstall ok config-files
+Version: 7.2-1
+`)
+	s := mustCatalog(t, root)
+	if len(s.Incomplete) != 0 {
+		t.Errorf("incomplete: %q", s.Incomplete)
+	}
+	if len(findByName(s, "deb", "curl")) != 1 || len(findByName(s, "deb", "wget")) != 1 {
+		t.Errorf("packages whose files are present are missing: %q", purls(s))
+	}
+	if len(findByName(s, "deb", "nano")) != 0 {
+		t.Errorf("a removed package is listed: %q", purls(s))
+	}
+}
+
+func TestDistrolessStatusFileDamaged(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", debianOSRelease)
+	writeFile(t, root, "var/lib/dpkg/status.d/tzdata", "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n")
+	writeFile(t, root, "var/lib/dpkg/status.d/openssl", "garbage\x00\x01")
+	s := mustCatalog(t, root)
+	requireIncomplete(t, s, "/var/lib/dpkg/status.d/openssl")
+	if len(findByName(s, "deb", "tzdata")) != 1 {
+		t.Errorf("tzdata missing: %q", purls(s))
+	}
+}
+
+const apkInstalledDB = `C:Q1abc=
+P:musl
+V:1.2.4-r2
+A:x86_64
+L:MIT
+o:musl
+
+C:Q1def=
+P:zlib
+V:1.3.1-r0
+A:x86_64
+L:Zlib
+o:zlib
+`
+
+func TestApkInstalledDamagedRecord(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n")
+	// A junk line in the first record: osv-scalibr's reader returned
+	// nothing at all for the file.
+	writeFile(t, root, "lib/apk/db/installed", "junk\n"+apkInstalledDB+"\nP:busybox\nA:x86_64\n")
+	s := mustCatalog(t, root)
+	w := requireIncomplete(t, s, "/lib/apk/db/installed")
+	if !strings.Contains(w, "2 of 3 package records damaged") {
+		t.Errorf("incompleteness %q does not count the damaged records", w)
+	}
+	if len(findByName(s, "apk", "zlib")) != 1 {
+		t.Errorf("zlib, after the damaged record, is missing: %q", purls(s))
+	}
+	if len(findByName(s, "apk", "musl")) != 0 || len(findByName(s, "apk", "busybox")) != 0 {
+		t.Errorf("packages read from damaged records: %q", purls(s))
+	}
+}
+
+func TestApkInstalledClean(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n")
+	writeFile(t, root, "lib/apk/db/installed", apkInstalledDB)
+	s := mustCatalog(t, root)
+	if len(s.Incomplete) != 0 {
+		t.Errorf("incomplete: %q", s.Incomplete)
+	}
+	p := requirePackage(t, s, "pkg:apk/alpine/zlib@1.3.1-r0?arch=x86_64&distro=alpine-3.19.1&upstream=zlib")
+	if len(p.Licenses) != 1 || p.Licenses[0] != "Zlib" {
+		t.Errorf("licenses = %q", p.Licenses)
+	}
+}
+
+func TestReadRecordsBoundedByBytesRead(t *testing.T) {
+	// A line longer than the limit is an error, not an allocation of it.
+	data := "Package: a\nDescription: " + strings.Repeat("x", 4096) + "\n"
+	_, _, err := readRecords(strings.NewReader(data), "/status", 1024, dpkgFormat)
+	if err == nil || !strings.Contains(err.Error(), "larger than 1024 bytes") {
+		t.Fatalf("err = %v, want larger than 1024 bytes", err)
+	}
+}
+
+// FuzzDpkgStatus feeds arbitrary status files to the dpkg reader: it never
+// panics, every record is either a package or named as damaged, and a
+// package always has a name and a version.
+func FuzzDpkgStatus(f *testing.F) {
+	f.Add([]byte(dpkgStatus))
+	f.Add([]byte("x\n" + dpkgStatus))
+	f.Add([]byte("Package: a\n Version: 1\n\n\n\nPackage: b\nStatus: install ok installed\nVersion: 2\nSource: c (3)\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &filesystem.ScanInput{Path: "var/lib/dpkg/status", Reader: bytes.NewReader(data)}
+		inv, err := dpkgStatusFile{}.Extract(context.Background(), in)
+		for _, p := range inv.Packages {
+			if p.Name == "" || p.Version == "" {
+				t.Fatalf("package without name or version: %+v (err %v)", p, err)
+			}
+		}
+	})
+}
+
+// FuzzApkInstalled does the same for apk's installed database.
+func FuzzApkInstalled(f *testing.F) {
+	f.Add([]byte(apkInstalledDB))
+	f.Add([]byte("junk\n" + apkInstalledDB))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := &filesystem.ScanInput{Path: "lib/apk/db/installed", Reader: bytes.NewReader(data)}
+		inv, _ := apkInstalledFile{}.Extract(context.Background(), in)
+		for _, p := range inv.Packages {
+			if p.Name == "" || p.Version == "" {
+				t.Fatalf("package without name or version: %+v", p)
+			}
+		}
+	})
+}

@@ -1,0 +1,92 @@
+package sbom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/inventory"
+)
+
+// maxRPMDatabaseBytes bounds the copy of an sqlite rpm database and its
+// journals. Fedora's with a desktop installed is about 100 MB.
+const maxRPMDatabaseBytes = 512 << 20
+
+// rpmDatabase copies an sqlite rpm database, with its write-ahead log and
+// rollback journal, into a private folder before osv-scalibr's extractor
+// opens it there. SQLite opens a database in WAL mode read-write, to make
+// its shared-memory file; on the scan step's read-only mount that fails and
+// no package was read. The copy is also what the container would read: the
+// log's committed transactions applied.
+type rpmDatabase struct {
+	filesystem.Extractor
+}
+
+func (r rpmDatabase) Extract(ctx context.Context, in *filesystem.ScanInput) (inventory.Inventory, error) {
+	if path.Base(in.Path) != "rpmdb.sqlite" {
+		return r.Extractor.Extract(ctx, in)
+	}
+	dir, err := os.MkdirTemp("", "secure-build-rpmdb-")
+	if err != nil {
+		return inventory.Inventory{}, fmt.Errorf("copy %s: %w", slashPath(in.Path), err)
+	}
+	defer os.RemoveAll(dir)
+	budget := int64(maxRPMDatabaseBytes)
+	if err := copyBounded(in.Reader, filepath.Join(dir, filepath.FromSlash(in.Path)), &budget); err != nil {
+		return inventory.Inventory{}, fmt.Errorf("copy %s: %w", slashPath(in.Path), err)
+	}
+	for _, suffix := range []string{"-wal", "-journal"} {
+		name := in.Path + suffix
+		f, err := in.FS.Open(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return inventory.Inventory{}, fmt.Errorf("copy %s: %w", slashPath(name), unwrapPathError(err))
+		}
+		err = copyBounded(f, filepath.Join(dir, filepath.FromSlash(name)), &budget)
+		f.Close()
+		if err != nil {
+			return inventory.Inventory{}, fmt.Errorf("copy %s: %w", slashPath(name), err)
+		}
+	}
+	copyIn := *in
+	copyIn.Root = dir
+	inv, err := r.Extractor.Extract(ctx, &copyIn)
+	if err != nil {
+		// Name the file in the image, not its copy.
+		err = errors.New(strings.ReplaceAll(err.Error(), dir, ""))
+	}
+	return inv, err
+}
+
+// copyBounded copies r to a new file at dst, taking its bytes from budget:
+// more than budget is an error, found by the bytes read.
+func copyBounded(r io.Reader, dst string, budget *int64) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(f, io.LimitReader(r, *budget+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if n > *budget {
+		return fmt.Errorf("the database is larger than %d bytes", int64(maxRPMDatabaseBytes))
+	}
+	*budget -= n
+	return nil
+}
