@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/extractor/filesystem"
@@ -50,11 +51,13 @@ func catalogWith(ctx context.Context, abs, source string, extractors []filesyste
 		fsys:       rootFS{root: abs},
 		extractors: extractors,
 		found:      map[string]*Package{},
+		seen:       map[string]bool{},
 		sem:        make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 	}
 	c.distro = c.readDistro()
 	c.walkDir(".")
 	c.wg.Wait()
+	c.visitLinkedDatabases()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", source, err)
 	}
@@ -75,6 +78,8 @@ type cataloger struct {
 	mu    sync.Mutex
 	found map[string]*Package
 	gaps  []Incompleteness
+	// seen are the files an extractor read, by path.
+	seen map[string]bool
 }
 
 // incomplete records that what decides findings at rel could not be read
@@ -188,7 +193,17 @@ func (f *fileAPI) Stat() (fs.FileInfo, error) {
 }
 
 func (c *cataloger) visitFile(rel string, e fs.DirEntry) {
-	api := &fileAPI{path: rel, entry: e}
+	open := func() (*os.File, error) {
+		return os.OpenFile(filepath.Join(c.root, filepath.FromSlash(rel)), os.O_RDONLY|openNoFollow, 0)
+	}
+	c.extract(&fileAPI{path: rel, entry: e}, open, c.root)
+}
+
+// extract runs the extractors that want the file api names, opening it once.
+// root is the host folder that holds it at api's path for the extractors
+// that open it by name; "" makes them read a copy.
+func (c *cataloger) extract(api filesystem.FileAPI, open func() (*os.File, error), root string) {
+	rel := api.Path()
 	var file *os.File
 	defer func() {
 		if file != nil {
@@ -200,12 +215,13 @@ func (c *cataloger) visitFile(rel string, e fs.DirEntry) {
 			continue
 		}
 		if file == nil {
-			f, err := os.OpenFile(filepath.Join(c.root, filepath.FromSlash(rel)), os.O_RDONLY|openNoFollow, 0)
+			f, err := open()
 			if err != nil {
 				c.incomplete(rel, "%v", unwrapPathError(err))
 				return
 			}
 			file = f
+			c.markSeen(rel)
 		} else if _, err := file.Seek(0, io.SeekStart); err != nil {
 			c.incomplete(rel, "%v", unwrapPathError(err))
 			return
@@ -215,7 +231,7 @@ func (c *cataloger) visitFile(rel string, e fs.DirEntry) {
 			c.incomplete(rel, "%v", unwrapPathError(err))
 			return
 		}
-		inv, err := ex.Extract(c.ctx, &filesystem.ScanInput{FS: c.fsys, Path: rel, Root: c.root, Info: info, Reader: file})
+		inv, err := ex.Extract(c.ctx, &filesystem.ScanInput{FS: c.fsys, Path: rel, Root: root, Info: info, Reader: file})
 		if err != nil {
 			// Extractors return what they parsed before the error: keep it.
 			c.incomplete(rel, "%s: %v", ex.Name(), unwrapPathError(err))
@@ -223,6 +239,81 @@ func (c *cataloger) visitFile(rel string, e fs.DirEntry) {
 		c.add(inv.Packages)
 	}
 }
+
+func (c *cataloger) markSeen(rel string) {
+	c.mu.Lock()
+	c.seen[rel] = true
+	c.mu.Unlock()
+}
+
+// osDatabases are where package managers keep their databases, which the
+// extractors know by these exact paths. A root may reach one through a
+// symlink (var/lib/dpkg -> /data/dpkg, as some images do to keep it on a
+// volume): the walk, which never follows links, sees the file only where it
+// is, under a name no extractor knows. The container reads it here.
+var osDatabases = []string{
+	"var/lib/dpkg/status", "usr/lib/opkg/status", "lib/apk/db/installed",
+	"var/lib/rpm/Packages", "var/lib/rpm/Packages.db", "var/lib/rpm/rpmdb.sqlite",
+	"usr/lib/sysimage/rpm/Packages", "usr/lib/sysimage/rpm/Packages.db", "usr/lib/sysimage/rpm/rpmdb.sqlite",
+	"usr/share/rpm/Packages", "usr/share/rpm/Packages.db", "usr/share/rpm/rpmdb.sqlite",
+}
+
+// osDatabaseDirs hold one database file per package (distroless images).
+var osDatabaseDirs = []string{"var/lib/dpkg/status.d"}
+
+// visitLinkedDatabases reads the package databases the walk did not see at
+// their own paths, resolving every symlink on the way as the kernel would
+// inside the container: never above the root.
+func (c *cataloger) visitLinkedDatabases() {
+	paths := slices.Clone(osDatabases)
+	for _, dir := range osDatabaseDirs {
+		entries, err := c.fsys.ReadDir(dir)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+				c.incomplete(dir, "%v", unwrapPathError(err))
+			}
+			continue
+		}
+		for _, e := range entries {
+			paths = append(paths, path.Join(dir, e.Name()))
+		}
+	}
+	for _, rel := range paths {
+		if c.seen[rel] || c.ctx.Err() != nil {
+			continue
+		}
+		info, err := c.fsys.Stat(rel)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+			continue
+		case err != nil:
+			c.incomplete(rel, "%v", unwrapPathError(err))
+			continue
+		case info.IsDir():
+			continue
+		case !info.Mode().IsRegular():
+			c.incomplete(rel, "%v", errSpecialFile)
+			continue
+		}
+		open := func() (*os.File, error) {
+			f, err := c.fsys.Open(rel)
+			if err != nil {
+				return nil, err
+			}
+			return f.(*os.File), nil
+		}
+		c.extract(&resolvedFile{path: rel, info: info}, open, "")
+	}
+}
+
+// resolvedFile is a file reached through symlinks, stat'ed where it is.
+type resolvedFile struct {
+	path string
+	info fs.FileInfo
+}
+
+func (f *resolvedFile) Path() string               { return f.path }
+func (f *resolvedFile) Stat() (fs.FileInfo, error) { return f.info, nil }
 
 func (c *cataloger) add(pkgs []*extractor.Package) {
 	if len(pkgs) == 0 {

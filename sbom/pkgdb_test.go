@@ -193,3 +193,63 @@ func FuzzApkInstalled(f *testing.F) {
 		}
 	})
 }
+
+func TestPackageDatabaseBehindSymlinks(t *testing.T) {
+	// The container reads /var/lib/dpkg/status through the links; the walk
+	// sees the file only where it is, under a name no extractor knows.
+	t.Run("folder linked absolute", func(t *testing.T) {
+		root := t.TempDir()
+		writeFile(t, root, "etc/os-release", debianOSRelease)
+		writeFile(t, root, "data/dpkg/status", dpkgStatus)
+		symlink(t, root, "/data/dpkg", "var/lib/dpkg")
+		s := mustCatalog(t, root)
+		p := requirePackage(t, s, "pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12&upstream=glibc%402.36-9")
+		if len(p.Locations) != 1 || p.Locations[0] != "/var/lib/dpkg/status" {
+			t.Errorf("locations = %q, want the path the container reads", p.Locations)
+		}
+	})
+	t.Run("file linked relative", func(t *testing.T) {
+		root := t.TempDir()
+		writeFile(t, root, "etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n")
+		writeFile(t, root, "lib/apk/db/installed.real", apkInstalledDB)
+		symlink(t, root, "installed.real", "lib/apk/db/installed")
+		s := mustCatalog(t, root)
+		if len(findByName(s, "apk", "zlib")) != 1 {
+			t.Errorf("apk database behind a link not read: %q", purls(s))
+		}
+	})
+	t.Run("status.d linked", func(t *testing.T) {
+		root := t.TempDir()
+		writeFile(t, root, "etc/os-release", debianOSRelease)
+		writeFile(t, root, "pkgs/tzdata", "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n")
+		symlink(t, root, "../../../pkgs", "var/lib/dpkg/status.d")
+		s := mustCatalog(t, root)
+		if len(findByName(s, "deb", "tzdata")) != 1 {
+			t.Errorf("status.d behind a link not read: %q", purls(s))
+		}
+	})
+	t.Run("climbing out stays inside", func(t *testing.T) {
+		// A link that climbs above the root reaches the root's own file in
+		// the container, never the host's.
+		root := t.TempDir()
+		writeFile(t, root, "etc/os-release", debianOSRelease)
+		writeFile(t, root, "var/lib/dpkg/real/status", dpkgStatus)
+		symlink(t, root, strings.Repeat("../", 40)+"var/lib/dpkg/real", "var/lib/dpkg2")
+		symlink(t, root, "/var/lib/dpkg2/status", "var/lib/rpm/Packages")
+		s := mustCatalog(t, root)
+		for _, p := range s.Packages {
+			if p.Type == "rpm" {
+				t.Errorf("rpm package from a dpkg file: %s", p.PURL)
+			}
+		}
+		requireIncomplete(t, s, "/var/lib/rpm/Packages")
+	})
+	t.Run("loop", func(t *testing.T) {
+		root := t.TempDir()
+		symlink(t, root, "/var/lib/dpkg/b", "var/lib/dpkg/a")
+		symlink(t, root, "/var/lib/dpkg/a", "var/lib/dpkg/b")
+		symlink(t, root, "a", "var/lib/dpkg/status")
+		s := mustCatalog(t, root)
+		requireIncomplete(t, s, "/var/lib/dpkg/status")
+	})
+}
