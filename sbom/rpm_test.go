@@ -1,9 +1,6 @@
 package sbom
 
 import (
-	"bytes"
-	"database/sql"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,74 +8,9 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/secure-build/secure-build/internal/rpmdbtest"
 )
-
-// rpmHeader encodes an rpm header blob, as rpm stores one a package in its
-// database, with string tags only: name, version, release, arch, source rpm
-// and license.
-func rpmHeader(name, version, release string) []byte {
-	tags := []struct {
-		tag   int32
-		value string
-	}{
-		{1000, name}, {1001, version}, {1002, release}, {1014, "MIT"}, {1022, "x86_64"},
-		{1044, name + "-" + version + "-" + release + ".src.rpm"},
-	}
-	var index, data bytes.Buffer
-	for _, t := range tags {
-		// Tag, type (6: a string), offset into the data, count.
-		for _, v := range []uint32{uint32(t.tag), 6, uint32(data.Len()), 1} {
-			binary.Write(&index, binary.BigEndian, v)
-		}
-		data.WriteString(t.value)
-		data.WriteByte(0)
-	}
-	var out bytes.Buffer
-	binary.Write(&out, binary.BigEndian, int32(len(tags)))
-	binary.Write(&out, binary.BigEndian, int32(data.Len()))
-	out.Write(index.Bytes())
-	out.Write(data.Bytes())
-	return out.Bytes()
-}
-
-// writeWALRPMDB writes var/lib/rpm/rpmdb.sqlite into root as a running rpm
-// leaves it: in WAL mode, its packages still in the -wal file, not yet
-// checkpointed into the database file.
-func writeWALRPMDB(t *testing.T, root string, pkgs ...[3]string) {
-	t.Helper()
-	work := t.TempDir()
-	db, err := sql.Open("sqlite", filepath.Join(work, "rpmdb.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	for _, q := range []string{
-		"PRAGMA journal_mode=WAL",
-		"PRAGMA wal_autocheckpoint=0",
-		"CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	for _, p := range pkgs {
-		if _, err := db.Exec("INSERT INTO Packages (blob) VALUES (?)", rpmHeader(p[0], p[1], p[2])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Copied while the connection is open: closing it would checkpoint.
-	for _, name := range []string{"rpmdb.sqlite", "rpmdb.sqlite-wal"} {
-		b, err := os.ReadFile(filepath.Join(work, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeBytes(t, root, "var/lib/rpm/"+name, b, 0o644)
-	}
-	if fi, err := os.Stat(filepath.Join(root, "var/lib/rpm/rpmdb.sqlite-wal")); err != nil || fi.Size() == 0 {
-		t.Fatalf("test setup: no write-ahead log: %v", err)
-	}
-}
 
 // readOnlyView bind-mounts dir read-only, as BuildKit mounts the stage the
 // scan step reads, and returns the mount.
@@ -101,7 +33,11 @@ func readOnlyView(t *testing.T, dir string) string {
 func TestRPMSqliteWALOnReadOnlyRoot(t *testing.T) {
 	root := t.TempDir()
 	writeFile(t, root, "etc/os-release", "ID=rocky\nVERSION_ID=9.3\n")
-	writeWALRPMDB(t, root, [3]string{"openssl-libs", "3.0.7", "24.el9"}, [3]string{"zlib", "1.2.11", "40.el9"})
+	if err := rpmdbtest.WriteWAL(filepath.Join(root, "var/lib/rpm"),
+		rpmdbtest.Package{Name: "openssl-libs", Version: "3.0.7", Release: "24.el9", Arch: "x86_64"},
+		rpmdbtest.Package{Name: "zlib", Version: "1.2.11", Release: "40.el9", Arch: "x86_64"}); err != nil {
+		t.Fatal(err)
+	}
 	view := readOnlyView(t, root)
 	s := mustCatalog(t, view)
 	if len(s.Incomplete) != 0 {
