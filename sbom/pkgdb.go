@@ -134,7 +134,7 @@ func truncateLine(s string) string {
 }
 
 // damageError names the damaged records of a file, the first few by line.
-func damageError(name string, damaged []damage, total int) error {
+func damageError(damaged []damage, total int) error {
 	if len(damaged) == 0 {
 		return nil
 	}
@@ -147,7 +147,7 @@ func damageError(name string, damaged []damage, total int) error {
 		}
 		parts = append(parts, fmt.Sprintf("line %d: %s", d.line, d.reason))
 	}
-	return fmt.Errorf("%s: %d of %d package records damaged, not read: %s", name, len(damaged), total, strings.Join(parts, "; "))
+	return fmt.Errorf("%d of %d package records damaged, not read: %s", len(damaged), total, strings.Join(parts, "; "))
 }
 
 // dpkgStatusFile reads dpkg's status file, a distroless status.d file, or
@@ -183,11 +183,11 @@ func (d dpkgStatusFile) Extract(ctx context.Context, in *filesystem.ScanInput) (
 	if err != nil {
 		return inv, err
 	}
-	if err := damageError(name, damaged, total); err != nil {
+	if err := damageError(damaged, total); err != nil {
 		return inv, err
 	}
 	if distroless && len(pkgs) == 0 {
-		return inv, fmt.Errorf("%s: no package record could be read", name)
+		return inv, errors.New("no package record could be read")
 	}
 	return inv, nil
 }
@@ -275,5 +275,5 @@ func (a apkInstalledFile) Extract(ctx context.Context, in *filesystem.ScanInput)
 	if err != nil {
 		return inv, err
 	}
-	return inv, damageError(name, damaged, total)
+	return inv, damageError(damaged, total)
 }
