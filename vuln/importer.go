@@ -161,16 +161,21 @@ func importLocked(ctx context.Context, dir string, sources []Source) ([]ArchiveS
 	}
 	for _, c := range cross {
 		var replaced []string
-		for a := range c.archives {
+		kept := map[string][]affectedEntry{} // entries of archives this import leaves as they are
+		for a, es := range c.archives {
 			if builders[a] != nil {
 				replaced = append(replaced, a)
+			} else {
+				maps.Copy(kept, es)
 			}
 		}
 		if len(replaced) == 0 {
-			replaced = slices.Collect(maps.Keys(c.archives))
+			replaced, kept = slices.Collect(maps.Keys(c.archives)), nil
 		}
 		for _, a := range replaced {
-			if err := addTo(a, c.src, c.name, c.rec, c.archives[a]); err != nil {
+			entries := maps.Clone(c.archives[a])
+			maps.Copy(entries, kept)
+			if err := addTo(a, c.src, c.name, c.rec, entries); err != nil {
 				return abort(fmt.Errorf("import %s: %w", c.src.Name, err))
 			}
 		}
@@ -246,6 +251,12 @@ type archiveBuilder struct {
 	packages  map[string][]affectedEntry
 	// ecosystems are the archives the file gets entries of.
 	ecosystems map[string]bool
+	seen       map[string]seenRecord
+}
+
+type seenRecord struct {
+	modified string
+	keys     []string
 }
 
 // recordsPerTx bounds a write transaction, and so the memory it holds.
@@ -270,10 +281,23 @@ func newArchiveBuilder(dir, archive string, src Source) (*archiveBuilder, error)
 	return &archiveBuilder{
 		archive: archive, src: src, tmpPath: tmp, finalPath: filepath.Join(dir, archive+dbFileSuffix),
 		db: b, packages: map[string][]affectedEntry{}, ecosystems: map[string]bool{},
+		seen: map[string]seenRecord{},
 	}, nil
 }
 
+// add files a record and its entries. A record the archive already has
+// (two sources of one import both carry it) is kept once: its newest copy.
 func (b *archiveBuilder) add(rec record, entries map[string][]affectedEntry) error {
+	if prev, ok := b.seen[rec.ID]; ok {
+		if rec.Modified <= prev.modified {
+			return nil
+		}
+		for _, key := range prev.keys {
+			b.packages[key] = slices.DeleteFunc(b.packages[key], func(e affectedEntry) bool { return e.ID == rec.ID })
+		}
+		b.records--
+	}
+	b.seen[rec.ID] = seenRecord{rec.Modified, slices.Collect(maps.Keys(entries))}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -296,13 +320,14 @@ type keyValue struct {
 	value []byte
 }
 
-// flush writes the pending records in one transaction, in key order: bbolt
-// inserts sorted keys by appending, random ones by copying page slices.
+// flush writes the pending records in one transaction, in key order (a
+// newer copy of a record after the older): bbolt inserts sorted keys by
+// appending, random ones by copying page slices.
 func (b *archiveBuilder) flush() error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	sort.Slice(b.pending, func(i, j int) bool { return b.pending[i].key < b.pending[j].key })
+	sort.SliceStable(b.pending, func(i, j int) bool { return b.pending[i].key < b.pending[j].key })
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		bucket, err := tx.CreateBucketIfNotExists(bucketRecords)
 		if err != nil {
