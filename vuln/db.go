@@ -280,8 +280,9 @@ func (f *archiveFile) readMeta() error {
 // names npm and PyPI in both archives) counts once: its newest copy.
 func (db *DB) entries(ecosystem, name string) ([]affectedEntry, error) {
 	key := []byte(packageKey(ecosystem, name))
+	holders := db.holders[archiveOf(ecosystem)]
 	var out []affectedEntry
-	for _, f := range db.holders[archiveOf(ecosystem)] {
+	for _, f := range holders {
 		var es []affectedEntry
 		err := f.view(func(tx *bolt.Tx) error {
 			v := tx.Bucket(bucketPackages).Get(key)
@@ -300,6 +301,9 @@ func (db *DB) entries(ecosystem, name string) ([]affectedEntry, error) {
 			es[i].archive = f.name
 		}
 		out = append(out, es...)
+	}
+	if len(holders) < 2 {
+		return out, nil
 	}
 	return db.newestCopies(out)
 }
