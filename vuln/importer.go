@@ -55,11 +55,12 @@ type Source struct {
 
 // Import reads each source and replaces the files of the OSV archives
 // ("Debian", "Go", ...) they are, leaving every other archive as it was.
-// A source with no Archive is every archive it has records naming only that
-// archive of; a record naming several archives is filed under each of those
-// the import replaces (under all it names when it replaces none of them), so
-// importing PyPI's zip never replaces npm's file because one GHSA record in
-// it names an npm package too: that record is found for npm from PyPI's file.
+// A source with no Archive replaces each archive it has a record naming that
+// archive alone. A record naming several archives is filed under those of
+// them the import replaces (all it names when it replaces none), each with
+// its own entries and those of the archives left as they are: importing
+// PyPI's zip never replaces npm's file because one GHSA record in it names
+// an npm package too; that record is found for npm from PyPI's file.
 //
 // Either every source imports or none does: a record that does not parse, a
 // truncated or corrupt zip, or a full disk leaves the previous database as it
