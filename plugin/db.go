@@ -84,8 +84,10 @@ func newDBUpdateCmd(dockerCli command.Cli) *cobra.Command {
 		Short: "Download the OSV archives and import the ones that changed",
 		Long: `Download <base-url>/<Ecosystem>/all.zip for each ecosystem and import it.
 Requests are conditional: an archive unchanged since the last update is not
-downloaded again. A failed download or a corrupt archive leaves the database
-as it was.`,
+downloaded again. Each download replaces its own ecosystem's file and nothing
+else; a record in it that also names another ecosystem is found for that one
+too. A failed download or a corrupt archive leaves the database as it was; a
+damaged file is downloaded again whole.`,
 		Example: `  docker secure db update
   docker secure db update --ecosystem Debian --ecosystem Go
   docker secure db update --base-url https://mirror.example.com/osv`,
@@ -122,9 +124,11 @@ func newDBImportCmd(dockerCli command.Cli) *cobra.Command {
 		Use:   "import [OPTIONS] PATH...",
 		Short: "Import OSV zips or folders of OSV JSON files, offline",
 		Long: `Import OSV data without the network: zips as OSV publishes them
-(<Ecosystem>/all.zip), or folders of OSV JSON records. For each ecosystem the
-paths hold records of, its data is replaced. Either every path imports or
-none does; the error names the file and the record.`,
+(<Ecosystem>/all.zip), or folders of OSV JSON records. Each ecosystem the
+paths hold records of (records naming that ecosystem alone) is replaced; a
+record that also names another ecosystem is found for it too, without
+replacing that ecosystem's data. Either every path imports or none does; the
+error names the file and the record.`,
 		Example: `  docker secure db import Debian-all.zip
   docker secure db import ./osv-records/`,
 		Args: cobra.MinimumNArgs(1),

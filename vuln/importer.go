@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +40,11 @@ const (
 // Source is one OSV archive to import: a zip or a folder of OSV JSON files.
 type Source struct {
 	Path string
+	// Archive, when set, is the OSV archive the source is ("npm" for
+	// <base>/npm/all.zip): it replaces that archive's file, and holds every
+	// record of the source, whichever ecosystems a record names. When empty,
+	// the source is filed by the ecosystems its records name (see Import).
+	Archive string
 	// Name is what status shows as the source (a URL for a download);
 	// Path when empty.
 	Name string
@@ -46,14 +53,32 @@ type Source struct {
 	ETag, LastModified string
 }
 
-// Import reads each source and replaces, for every OSV archive
-// ("Debian", "Go", ...) the sources hold records of, that archive's data in
-// the database folder dir. Either every source imports or none does: a
-// record that does not parse, a truncated or corrupt zip, or a full disk
-// leaves the previous database as it was, and the error names the source and
-// the record. Writers hold a lock on the folder; readers are never blocked,
-// and see an archive's old data or its new data.
+// Import reads each source and replaces the files of the OSV archives
+// ("Debian", "Go", ...) they are, leaving every other archive as it was.
+// A source with no Archive replaces each archive it has a record naming that
+// archive alone. A record naming several archives is filed under those of
+// them the import replaces (all it names when it replaces none), each with
+// its own entries and those of the archives left as they are: importing
+// PyPI's zip never replaces npm's file because one GHSA record in it names
+// an npm package too; that record is found for npm from PyPI's file.
+//
+// Either every source imports or none does: a record that does not parse, a
+// truncated or corrupt zip, or a full disk leaves the previous database as it
+// was, and the error names the source and the record. Writers hold a lock on
+// the folder; readers are never blocked, and see an archive's old data or
+// its new data.
 func Import(ctx context.Context, dir string, sources []Source) ([]ArchiveStatus, error) {
+	unlock, err := lockDir(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return importLocked(ctx, dir, sources)
+}
+
+// lockDir creates the database folder, takes the writers' lock on it, and
+// removes what a writer that died left behind.
+func lockDir(ctx context.Context, dir string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create vulnerability database %s: %w", dir, err)
 	}
@@ -62,9 +87,23 @@ func Import(ctx context.Context, dir string, sources []Source) ([]ArchiveStatus,
 	if err != nil || !locked {
 		return nil, fmt.Errorf("lock vulnerability database %s: %w", dir, errors.Join(err, ctx.Err()))
 	}
-	defer lock.Unlock()
-	removeStaleTemps(dir)
+	if err := removeStaleTemps(dir); err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	return func() { lock.Unlock() }, nil
+}
 
+// crossRecord is a record naming several archives, of a source with no
+// Archive: it is filed once the import knows which archives it replaces.
+type crossRecord struct {
+	src      Source
+	name     string
+	rec      record
+	archives map[string]map[string][]affectedEntry
+}
+
+func importLocked(ctx context.Context, dir string, sources []Source) ([]ArchiveStatus, error) {
 	builders := map[string]*archiveBuilder{}
 	abort := func(err error) ([]ArchiveStatus, error) {
 		for _, b := range builders {
@@ -72,12 +111,33 @@ func Import(ctx context.Context, dir string, sources []Source) ([]ArchiveStatus,
 		}
 		return nil, err
 	}
+	addTo := func(archive string, src Source, name string, rec record, entries map[string][]affectedEntry) error {
+		b, ok := builders[archive]
+		if !ok {
+			var err error
+			if b, err = newArchiveBuilder(dir, archive, src); err != nil {
+				return err
+			}
+			builders[archive] = b
+		}
+		if err := b.add(rec, entries); err != nil {
+			return fmt.Errorf("record %s: %w", name, err)
+		}
+		return nil
+	}
+	var cross []crossRecord
 	now := time.Now().UTC().Truncate(time.Second)
 	for _, src := range sources {
 		if src.Name == "" {
 			src.Name = src.Path
 		}
 		err := readSource(ctx, src.Path, func(name string, rec record, entries map[string][]affectedEntry) error {
+			if len(entries) == 0 {
+				return nil
+			}
+			if src.Archive != "" {
+				return addTo(src.Archive, src, name, rec, entries)
+			}
 			byArchive := map[string]map[string][]affectedEntry{}
 			for key, es := range entries {
 				eco, _, _ := strings.Cut(key, "\x00")
@@ -87,23 +147,38 @@ func Import(ctx context.Context, dir string, sources []Source) ([]ArchiveStatus,
 				}
 				byArchive[a][key] = es
 			}
+			if len(byArchive) > 1 {
+				cross = append(cross, crossRecord{src, name, rec, byArchive})
+				return nil
+			}
 			for a, es := range byArchive {
-				b, ok := builders[a]
-				if !ok {
-					var err error
-					if b, err = newArchiveBuilder(dir, a, src); err != nil {
-						return err
-					}
-					builders[a] = b
-				}
-				if err := b.add(rec, es); err != nil {
-					return fmt.Errorf("record %s: %w", name, err)
-				}
+				return addTo(a, src, name, rec, es)
 			}
 			return nil
 		})
 		if err != nil {
 			return abort(fmt.Errorf("import %s: %w", src.Name, err))
+		}
+	}
+	for _, c := range cross {
+		var replaced []string
+		kept := map[string][]affectedEntry{} // entries of archives this import leaves as they are
+		for a, es := range c.archives {
+			if builders[a] != nil {
+				replaced = append(replaced, a)
+			} else {
+				maps.Copy(kept, es)
+			}
+		}
+		if len(replaced) == 0 {
+			replaced, kept = slices.Collect(maps.Keys(c.archives)), nil
+		}
+		for _, a := range replaced {
+			entries := maps.Clone(c.archives[a])
+			maps.Copy(entries, kept)
+			if err := addTo(a, c.src, c.name, c.rec, entries); err != nil {
+				return abort(fmt.Errorf("import %s: %w", c.src.Name, err))
+			}
 		}
 	}
 	if len(builders) == 0 {
@@ -137,13 +212,25 @@ func sourceNames(sources []Source) string {
 	return strings.Join(names, ", ")
 }
 
-// removeStaleTemps deletes the temporary files of an import that crashed;
-// the caller holds the lock, so no import is writing them.
-func removeStaleTemps(dir string) {
-	matches, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
-	for _, m := range matches {
-		os.Remove(m)
+// removeStaleTemps deletes the temporary files of an update or an import
+// that was killed (archive files being written, downloads): the caller holds
+// the lock, which a writer holds while it has any, so no live process is
+// writing them.
+func removeStaleTemps(dir string) error {
+	var stale []string
+	for _, pattern := range []string{".*.tmp-*", downloadPattern} {
+		matches, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return err
+		}
+		stale = append(stale, matches...)
 	}
+	for _, m := range stale {
+		if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the leftover %s: %w", m, err)
+		}
+	}
+	return nil
 }
 
 func syncDir(dir string) {
@@ -163,6 +250,14 @@ type archiveBuilder struct {
 	pending   []keyValue
 	records   int
 	packages  map[string][]affectedEntry
+	// ecosystems are the archives the file gets entries of.
+	ecosystems map[string]bool
+	seen       map[string]seenRecord
+}
+
+type seenRecord struct {
+	modified string
+	keys     []string
 }
 
 // recordsPerTx bounds a write transaction, and so the memory it holds.
@@ -186,11 +281,24 @@ func newArchiveBuilder(dir, archive string, src Source) (*archiveBuilder, error)
 	}
 	return &archiveBuilder{
 		archive: archive, src: src, tmpPath: tmp, finalPath: filepath.Join(dir, archive+dbFileSuffix),
-		db: b, packages: map[string][]affectedEntry{},
+		db: b, packages: map[string][]affectedEntry{}, ecosystems: map[string]bool{},
+		seen: map[string]seenRecord{},
 	}, nil
 }
 
+// add files a record and its entries. A record the archive already has
+// (two sources of one import both carry it) is kept once: its newest copy.
 func (b *archiveBuilder) add(rec record, entries map[string][]affectedEntry) error {
+	if prev, ok := b.seen[rec.ID]; ok {
+		if rec.Modified <= prev.modified {
+			return nil
+		}
+		for _, key := range prev.keys {
+			b.packages[key] = slices.DeleteFunc(b.packages[key], func(e affectedEntry) bool { return e.ID == rec.ID })
+		}
+		b.records--
+	}
+	b.seen[rec.ID] = seenRecord{rec.Modified, slices.Collect(maps.Keys(entries))}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -198,6 +306,8 @@ func (b *archiveBuilder) add(rec record, entries map[string][]affectedEntry) err
 	b.pending = append(b.pending, keyValue{rec.ID, data})
 	for key, es := range entries {
 		b.packages[key] = append(b.packages[key], es...)
+		eco, _, _ := strings.Cut(key, "\x00")
+		b.ecosystems[archiveOf(eco)] = true
 	}
 	b.records++
 	if len(b.pending) >= recordsPerTx {
@@ -211,13 +321,14 @@ type keyValue struct {
 	value []byte
 }
 
-// flush writes the pending records in one transaction, in key order: bbolt
-// inserts sorted keys by appending, random ones by copying page slices.
+// flush writes the pending records in one transaction, in key order (a
+// newer copy of a record after the older): bbolt inserts sorted keys by
+// appending, random ones by copying page slices.
 func (b *archiveBuilder) flush() error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	sort.Slice(b.pending, func(i, j int) bool { return b.pending[i].key < b.pending[j].key })
+	sort.SliceStable(b.pending, func(i, j int) bool { return b.pending[i].key < b.pending[j].key })
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		bucket, err := tx.CreateBucketIfNotExists(bucketRecords)
 		if err != nil {
@@ -251,7 +362,11 @@ func (b *archiveBuilder) finish(now time.Time) (ArchiveStatus, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	ecosystems, err := json.Marshal(slices.Sorted(maps.Keys(b.ecosystems)))
+	if err != nil {
+		return st, err
+	}
+	err = b.db.Update(func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketRecords); err != nil {
 			return err
 		}
@@ -279,6 +394,7 @@ func (b *archiveBuilder) finish(now time.Time) (ArchiveStatus, error) {
 			"format": formatVersion, "archive": b.archive, "updated": now.Format(time.RFC3339),
 			"records": strconv.Itoa(st.Records), "packages": strconv.Itoa(st.Packages),
 			"source": st.Source, "etag": st.ETag, "last-modified": st.LastModified,
+			"ecosystems": string(ecosystems),
 		} {
 			if err := meta.Put([]byte(k), []byte(v)); err != nil {
 				return err
@@ -302,6 +418,9 @@ func (b *archiveBuilder) finish(now time.Time) (ArchiveStatus, error) {
 	}
 	os.Remove(b.tmpPath)
 	b.tmpPath = packed
+	if err := writeChecksum(b.tmpPath); err != nil {
+		return st, err
+	}
 	// CreateTemp made it private; readers (a build step, other users of a
 	// shared cache) need to read it.
 	if err := os.Chmod(b.tmpPath, 0o644); err != nil {
@@ -372,9 +491,7 @@ func readSource(ctx context.Context, path string, add func(name string, rec reco
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			opts := protojson.UnmarshalOptions{DiscardUnknown: true}
 			for it := range items {
-				var v osvschema.Vulnerability
 				p := parsed{name: it.name}
 				data, err := it.load()
 				switch {
@@ -382,10 +499,8 @@ func readSource(ctx context.Context, path string, add func(name string, rec reco
 					p.err = fmt.Errorf("record %s: %w", it.name, err)
 				case total.Add(int64(len(data))) > maxZipBytes:
 					p.err = fmt.Errorf("records inflate to more than %d bytes", int64(maxZipBytes))
-				case opts.Unmarshal(data, &v) != nil:
-					p.err = fmt.Errorf("record %s: not an OSV record: %w", it.name, opts.Unmarshal(data, &v))
 				default:
-					if p.rec, p.entries, err = compact(&v); err != nil {
+					if p.rec, p.entries, err = parseRecord(data); err != nil {
 						p.err = fmt.Errorf("record %s: %w", it.name, err)
 					}
 				}
@@ -424,6 +539,15 @@ func readSource(ctx context.Context, path string, add func(name string, rec reco
 		return produceErr
 	}
 	return ctx.Err()
+}
+
+// parseRecord reads one OSV JSON record into what the index keeps.
+func parseRecord(data []byte) (record, map[string][]affectedEntry, error) {
+	var v osvschema.Vulnerability
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &v); err != nil {
+		return record{}, nil, fmt.Errorf("not an OSV record: %w", err)
+	}
+	return compact(&v)
 }
 
 func readZip(zr *zip.ReadCloser, emit func(string, func() ([]byte, error)) bool) error {

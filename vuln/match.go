@@ -176,12 +176,12 @@ func (m *matcher) lookup(t target) ([]affectedEntry, error) {
 	return es, nil
 }
 
-func (m *matcher) record(ecosystem, id string) (record, error) {
-	key := archiveOf(ecosystem) + "\x00" + id
+func (m *matcher) record(archive, id string) (record, error) {
+	key := archive + "\x00" + id
 	if r, ok := m.records[key]; ok {
 		return r, nil
 	}
-	r, err := m.db.record(ecosystem, id)
+	r, err := m.db.record(archive, id)
 	if err != nil {
 		return r, err
 	}
@@ -366,7 +366,7 @@ func (m *matcher) fold(p sbom.Package, t target, matches []entryMatch) ([]Findin
 	}
 	records := make([]record, len(matches))
 	for i, match := range matches {
-		rec, err := m.record(t.ecosystem, match.entry.ID)
+		rec, err := m.record(match.entry.archive, match.entry.ID)
 		if err != nil {
 			return nil, err
 		}

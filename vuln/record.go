@@ -38,6 +38,8 @@ type affectedEntry struct {
 	// Rating, when set, is the entry's own severity (affected[].severity,
 	// a distro's urgency), which wins over the record's.
 	Rating *rating `json:"rating,omitempty"`
+	// archive is the file the entry was read from, where its record is.
+	archive string
 }
 
 type osvRange struct {

@@ -2,12 +2,12 @@ package vuln
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -35,9 +35,11 @@ type UpdateResult struct {
 
 // Update downloads <baseURL>/<ecosystem>/all.zip for each ecosystem, with
 // the validators of the last download so an unchanged archive is not
-// downloaded again, and imports what changed. Every download completes
+// downloaded again, and imports what changed: each download replaces its own
+// archive's file and nothing else (see Import). Every download completes
 // before anything is imported; a failed download or import leaves the
-// database as it was.
+// database as it was. The folder's lock is held throughout, so the
+// downloads a killed update left behind are removed by the next one.
 func Update(ctx context.Context, dir, baseURL string, ecosystems []string, client *http.Client) ([]UpdateResult, error) {
 	if client == nil {
 		client = http.DefaultClient
@@ -48,18 +50,11 @@ func Update(ctx context.Context, dir, baseURL string, ecosystems []string, clien
 	if len(ecosystems) == 0 {
 		ecosystems = DefaultEcosystems
 	}
-	previous := map[string]ArchiveStatus{}
-	if db, err := Open(dir); err == nil {
-		for _, s := range db.Status() {
-			previous[s.Archive] = s
-		}
-		db.Close()
-	} else if !errors.Is(err, ErrNoDatabase) {
+	unlock, err := lockDir(ctx, dir)
+	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create vulnerability database %s: %w", dir, err)
-	}
+	defer unlock()
 	var results []UpdateResult
 	var sources []Source
 	defer func() {
@@ -68,18 +63,19 @@ func Update(ctx context.Context, dir, baseURL string, ecosystems []string, clien
 		}
 	}()
 	for _, eco := range ecosystems {
-		src, unchanged, err := download(ctx, client, dir, baseURL, eco, previous[eco])
+		prev := previousStatus(dir, eco)
+		src, unchanged, err := download(ctx, client, dir, baseURL, eco, prev)
 		if err != nil {
 			return nil, err
 		}
 		if unchanged {
-			results = append(results, UpdateResult{Archive: eco, Unchanged: true, Status: previous[eco]})
+			results = append(results, UpdateResult{Archive: eco, Unchanged: true, Status: prev})
 			continue
 		}
 		sources = append(sources, src)
 	}
 	if len(sources) > 0 {
-		statuses, err := Import(ctx, dir, sources)
+		statuses, err := importLocked(ctx, dir, sources)
 		if err != nil {
 			return nil, err
 		}
@@ -89,6 +85,21 @@ func Update(ctx context.Context, dir, baseURL string, ecosystems []string, clien
 	}
 	return results, nil
 }
+
+// previousStatus is what the last update of an archive recorded. A missing,
+// damaged or older file has none: the archive is downloaded whole, and its
+// file replaced.
+func previousStatus(dir, archive string) ArchiveStatus {
+	f, err := openArchive(filepath.Join(dir, archive+dbFileSuffix), archive)
+	if err != nil {
+		return ArchiveStatus{}
+	}
+	defer f.bolt.Close()
+	return f.status
+}
+
+// downloadPattern names the files downloads are written to until imported.
+const downloadPattern = ".download-*.zip"
 
 func download(ctx context.Context, client *http.Client, dir, baseURL, ecosystem string, prev ArchiveStatus) (Source, bool, error) {
 	u := strings.TrimSuffix(baseURL, "/") + "/" + url.PathEscape(ecosystem) + "/all.zip"
@@ -115,7 +126,7 @@ func download(ctx context.Context, client *http.Client, dir, baseURL, ecosystem 
 	case resp.StatusCode != http.StatusOK:
 		return Source{}, false, fmt.Errorf("download %s: server answered %s", u, resp.Status)
 	}
-	f, err := os.CreateTemp(dir, ".download-*.zip")
+	f, err := os.CreateTemp(dir, downloadPattern)
 	if err != nil {
 		return Source{}, false, fmt.Errorf("download %s: %w", u, err)
 	}
@@ -134,7 +145,7 @@ func download(ctx context.Context, client *http.Client, dir, baseURL, ecosystem 
 		return Source{}, false, fmt.Errorf("download %s: %w", u, err)
 	}
 	return Source{
-		Path: f.Name(), Name: u,
+		Path: f.Name(), Archive: ecosystem, Name: u,
 		ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"),
 	}, false, nil
 }
