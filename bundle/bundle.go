@@ -315,12 +315,27 @@ func readObject(host, path string) (*object, error) {
 // BuildKit's file sync, which compares only those, already holds, and it
 // must send the replacement.
 func install(src, dst string) (written bool, err error) {
-	want, perm, err := fileDigest(src)
-	if err != nil {
-		return false, fmt.Errorf("bundle: %w", err)
+	// Both files are read whole on every build: hash them side by side.
+	type digest struct {
+		sum  []byte
+		perm fs.FileMode
+		err  error
 	}
-	if same, err := holds(dst, want, perm); err != nil || same {
+	source := make(chan digest, 1)
+	go func() {
+		sum, perm, err := fileDigest(src)
+		source <- digest{sum, perm, err}
+	}()
+	have, havePerm, ok, err := bundled(dst)
+	want := <-source
+	if want.err != nil {
+		return false, fmt.Errorf("bundle: %w", want.err)
+	}
+	if err != nil {
 		return false, err
+	}
+	if ok && havePerm == want.perm && bytes.Equal(have, want.sum) {
+		return false, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return false, fmt.Errorf("bundle: %w", err)
@@ -337,11 +352,11 @@ func install(src, dst string) (written bool, err error) {
 	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
 	h := sha256.New()
 	_, err = io.Copy(io.MultiWriter(tmp, h), in)
-	if err == nil && !bytes.Equal(h.Sum(nil), want) {
+	if err == nil && !bytes.Equal(h.Sum(nil), want.sum) {
 		err = fmt.Errorf("it changed while it was copied")
 	}
 	if err == nil {
-		err = tmp.Chmod(perm)
+		err = tmp.Chmod(want.perm)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -355,29 +370,29 @@ func install(src, dst string) (written bool, err error) {
 	return true, nil
 }
 
-// holds reports whether dst is a regular file of ours, with one link and
-// the permissions perm, whose content has the SHA-256 digest want. It reads
-// dst through one descriptor opened without following a symlink, so what
-// it checks is one file. Anything else is not an error: install replaces it.
-func holds(dst string, want []byte, perm fs.FileMode) (bool, error) {
+// bundled returns the SHA-256 digest and the permissions of dst if it is a
+// regular file of ours with one link; ok is false for anything else, which
+// install replaces. It reads dst through one descriptor opened without
+// following a symlink, so what it checks is one file.
+func bundled(dst string) (sum []byte, perm fs.FileMode, ok bool, err error) {
 	f, err := os.OpenFile(dst, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return false, nil
+		return nil, 0, false, nil
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return false, fmt.Errorf("bundle: %w", err)
+		return nil, 0, false, fmt.Errorf("bundle: %w", err)
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !fi.Mode().IsRegular() || fi.Mode().Perm() != perm || !ok || int(st.Uid) != os.Geteuid() || st.Nlink != 1 {
-		return false, nil
+	st, isStat := fi.Sys().(*syscall.Stat_t)
+	if !fi.Mode().IsRegular() || !isStat || int(st.Uid) != os.Geteuid() || st.Nlink != 1 {
+		return nil, 0, false, nil
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return false, fmt.Errorf("bundle: reading %s: %w", dst, err)
+		return nil, 0, false, fmt.Errorf("bundle: reading %s: %w", dst, err)
 	}
-	return bytes.Equal(h.Sum(nil), want), nil
+	return h.Sum(nil), fi.Mode().Perm(), true, nil
 }
 
 // fileDigest returns the SHA-256 digest and the permissions of the file at
