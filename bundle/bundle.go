@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 )
 
 // Result describes a bundle.
@@ -375,7 +374,7 @@ func install(src, dst string) (written bool, err error) {
 // install replaces. It reads dst through one descriptor opened without
 // following a symlink, so what it checks is one file.
 func bundled(dst string) (sum []byte, perm fs.FileMode, ok bool, err error) {
-	f, err := os.OpenFile(dst, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := openNoFollow(dst)
 	if err != nil {
 		return nil, 0, false, nil
 	}
@@ -384,8 +383,8 @@ func bundled(dst string) (sum []byte, perm fs.FileMode, ok bool, err error) {
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("bundle: %w", err)
 	}
-	st, isStat := fi.Sys().(*syscall.Stat_t)
-	if !fi.Mode().IsRegular() || !isStat || int(st.Uid) != os.Geteuid() || st.Nlink != 1 {
+	uid, links, known := ownerLinks(fi)
+	if !fi.Mode().IsRegular() || !known || uid != os.Geteuid() || links != 1 {
 		return nil, 0, false, nil
 	}
 	h := sha256.New()

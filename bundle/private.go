@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // maxSymlinks is how many symlinks PrivateDir follows on the way, as many
@@ -29,6 +28,9 @@ func PrivateDir(dir string) error {
 		return fmt.Errorf("bundle: %w", err)
 	}
 	uid := os.Geteuid()
+	if uid < 0 {
+		return fmt.Errorf("bundle: %s: this system has no user ids to keep a folder private with", dir)
+	}
 	parent, err := os.Lstat("/")
 	if err != nil {
 		return fmt.Errorf("bundle: %w", err)
@@ -115,10 +117,11 @@ func trustedParent(dir string, fi fs.FileInfo, uid int) error {
 	return nil
 }
 
-// owner is the uid that owns the file fi describes.
+// owner is the uid that owns the file fi describes, or -1 when that cannot
+// be told, which no check takes for the user or root.
 func owner(fi fs.FileInfo) int {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return int(st.Uid)
+	if uid, _, ok := ownerLinks(fi); ok {
+		return uid
 	}
 	return -1
 }
