@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,24 +53,30 @@ func TestBuildPlantedScannerIsReplaced(t *testing.T) {
 	planted := plantScanner(t, filepath.Join(tmp, "secure-build-"+strconv.Itoa(os.Getuid())))
 
 	ref := e.reg.host + "/app:1"
-	cmd := exec.Command(binary, "build", "--progress", "plain", "--db", e.db, "-t", ref, "--push", dir)
-	cmd.Env = append(environWithout("HOME", "XDG_CACHE_HOME", "TMPDIR"), "TMPDIR="+tmp, "BUILDKIT_HOST="+e.bk.addr)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err = cmd.Run()
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatal(err)
+	env := append(environWithout("HOME", "XDG_CACHE_HOME", "TMPDIR"), "TMPDIR="+tmp, "BUILDKIT_HOST="+e.bk.addr)
+	build := func() result {
+		t.Helper()
+		cmd := exec.Command(binary, "build", "--progress", "plain", "--db", e.db, "-t", ref, "--push", dir)
+		cmd.Env = env // runCmd would add HOME back
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+			t.Fatal(err)
+		}
+		return result{stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 1 {
-		t.Errorf("build with a planted scanner and a fixable critical: exit %d, want 1 (policy failure)", code)
+	r := build()
+	if r.code != 1 {
+		t.Errorf("build with a planted scanner and a fixable critical: exit %d, want 1 (policy failure)", r.code)
 	}
 	for _, want := range []string{
 		"secure-build policy failed for linux/amd64",
 		"critical " + fixableCriticalID + " in minimist 1.2.5 -> 1.2.6",
 		"nothing was exported",
 	} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("output does not say %q:\n%s", want, stderr.String())
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("output does not say %q:\n%s", want, r.stderr)
 		}
 	}
 	if e.reg.hasTag(t, "app", "1") {
@@ -77,6 +84,19 @@ func TestBuildPlantedScannerIsReplaced(t *testing.T) {
 	}
 	if got, err := os.ReadFile(planted); err != nil || !bytes.Equal(got, scanner) {
 		t.Errorf("the planted %s was not replaced by the real scanner (%v)", planted, err)
+	}
+
+	// The checked bundle stays as it is: the next build sends no scanner.
+	sent := regexp.MustCompile(`transferring secure-build-scanner: \S*MB`)
+	if !sent.MatchString(r.stderr) {
+		t.Errorf("the first build does not show the scanner sent:\n%s", r.stderr)
+	}
+	again := build()
+	if again.code != 1 {
+		t.Errorf("second build: exit %d, want 1 (policy failure)\n%s", again.code, again.stderr)
+	}
+	if s := sent.FindString(again.stderr); s != "" {
+		t.Errorf("the second build sent the scanner again (%s):\n%s", s, again.stderr)
 	}
 }
 
