@@ -8,6 +8,8 @@ package bundle
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
 	"debug/elf"
 	"fmt"
 	"io"
@@ -16,7 +18,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 )
 
 // Result describes a bundle.
@@ -59,14 +60,19 @@ func IsDynamic(path string) (bool, error) {
 
 // Executable copies the executable at src into dir as dir/name and, if it is
 // dynamically linked, its interpreter and every shared library it needs at
-// the same absolute paths under dir. Files already in dir with the source's
-// size, mode and modification time are left alone, so repeating it is cheap
-// and leaves dir unchanged. Files of an earlier, different bundle are not
-// removed: give each bundle its own dir.
+// the same absolute paths under dir. dir must be private (see PrivateDir):
+// what runs the build's scan step must be what this user put there. A file
+// already in dir is kept only if its content is the source's, compared by
+// SHA-256 digest, so repeating it leaves dir unchanged, and a file someone
+// planted there with the source's size, mode and time is replaced. Files of
+// an earlier, different bundle are not removed: give each bundle its own dir.
 func Executable(src, dir, name string) (Result, error) {
 	var res Result
 	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
 		return res, fmt.Errorf("bundle: invalid executable name %q", name)
+	}
+	if err := PrivateDir(dir); err != nil {
+		return res, err
 	}
 	exe, err := readObject(src, "/"+name)
 	if err != nil {
@@ -301,20 +307,36 @@ func readObject(host, path string) (*object, error) {
 }
 
 // install copies the file src (following symlinks) to dst unless dst
-// already has src's size, mode and modification time. It writes a temporary
-// file and renames it, so dst is never half written, and keeps src's
-// modification time so that the next call, and BuildKit's file sync, see
-// no change.
+// already holds src's content and permissions as a file of ours that is
+// linked nowhere else. It writes a temporary file and renames it, so dst is
+// never half written. A file it writes gets the current time, not src's: a
+// file of the source's size, mode and time can be a planted one that
+// BuildKit's file sync, which compares only those, already holds, and it
+// must send the replacement.
 func install(src, dst string) (written bool, err error) {
-	si, err := os.Stat(src)
-	if err != nil {
-		return false, fmt.Errorf("bundle: %w", err)
+	// Both files are read whole on every build: hash them side by side.
+	type digest struct {
+		sum  []byte
+		perm fs.FileMode
+		err  error
 	}
-	if di, err := os.Lstat(dst); err == nil && di.Mode().IsRegular() &&
-		di.Mode().Perm() == si.Mode().Perm() && di.Size() == si.Size() && di.ModTime().Equal(si.ModTime()) {
+	source := make(chan digest, 1)
+	go func() {
+		sum, perm, err := fileDigest(src)
+		source <- digest{sum, perm, err}
+	}()
+	have, havePerm, ok, err := bundled(dst)
+	want := <-source
+	if want.err != nil {
+		return false, fmt.Errorf("bundle: %w", want.err)
+	}
+	if err != nil {
+		return false, err
+	}
+	if ok && havePerm == want.perm && bytes.Equal(have, want.sum) {
 		return false, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return false, fmt.Errorf("bundle: %w", err)
 	}
 	in, err := os.Open(src)
@@ -327,15 +349,16 @@ func install(src, dst string) (written bool, err error) {
 		return false, fmt.Errorf("bundle: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	_, err = io.Copy(tmp, in)
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(tmp, h), in)
+	if err == nil && !bytes.Equal(h.Sum(nil), want.sum) {
+		err = fmt.Errorf("it changed while it was copied")
+	}
 	if err == nil {
-		err = tmp.Chmod(si.Mode().Perm())
+		err = tmp.Chmod(want.perm)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = os.Chtimes(tmp.Name(), time.Time{}, si.ModTime())
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), dst)
@@ -344,4 +367,51 @@ func install(src, dst string) (written bool, err error) {
 		return false, fmt.Errorf("bundle: copying %s: %w", src, err)
 	}
 	return true, nil
+}
+
+// bundled returns the SHA-256 digest and the permissions of dst if it is a
+// regular file of ours with one link; ok is false for anything else, which
+// install replaces. It reads dst through one descriptor opened without
+// following a symlink, so what it checks is one file.
+func bundled(dst string) (sum []byte, perm fs.FileMode, ok bool, err error) {
+	f, err := openNoFollow(dst)
+	if err != nil {
+		return nil, 0, false, nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("bundle: %w", err)
+	}
+	uid, links, known := ownerLinks(fi)
+	if !fi.Mode().IsRegular() || !known || uid != os.Geteuid() || links != 1 {
+		return nil, 0, false, nil
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, 0, false, fmt.Errorf("bundle: reading %s: %w", dst, err)
+	}
+	return h.Sum(nil), fi.Mode().Perm(), true, nil
+}
+
+// fileDigest returns the SHA-256 digest and the permissions of the file at
+// path, following symlinks.
+func fileDigest(path string) ([]byte, fs.FileMode, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("%s is not a regular file", path)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return h.Sum(nil), fi.Mode().Perm(), nil
 }

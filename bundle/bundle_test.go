@@ -185,19 +185,188 @@ func TestRepeat(t *testing.T) {
 	}
 	checkFiles(t, dir, second)
 
+	// A touched source has the same content: nothing to write.
 	later := time.Now().Add(time.Hour)
 	if err := os.Chtimes(prog, later, later); err != nil {
 		t.Fatal(err)
 	}
-	third, err := Executable(prog, dir, "app")
+	if third, err := Executable(prog, dir, "app"); err != nil || len(third.Written) != 0 {
+		t.Fatalf("after touching the source: %+v, %v; want nothing written", third, err)
+	}
+	// A changed source is copied again (an ELF file may end in anything).
+	f, err := os.OpenFile(prog, os.O_WRONLY|os.O_APPEND, 0)
+	if err == nil {
+		_, err = f.Write([]byte{0})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(third.Written, []string{"app"}) {
-		t.Fatalf("after touching the source, Written = %q; want [app]", third.Written)
+	fourth, err := Executable(prog, dir, "app")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "app")); err != nil || !fi.ModTime().Equal(later) {
-		t.Errorf("copy does not keep the source mtime: %v %v", fi, err)
+	if !slices.Equal(fourth.Written, []string{"app"}) {
+		t.Fatalf("after changing the source, Written = %q; want [app]", fourth.Written)
+	}
+	sameContent(t, filepath.Join(dir, "app"), prog)
+}
+
+// sameContent checks that the files got and want hold the same bytes.
+func sameContent(t *testing.T, got, want string) {
+	t.Helper()
+	g, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(g, w) {
+		t.Errorf("%s does not hold the content of %s", got, want)
+	}
+}
+
+// TestPlanted: a file put in the bundle in place of the executable is
+// replaced although it has the executable's size, mode and modification
+// time, and so is a symlink to a file with the right content; the
+// replacement gets a new modification time, so that BuildKit's file sync,
+// which compares size and time, sends it again.
+func TestPlanted(t *testing.T) {
+	prog := goBuild(t, staticSrc, "CGO_ENABLED=0")
+	dir := t.TempDir()
+	if _, err := Executable(prog, dir, "app"); err != nil {
+		t.Fatal(err)
+	}
+	app := filepath.Join(dir, "app")
+	fi, err := os.Stat(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planted := bytes.Repeat([]byte{0x90}, int(fi.Size()))
+	if err := os.WriteFile(app, planted, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(app, fi.Mode().Perm()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(app, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Executable(prog, dir, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Written, []string{"app"}) {
+		t.Fatalf("with a planted file of the same size, mode and time, Written = %q; want [app]", res.Written)
+	}
+	sameContent(t, app, prog)
+	if after, err := os.Stat(app); err != nil || after.ModTime().Equal(fi.ModTime()) {
+		t.Errorf("the replacement kept the planted file's time %v (%v)", fi.ModTime(), err)
+	}
+
+	if err := os.Remove(app); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(prog, app); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Executable(prog, dir, "app"); err != nil || !slices.Equal(res.Written, []string{"app"}) {
+		t.Fatalf("with a symlink in place: %+v, %v; want [app] written", res, err)
+	}
+	checkFiles(t, dir, Result{Files: []string{"app"}})
+}
+
+// TestPrivateDir: the bundle's folder is made 0700, and a folder others
+// could change is refused: one owned by someone else, a writable one, a
+// symlink, or one under a folder others could rename it in.
+func TestPrivateDir(t *testing.T) {
+	base := t.TempDir()
+	mkdir := func(name string, mode fs.FileMode) string {
+		t.Helper()
+		p := filepath.Join(base, name)
+		if err := os.Mkdir(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil { // the umask may have cut it
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	fresh := filepath.Join(base, "a", "b", "c")
+	if err := PrivateDir(fresh); err != nil {
+		t.Fatalf("PrivateDir(%s): %v", fresh, err)
+	}
+	for _, p := range []string{filepath.Join(base, "a"), filepath.Join(base, "a", "b"), fresh} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v, %v; want a folder of mode 0700", p, fi.Mode(), err)
+		}
+	}
+	readable := mkdir("readable", 0o755)
+	if err := PrivateDir(readable); err != nil {
+		t.Errorf("PrivateDir of a folder of ours of mode 0755: %v", err)
+	} else if fi, _ := os.Stat(readable); fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s has mode %v; want 0700", readable, fi.Mode())
+	}
+	sticky := mkdir("sticky", 0o777|fs.ModeSticky)
+	if err := PrivateDir(filepath.Join(sticky, "mine")); err != nil {
+		t.Errorf("PrivateDir of a new folder in a sticky folder like /tmp: %v", err)
+	}
+	ours := mkdir("ours", 0o700)
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(ours, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := PrivateDir(filepath.Join(link, "in")); err != nil {
+		t.Errorf("PrivateDir under a symlink of ours to a folder of ours: %v", err)
+	}
+
+	refused := []struct{ dir, why string }{
+		{mkdir("world", 0o777), "writable by others"},
+		{mkdir("group", 0o770), "writable by others"},
+		{filepath.Join(mkdir("open", 0o777), "in"), "not sticky"},
+		{link, "is a symlink"},
+	}
+	if os.Geteuid() == 0 {
+		theirs := mkdir("theirs", 0o700)
+		theirLink := filepath.Join(sticky, "their-link")
+		if err := os.Symlink(ours, theirLink); err != nil {
+			t.Fatal(err)
+		}
+		squatted := filepath.Join(sticky, "squatted")
+		if err := os.Mkdir(squatted, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{theirs, theirLink, squatted} {
+			if err := os.Lchown(p, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}
+		refused = append(refused,
+			struct{ dir, why string }{theirs, "owned by uid 65534"},
+			struct{ dir, why string }{filepath.Join(theirs, "in"), "owned by uid 65534"},
+			struct{ dir, why string }{filepath.Join(theirLink, "in"), "owned by uid 65534"},
+			struct{ dir, why string }{filepath.Join(squatted, "secure-build"), "owned by uid 65534"},
+		)
+	} else {
+		t.Log("not root: the cases of folders owned by someone else are not tried")
+	}
+	prog := goBuild(t, staticSrc, "CGO_ENABLED=0")
+	for _, tc := range refused {
+		err := PrivateDir(tc.dir)
+		if err == nil || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("PrivateDir(%s) = %v; want an error saying %q", tc.dir, err, tc.why)
+		}
+		if _, err := Executable(prog, tc.dir, "app"); err == nil {
+			t.Errorf("Executable bundled into %s", tc.dir)
+		}
+		if _, err := os.Lstat(filepath.Join(tc.dir, "app")); err == nil {
+			t.Errorf("Executable wrote into %s", tc.dir)
+		}
 	}
 }
 

@@ -74,7 +74,9 @@ func chooseScanner(stderr io.Writer, builder ocispecs.Platform, image string) (s
 
 // localScanner bundles this executable into a folder of the user's cache
 // named for its path, size and time, so that an unchanged binary is the same
-// unchanged folder and BuildKit sends nothing on the next build.
+// unchanged folder and BuildKit sends nothing on the next build. The name
+// only tells binaries apart: bundle.Executable checks that the folder is
+// private and that every file in it has the content it bundles.
 func localScanner() (scanner, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -88,7 +90,7 @@ func localScanner() (scanner, error) {
 		return scanner{}, fmt.Errorf("find this executable: %w", err)
 	}
 	// Without a user cache folder (no HOME), a folder of this user's in
-	// the temporary folder does: it only saves sending the binary again.
+	// the temporary folder does; one someone else made first is refused.
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = filepath.Join(os.TempDir(), "secure-build-"+strconv.Itoa(os.Getuid()))
