@@ -671,7 +671,7 @@ func TestHostileZippedPython(t *testing.T) {
 
 // elfWithSection returns a small 64-bit ELF file holding one section of
 // data under name, plus the section name table.
-func elfWithSection(t *testing.T, name string, data []byte) []byte {
+func elfWithSection(t testing.TB, name string, data []byte) []byte {
 	t.Helper()
 	names := append([]byte("\x00"+name+"\x00.shstrtab\x00"), 0)
 	const hdr, ent = 64, 64
