@@ -60,9 +60,11 @@ func (z zippedPython) Extract(ctx context.Context, in *filesystem.ScanInput) (in
 		if isZippedPython(f.Name) || !z.FileRequired(simplefileapi.New(f.Name, sizelessInfo{f.FileInfo()})) {
 			continue
 		}
+		// A bound hit ends the read: the directory of a bomb lists the same
+		// entry thousands of times.
 		if f.UncompressedSize64 > maxArchiveMetadataSize {
 			errs = append(errs, fmt.Errorf("read %s: %s inflates to %d bytes, more than %d", name, f.Name, f.UncompressedSize64, maxArchiveMetadataSize))
-			continue
+			break
 		}
 		if f.UncompressedSize64 > left {
 			errs = append(errs, fmt.Errorf("read %s: its metadata inflates to more than %d bytes", name, limit))
