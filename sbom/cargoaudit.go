@@ -20,7 +20,7 @@ import (
 // KiB of JSON.
 const (
 	maxRustDepSection = 4 << 20
-	maxRustDepJSON    = 16 << 20
+	maxRustDepJSON    = 4 << 20
 )
 
 // cargoAuditGate finds the cargo-auditable section of an executable and

@@ -8,6 +8,7 @@
 #   BENCH_DIR    work dir for the binary, the corpus and the outputs
 #                (default /var/tmp/secure-build-hostile; the corpus is reused)
 #   PROCS        GOMAXPROCS values to run each case at (default "2 8")
+#   ONLY         case names to run (default: all)
 #   MAX_RSS_MB   the bound on peak RSS (default 512)
 #   MAX_SECONDS  the bound on wall time (default 10)
 #   KILL_AFTER   seconds after which a run is killed (default 60), and
@@ -30,6 +31,7 @@ MAX_SECONDS=${MAX_SECONDS:-10}
 KILL_AFTER=${KILL_AFTER:-60}
 MEM_CAP_MB=${MEM_CAP_MB:-4096}
 FUZZTIME=${FUZZTIME:-}
+ONLY=${ONLY:-}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$BENCH_DIR/bin/docker-secure
@@ -85,6 +87,7 @@ run() {
 printf '%-12s %10s %14s %10s %10s %8s\n' case GOMAXPROCS "peak RSS MB" "wall s" exit bounds
 for c in "${CASES[@]}"; do
 	name=${c%%|*}
+	[[ -z $ONLY || " $ONLY " == *" $name "* ]] || continue
 	read -r -a args <<<"${c#*|}"
 	for p in $PROCS; do
 		run "$name" "$p" "${args[@]}"
