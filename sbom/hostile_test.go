@@ -715,6 +715,12 @@ func TestHostileCargoAuditableBomb(t *testing.T) {
 	root := t.TempDir()
 	writeBytes(t, root, "usr/local/bin/bomb", elfWithSection(t, ".dep-v0", zlibStream(bomb, 0)), 0o755)
 	writeBytes(t, root, "usr/local/bin/app", elfWithSection(t, ".dep-v0", legit.Bytes()), 0o755)
+	// WebAssembly modules of a few bytes whose .dep-v0 section claims 256 MiB:
+	// go-rustaudit allocates the claim before it reads.
+	wasm := append([]byte("\x00asm\x01\x00\x00\x00\x00\xff\xff\xff\x7f\x07.dep-v0"), 0x78, 0xda)
+	for i := range 8 {
+		writeBytes(t, root, fmt.Sprintf("usr/local/bin/wasm%d", i), wasm, 0o755)
+	}
 	addSentinel(t, root)
 
 	var s *SBOM
