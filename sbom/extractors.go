@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	cpb "github.com/google/osv-scalibr/binary/proto/config_go_proto"
@@ -27,9 +28,9 @@ import (
 )
 
 // Bounds on what one file may cost. Archives nest at most maxArchiveDepth
-// deep and inflate to at most maxArchiveBytes in all; a metadata file (a
-// package.json, a METADATA, a status file) larger than maxMetadataFileSize
-// is not a package record.
+// deep and inflate to at most inflateBudget of their size, never more than
+// maxArchiveBytes; a metadata file (a package.json, a METADATA, a status
+// file) larger than maxMetadataFileSize is not a package record.
 const (
 	maxArchiveDepth     = 8
 	maxArchiveBytes     = 1 << 30
@@ -81,6 +82,8 @@ func newExtractors() ([]filesystem.Extractor, error) {
 		switch c.name {
 		case gobinary.Name:
 			ex = goBinaryGate{ex}
+		case cargoauditable.Name:
+			ex = cargoAuditGate{ex}
 		case javaarchive.Name:
 			ex = javaArchiveGate{javaManifestFallback{ex}}
 		case rpm.Name:
@@ -96,7 +99,7 @@ func newExtractors() ([]filesystem.Extractor, error) {
 		case packagelockjson.Name:
 			ex = boundedMetadata{Extractor: installedLockfile{ex}}
 		case wheelegg.Name:
-			ex = boundedMetadata{Extractor: withLicenses{Extractor: ex, parse: pythonLicenses, only: isPythonMetadataFile}, only: isPythonMetadataFile}
+			ex = boundedMetadata{Extractor: zippedPython{withLicenses{Extractor: ex, parse: pythonLicenses, only: isPythonMetadataFile}}, only: isPythonMetadataFile}
 		}
 		out = append(out, ex)
 	}
@@ -111,7 +114,7 @@ func newExtractors() ([]filesystem.Extractor, error) {
 type boundedMetadata struct {
 	filesystem.Extractor
 	// only, when set, says which files are metadata; the others (a zipped
-	// .egg) pass through unbounded.
+	// .egg, which zippedPython bounds) pass through.
 	only func(string) bool
 }
 
@@ -146,30 +149,47 @@ func (sizelessInfo) Size() int64 { return 0 }
 // that would make it inflate too much. osv-scalibr bounds the nesting depth
 // and the bytes of nested archives, but reads manifests and pom.properties of
 // any size, holding a manifest in memory whole: a 1 MB jar made it hold
-// gigabytes.
+// gigabytes. It also reads each nested archive into memory whole, so a file
+// that nests archives takes its share of archiveMemory while it is read.
 type javaArchiveGate struct {
 	filesystem.Extractor
 }
 
 func (g javaArchiveGate) Extract(ctx context.Context, in *filesystem.ScanInput) (inventory.Inventory, error) {
-	if ra, ok := in.Reader.(io.ReaderAt); ok && in.Info != nil {
-		budget := uint64(maxArchiveBytes)
-		if err := checkArchive(ra, in.Info.Size(), "", 1, &budget); err != nil {
-			return inventory.Inventory{}, fmt.Errorf("%s: %w", slashPath(in.Path), err)
+	ra, ok := in.Reader.(io.ReaderAt)
+	if !ok || in.Info == nil {
+		return g.Extractor.Extract(ctx, in)
+	}
+	zr, err := zip.NewReader(ra, in.Info.Size())
+	if err != nil {
+		return g.Extractor.Extract(ctx, in) // it says what is wrong with the file
+	}
+	budget := inflateBudget(in.Info.Size())
+	if slices.ContainsFunc(zr.File, func(f *zip.File) bool { return javaarchive.IsArchive(f.Name) }) {
+		hold := int64(min(2*budget, maxArchiveMemory))
+		if err := archiveMemory.acquire(ctx, hold); err != nil {
+			return inventory.Inventory{}, err
 		}
+		defer archiveMemory.release(hold)
+	}
+	check := archiveCheck{ctx: ctx, limit: budget, left: budget}
+	if err := check.zip(zr, "", 1); err != nil {
+		return inventory.Inventory{}, fmt.Errorf("%s: %w", slashPath(in.Path), err)
 	}
 	return g.Extractor.Extract(ctx, in)
 }
 
-// checkArchive checks one archive at nesting depth (1 for the file itself)
-// against the bounds, taking what osv-scalibr would inflate from budget.
-// prefix names the archive inside the file. An archive that cannot be read
-// passes: the extractor says what is wrong with it.
-func checkArchive(ra io.ReaderAt, size int64, prefix string, depth int, budget *uint64) error {
-	zr, err := zip.NewReader(ra, size)
-	if err != nil {
-		return nil
-	}
+// archiveCheck checks one Java archive and those nested in it against the
+// bounds, taking what osv-scalibr would inflate from left, out of limit.
+type archiveCheck struct {
+	ctx         context.Context
+	limit, left uint64
+}
+
+// zip checks an archive at nesting depth (1 for the file itself); prefix
+// names it inside the file. A nested archive that cannot be read passes:
+// the extractor says what is wrong with it.
+func (c *archiveCheck) zip(zr *zip.Reader, prefix string, depth int) error {
 	if len(zr.File) > maxArchiveEntries {
 		return fmt.Errorf("%sholds %d entries, more than %d", prefix, len(zr.File), maxArchiveEntries)
 	}
@@ -182,46 +202,53 @@ func checkArchive(ra io.ReaderAt, size int64, prefix string, depth int, budget *
 			continue
 		case metadata && f.UncompressedSize64 > maxArchiveMetadataSize:
 			return fmt.Errorf("%s%s inflates to %d bytes, more than %d", prefix, f.Name, f.UncompressedSize64, maxArchiveMetadataSize)
-		case f.UncompressedSize64 > *budget:
-			return fmt.Errorf("%s%s: the archive inflates to more than %d bytes", prefix, f.Name, maxArchiveBytes)
+		case f.UncompressedSize64 > c.left:
+			return fmt.Errorf("%s%s: the archive inflates to more than %d bytes", prefix, f.Name, c.limit)
 		case nested && f.Method != zip.Store && f.UncompressedSize64 > maxNestedArchiveRatio*f.CompressedSize64+1<<20:
 			return fmt.Errorf("%s%s inflates %d bytes to %d: a zip bomb", prefix, f.Name, f.CompressedSize64, f.UncompressedSize64)
 		}
-		*budget -= f.UncompressedSize64
+		c.left -= f.UncompressedSize64
 		if !nested {
 			continue
 		}
-		sub, err := openNested(ra, f)
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		sub, err := openNested(f)
 		if err != nil {
 			continue
 		}
-		if err := checkArchive(sub, int64(f.UncompressedSize64), prefix+f.Name+"/", depth+1, budget); err != nil {
+		if err := c.zip(sub, prefix+f.Name+"/", depth+1); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// openNested gives random access to an archive nested in another: in place
-// when stored, else inflated into memory (within the checked bounds).
-func openNested(ra io.ReaderAt, f *zip.File) (io.ReaderAt, error) {
+// openNested opens the directory of an archive nested in another: in place
+// when stored, else inflated into memory as its bytes arrive. Its declared
+// size is checked against the budget, never allocated: archive/zip fails an
+// entry that inflates to more or fewer bytes than it declares.
+func openNested(f *zip.File) (*zip.Reader, error) {
 	if f.Method == zip.Store {
-		off, err := f.DataOffset()
+		rc, err := f.OpenRaw()
 		if err != nil {
 			return nil, err
 		}
-		return io.NewSectionReader(ra, off, int64(f.UncompressedSize64)), nil
+		if sr, ok := rc.(*io.SectionReader); ok {
+			return zip.NewReader(sr, sr.Size())
+		}
 	}
 	rc, err := f.Open()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	b := make([]byte, f.UncompressedSize64)
-	if _, err := io.ReadFull(rc, b); err != nil {
+	b, err := readAllBounded(rc, f.Name, int64(f.UncompressedSize64))
+	if err != nil {
 		return nil, err
 	}
-	return bytes.NewReader(b), nil
+	return zip.NewReader(bytes.NewReader(b), int64(len(b)))
 }
 
 // withLicenses reads a small metadata file once, hands it to the wrapped

@@ -6,10 +6,15 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"compress/zlib"
+	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -544,4 +549,212 @@ func TestHostileZipBombs(t *testing.T) {
 	}
 	requirePackage(t, s, sentinelPURL)
 	requirePackage(t, s, "pkg:maven/org.apache.commons/commons-lang3@3.12.0")
+}
+
+// allocatedBy returns the bytes the Go heap allocated while f ran, freed or
+// not: a bound on it is a bound on the memory f could have held.
+func allocatedBy(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// boundedAlloc is the heap a hostile root may make the catalog allocate in
+// these tests: generous, and far below what the bombs declare.
+const boundedAlloc = 256 << 20
+
+// lyingNestedJar returns a jar of a few hundred bytes holding a jar whose
+// directory declares a nested jar of 1023 MiB (just under the old bound),
+// deflated from 30 MiB, with only
+// a few bytes of data behind the claim.
+func lyingNestedJar(t *testing.T) []byte {
+	t.Helper()
+	var inner bytes.Buffer
+	zw := zip.NewWriter(&inner)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "lib/bomb.jar", Method: zip.Deflate, CompressedSize64: 30 << 20, UncompressedSize64: 1<<30 - 1<<20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte{0x03, 0x00})
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return zipFiles(t, zipEntry{"lib/inner.jar", inner.Bytes()})
+}
+
+// TestHostileNestedJarDeclaredSize: a nested jar's declared size is checked
+// against the bytes the file holds and never allocated. Before, sixteen
+// copies of a 300-byte jar made the gate allocate 16 GiB.
+func TestHostileNestedJarDeclaredSize(t *testing.T) {
+	jar := lyingNestedJar(t)
+	if len(jar) > 1024 {
+		t.Fatalf("test setup: the jar is %d bytes, not a small bomb", len(jar))
+	}
+	root := t.TempDir()
+	const copies = 16
+	for i := range copies {
+		writeBytes(t, root, fmt.Sprintf("opt/lib/bomb%02d.jar", i), jar, 0o644)
+	}
+	addSentinel(t, root)
+	var s *SBOM
+	if n := allocatedBy(func() { s = mustCatalog(t, root) }); n > boundedAlloc {
+		t.Errorf("the catalog allocated %d MiB for %d jars of %d bytes", n>>20, copies, len(jar))
+	}
+	for i := range copies {
+		w := requireIncomplete(t, s, fmt.Sprintf("/opt/lib/bomb%02d.jar", i))
+		if !strings.Contains(w, "lib/inner.jar/lib/bomb.jar") || !strings.Contains(w, "more than") {
+			t.Errorf("the incompleteness does not name the nested jar and the bound: %s", w)
+		}
+	}
+	requirePackage(t, s, sentinelPURL)
+}
+
+// pythonMetadata is the head of a METADATA or PKG-INFO file.
+func pythonMetadata(name, version string) string {
+	return "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version + "\nLicense: MIT\n"
+}
+
+// TestHostileZippedPython: zipped eggs and wheels are read with bounds on
+// their entries and on what those inflate to. Before, an egg of a few
+// hundred KiB made osv-scalibr inflate gigabytes of continuation lines, for
+// minutes, and a bomb gave no error at all.
+func TestHostileZippedPython(t *testing.T) {
+	continued := strings.Repeat(" "+strings.Repeat("a", 1022)+"\n", 1024) // 1 MiB a chunk
+	cases := map[string][]byte{
+		// One METADATA of 2 GiB of continuation lines.
+		"usr/lib/python3/dist-packages/bomb-1.0-py3-none-any.whl": zipBomb(t, []bombEntry{{"bomb-1.0.dist-info/METADATA", pythonMetadata("bomb", "1.0"), continued, 2048}}),
+		// Many PKG-INFO files, each under the bound for one entry, that
+		// together inflate far beyond what the egg could hold.
+		"usr/lib/python3/dist-packages/many-1.0-py3.11.egg": zipBomb(t, func() []bombEntry {
+			var b []bombEntry
+			for i := range 64 {
+				b = append(b, bombEntry{fmt.Sprintf("d%03d/EGG-INFO/PKG-INFO", i), pythonMetadata(fmt.Sprintf("many%03d", i), "1.0"), continued, 3})
+			}
+			return b
+		}()),
+	}
+	root := t.TempDir()
+	for name, data := range cases {
+		if len(data) > 8<<20 {
+			t.Fatalf("test setup: %s is %d bytes, not a small bomb", name, len(data))
+		}
+		writeBytes(t, root, name, data, 0o644)
+	}
+	writeBytes(t, root, "usr/lib/python3/dist-packages/legit-2.0-py3-none-any.whl", zipFiles(t,
+		zipEntry{"legit/__init__.py", []byte("")},
+		zipEntry{"legit-2.0.dist-info/METADATA", []byte(pythonMetadata("legit", "2.0") + "\nA description.\n")},
+	), 0o644)
+	addSentinel(t, root)
+
+	// The bound is on the bytes allocated, freed or not: each metadata entry
+	// read is copied a few times (inflated, handed on, split into lines).
+	var s *SBOM
+	start := time.Now()
+	if n := allocatedBy(func() { s = mustCatalog(t, root) }); n > 4*boundedAlloc {
+		t.Errorf("the catalog allocated %d MiB", n>>20)
+	}
+	t.Logf("catalog took %v", time.Since(start))
+	for name := range cases {
+		if w := requireIncomplete(t, s, "/"+name); !strings.Contains(w, "more than") {
+			t.Errorf("the incompleteness for %s does not name the bound: %s", name, w)
+		}
+	}
+	requirePackage(t, s, sentinelPURL)
+	p := requirePackage(t, s, "pkg:pypi/legit@2.0")
+	if want := []string{"/usr/lib/python3/dist-packages/legit-2.0-py3-none-any.whl"}; !slices.Equal(p.Locations, want) {
+		t.Errorf("legit locations %q, want %q", p.Locations, want)
+	}
+}
+
+// elfWithSection returns a small 64-bit ELF file holding one section of
+// data under name, plus the section name table.
+func elfWithSection(t testing.TB, name string, data []byte) []byte {
+	t.Helper()
+	names := append([]byte("\x00"+name+"\x00.shstrtab\x00"), 0)
+	const hdr, ent = 64, 64
+	dataOff := uint64(hdr)
+	namesOff := dataOff + uint64(len(data))
+	shoff := namesOff + uint64(len(names))
+	var buf bytes.Buffer
+	write := func(v any) {
+		if err := binary.Write(&buf, binary.LittleEndian, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ident := [elf.EI_NIDENT]byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)}
+	write(elf.Header64{Ident: ident, Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
+		Shoff: shoff, Ehsize: hdr, Shentsize: ent, Shnum: 3, Shstrndx: 2})
+	buf.Write(data)
+	buf.Write(names)
+	write(elf.Section64{})
+	write(elf.Section64{Name: 1, Type: uint32(elf.SHT_PROGBITS), Off: dataOff, Size: uint64(len(data)), Addralign: 1})
+	write(elf.Section64{Name: uint32(2 + len(name)), Type: uint32(elf.SHT_STRTAB), Off: namesOff, Size: uint64(len(names)), Addralign: 1})
+	return buf.Bytes()
+}
+
+// zlibStream wraps a raw deflate stream in zlib's header and trailer.
+func zlibStream(deflated []byte, adler uint32) []byte {
+	out := append([]byte{0x78, 0xda}, deflated...)
+	return binary.BigEndian.AppendUint32(out, adler)
+}
+
+// TestHostileCargoAuditableBomb: a cargo-auditable section is inflated with
+// a bound before go-rustaudit reads it. Before, a 1 MB ELF file whose
+// .dep-v0 section inflated to 1 GiB made it allocate gigabytes.
+func TestHostileCargoAuditableBomb(t *testing.T) {
+	bomb, _, _ := deflateRepeat(t, []byte(`{"packages":[{"name":"x","version":"1`), make([]byte, 1<<20), 1024)
+	json := []byte(`{"packages":[{"name":"serde","version":"1.0.200","source":"crates.io","kind":"runtime","root":false},{"name":"app","version":"0.1.0","source":"local","root":true}]}`)
+	var legit bytes.Buffer
+	zw := zlib.NewWriter(&legit)
+	zw.Write(json)
+	zw.Close()
+
+	root := t.TempDir()
+	writeBytes(t, root, "usr/local/bin/bomb", elfWithSection(t, ".dep-v0", zlibStream(bomb, 0)), 0o755)
+	writeBytes(t, root, "usr/local/bin/app", elfWithSection(t, ".dep-v0", legit.Bytes()), 0o755)
+	// WebAssembly modules of a few bytes whose .dep-v0 section claims 256 MiB:
+	// go-rustaudit allocates the claim before it reads.
+	wasm := append([]byte("\x00asm\x01\x00\x00\x00\x00\xff\xff\xff\x7f\x07.dep-v0"), 0x78, 0xda)
+	for i := range 8 {
+		writeBytes(t, root, fmt.Sprintf("usr/local/bin/wasm%d", i), wasm, 0o755)
+	}
+	addSentinel(t, root)
+
+	var s *SBOM
+	if n := allocatedBy(func() { s = mustCatalog(t, root) }); n > boundedAlloc {
+		t.Errorf("the catalog allocated %d MiB", n>>20)
+	}
+	if w := requireIncomplete(t, s, "/usr/local/bin/bomb"); !strings.Contains(w, "more than") {
+		t.Errorf("the incompleteness does not name the bound: %s", w)
+	}
+	requirePackage(t, s, sentinelPURL)
+	requirePackage(t, s, "pkg:cargo/serde@1.0.200")
+	if w := incompleteAbout(s, "/usr/local/bin/app"); w != "" {
+		t.Errorf("the legitimate binary is incomplete: %s", w)
+	}
+}
+
+// TestGoBinaryRenamedBuildInfoSection: debug/buildinfo finds the build info
+// of a Go binary whose .go.buildinfo section is renamed (or whose section
+// headers are gone) in its first writable segment, so the catalog must too.
+func TestGoBinaryRenamedBuildInfoSection(t *testing.T) {
+	bin, _ := buildGoBinary(t)
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := bytes.Replace(b, []byte("\x00.go.buildinfo\x00"), []byte("\x00.go.buildinfx\x00"), 1)
+	if bytes.Equal(renamed, b) {
+		t.Fatal("test setup: no section named .go.buildinfo to rename")
+	}
+	root := t.TempDir()
+	writeBytes(t, root, "usr/local/bin/hello", renamed, 0o755)
+	s := mustCatalog(t, root)
+	p := requirePackage(t, s, "pkg:golang/golang.org/x/text@"+xTextVersion)
+	if want := []string{"/usr/local/bin/hello"}; !slices.Equal(p.Locations, want) {
+		t.Errorf("locations %q, want %q", p.Locations, want)
+	}
 }

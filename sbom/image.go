@@ -140,11 +140,9 @@ func wantedBy(extractors []filesystem.Extractor) func(*tar.Header) want {
 const maxBinaryCheck = 256 << 20
 
 // binaryOfInterest says whether an executable may hold Go build info or
-// cargo-auditable data: an ELF file whose section names show neither does
-// not; anything else (not ELF, unreadable sections) might.
+// cargo-auditable data (see mayHoldPackages).
 func binaryOfInterest(data []byte) bool {
-	has, known := elfHasSection(bytes.NewReader(data), append([]string{goBuildInfoSection}, rustAuditSections...)...)
-	return has || !known
+	return mayHoldPackages(bytes.NewReader(data))
 }
 
 // tarFileAPI shows a tar entry to an extractor's FileRequired.

@@ -1,0 +1,359 @@
+// Command hostilegen writes the hostile corpus of test/bench/hostile.sh:
+// small files that declare, or inflate to, far more than they hold. Each
+// case is a root filesystem (64 copies of the bomb where a root can hold
+// many), an image tar, or a policy file.
+//
+//	go run ./test/bench/hostilegen -out DIR
+package main
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"debug/elf"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// copies is how many copies of a bomb one root holds: the catalog reads up
+// to 2*GOMAXPROCS files at once, so memory per file multiplies.
+const copies = 64
+
+func main() {
+	out := flag.String("out", "", "folder to write the corpus into (made if missing)")
+	flag.Parse()
+	if *out == "" {
+		log.Fatal("usage: hostilegen -out DIR")
+	}
+	cases := []struct {
+		name  string
+		write func(dir string) error
+	}{
+		{"nested-jar", writeNestedJars},
+		{"cargo-zlib", writeCargoBombs},
+		{"slow-egg", writeSlowEggs},
+		{"wheel-bomb", writeWheelBombs},
+		{"dpkg-huge", writeHugeStatus},
+		{"tar-2gib", writeTarBomb},
+		{"yaml-alias", writeAliasBomb},
+	}
+	for _, c := range cases {
+		dir := filepath.Join(*out, c.name)
+		if _, err := os.Stat(filepath.Join(dir, ".done")); err == nil {
+			continue // written by an earlier run
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			log.Fatal(err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			log.Fatal(err)
+		}
+		if err := c.write(dir); err != nil {
+			log.Fatalf("write %s: %v", c.name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ".done"), nil, 0o644); err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("wrote %s", dir)
+	}
+}
+
+// writeCopies writes data as copies files named by pattern (with %02d) under
+// root, plus a sentinel npm package that must still be found.
+func writeCopies(root, pattern string, data []byte, mode os.FileMode) error {
+	for i := range copies {
+		p := filepath.Join(root, fmt.Sprintf(pattern, i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, data, mode); err != nil {
+			return err
+		}
+	}
+	return writeSentinel(root)
+}
+
+func writeSentinel(root string) error {
+	p := filepath.Join(root, "srv/node_modules/sentinel/package.json")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, []byte(`{"name": "sentinel", "version": "1.0.0"}`), 0o644)
+}
+
+// writeNestedJars: a jar of a few hundred bytes whose nested jar's directory
+// declares a jar of 1023 MiB deflated from 30 MiB, with two bytes behind it.
+func writeNestedJars(dir string) error {
+	var inner bytes.Buffer
+	zw := zip.NewWriter(&inner)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "lib/bomb.jar", Method: zip.Deflate, CompressedSize64: 30 << 20, UncompressedSize64: 1<<30 - 1<<20})
+	if err != nil {
+		return err
+	}
+	w.Write([]byte{0x03, 0x00})
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	jar, err := zipOf(map[string][]byte{"lib/inner.jar": inner.Bytes()})
+	if err != nil {
+		return err
+	}
+	return writeCopies(filepath.Join(dir, "root"), "opt/lib/bomb%02d.jar", jar, 0o644)
+}
+
+// writeCargoBombs: a 1 MB ELF executable whose .dep-v0 section is a zlib
+// stream inflating to 1 GiB.
+func writeCargoBombs(dir string) error {
+	deflated := deflateRepeat([]byte(`{"packages":[{"name":"x","version":"1`), make([]byte, 1<<20), 1024)
+	section := append([]byte{0x78, 0xda}, deflated.data...)
+	section = binary.BigEndian.AppendUint32(section, 0)
+	return writeCopies(filepath.Join(dir, "root"), "usr/local/bin/rust%02d", elfWithSection(".dep-v0", section), 0o755)
+}
+
+// writeSlowEggs: an egg of about 160 KB whose directory lists one deflated
+// PKG-INFO of 99 MiB (under osv-scalibr's 100 MiB per file) a thousand
+// times: each listing points at the same bytes.
+func writeSlowEggs(dir string) error {
+	var text bytes.Buffer
+	text.WriteString("Metadata-Version: 1.1\nName: slow\nVersion: 1.0\n")
+	line := " " + strings.Repeat("a", 1022) + "\n"
+	for text.Len() < 99<<20 {
+		text.WriteString(line)
+	}
+	var deflated bytes.Buffer
+	fw, err := flate.NewWriter(&deflated, flate.BestCompression)
+	if err != nil {
+		return err
+	}
+	fw.Write(text.Bytes())
+	fw.Close()
+	egg := overlappingZip("EGG-INFO/PKG-INFO", deflated.Bytes(), crc32.ChecksumIEEE(text.Bytes()), uint64(text.Len()), 1000)
+	return writeCopies(filepath.Join(dir, "root"), "usr/lib/python3/dist-packages/slow%02d-1.0-py3.11.egg", egg, 0o644)
+}
+
+// overlappingZip writes one local entry and a central directory that lists
+// it count times.
+func overlappingZip(entry string, deflated []byte, crc uint32, size uint64, count int) []byte {
+	var buf bytes.Buffer
+	le := binary.LittleEndian
+	w := func(v any) { binary.Write(&buf, le, v) }
+	w(uint32(0x04034b50))
+	w([]uint16{20, 0, 8, 0, 0})
+	w([]uint32{crc, uint32(len(deflated)), uint32(size)})
+	w([]uint16{uint16(len(entry)), 0})
+	buf.WriteString(entry)
+	buf.Write(deflated)
+	cdStart := buf.Len()
+	for range count {
+		w(uint32(0x02014b50))
+		w([]uint16{20, 20, 0, 8, 0, 0})
+		w([]uint32{crc, uint32(len(deflated)), uint32(size)})
+		w([]uint16{uint16(len(entry)), 0, 0, 0, 0})
+		w([]uint32{0, 0})
+		buf.WriteString(entry)
+	}
+	cdSize := buf.Len() - cdStart
+	w(uint32(0x06054b50))
+	w([]uint16{0, 0, uint16(count), uint16(count)})
+	w([]uint32{uint32(cdSize), uint32(cdStart)})
+	w(uint16(0))
+	return buf.Bytes()
+}
+
+// writeWheelBombs: a wheel whose METADATA inflates to 2 GiB of
+// continuation lines.
+func writeWheelBombs(dir string) error {
+	head := []byte("Metadata-Version: 2.1\nName: bomb\nVersion: 1.0\n")
+	chunk := []byte(strings.Repeat(" "+strings.Repeat("a", 1022)+"\n", 1024))
+	bomb := deflateRepeat(head, chunk, 2048)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.CreateRaw(&zip.FileHeader{Name: "bomb-1.0.dist-info/METADATA", Method: zip.Deflate, CRC32: bomb.crc, CompressedSize64: uint64(len(bomb.data)), UncompressedSize64: bomb.size})
+	if err != nil {
+		return err
+	}
+	w.Write(bomb.data)
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return writeCopies(filepath.Join(dir, "root"), "usr/lib/python3/dist-packages/bomb%02d-1.0-py3-none-any.whl", buf.Bytes(), 0o644)
+}
+
+// writeHugeStatus: a dpkg status of 8 GiB, sparse after its first record.
+func writeHugeStatus(dir string) error {
+	root := filepath.Join(dir, "root")
+	if err := writeSentinel(root); err != nil {
+		return err
+	}
+	p := filepath.Join(root, "var/lib/dpkg/status")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.WriteString("Package: base-files\nStatus: install ok installed\nVersion: 12.4\nArchitecture: amd64\n\n"); err != nil {
+		return err
+	}
+	return f.Truncate(8 << 30)
+}
+
+// writeTarBomb: a docker-archive tar of about 2 MB whose one layer holds a
+// dpkg status that inflates to 2 GiB.
+func writeTarBomb(dir string) error {
+	gz := filepath.Join(dir, "layer.tar.gz")
+	f, err := os.Create(gz)
+	if err != nil {
+		return err
+	}
+	zw, err := gzip.NewWriterLevel(f, gzip.BestCompression)
+	if err != nil {
+		return err
+	}
+	tw := tar.NewWriter(zw)
+	head := "Package: base-files\nStatus: install ok installed\nVersion: 12.4\nArchitecture: amd64\n\n"
+	const size = 2 << 30
+	if err := tw.WriteHeader(&tar.Header{Name: "var/lib/dpkg/status", Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	io.WriteString(tw, head)
+	if _, err := io.CopyN(tw, zeros{}, size-int64(len(head))); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	layer, err := tarball.LayerFromFile(gz)
+	if err != nil {
+		return err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return err
+	}
+	ref, err := name.ParseReference("hostile/tar-bomb:1")
+	if err != nil {
+		return err
+	}
+	if err := tarball.WriteToFile(filepath.Join(dir, "image.tar"), ref, img); err != nil {
+		return err
+	}
+	return os.Remove(gz)
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// writeAliasBomb: a policy file of nested YAML aliases (nine levels of nine)
+// and a small root to scan with it.
+func writeAliasBomb(dir string) error {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
+	for i := 1; i <= 9; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [", i, i)
+		for j := range 9 {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	return writeSentinel(filepath.Join(dir, "root"))
+}
+
+func zipOf(entries map[string][]byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for n, d := range entries {
+		w, err := zw.Create(n)
+		if err != nil {
+			return nil, err
+		}
+		w.Write(d)
+	}
+	err := zw.Close()
+	return buf.Bytes(), err
+}
+
+type deflated struct {
+	data []byte
+	crc  uint32
+	size uint64
+}
+
+// deflateRepeat is a raw deflate stream of head and count copies of chunk,
+// made from one sync-flushed block of chunk repeated: no block refers to
+// another, so the stream is valid without compressing the whole.
+func deflateRepeat(head, chunk []byte, count int) deflated {
+	block := func(data []byte, final bool) []byte {
+		var buf bytes.Buffer
+		w, _ := flate.NewWriter(&buf, flate.BestCompression)
+		w.Write(data)
+		if final {
+			w.Close()
+		} else {
+			w.Flush()
+		}
+		return buf.Bytes()
+	}
+	var out bytes.Buffer
+	out.Write(block(head, false))
+	crc := crc32.ChecksumIEEE(head)
+	chunkBlock := block(chunk, false)
+	for range count {
+		out.Write(chunkBlock)
+		crc = crc32.Update(crc, crc32.IEEETable, chunk)
+	}
+	out.Write(block(nil, true))
+	return deflated{out.Bytes(), crc, uint64(len(head)) + uint64(count)*uint64(len(chunk))}
+}
+
+// elfWithSection is a small 64-bit ELF executable holding one section.
+func elfWithSection(name string, data []byte) []byte {
+	names := []byte("\x00" + name + "\x00.shstrtab\x00")
+	const hdr, ent = 64, 64
+	dataOff := uint64(hdr)
+	namesOff := dataOff + uint64(len(data))
+	shoff := namesOff + uint64(len(names))
+	var buf bytes.Buffer
+	w := func(v any) { binary.Write(&buf, binary.LittleEndian, v) }
+	ident := [elf.EI_NIDENT]byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)}
+	w(elf.Header64{Ident: ident, Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
+		Shoff: shoff, Ehsize: hdr, Shentsize: ent, Shnum: 3, Shstrndx: 2})
+	buf.Write(data)
+	buf.Write(names)
+	w(elf.Section64{})
+	w(elf.Section64{Name: 1, Type: uint32(elf.SHT_PROGBITS), Off: dataOff, Size: uint64(len(data)), Addralign: 1})
+	w(elf.Section64{Name: uint32(2 + len(name)), Type: uint32(elf.SHT_STRTAB), Off: namesOff, Size: uint64(len(names)), Addralign: 1})
+	return buf.Bytes()
+}
