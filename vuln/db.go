@@ -253,7 +253,7 @@ func (f *archiveFile) readMeta() error {
 			return errors.New("not a secure-build database file (no meta, packages or records bucket)")
 		}
 		if v := string(meta.Get([]byte("format"))); v != formatVersion {
-			return fmt.Errorf("database format %q, this secure-build reads %q: import the data again", v, formatVersion)
+			return fmt.Errorf("database format %q, this secure-build reads %q: import the data again with 'docker secure db update' or 'docker secure db import'", v, formatVersion)
 		}
 		updated, err := time.Parse(time.RFC3339, string(meta.Get([]byte("updated"))))
 		if err != nil {
