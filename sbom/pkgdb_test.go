@@ -253,3 +253,19 @@ func TestPackageDatabaseBehindSymlinks(t *testing.T) {
 		requireIncomplete(t, s, "/var/lib/dpkg/status")
 	})
 }
+
+// FuzzOSRelease reads arbitrary /etc/os-release files: never a panic, and a
+// distro always has an ID.
+func FuzzOSRelease(f *testing.F) {
+	f.Add([]byte(debianOSRelease))
+	f.Add([]byte("ID=alpine\nVERSION_ID=3.19.1\n"))
+	f.Add([]byte("ID=\"rocky\"\nVERSION_ID='9.3'\n# comment\nPRETTY_NAME=\"Rocky \\\"Linux\\\"\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		root := t.TempDir()
+		writeBytes(t, root, "etc/os-release", data, 0o644)
+		c := &cataloger{root: root, fsys: rootFS{root: root}}
+		if d := c.readDistro(); d != nil && d.ID == "" {
+			t.Fatalf("distro without an ID: %+v", d)
+		}
+	})
+}
