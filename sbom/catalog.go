@@ -18,7 +18,7 @@ import (
 
 	"github.com/google/osv-scalibr/extractor"
 	"github.com/google/osv-scalibr/extractor/filesystem"
-	"github.com/google/osv-scalibr/extractor/filesystem/os/osrelease"
+	"github.com/google/osv-scalibr/inventory"
 )
 
 // Catalog walks the root filesystem at root and returns its packages. source
@@ -94,16 +94,16 @@ func (c *cataloger) incomplete(rel string, format string, args ...any) {
 }
 
 func (c *cataloger) readDistro() *Distro {
-	m, err := osrelease.GetOSRelease(c.fsys)
+	m, name, err := readOSRelease(c.fsys)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, osrelease.ErrNotADistro) {
-			c.incomplete("etc/os-release", "%v", err)
+		if !errors.Is(err, errNoOSRelease) {
+			c.incomplete(name, "%v", err)
 		}
 		return nil
 	}
 	d := &Distro{ID: m["ID"], VersionID: m["VERSION_ID"], VersionCodename: m["VERSION_CODENAME"], PrettyName: m["PRETTY_NAME"]}
 	if d.ID == "" {
-		c.incomplete("etc/os-release", "no ID field")
+		c.incomplete(name, "no ID field")
 		return nil
 	}
 	return d
@@ -231,7 +231,7 @@ func (c *cataloger) extract(api filesystem.FileAPI, open func() (*os.File, error
 			c.incomplete(rel, "%v", unwrapPathError(err))
 			return
 		}
-		inv, err := ex.Extract(c.ctx, &filesystem.ScanInput{FS: c.fsys, Path: rel, Root: root, Info: info, Reader: file})
+		inv, err := safeExtract(c.ctx, ex, &filesystem.ScanInput{FS: c.fsys, Path: rel, Root: root, Info: info, Reader: file})
 		if err != nil {
 			// Extractors return what they parsed before the error: keep it.
 			c.incomplete(rel, "%s: %v", ex.Name(), unwrapPathError(err))
@@ -371,4 +371,16 @@ func sortedGaps(gaps []Incompleteness) []Incompleteness {
 		return cmp.Or(strings.Compare(a.Path, b.Path), strings.Compare(a.Reason, b.Reason))
 	})
 	return slices.Compact(gaps)
+}
+
+// safeExtract runs one extractor, turning a panic in it (a parser of
+// someone else's file that trusted it) into an error: the file is then
+// named as not read, and the rest of the scan goes on.
+func safeExtract(ctx context.Context, ex filesystem.Extractor, in *filesystem.ScanInput) (inv inventory.Inventory, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			inv, err = inventory.Inventory{}, fmt.Errorf("the parser failed on this file: %v", r)
+		}
+	}()
+	return ex.Extract(ctx, in)
 }

@@ -3,10 +3,14 @@ package sbom
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/osv-scalibr/extractor/filesystem"
+	"github.com/google/osv-scalibr/inventory"
+
+	"github.com/secure-build/secure-build/internal/rpmdbtest"
 )
 
 // A damaged record of a package database costs that record, not the rest
@@ -268,4 +272,75 @@ func FuzzOSRelease(f *testing.F) {
 			t.Fatalf("distro without an ID: %+v", d)
 		}
 	})
+}
+
+func TestOSReleaseParse(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		id, ver string
+		err     string
+	}{
+		{in: debianOSRelease, id: "debian", ver: "12"},
+		{in: "ID='rocky'\nVERSION_ID=\"9.3\"\n", id: "rocky", ver: "9.3"},
+		{in: "NAME=Buildroot\nID=buildroot\nPRETTY_NAME=\"\nVERSION_ID=2024.02\n", id: "buildroot", ver: "2024.02"},
+		{in: "ID=\"\n", err: "line 1: ID: unbalanced quote"},
+		{in: "ID=debian\nVERSION_ID=\"12\" x\n", err: "line 2: VERSION_ID"},
+		{in: "=\"\nID=alpine\n", id: "alpine"},
+	} {
+		m, err := parseOSRelease([]byte(tc.in))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: err = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || m["ID"] != tc.id || m["VERSION_ID"] != tc.ver {
+			t.Errorf("%q: %v, %v; want ID %q VERSION_ID %q", tc.in, m, err, tc.id, tc.ver)
+		}
+	}
+}
+
+func TestRPMWithBrokenOSRelease(t *testing.T) {
+	// osv-scalibr's rpm extractor reads os-release with a reader that
+	// panics on a lone quote: it is not given the file.
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", "ID=rocky\nVERSION_ID=9.3\nNAME=\"\n")
+	if err := rpmdbtest.WriteWAL(filepath.Join(root, "var/lib/rpm"), rpmdbtest.Package{Name: "zlib", Version: "1.2.11", Release: "40.el9", Arch: "x86_64"}); err != nil {
+		t.Fatal(err)
+	}
+	s := mustCatalog(t, root)
+	if len(s.Incomplete) != 0 || len(findByName(s, "rpm", "zlib")) != 1 {
+		t.Errorf("packages %q, incomplete %q; want zlib and nothing incomplete", purls(s), s.Incomplete)
+	}
+}
+
+// panickyExtractor stands for a third-party parser that trusted its input.
+type panickyExtractor struct{ filesystem.Extractor }
+
+func (panickyExtractor) Name() string { return "panicky" }
+func (panickyExtractor) FileRequired(api filesystem.FileAPI) bool {
+	return strings.HasSuffix(api.Path(), ".boom")
+}
+func (panickyExtractor) Extract(context.Context, *filesystem.ScanInput) (inventory.Inventory, error) {
+	var s []int
+	_ = s[1]
+	return inventory.Inventory{}, nil
+}
+
+func TestExtractorPanicIsIncomplete(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "srv/a.boom", "x")
+	addSentinel(t, root)
+	extractors, err := newExtractors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := catalogWith(context.Background(), root, "test", append(extractors, panickyExtractor{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := requireIncomplete(t, s, "/srv/a.boom"); !strings.Contains(w, "parser failed") {
+		t.Errorf("incompleteness does not say the parser failed: %s", w)
+	}
+	requirePackage(t, s, sentinelPURL)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/google/osv-scalibr/extractor/filesystem"
+	scalibrfs "github.com/google/osv-scalibr/fs"
 	"github.com/google/osv-scalibr/inventory"
 )
 
@@ -31,7 +32,9 @@ type rpmDatabase struct {
 
 func (r rpmDatabase) Extract(ctx context.Context, in *filesystem.ScanInput) (inventory.Inventory, error) {
 	if path.Base(in.Path) != "rpmdb.sqlite" {
-		return r.Extractor.Extract(ctx, in)
+		hidden := *in
+		hidden.FS = withoutOSRelease{in.FS}
+		return r.Extractor.Extract(ctx, &hidden)
 	}
 	dir, err := os.MkdirTemp("", "secure-build-rpmdb-")
 	if err != nil {
@@ -59,6 +62,7 @@ func (r rpmDatabase) Extract(ctx context.Context, in *filesystem.ScanInput) (inv
 	}
 	copyIn := *in
 	copyIn.Root = dir
+	copyIn.FS = withoutOSRelease{in.FS}
 	inv, err := r.Extractor.Extract(ctx, &copyIn)
 	if err != nil {
 		// Name the file in the image, not its copy.
@@ -89,4 +93,29 @@ func copyBounded(r io.Reader, dst string, budget *int64) error {
 	}
 	*budget -= n
 	return nil
+}
+
+// withoutOSRelease hides the root's os-release from osv-scalibr's rpm
+// extractor: it reads it with a parser that panics on a lone quote, for
+// metadata the catalog takes from its own reading of the file.
+type withoutOSRelease struct {
+	scalibrfs.FS
+}
+
+func (w withoutOSRelease) hidden(name string) bool {
+	return name == "etc/os-release" || name == "usr/lib/os-release"
+}
+
+func (w withoutOSRelease) Open(name string) (fs.File, error) {
+	if w.hidden(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return w.FS.Open(name)
+}
+
+func (w withoutOSRelease) Stat(name string) (fs.FileInfo, error) {
+	if w.hidden(name) {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	}
+	return w.FS.Stat(name)
 }
