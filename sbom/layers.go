@@ -158,7 +158,11 @@ func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(stri
 		}
 	}
 	var gaps []Incompleteness
-	if err := a.place(a.root, "", filepath.Join(dir, "root"), &gaps); err != nil {
+	root := filepath.Join(dir, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return nil, err
+	}
+	if err := a.place(a.root, "", root, &gaps); err != nil {
 		return nil, err
 	}
 	return gaps, nil
