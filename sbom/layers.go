@@ -50,6 +50,10 @@ const (
 	// otherNode is a device or a fifo: it takes a name and holds nothing
 	// the catalog reads, and is never made.
 	otherNode
+	// whiteoutNode is a whited-out name. It shows as nothing, but, as the
+	// character device overlay's applier makes for it, it is a file of its
+	// layer: a later entry of that layer may replace it, not go under it.
+	whiteoutNode
 )
 
 // node is one name in the image's tree as the layers applied so far leave it.
@@ -86,7 +90,8 @@ type fileData struct {
 // Docker use: each layer is applied to its own upper folder, so while it is
 // applied only its own symlinks are followed in entry names (a lower
 // layer's symlink or file in the way is hidden by a new folder); a whiteout
-// removes the name, an opaque marker hides what lower layers put in its
+// hides the name (and, like the device overlay makes for it, is a file of
+// its layer that no later entry of the layer can go under), an opaque marker hides what lower layers put in its
 // folder, a later entry of the same name replaces the earlier one, and a
 // folder merges with a folder. Names are cleaned against "/" first, so none
 // leaves the root. A hard link shares its target's data; unlike overlay,
@@ -257,7 +262,11 @@ func (a *applier) applyEntry(hdr *tar.Header, r io.Reader) error {
 		if orig == "" || orig == "." || orig == ".." {
 			return fmt.Errorf("invalid whiteout name %q", base)
 		}
-		delete(parent.children, orig)
+		n, err := a.newNode(whiteoutNode)
+		if err != nil {
+			return err
+		}
+		parent.children[orig] = n
 		return nil
 	}
 	if have := parent.children[base]; have != nil && have.kind == dirNode && hdr.Typeflag == tar.TypeDir {
@@ -318,7 +327,7 @@ func (a *applier) hardlink(linkname, rel string) (*node, error) {
 	}
 	target := a.lookup(path.Join(dir, base))
 	switch {
-	case target == nil || base == "":
+	case target == nil || target.kind == whiteoutNode || base == "":
 		return nil, fmt.Errorf("hard link to %s: no such file", linkname)
 	case target.kind == dirNode:
 		return nil, fmt.Errorf("hard link to %s: a directory", linkname)
