@@ -38,7 +38,7 @@ func hardlink(name, target string) tarEntry {
 	return tarEntry{name: name, typ: tar.TypeLink, linkname: target}
 }
 
-func tarBytes(t *testing.T, entries ...tarEntry) []byte {
+func tarBytes(t testing.TB, entries ...tarEntry) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -73,7 +73,7 @@ func layer(t *testing.T, entries ...tarEntry) v1.Layer {
 	return l
 }
 
-func image(t *testing.T, layers ...v1.Layer) v1.Image {
+func image(t testing.TB, layers ...v1.Layer) v1.Image {
 	t.Helper()
 	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {

@@ -461,3 +461,35 @@ func TestImageUnreadableLayer(t *testing.T) {
 		})
 	}
 }
+
+// FuzzUnpackLayer applies a layer tar (gzip or not) over a base layer with
+// a status, a symlink, a folder and a file. Whatever it holds, the unpack
+// neither panics nor writes outside its folder nor makes a device, and it
+// either fails or leaves a root. Seeds are in testdata/fuzz.
+func FuzzUnpackLayer(f *testing.F) {
+	base := tarBytes(f,
+		file("etc/os-release", debianOSRelease), file("var/lib/dpkg/status", dpkgStatus),
+		link("lib", "usr/lib"), npmFile("usr/lib", "a"), file("opt/file", "x"),
+	)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parent := t.TempDir()
+		unpack := filepath.Join(parent, "unpack")
+		if err := os.Mkdir(unpack, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		_, err := unpackImage(context.Background(), image(t, rawLayer(base), rawLayer(data)), unpack, writeAll, 1<<20)
+		filepath.Walk(parent, func(p string, info os.FileInfo, werr error) error {
+			switch {
+			case werr != nil:
+			case p != parent && !strings.HasPrefix(p, unpack):
+				t.Errorf("%s written outside the unpack folder", p)
+			case info.Mode()&(os.ModeDevice|os.ModeNamedPipe|os.ModeCharDevice) != 0:
+				t.Errorf("%s is a device or a fifo", p)
+			}
+			return nil
+		})
+		if _, serr := os.Stat(filepath.Join(unpack, "root")); err == nil && serr != nil {
+			t.Errorf("the unpack succeeded and left no root: %v", serr)
+		}
+	})
+}
