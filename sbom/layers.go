@@ -30,8 +30,11 @@ const (
 	maxUnpackedFileSize = maxArchiveBytes
 	maxImageNodes       = 1 << 21
 	maxImagePath        = 4096
-	// maxLinkHops is continuity's bound on the symlinks RootPath follows.
-	maxLinkHops = 255
+	// maxLinkHops is continuity's bound on the symlinks RootPath follows in
+	// a name; maxResolveSteps bounds the folders looked at again, after a
+	// symlink, in one unpack (a name's first walk is bounded by its length).
+	maxLinkHops     = 255
+	maxResolveSteps = 1 << 22
 )
 
 // Whiteout names, as the OCI image spec defines them.
@@ -110,6 +113,9 @@ type applier struct {
 	blobN  int
 	layer  int
 	entry  int
+	steps  int
+	// opaqued holds the folders of the current layer made opaque already.
+	opaqued map[*node]bool
 	// pending[layer][entry] is data a hard link wants that was not written
 	// when its layer was read.
 	pending map[int]map[int]*fileData
@@ -138,7 +144,7 @@ func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(stri
 		return nil, err
 	}
 	for i, l := range layers {
-		a.layer = i
+		a.layer, a.opaqued = i, map[*node]bool{}
 		if err := a.readLayer(l, a.applyEntry); err != nil {
 			return nil, layerError(i, l, err)
 		}
@@ -255,7 +261,10 @@ func (a *applier) applyEntry(hdr *tar.Header, r io.Reader) error {
 		return fmt.Errorf("name longer than %d bytes", maxImagePath)
 	}
 	if base == whiteoutOpaque {
-		a.opaque(parent)
+		if !a.opaqued[parent] {
+			a.opaqued[parent] = true
+			a.opaque(parent)
+		}
 		return nil
 	}
 	if orig, ok := strings.CutPrefix(base, whiteoutPrefix); ok {
@@ -382,7 +391,13 @@ func (a *applier) lookup(rel string) *node {
 // followed.
 func (a *applier) resolve(rel string) (string, error) {
 	for hops := 0; ; hops++ {
-		next, followed := a.followOnce(rel)
+		next, followed, steps := a.followOnce(rel)
+		if hops > 0 {
+			a.steps += steps
+		}
+		if a.steps > maxResolveSteps {
+			return "", fmt.Errorf("following symlinks in names took more than %d steps", maxResolveSteps)
+		}
 		if !followed {
 			return rel, nil
 		}
@@ -396,9 +411,11 @@ func (a *applier) resolve(rel string) (string, error) {
 	}
 }
 
-func (a *applier) followOnce(rel string) (string, bool) {
+// followOnce follows the first symlink of the current layer in rel, and
+// says how many folders it looked at.
+func (a *applier) followOnce(rel string) (next string, followed bool, steps int) {
 	if rel == "" {
-		return rel, false
+		return rel, false, 0
 	}
 	comps := strings.Split(rel, "/")
 	n := a.root
@@ -406,19 +423,19 @@ func (a *applier) followOnce(rel string) (string, bool) {
 		child := n.children[c]
 		switch {
 		case child == nil:
-			return rel, false
+			return rel, false, i + 1
 		case child.kind == symlinkNode && child.upper == a.layer:
 			target := child.target
 			if !path.IsAbs(target) {
 				target = path.Join(strings.Join(comps[:i], "/"), target)
 			}
-			return cleanName(target + "/" + strings.Join(comps[i+1:], "/")), true
+			return cleanName(target + "/" + strings.Join(comps[i+1:], "/")), true, i + 1
 		case child.kind != dirNode:
-			return rel, false
+			return rel, false, i + 1
 		}
 		n = child
 	}
-	return rel, false
+	return rel, false, len(comps)
 }
 
 // mkparent makes the folders of rel in the current layer, as containerd's

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -492,4 +493,26 @@ func FuzzUnpackLayer(f *testing.F) {
 			t.Errorf("the unpack succeeded and left no root: %v", serr)
 		}
 	})
+}
+
+// TestImageSymlinkWalkBounded: symlinks in names are followed at a bounded
+// cost; a layer whose entries each follow 250 links deep in the tree stops
+// with an error instead of running for minutes.
+func TestImageSymlinkWalkBounded(t *testing.T) {
+	deep := strings.TrimSuffix(strings.Repeat("a/", 1000), "/")
+	entries := []tarEntry{dir(deep)}
+	for i := range 250 {
+		entries = append(entries, link(fmt.Sprintf("%s/l%d", deep, i), fmt.Sprintf("l%d", i+1)))
+	}
+	entries = append(entries, dir(deep+"/l250"))
+	for i := range 400 {
+		entries = append(entries, file(fmt.Sprintf("%s/l0/x%d", deep, i), ""))
+	}
+	isolateTemp(t)
+	start := time.Now()
+	_, err := CatalogImage(context.Background(), image(t, layer(t, entries...)), "test-image")
+	if err == nil || !strings.Contains(err.Error(), "steps") {
+		t.Errorf("got %v, want the symlink walk's bound", err)
+	}
+	t.Logf("stopped after %v", time.Since(start))
 }
