@@ -4,11 +4,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -21,15 +23,24 @@ import (
 	"github.com/secure-build/secure-build/sbom"
 )
 
-// TestImageUnpackMatchesBuildKit makes an image whose layers hold the
-// entries layer appliers disagree on — a dpkg status hard-linked to another
-// entry, whiteouts, an opaque folder with entries before and after its
-// marker, duplicate entries, folders and files replacing each other across
-// layers, symlinks in names (of the same layer and of a lower one), names
-// with ".." or absolute — and checks that cataloging it as an OCI layout
-// finds exactly what cataloging the root filesystem a real BuildKit
-// unpacks from it (FROM the image, exported with type=local) finds: every
-// package, at every location, the dpkg status's packages included.
+// trickyImage is the spec of an image whose layers hold the entries layer
+// appliers disagree on — a dpkg status hard-linked to another entry,
+// whiteouts, an opaque folder with entries before and after its marker,
+// duplicate entries, folders and files replacing each other across layers,
+// symlinks in names (of the same layer and of a lower one), names with ".."
+// or absolute — and trickyTree the files and symlinks of its root
+// filesystem; sbom's unit tests check its unpack gives that tree.
+const (
+	trickyImage = "../sbom/testdata/tricky-image/layers.txt"
+	trickyTree  = "../sbom/testdata/tricky-image/tree.txt"
+)
+
+// TestImageUnpackMatchesBuildKit checks, against a real BuildKit, the tree
+// sbom's unit tests expect of the tricky image: a build FROM the image,
+// exported with type=local, has exactly those files and symlinks, with that
+// content. And cataloging the image as an OCI layout finds exactly what
+// cataloging BuildKit's root filesystem finds: every package, at every
+// location, the hard-linked dpkg status's packages included.
 func TestImageUnpackMatchesBuildKit(t *testing.T) {
 	bk := startBuildKit(t)
 	base := trickyImageLayout(t, filepath.Join(bk.dir, "tricky"))
@@ -46,9 +57,14 @@ func TestImageUnpackMatchesBuildKit(t *testing.T) {
 	}
 	bk.build(t, append(args, base.contextArgs("base")...)...)
 
-	// The case of the issue, as BuildKit sees it: the status is there.
-	if b, err := os.ReadFile(filepath.Join(out, "var/lib/dpkg/status")); err != nil || string(b) != trickyStatus {
-		t.Fatalf("BuildKit's /var/lib/dpkg/status: %q, %v", b, err)
+	b, err := os.ReadFile(trickyTree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTree := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if got := treeListing(t, out); !slices.Equal(got, wantTree) {
+		t.Errorf("BuildKit's tree differs from %s\nonly in %[1]s:\n  %s\nonly in BuildKit's:\n  %s", trickyTree,
+			strings.Join(minus(wantTree, got), "\n  "), strings.Join(minus(got, wantTree), "\n  "))
 	}
 
 	ctx := context.Background()
@@ -113,33 +129,11 @@ func packageLines(s *sbom.SBOM) []string {
 	return out
 }
 
-// trickyStatus is the dpkg status of the tricky image: two packages.
-const trickyStatus = `Package: libc6
-Status: install ok installed
-Architecture: amd64
-Source: glibc (2.36-9)
-Version: 2.36-9
-
-Package: base-files
-Status: install ok installed
-Architecture: amd64
-Version: 12.4+deb12u5
-`
-
 type entry struct {
 	name, body, link string
 	typ              byte
 }
 
-func reg(name, body string) entry { return entry{name: name, body: body, typ: tar.TypeReg} }
-func npm(dir, name, version string) entry {
-	return reg(dir+"/node_modules/"+name+"/package.json", `{"name": "`+name+`", "version": "`+version+`"}`)
-}
-func folder(name string) entry           { return entry{name: name, typ: tar.TypeDir} }
-func symlink(name, target string) entry  { return entry{name: name, link: target, typ: tar.TypeSymlink} }
-func hardlink(name, target string) entry { return entry{name: name, link: target, typ: tar.TypeLink} }
-func whiteout(dir, name string) entry    { return reg(dir+"/.wh."+name, "") }
-func opaqueMarker(dir string) entry      { return reg(dir+"/.wh..wh..opq", "") }
 func layerOf(t *testing.T, es ...entry) v1.Layer {
 	t.Helper()
 	var buf bytes.Buffer
@@ -168,61 +162,100 @@ func layerOf(t *testing.T, es ...entry) v1.Layer {
 	return l
 }
 
+// readLayerSpec reads the layers of a spec such as trickyImage: one entry a
+// line, fields Go-quoted (file NAME BODY, dir NAME, symlink NAME TARGET,
+// hardlink NAME TARGET, npm DIR NAME VERSION), "layer" before each layer.
+func readLayerSpec(t *testing.T, file string) [][]entry {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layers [][]entry
+	for i, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		kind, rest, _ := strings.Cut(line, " ")
+		var args []string
+		for rest != "" {
+			q, err := strconv.QuotedPrefix(rest)
+			if err != nil {
+				t.Fatalf("%s:%d: %v", file, i+1, err)
+			}
+			s, _ := strconv.Unquote(q)
+			args = append(args, s)
+			rest = strings.TrimPrefix(rest[len(q):], " ")
+		}
+		var e entry
+		switch {
+		case kind == "layer" && len(args) == 0:
+			layers = append(layers, nil)
+			continue
+		case len(layers) == 0:
+			t.Fatalf("%s:%d: an entry before the first layer", file, i+1)
+		case kind == "file" && len(args) == 2:
+			e = entry{name: args[0], body: args[1], typ: tar.TypeReg}
+		case kind == "dir" && len(args) == 1:
+			e = entry{name: args[0], typ: tar.TypeDir}
+		case kind == "symlink" && len(args) == 2:
+			e = entry{name: args[0], link: args[1], typ: tar.TypeSymlink}
+		case kind == "hardlink" && len(args) == 2:
+			e = entry{name: args[0], link: args[1], typ: tar.TypeLink}
+		case kind == "npm" && len(args) == 3:
+			body := `{"name": "` + args[1] + `", "version": "` + args[2] + `"}`
+			e = entry{name: args[0] + "/node_modules/" + args[1] + "/package.json", body: body, typ: tar.TypeReg}
+		default:
+			t.Fatalf("%s:%d: cannot read %q", file, i+1, line)
+		}
+		layers[len(layers)-1] = append(layers[len(layers)-1], e)
+	}
+	return layers
+}
+
+// treeListing lists the files and symlinks under root, one a line, sorted:
+// "/path file BODY" or "/path symlink TARGET", Go-quoted.
+func treeListing(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel := "/" + filepath.ToSlash(strings.TrimPrefix(p, root+string(filepath.Separator)))
+		switch {
+		case d.Type()&os.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out = append(out, fmt.Sprintf("%s symlink %q", rel, target))
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out = append(out, fmt.Sprintf("%s file %q", rel, b))
+		default:
+			out = append(out, rel+" "+d.Type().String())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // trickyImageLayout writes the tricky image as an OCI layout in dir.
 func trickyImageLayout(t *testing.T, dir string) ociBase {
 	t.Helper()
-	const osRelease = "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n"
-	bottom := layerOf(t,
-		reg("etc/os-release", osRelease),
-		// The issue's case: the status a hard link to an entry before it.
-		reg("var/lib/dpkg/aaa-backup", trickyStatus),
-		hardlink("var/lib/dpkg/status", "var/lib/dpkg/aaa-backup"),
-		npm("srv", "gone", "1.0.0"),
-		npm("srv", "re", "1.0.0"),
-		npm("usr/lib", "old", "1.0.0"),
-		npm("usr/lib/node_modules/old", "deep", "1.0.0"),
-		symlink("lib", "usr/lib"),
-		npm("opt/app", "x", "1.0.0"),
-		reg("opt/file", "a file"),
-		// Duplicates: the last entry wins.
-		npm("srv/dup", "dup", "1.0.0"),
-		npm("srv/dup", "dup", "2.0.0"),
-		folder("srv/fd"),
-		npm("srv/fd", "z", "1.0.0"),
-		reg("srv/fd", "now a file"),
-		// Names out of the root stay in it.
-		npm("../../escape", "esc", "1.0.0"),
-		npm("/abs", "abs", "1.0.0"),
-		// A symlink of the same layer in a name is followed.
-		symlink("share", "usr/share"),
-		npm("share", "c", "1.0.0"),
-		symlink("up", "/.."),
-		npm("up/srv", "d", "1.0.0"),
-		// A package.json that is a hard link.
-		reg("srv/hl-src", `{"name": "hl", "version": "1.0.0"}`),
-		hardlink("srv/hl/node_modules/hl/package.json", "srv/hl-src"),
-	)
-	top := layerOf(t,
-		whiteout("srv/node_modules", "gone"),
-		// Whited out and written again: on overlay, a file may take the
-		// place of a whiteout of its layer, a folder may not.
-		whiteout("srv/node_modules/re", "package.json"),
-		npm("srv", "re", "3.0.0"),
-		npm("usr/lib", "new-before", "1.0.0"),
-		opaqueMarker("usr/lib/node_modules"),
-		npm("usr/lib", "new-after", "1.0.0"),
-		// A lower layer's symlink in a name: on overlay, a folder hides it.
-		npm("lib", "b", "1.0.0"),
-		reg("opt/app", "a file now"),
-		// A folder replaces a lower layer's file. containerd's overlay
-		// applier refuses to make the folders in between implicitly there.
-		folder("opt/file"),
-		folder("opt/file/node_modules"),
-		folder("opt/file/node_modules/y"),
-		npm("opt/file", "y", "1.0.0"),
-		whiteout("var/lib/dpkg", "aaa-backup"),
-	)
-	img, err := mutate.AppendLayers(empty.Image, bottom, top)
+	var layers []v1.Layer
+	for _, entries := range readLayerSpec(t, trickyImage) {
+		layers = append(layers, layerOf(t, entries...))
+	}
+	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
 		t.Fatal(err)
 	}
