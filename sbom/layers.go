@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -22,14 +23,19 @@ import (
 // written to disk, never held in memory: maxUnpackBytes bounds what one
 // unpack holds there at once, maxUnpackedFileSize what one file may hold
 // (a package database or manifest is bounded by maxMetadataFileSize, as
-// the catalog bounds it). The tree of names is kept in memory, at most
-// maxImageNodes names, each no longer than maxImagePath (the kernel's
-// PATH_MAX: containerd could not make a longer one either).
+// the catalog bounds it). The tree of names is kept in memory, in at most
+// maxTreeBytes: a name costs nodeCost (measured: 200,000 names took 243
+// bytes each, 22 of them the name) and its length, so the largest images,
+// a few hundred thousand files, fit well. A name is no longer than
+// maxImagePath, a part of it than maxNameLen (the kernel's PATH_MAX and
+// NAME_MAX: containerd could not make a longer one either).
 const (
 	maxUnpackBytes      = 4 << 30
 	maxUnpackedFileSize = maxArchiveBytes
-	maxImageNodes       = 1 << 21
+	maxTreeBytes        = 256 << 20
+	nodeCost            = 224
 	maxImagePath        = 4096
+	maxNameLen          = 255
 	// maxLinkHops is continuity's bound on the symlinks RootPath follows in
 	// a name; maxResolveSteps bounds the folders looked at again, after a
 	// symlink, in one unpack (a name's first walk is bounded by its length).
@@ -76,7 +82,8 @@ type node struct {
 // blob it was written to.
 type fileData struct {
 	layer, entry int
-	info         fs.FileInfo
+	size         int64
+	mode         fs.FileMode
 	want         want  // the most any of its names wants
 	limit        int64 // the most its data may take on disk
 	blob         string
@@ -85,8 +92,29 @@ type fileData struct {
 	// dropped is set when the data was read, as an executable only the Go
 	// and Rust extractors could want, and was neither.
 	dropped bool
+	// pending is set while the data waits for a second read of its layer.
 	pending bool
 }
+
+// info shows the file, under the name rel, to wantedBy.
+func (d *fileData) info(rel string) fs.FileInfo {
+	return entryInfo{name: path.Base(rel), size: d.size, mode: d.mode}
+}
+
+// entryInfo is the little of a tar header an extractor's FileRequired
+// looks at; the header itself is not kept.
+type entryInfo struct {
+	name string
+	size int64
+	mode fs.FileMode
+}
+
+func (e entryInfo) Name() string       { return e.name }
+func (e entryInfo) Size() int64        { return e.size }
+func (e entryInfo) Mode() fs.FileMode  { return e.mode }
+func (e entryInfo) ModTime() time.Time { return time.Time{} }
+func (e entryInfo) IsDir() bool        { return e.mode.IsDir() }
+func (e entryInfo) Sys() any           { return nil }
 
 // applier applies an image's layers, one at a time from the bottom, as
 // containerd's archive.Apply does on the overlay snapshotter BuildKit and
@@ -94,14 +122,15 @@ type fileData struct {
 // applied only its own symlinks are followed in entry names (a lower
 // layer's symlink or file in the way is hidden by a new folder); a whiteout
 // hides the name (and, like the device overlay makes for it, is a file of
-// its layer that no later entry of the layer can go under), an opaque marker hides what lower layers put in its
-// folder, a later entry of the same name replaces the earlier one, and a
-// folder merges with a folder. Names are cleaned against "/" first, so none
-// leaves the root. A hard link shares its target's data; unlike overlay,
-// whose applier would fail, a target in a lower layer is found, as in
-// containerd's naive applier. The tree lives in memory; only the data of the
-// files the catalog reads is written out, and the tree is made on disk once
-// every layer is applied.
+// its layer that no later entry of the layer can go under); an opaque
+// marker hides what lower layers put in its folder; a later entry of the
+// same name replaces the earlier one; and a folder merges with a folder.
+// Names are cleaned against "/" first, so none leaves the root. A hard link
+// shares its target's data. Two cases overlay's applier refuses are
+// applied as containerd's naive applier does: a hard link to a lower
+// layer's file, and folders made implicitly where a lower layer has a file.
+// The tree lives in memory; only the data of the files the catalog reads is
+// written out, and the tree is made on disk once every layer is applied.
 type applier struct {
 	ctx    context.Context
 	root   *node
@@ -109,11 +138,12 @@ type applier struct {
 	wanted func(rel string, info fs.FileInfo) (want, int64)
 	budget int64 // bytes left to write
 	total  int64
-	nodes  int
-	blobN  int
-	layer  int
-	entry  int
-	steps  int
+	// treeBytes is what the tree takes in memory, as charge counts it.
+	treeBytes int
+	blobN     int
+	layer     int
+	entry     int
+	steps     int
 	// opaqued holds the folders of the current layer made opaque already.
 	opaqued map[*node]bool
 	// pending[layer][entry] is data a hard link wants that was not written
@@ -222,10 +252,22 @@ func (a *applier) readLayer(l v1.Layer, fn func(*tar.Header, io.Reader) error) e
 	return rc.Close()
 }
 
-func (a *applier) newNode(kind nodeKind) (*node, error) {
-	a.nodes++
-	if a.nodes > maxImageNodes {
-		return nil, fmt.Errorf("the image holds more than %d names", maxImageNodes)
+// charge counts bytes of memory the tree takes.
+func (a *applier) charge(bytes int) error {
+	a.treeBytes += bytes
+	if a.treeBytes > maxTreeBytes {
+		return fmt.Errorf("the image's names take more than %d bytes", maxTreeBytes)
+	}
+	return nil
+}
+
+// newNode makes the node of a name, whose last part is name.
+func (a *applier) newNode(kind nodeKind, name string) (*node, error) {
+	if len(name) > maxNameLen {
+		return nil, fmt.Errorf("a part of the name longer than %d bytes", maxNameLen)
+	}
+	if err := a.charge(nodeCost + len(name)); err != nil {
+		return nil, err
 	}
 	n := &node{kind: kind, upper: a.layer}
 	if kind == dirNode {
@@ -271,7 +313,7 @@ func (a *applier) applyEntry(hdr *tar.Header, r io.Reader) error {
 		if orig == "" || orig == "." || orig == ".." {
 			return fmt.Errorf("invalid whiteout name %q", base)
 		}
-		n, err := a.newNode(whiteoutNode)
+		n, err := a.newNode(whiteoutNode, orig)
 		if err != nil {
 			return err
 		}
@@ -283,7 +325,7 @@ func (a *applier) applyEntry(hdr *tar.Header, r io.Reader) error {
 		return nil
 	}
 	delete(parent.children, base)
-	n, err := a.entryNode(hdr, r, rel)
+	n, err := a.entryNode(hdr, r, rel, base)
 	if err != nil {
 		return err
 	}
@@ -291,18 +333,18 @@ func (a *applier) applyEntry(hdr *tar.Header, r io.Reader) error {
 	return nil
 }
 
-func (a *applier) entryNode(hdr *tar.Header, r io.Reader, rel string) (*node, error) {
+func (a *applier) entryNode(hdr *tar.Header, r io.Reader, rel, base string) (*node, error) {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		return a.newNode(dirNode)
+		return a.newNode(dirNode, base)
 	case tar.TypeReg:
-		n, err := a.newNode(fileNode)
+		n, err := a.newNode(fileNode, base)
 		if err != nil {
 			return nil, err
 		}
-		d := &fileData{layer: a.layer, entry: a.entry, info: hdr.FileInfo()}
+		d := &fileData{layer: a.layer, entry: a.entry, size: hdr.Size, mode: hdr.FileInfo().Mode()}
 		n.data = d
-		n.want, d.limit = a.wanted(rel, d.info)
+		n.want, d.limit = a.wanted(rel, d.info(rel))
 		d.want = n.want
 		if n.want != skip {
 			if err := a.writeData(d, r); err != nil {
@@ -311,16 +353,19 @@ func (a *applier) entryNode(hdr *tar.Header, r io.Reader, rel string) (*node, er
 		}
 		return n, nil
 	case tar.TypeSymlink:
-		n, err := a.newNode(symlinkNode)
+		if len(hdr.Linkname) > maxImagePath {
+			return nil, fmt.Errorf("symlink target longer than %d bytes", maxImagePath)
+		}
+		n, err := a.newNode(symlinkNode, base)
 		if err != nil {
 			return nil, err
 		}
 		n.target = hdr.Linkname
-		return n, nil
+		return n, a.charge(len(n.target))
 	case tar.TypeLink:
 		return a.hardlink(hdr.Linkname, rel)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		return a.newNode(otherNode)
+		return a.newNode(otherNode, base)
 	}
 	// containerd's applier fails on any other type as well.
 	return nil, fmt.Errorf("unhandled tar entry type %q", hdr.Typeflag)
@@ -341,18 +386,21 @@ func (a *applier) hardlink(linkname, rel string) (*node, error) {
 	case target.kind == dirNode:
 		return nil, fmt.Errorf("hard link to %s: a directory", linkname)
 	}
-	n, err := a.newNode(target.kind)
+	n, err := a.newNode(target.kind, path.Base(rel))
 	if err != nil {
 		return nil, err
 	}
 	switch target.kind {
 	case symlinkNode:
 		n.target = target.target
+		if err := a.charge(len(n.target)); err != nil {
+			return nil, err
+		}
 	case fileNode:
 		d := target.data
 		n.data = d
 		var limit int64
-		n.want, limit = a.wanted(rel, d.info)
+		n.want, limit = a.wanted(rel, d.info(rel))
 		if n.want > d.want {
 			d.want, d.limit = n.want, max(d.limit, limit)
 		}
@@ -454,7 +502,7 @@ func (a *applier) mkparent(rel string) (*node, error) {
 		case child != nil && child.upper == a.layer:
 			return nil, fmt.Errorf("%s is not a directory", strings.Join(strings.Split(rel, "/")[:i+1], "/"))
 		default:
-			d, err := a.newNode(dirNode)
+			d, err := a.newNode(dirNode, c)
 			if err != nil {
 				return nil, err
 			}
@@ -489,7 +537,7 @@ func (a *applier) writeData(d *fileData, r io.Reader) error {
 	limit := min(d.limit, a.budget)
 	a.blobN++
 	blob := filepath.Join(a.blobs, strconv.Itoa(a.blobN))
-	f, err := os.OpenFile(blob, os.O_RDWR|os.O_CREATE|os.O_EXCL, d.info.Mode().Perm()|0o600)
+	f, err := os.OpenFile(blob, os.O_RDWR|os.O_CREATE|os.O_EXCL, d.mode.Perm()|0o600)
 	if err != nil {
 		return err
 	}
@@ -507,9 +555,9 @@ func (a *applier) writeData(d *fileData, r io.Reader) error {
 		return err
 	}
 	switch {
-	case n == limit && d.info.Size() > limit && limit == d.limit:
+	case n == limit && d.size > limit && limit == d.limit:
 		d.cut = fmt.Sprintf("larger than %d bytes: not unpacked", d.limit)
-	case n == limit && d.info.Size() > limit:
+	case n == limit && d.size > limit:
 		d.cut = fmt.Sprintf("the image unpack's budget of %d bytes is spent: not unpacked", a.total)
 	case d.want == writeIfBinary && !binaryOfInterest(f):
 		d.dropped = true

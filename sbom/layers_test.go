@@ -153,6 +153,8 @@ func TestImageUnappliableLayer(t *testing.T) {
 			{npmFile("srv", "a")}, {file("srv/.wh.node_modules", ""), npmFile("srv", "b")},
 		}, "srv/node_modules is not a directory"},
 		{"symlink loop", [][]tarEntry{{link("a", "b"), link("b", "a"), file("a/x", "")}}, "more than 255 symlinks"},
+		{"a part of a name over NAME_MAX", [][]tarEntry{{npmFile("srv/"+strings.Repeat("n", 256), "a")}}, "longer than 255 bytes"},
+		{"a name over PATH_MAX", [][]tarEntry{{npmFile(strings.Repeat("d/", 2100), "a")}}, "longer than 4096 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var layers []v1.Layer
