@@ -194,6 +194,9 @@ func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(stri
 			}
 			return nil
 		})
+		if err == nil && len(want) != 0 {
+			err = errors.New("the layer changed between two reads")
+		}
 		if err != nil {
 			return nil, layerError(i, layers[i], err)
 		}
