@@ -1,21 +1,15 @@
 package sbom
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -61,88 +55,82 @@ func CatalogTarget(ctx context.Context, target string) (*SBOM, error) {
 }
 
 // CatalogImage catalogs an image's flattened filesystem; source names it in
-// the SBOM and in errors.
+// the SBOM and in errors. The layers are applied into a folder of the OS's
+// temporary folder, not /dev/shm: only the files the extractors read are
+// written, but those (Go binaries, jars) can take gigabytes, which on a
+// tmpfs would be memory; the unpack is bounded by maxUnpackBytes.
 func CatalogImage(ctx context.Context, img v1.Image, source string) (*SBOM, error) {
 	extractors, err := newExtractors()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := makeUnpackDir()
+	dir, err := os.MkdirTemp("", "secure-build-image-")
 	if err != nil {
 		return nil, fmt.Errorf("unpack %s: %w", source, err)
 	}
 	defer os.RemoveAll(dir)
-	if err := unpackImage(ctx, img, dir, wantedBy(extractors)); err != nil {
+	gaps, err := unpackImage(ctx, img, dir, wantedBy(extractors), maxUnpackBytes)
+	if err != nil {
 		return nil, fmt.Errorf("unpack %s: %w", source, err)
 	}
-	return catalogWith(ctx, dir, source, extractors)
-}
-
-// makeUnpackDir makes the folder an image is unpacked into: in $TMPDIR when
-// set, else in /dev/shm where there is one. The unpack holds only what the
-// extractors read (package databases, manifests, Go and Rust binaries) with
-// its symlinks and folders, and making those on a disk costs more than
-// reading the whole image.
-func makeUnpackDir() (string, error) {
-	if os.Getenv("TMPDIR") == "" && runtime.GOOS == "linux" {
-		if dir, err := os.MkdirTemp("/dev/shm", "secure-build-rootfs-"); err == nil {
-			return dir, nil
-		}
+	s, err := catalogWith(ctx, filepath.Join(dir, "root"), source, extractors)
+	if err != nil {
+		return nil, err
 	}
-	return os.MkdirTemp("", "secure-build-rootfs-")
+	s.Incomplete = sortedGaps(append(s.Incomplete, gaps...))
+	return s, nil
 }
 
-// want is what to do with a file of an image.
+// want is what to do with a file of an image; a file with several names
+// takes the most any of them wants.
 type want int
 
 const (
 	skip want = iota
-	write
 	// writeIfBinary is for files only the Go and Rust binary extractors
-	// want: most executables are neither, and are not written.
+	// want: most executables are neither, and are not kept.
 	writeIfBinary
+	write
 )
 
-// wantedBy says which files of an image to write out: those an extractor
-// would read, and the files they read beside them (the distribution's
-// os-release, an rpmdb's companions). Folders are made as the parents of
-// what is written, and every symlink is made, so paths resolve as in the
-// image; the rest of the content is never written, which is most of the time
-// an unpack would take.
-func wantedBy(extractors []filesystem.Extractor) func(*tar.Header) want {
-	return func(hdr *tar.Header) want {
-		if hdr.Typeflag == tar.TypeDir {
-			return skip
-		}
-		rel := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
+// wantedBy says which files of an image to write out, and the most each
+// may take: those an extractor would read, and the files they read beside
+// them (the distribution's os-release, an rpmdb's companions). A metadata
+// file is bounded as the catalog bounds it; a binary, an archive or an rpm
+// database by maxUnpackedFileSize.
+func wantedBy(extractors []filesystem.Extractor) func(string, fs.FileInfo) (want, int64) {
+	return func(rel string, info fs.FileInfo) (want, int64) {
 		switch {
-		case rel == "etc/os-release" || rel == "usr/lib/os-release",
-			strings.HasPrefix(rel, "var/lib/rpm/"), strings.HasPrefix(rel, "usr/lib/sysimage/rpm/"):
-			return write
+		case rel == "etc/os-release" || rel == "usr/lib/os-release":
+			return write, maxMetadataFileSize
+		case strings.HasPrefix(rel, "var/lib/rpm/"), strings.HasPrefix(rel, "usr/lib/sysimage/rpm/"):
+			return write, maxUnpackedFileSize
 		}
-		api := &tarFileAPI{path: rel, info: hdr.FileInfo()}
-		w := skip
+		api := &tarFileAPI{path: rel, info: info}
+		w, limit := skip, int64(0)
 		for _, ex := range extractors {
 			if !ex.FileRequired(api) {
 				continue
 			}
-			if ex.Name() != gobinary.Name && ex.Name() != cargoauditable.Name {
-				return write
+			if b, ok := ex.(boundedMetadata); ok && (b.only == nil || b.only(rel)) {
+				limit = max(limit, maxMetadataFileSize)
+			} else {
+				limit = max(limit, maxUnpackedFileSize)
 			}
-			w = writeIfBinary
+			if ex.Name() != gobinary.Name && ex.Name() != cargoauditable.Name {
+				w = write
+			} else {
+				w = max(w, writeIfBinary)
+			}
 		}
-		return w
+		return w, limit
 	}
 }
 
-// maxBinaryCheck bounds the executable read into memory to see whether it
-// is a Go or Rust binary; a larger one is written out unchecked.
-const maxBinaryCheck = 256 << 20
-
 // binaryOfInterest says whether an executable may hold Go build info or
 // cargo-auditable data (see mayHoldPackages).
-func binaryOfInterest(data []byte) bool {
-	return mayHoldPackages(bytes.NewReader(data))
+func binaryOfInterest(ra io.ReaderAt) bool {
+	return mayHoldPackages(ra)
 }
 
 // tarFileAPI shows a tar entry to an extractor's FileRequired.
@@ -229,207 +217,4 @@ func imageForThisPlatform(idx v1.ImageIndex, what string) (v1.Image, error) {
 		platforms = append(platforms, m.Platform.String()+" "+m.Digest.String())
 	}
 	return nil, fmt.Errorf("%s has no linux/%s image; name one by digest: %s", what, runtime.GOARCH, strings.Join(platforms, ", "))
-}
-
-// unpackImage writes the image's flattened filesystem under dir. Names are
-// confined to dir, symlinks are written as they are (rootFS resolves them
-// inside the root later) and never followed while writing, and devices and
-// fifos are not created.
-func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(*tar.Header) want) error {
-	var binary bytes.Buffer // reused: most executables are read only to be checked
-	var links []*tar.Header
-	err := flatten(ctx, img, func(hdr *tar.Header, tr io.Reader) error {
-		var content = tr
-		switch hdr.Typeflag {
-		case tar.TypeDir, tar.TypeReg, tar.TypeLink:
-			switch wanted(hdr) {
-			case skip:
-				return nil
-			case writeIfBinary:
-				if hdr.Typeflag == tar.TypeReg && hdr.Size <= maxBinaryCheck {
-					binary.Reset()
-					if _, err := binary.ReadFrom(io.LimitReader(tr, hdr.Size)); err != nil {
-						return err
-					}
-					if !binaryOfInterest(binary.Bytes()) {
-						return nil
-					}
-					content = bytes.NewReader(binary.Bytes())
-				}
-			}
-		}
-		if hdr.Typeflag == tar.TypeLink {
-			// Upper layers come first: a hard link's target may come later.
-			links = append(links, hdr)
-			return nil
-		}
-		return unpackEntry(content, hdr, dir)
-	})
-	if err != nil {
-		return err
-	}
-	for _, hdr := range links {
-		// A link whose target was whited out (or never shipped) is left out:
-		// it has no content of its own.
-		_ = unpackEntry(nil, hdr, dir)
-	}
-	return nil
-}
-
-// Whiteout names, as the OCI image spec defines them.
-const (
-	whiteoutPrefix = ".wh."
-	whiteoutOpaque = ".wh..wh..opq"
-)
-
-// flatten hands fn each entry of the image's filesystem as its layers,
-// applied in order, leave it: layers are read top first, and an entry is
-// passed only if no higher layer has the same path, a non-folder above it
-// in the path, a whiteout of it, or an opaque whiteout of a folder above it.
-// Reading the layers directly, rather than through mutate.Extract's piped
-// tar, spares copying every byte of the image twice. The first error of a
-// layer or of fn stops it, naming the entry.
-func flatten(ctx context.Context, img v1.Image, fn func(*tar.Header, io.Reader) error) error {
-	layers, err := img.Layers()
-	if err != nil {
-		return fmt.Errorf("read layers: %w", err)
-	}
-	// hidden[p] is true when lower layers must not show p or anything
-	// below it: a non-folder or a whiteout was seen there. A folder seen in
-	// a higher layer maps to false: only that same path is taken.
-	hidden := map[string]bool{}
-	opaque := map[string]bool{}
-	for i := len(layers) - 1; i >= 0; i-- {
-		rc, err := layers[i].Uncompressed()
-		if err != nil {
-			return fmt.Errorf("read layer %d: %w", i, err)
-		}
-		layerOpaque := map[string]bool{}
-		err = flattenLayer(ctx, tar.NewReader(rc), hidden, opaque, layerOpaque, fn)
-		rc.Close()
-		if err != nil {
-			return fmt.Errorf("layer %d: %w", i, err)
-		}
-		for d := range layerOpaque {
-			opaque[d] = true
-		}
-	}
-	return nil
-}
-
-func flattenLayer(ctx context.Context, tr *tar.Reader, hidden, opaque, layerOpaque map[string]bool, fn func(*tar.Header, io.Reader) error) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if slices.Contains(strings.Split(hdr.Name, "/"), "..") {
-			// A layer tool never writes one: the layer is hostile or broken.
-			return fmt.Errorf("entry %q climbs out of the root", hdr.Name)
-		}
-		name := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
-		if name == "" || climbingLink(name, hdr) {
-			continue
-		}
-		dir, base := path.Split(name)
-		dir = strings.TrimSuffix(dir, "/")
-		if base == whiteoutOpaque {
-			layerOpaque[dir] = true
-			continue
-		}
-		tombstone := strings.HasPrefix(base, whiteoutPrefix)
-		if tombstone {
-			name = path.Join(dir, strings.TrimPrefix(base, whiteoutPrefix))
-		}
-		if _, seen := hidden[name]; seen || underHidden(name, hidden, opaque) {
-			continue
-		}
-		hidden[name] = tombstone || hdr.Typeflag != tar.TypeDir
-		if tombstone {
-			continue
-		}
-		if err := fn(hdr, tr); err != nil {
-			return fmt.Errorf("unpack %s: %w", hdr.Name, err)
-		}
-	}
-}
-
-// climbingLink says whether a relative link points above the root from
-// where it stands. rootFS would keep it inside anyway; like
-// go-containerregistry's mutate.Extract, such links are dropped.
-func climbingLink(name string, hdr *tar.Header) bool {
-	if hdr.Typeflag != tar.TypeSymlink && hdr.Typeflag != tar.TypeLink || path.IsAbs(hdr.Linkname) {
-		return false
-	}
-	resolved := path.Clean(path.Join(path.Dir(name), hdr.Linkname))
-	return resolved == ".." || strings.HasPrefix(resolved, "../")
-}
-
-// underHidden says whether a folder above name was replaced or whited out by
-// a higher layer, or made opaque by one.
-func underHidden(name string, hidden, opaque map[string]bool) bool {
-	for d := path.Dir(name); d != "." && d != "/"; d = path.Dir(d) {
-		if hidden[d] || opaque[d] {
-			return true
-		}
-	}
-	return opaque[""]
-}
-
-func unpackEntry(content io.Reader, hdr *tar.Header, dir string) error {
-	name := path.Clean("/" + hdr.Name)
-	if name == "/" {
-		return nil
-	}
-	parent, err := securejoin.SecureJoin(dir, path.Dir(name))
-	if err != nil {
-		return err
-	}
-	target := filepath.Join(parent, path.Base(name))
-	switch hdr.Typeflag {
-	case tar.TypeDir:
-		if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
-			return nil
-		}
-		os.Remove(target)
-		return os.MkdirAll(target, 0o755)
-	case tar.TypeReg:
-		if err := os.MkdirAll(parent, 0o755); err != nil {
-			return err
-		}
-		os.Remove(target)
-		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|openNoFollow, os.FileMode(hdr.Mode)&0o777|0o600)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(f, content)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	case tar.TypeSymlink:
-		if err := os.MkdirAll(parent, 0o755); err != nil {
-			return err
-		}
-		os.Remove(target)
-		return os.Symlink(hdr.Linkname, target)
-	case tar.TypeLink:
-		if err := os.MkdirAll(parent, 0o755); err != nil {
-			return err
-		}
-		src, err := securejoin.SecureJoin(dir, path.Clean("/"+hdr.Linkname))
-		if err != nil {
-			return err
-		}
-		os.Remove(target)
-		return os.Link(src, target)
-	}
-	// Devices, fifos and the like hold no package data and are never made.
-	return nil
 }

@@ -1,0 +1,283 @@
+package test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/secure-build/secure-build/sbom"
+)
+
+// trickyImage is the spec of an image whose layers hold the entries layer
+// appliers disagree on — a dpkg status hard-linked to another entry,
+// whiteouts, an opaque folder with entries before and after its marker,
+// duplicate entries, folders and files replacing each other across layers,
+// symlinks in names (of the same layer and of a lower one), names with ".."
+// or absolute — and trickyTree the files and symlinks of its root
+// filesystem; sbom's unit tests check its unpack gives that tree.
+const (
+	trickyImage = "../sbom/testdata/tricky-image/layers.txt"
+	trickyTree  = "../sbom/testdata/tricky-image/tree.txt"
+)
+
+// TestImageUnpackMatchesBuildKit checks, against a real BuildKit, the tree
+// sbom's unit tests expect of the tricky image: a build FROM the image,
+// exported with type=local, has exactly those files and symlinks, with that
+// content. And cataloging the image as an OCI layout finds exactly what
+// cataloging BuildKit's root filesystem finds: every package, at every
+// location, the hard-linked dpkg status's packages included.
+func TestImageUnpackMatchesBuildKit(t *testing.T) {
+	bk := startBuildKit(t)
+	base := trickyImageLayout(t, filepath.Join(bk.dir, "tricky"))
+
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM base\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "rootfs")
+	args := []string{
+		"--frontend", "dockerfile.v0",
+		"--local", "context=" + ctxDir, "--local", "dockerfile=" + ctxDir,
+		"--output", "type=local,dest=" + out,
+	}
+	bk.build(t, append(args, base.contextArgs("base")...)...)
+
+	b, err := os.ReadFile(trickyTree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTree := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if got := treeListing(t, out); !slices.Equal(got, wantTree) {
+		t.Errorf("BuildKit's tree differs from %s\nonly in %[1]s:\n  %s\nonly in BuildKit's:\n  %s", trickyTree,
+			strings.Join(minus(wantTree, got), "\n  "), strings.Join(minus(got, wantTree), "\n  "))
+	}
+
+	ctx := context.Background()
+	want, err := sbom.CatalogTarget(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sbom.CatalogTarget(ctx, sbom.OCILayoutPrefix+base.dir+"@"+base.digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want.Incomplete) != 0 || len(got.Incomplete) != 0 {
+		t.Errorf("incomplete: BuildKit's root %q, the image %q", want.Incomplete, got.Incomplete)
+	}
+	wantLines, gotLines := packageLines(want), packageLines(got)
+	if !slices.Equal(gotLines, wantLines) {
+		t.Errorf("the image's catalog differs from the catalog of BuildKit's unpack\nonly in BuildKit's:\n  %s\nonly in ours:\n  %s",
+			strings.Join(minus(wantLines, gotLines), "\n  "), strings.Join(minus(gotLines, wantLines), "\n  "))
+	}
+	// Guard against two empty catalogs agreeing: every case is there.
+	for _, line := range []string{
+		"deb libc6 /var/lib/dpkg/status",
+		"npm dup@2.0.0 /srv/dup/node_modules/dup/package.json",
+		"npm re@3.0.0 /srv/node_modules/re/package.json",
+		"npm new-before@1.0.0 /usr/lib/node_modules/new-before/package.json",
+		"npm new-after@1.0.0 /usr/lib/node_modules/new-after/package.json",
+		"npm b@1.0.0 /lib/node_modules/b/package.json",
+		"npm y@1.0.0 /opt/file/node_modules/y/package.json",
+		"npm c@1.0.0 /usr/share/node_modules/c/package.json",
+		"npm d@1.0.0 /srv/node_modules/d/package.json",
+		"npm esc@1.0.0 /escape/node_modules/esc/package.json",
+		"npm abs@1.0.0 /abs/node_modules/abs/package.json",
+		"npm hl@1.0.0 /srv/hl/node_modules/hl/package.json",
+	} {
+		if !slices.Contains(wantLines, line) {
+			t.Errorf("BuildKit's root lacks %q", line)
+		}
+	}
+	for _, gone := range []string{"gone", "old", "x", "z", "deep"} {
+		for _, line := range wantLines {
+			if strings.HasPrefix(line, "npm "+gone+"@") {
+				t.Errorf("BuildKit's root has %q", line)
+			}
+		}
+	}
+}
+
+// packageLines lists a catalog's packages as "type name@version location"
+// (deb packages by name and location), one a location, sorted.
+func packageLines(s *sbom.SBOM) []string {
+	var out []string
+	for _, p := range s.Packages {
+		for _, l := range p.Locations {
+			if p.Type == "deb" {
+				out = append(out, "deb "+p.Name+" "+l)
+				continue
+			}
+			out = append(out, p.Type+" "+p.Name+"@"+p.Version+" "+l)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+type entry struct {
+	name, body, link string
+	typ              byte
+}
+
+func layerOf(t *testing.T, es ...entry) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range es {
+		mode := int64(0o644)
+		if e.typ == tar.TypeDir {
+			mode = 0o755
+		}
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: mode, Size: int64(len(e.body)), Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// readLayerSpec reads the layers of a spec such as trickyImage: one entry a
+// line, fields Go-quoted (file NAME BODY, dir NAME, symlink NAME TARGET,
+// hardlink NAME TARGET, npm DIR NAME VERSION), "layer" before each layer.
+func readLayerSpec(t *testing.T, file string) [][]entry {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layers [][]entry
+	for i, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		kind, rest, _ := strings.Cut(line, " ")
+		var args []string
+		for rest != "" {
+			q, err := strconv.QuotedPrefix(rest)
+			if err != nil {
+				t.Fatalf("%s:%d: %v", file, i+1, err)
+			}
+			s, _ := strconv.Unquote(q)
+			args = append(args, s)
+			rest = strings.TrimPrefix(rest[len(q):], " ")
+		}
+		var e entry
+		switch {
+		case kind == "layer" && len(args) == 0:
+			layers = append(layers, nil)
+			continue
+		case len(layers) == 0:
+			t.Fatalf("%s:%d: an entry before the first layer", file, i+1)
+		case kind == "file" && len(args) == 2:
+			e = entry{name: args[0], body: args[1], typ: tar.TypeReg}
+		case kind == "dir" && len(args) == 1:
+			e = entry{name: args[0], typ: tar.TypeDir}
+		case kind == "symlink" && len(args) == 2:
+			e = entry{name: args[0], link: args[1], typ: tar.TypeSymlink}
+		case kind == "hardlink" && len(args) == 2:
+			e = entry{name: args[0], link: args[1], typ: tar.TypeLink}
+		case kind == "npm" && len(args) == 3:
+			body := `{"name": "` + args[1] + `", "version": "` + args[2] + `"}`
+			e = entry{name: args[0] + "/node_modules/" + args[1] + "/package.json", body: body, typ: tar.TypeReg}
+		default:
+			t.Fatalf("%s:%d: cannot read %q", file, i+1, line)
+		}
+		layers[len(layers)-1] = append(layers[len(layers)-1], e)
+	}
+	return layers
+}
+
+// treeListing lists the files and symlinks under root, one a line, sorted:
+// "/path file BODY" or "/path symlink TARGET", Go-quoted.
+func treeListing(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel := "/" + filepath.ToSlash(strings.TrimPrefix(p, root+string(filepath.Separator)))
+		switch {
+		case d.Type()&os.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out = append(out, fmt.Sprintf("%s symlink %q", rel, target))
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out = append(out, fmt.Sprintf("%s file %q", rel, b))
+		default:
+			out = append(out, rel+" "+d.Type().String())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// trickyImageLayout writes the tricky image as an OCI layout in dir.
+func trickyImageLayout(t *testing.T, dir string) ociBase {
+	t.Helper()
+	var layers []v1.Layer
+	for _, entries := range readLayerSpec(t, trickyImage) {
+		layers = append(layers, layerOf(t, entries...))
+	}
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "tricky"})); err != nil {
+		t.Fatal(err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ociBase{dir: dir, digest: digest.String()}
+}
