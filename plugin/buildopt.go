@@ -336,24 +336,31 @@ func addPolicy(solve *client.SolveOpt, file string) error {
 	}
 	// Checked here, so that a bad file fails before the build; its VEX
 	// documents are read once, by the frontend.
-	data, err := os.ReadFile(abs)
+	data, err := policy.ReadFile(abs)
 	if err != nil {
-		return fmt.Errorf("read policy file: %w", err)
+		return err
 	}
 	p, err := policy.Parse(abs, data)
 	if err != nil {
 		return err
 	}
+	// A VEX path is sent as written and, when it is a symlink, where it
+	// leads; one that leads out of the folder is refused here, as scan and
+	// verify refuse it.
 	include := []string{filepath.Base(abs)}
 	for _, ref := range p.VEX {
 		if strings.Contains(ref, "://") {
 			continue
 		}
+		inside, err := policy.VEXFile(filepath.Dir(abs), ref)
+		if err != nil {
+			return fmt.Errorf("policy %s: VEX document %s: %w", abs, ref, err)
+		}
 		rel, err := policy.VEXPath(ref)
 		if err != nil {
 			return fmt.Errorf("policy %s: VEX document %s: %w", abs, ref, err)
 		}
-		include = append(include, rel)
+		include = append(include, rel, filepath.ToSlash(inside))
 	}
 	fs, err := fsutil.NewFS(filepath.Dir(abs))
 	if err == nil {
