@@ -1,11 +1,8 @@
 package plugin
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/docker/cli/cli/command"
@@ -94,55 +91,4 @@ func sbomWriter(format string) (func(*sbom.SBOM, io.Writer, sbom.EncodeOptions) 
 		return (*sbom.SBOM).WriteCycloneDX, nil
 	}
 	return nil, fmt.Errorf("--format %q: want one of %s", format, strings.Join(sbomFormats, ", "))
-}
-
-// writeOutput writes to stdout, or to file through a temporary file renamed
-// into place, so a failed write never leaves half a document behind. Only a
-// regular file is replaced that way: a device or a fifo ("-o /dev/null")
-// is written in place.
-func writeOutput(stdout io.Writer, file string, write func(io.Writer) error) error {
-	if file == "" || file == "-" {
-		return writeBuffered(stdout, write)
-	}
-	if fi, err := os.Stat(file); err == nil && !fi.Mode().IsRegular() {
-		f, err := os.OpenFile(file, os.O_WRONLY, 0)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", file, err)
-		}
-		err = writeBuffered(f, write)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", file, err)
-		}
-		return nil
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	defer os.Remove(tmp.Name())
-	err = writeBuffered(tmp, write)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), file)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	return nil
-}
-
-func writeBuffered(w io.Writer, write func(io.Writer) error) error {
-	bw := bufio.NewWriter(w)
-	if err := write(bw); err != nil {
-		return err
-	}
-	return bw.Flush()
 }
