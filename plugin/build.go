@@ -336,7 +336,7 @@ func printWarnings(w io.Writer, warnings []client.VertexWarning) {
 	}
 	fmt.Fprintf(w, "\n%d %s found:\n", len(warnings), pluralWord(len(warnings), "warning", "warnings"))
 	for _, warn := range warnings {
-		fmt.Fprintf(w, " - %s\n", strings.TrimSpace(string(warn.Short)))
+		fmt.Fprintf(w, " - %s\n", report.Printable(strings.TrimSpace(string(warn.Short))))
 	}
 }
 
@@ -353,7 +353,7 @@ func printVerdicts(w io.Writer, scans []frontend.PlatformScan) error {
 			s.Platform, report.VerdictLine(s.Report), report.Summary(s.Report.Findings),
 			s.Packages, roundAge(s.DatabaseAge))
 		if s.Report.Database.Stale != "" {
-			fmt.Fprintf(w, "  warning: %s\n", s.Report.Database.Stale)
+			fmt.Fprintf(w, "  warning: %s\n", report.Printable(s.Report.Database.Stale))
 		}
 		if !s.Report.Verdict.Pass {
 			failing = append(failing, s)

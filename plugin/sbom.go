@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/docker/cli/cli/command"
+	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/spf13/cobra"
 )
@@ -75,7 +76,7 @@ func runSBOM(cmd *cobra.Command, dockerCli command.Cli, opts sbomOptions, target
 		return err
 	}
 	for _, w := range doc.Incomplete {
-		fmt.Fprintf(dockerCli.Err(), "warning: %s\n", w)
+		fmt.Fprintf(dockerCli.Err(), "warning: %s\n", report.Printable(w.String()))
 	}
 	encode := sbom.EncodeOptions{Created: created, ToolVersion: Version}
 	return writeOutput(dockerCli.Out(), opts.output, func(w io.Writer) error { return write(doc, w, encode) })
@@ -84,11 +85,30 @@ func runSBOM(cmd *cobra.Command, dockerCli command.Cli, opts sbomOptions, target
 func sbomWriter(format string) (func(*sbom.SBOM, io.Writer, sbom.EncodeOptions) error, error) {
 	switch format {
 	case "table":
-		return func(s *sbom.SBOM, w io.Writer, _ sbom.EncodeOptions) error { return s.WriteTable(w) }, nil
+		return func(s *sbom.SBOM, w io.Writer, _ sbom.EncodeOptions) error { return printableSBOM(s).WriteTable(w) }, nil
 	case "spdx-json":
 		return (*sbom.SBOM).WriteSPDX, nil
 	case "cyclonedx-json":
 		return (*sbom.SBOM).WriteCycloneDX, nil
 	}
 	return nil, fmt.Errorf("--format %q: want one of %s", format, strings.Join(sbomFormats, ", "))
+}
+
+// printableSBOM is doc with what the image wrote (names, versions, paths,
+// os-release) escaped for a terminal: the table is for a person; the SPDX
+// and CycloneDX documents keep the exact text.
+func printableSBOM(doc *sbom.SBOM) *sbom.SBOM {
+	out := *doc
+	if d := doc.Distro; d != nil {
+		out.Distro = &sbom.Distro{ID: report.Printable(d.ID), VersionID: report.Printable(d.VersionID),
+			VersionCodename: report.Printable(d.VersionCodename), PrettyName: report.Printable(d.PrettyName)}
+	}
+	out.Packages = make([]sbom.Package, len(doc.Packages))
+	for i, p := range doc.Packages {
+		p.Name, p.Version, p.Type = report.Printable(p.Name), report.Printable(p.Version), report.Printable(p.Type)
+		p.SourceName, p.SourceVersion = report.Printable(p.SourceName), report.Printable(p.SourceVersion)
+		p.Locations = printable(p.Locations)
+		out.Packages[i] = p
+	}
+	return &out
 }

@@ -92,7 +92,7 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	}
 	stderr := dockerCli.Err()
 	for _, w := range append(doc.Incomplete, matchGaps...) {
-		fmt.Fprintf(stderr, "warning: %s\n", w)
+		fmt.Fprintf(stderr, "warning: %s\n", report.Printable(w.String()))
 	}
 	stale := staleWarning(db, opts.db.maxAge, now)
 	if stale != "" {
@@ -126,8 +126,17 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	if !verdict.Pass {
 		return cli.StatusError{
 			StatusCode: ExitPolicyFailed,
-			Status:     fmt.Sprintf("policy failed (%s):\n  %s", verdict.Threshold, strings.Join(verdict.Reasons(), "\n  ")),
+			Status:     fmt.Sprintf("policy failed (%s):\n  %s", verdict.Threshold, strings.Join(printable(verdict.Reasons()), "\n  ")),
 		}
 	}
 	return nil
+}
+
+// printable escapes each of lines for a terminal (report.Printable).
+func printable(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = report.Printable(l)
+	}
+	return out
 }
