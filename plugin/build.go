@@ -274,9 +274,16 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	displayed := make(chan struct{})
 	go func() {
 		defer close(displayed)
-		warnings, displayErr = display.UpdateFrom(context.WithoutCancel(ctx), ch)
+		shown := make(chan *client.SolveStatus)
+		go func() {
+			defer close(shown)
+			for s := range ch {
+				shown <- printableStatus(s)
+			}
+		}()
+		warnings, displayErr = display.UpdateFrom(context.WithoutCancel(ctx), shown)
 		// BuildKit blocks on a status nobody reads: drain the rest.
-		for range ch {
+		for range shown {
 		}
 	}()
 	resp, buildErr := c.Build(ctx, solve, "secure-build", frontend.Build(fopts), ch)
@@ -338,6 +345,19 @@ func printWarnings(w io.Writer, warnings []client.VertexWarning) {
 	for _, warn := range warnings {
 		fmt.Fprintf(w, " - %s\n", report.Printable(strings.TrimSpace(string(warn.Short))))
 	}
+}
+
+// printableStatus escapes the warnings of a status before BuildKit's
+// display prints them: the frontend's warnings quote the image (package
+// names, paths).
+func printableStatus(s *client.SolveStatus) *client.SolveStatus {
+	for _, w := range s.Warnings {
+		w.Short = []byte(report.Printable(string(w.Short)))
+		for i, d := range w.Detail {
+			w.Detail[i] = []byte(report.Printable(string(d)))
+		}
+	}
+	return s
 }
 
 // printVerdicts prints each platform's verdict and counts, and returns the

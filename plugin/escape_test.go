@@ -47,6 +47,18 @@ func TestBuildWarningsEscaped(t *testing.T) {
 	}
 }
 
+// TestStatusWarningsEscaped: the frontend's warnings are escaped before
+// BuildKit's display prints them as they come.
+func TestStatusWarningsEscaped(t *testing.T) {
+	s := printableStatus(&client.SolveStatus{Warnings: []*client.VertexWarning{{Short: []byte("evil" + hostile), Detail: [][]byte{[]byte("d" + hostile)}}}})
+	if got := string(s.Warnings[0].Short); got != "evil"+escapedHostile {
+		t.Errorf("short %q", got)
+	}
+	if got := string(s.Warnings[0].Detail[0]); got != "d"+escapedHostile {
+		t.Errorf("detail %q", got)
+	}
+}
+
 // TestErrorsEscaped: an error quoting image content reaches the terminal
 // escaped, its own lines kept (so a newline in what it quotes stays one:
 // the messages that list image content, policy failures, escape it
