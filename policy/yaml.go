@@ -14,11 +14,13 @@ import (
 // expanded, so the expansion is measured on the parsed tree, where each
 // alias is one node, before anything expands it.
 const (
-	// MaxFileSize is the largest policy file read.
-	MaxFileSize = 1 << 20
+	// MaxFileSize is the largest policy file read: a hundred times a large
+	// real one.
+	MaxFileSize = 512 << 10
 	// maxExpandedSize bounds the document with its aliases expanded: the
-	// bytes of its scalars plus one for each node.
-	maxExpandedSize = 4 << 20
+	// bytes of its scalars plus one for each node. The YAML decoder and the
+	// schema take about a second a MiB.
+	maxExpandedSize = 1 << 20
 	// maxDepth bounds the nesting of collections, aliases included.
 	maxDepth = 64
 )
@@ -66,7 +68,7 @@ func checkExpansion(name string, file *ast.File) error {
 }
 
 func tooLarge(n int64) string {
-	return fmt.Sprintf("aliases expand the file to more than %d MiB (%d bytes or more): not a policy file", maxExpandedSize>>20, n)
+	return fmt.Sprintf("aliases expand the file to more than %d KiB (%d bytes or more): not a policy file", maxExpandedSize>>10, n)
 }
 
 // expansion is the expanded size of each anchor seen so far, in document
