@@ -6,7 +6,9 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	yamlparser "github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 )
 
 // Bounds of a policy file. A real one is a few kilobytes and a few levels
@@ -23,6 +25,9 @@ const (
 	maxExpandedSize = 1 << 20
 	// maxDepth bounds the nesting of collections, aliases included.
 	maxDepth = 64
+	// maxBlockColumn bounds the column of a block collection's indicator
+	// ("- ", "key:", "? "): each level of block nesting is a column more.
+	maxBlockColumn = 256
 )
 
 // decodeYAML parses a policy file into its syntax tree (for line numbers)
@@ -31,6 +36,9 @@ const (
 func decodeYAML(name string, data []byte) (*ast.File, []byte, error) {
 	if len(data) > MaxFileSize {
 		return nil, nil, &FileError{File: name, Msg: fmt.Sprintf("%d bytes: larger than the %d KiB a policy file may be", len(data), MaxFileSize>>10)}
+	}
+	if err := checkNesting(name, data); err != nil {
+		return nil, nil, err
 	}
 	file, err := yamlparser.ParseBytes(data, 0)
 	if err != nil {
@@ -48,6 +56,29 @@ func decodeYAML(name string, data []byte) (*ast.File, []byte, error) {
 		js = []byte("{}") // an empty file is the defaults
 	}
 	return file, js, nil
+}
+
+// checkNesting bounds the nesting of the file on its tokens (the lexer is
+// linear), before the parser, which takes time quadratic in the depth: a
+// few hundred kilobytes of "[" would take it an hour. Flow collections
+// count by their depth, block ones by the column of their indicators.
+func checkNesting(name string, data []byte) error {
+	depth := 0
+	for _, tk := range lexer.Tokenize(string(data)) {
+		switch tk.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			if depth++; depth > maxDepth {
+				return &FileError{File: name, Line: tk.Position.Line, Msg: fmt.Sprintf("nested deeper than %d levels: not a policy file", maxDepth)}
+			}
+		case token.SequenceEndType, token.MappingEndType:
+			depth = max(depth-1, 0)
+		case token.SequenceEntryType, token.MappingValueType, token.MappingKeyType:
+			if depth == 0 && tk.Position.Column > maxBlockColumn {
+				return &FileError{File: name, Line: tk.Position.Line, Msg: fmt.Sprintf("indented past column %d: not a policy file", maxBlockColumn)}
+			}
+		}
+	}
+	return nil
 }
 
 // checkExpansion measures every document of file as the decoder would

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // aliasBomb is a policy file of nested aliases: each level is a list of
@@ -81,6 +82,18 @@ func TestParseBoundsDepthAndSize(t *testing.T) {
 	deep := strings.Repeat("[", 200) + strings.Repeat("]", 200)
 	if _, err := Parse("deep.yaml", []byte(deep)); err == nil || !strings.Contains(err.Error(), "nested deeper than") {
 		t.Errorf("Parse(200 nested lists) = %v, want the depth refused", err)
+	}
+	// The parser takes time quadratic in the depth: these are refused
+	// before it, in well under a second each.
+	for _, deep := range []string{strings.Repeat("[", 256<<10), strings.Repeat("- ", 128<<10) + "x", strings.Repeat("{a: ", 64<<10)} {
+		start := time.Now()
+		_, err := Parse("deep.yaml", []byte(deep))
+		if err == nil || !strings.Contains(err.Error(), "not a policy file") {
+			t.Errorf("Parse(%.8q... %d bytes) = %.200v, want the nesting refused", deep, len(deep), err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Parse(%.8q... %d bytes) took %v", deep, len(deep), d)
+		}
 	}
 	big := "# " + strings.Repeat("x", MaxFileSize) + "\n"
 	if _, err := Parse("big.yaml", []byte(big)); err == nil || !strings.Contains(err.Error(), "larger than") {
