@@ -333,6 +333,16 @@ func checkScanFlags(opts buildOptions) error {
 	if opts.reportFile != "" && (opts.reportFormat == "table" || !slices.Contains(report.Formats, opts.reportFormat)) {
 		return fmt.Errorf("--report-format %q: want json, sarif, markdown or cyclonedx-json", opts.reportFormat)
 	}
+	// Written after the export: a link planted there would otherwise fail
+	// the command once the image is out.
+	for flag, path := range map[string]string{"--iidfile": opts.iidFile, "--metadata-file": opts.metadataFile} {
+		if path == "" {
+			continue
+		}
+		if _, err := checkDestination(path); err != nil {
+			return fmt.Errorf("%s %s: %w", flag, path, err)
+		}
+	}
 	return nil
 }
 

@@ -62,6 +62,20 @@ func TestWriteOutputRefusesSymlink(t *testing.T) {
 	}
 }
 
+// TestBuildRefusesPlantedIIDFile: --iidfile and --metadata-file, written
+// after the export, are checked before anything is built.
+func TestBuildRefusesPlantedIIDFile(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "iid")
+	if err := os.Symlink("/etc/passwd", link); err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []buildOptions{{iidFile: link}, {metadataFile: link}} {
+		if err := checkScanFlags(opts); err == nil || !strings.Contains(err.Error(), link+": is a symbolic link") {
+			t.Errorf("%+v: %v, want the link refused before the build", opts, err)
+		}
+	}
+}
+
 // TestWriteOutputSystemLinks: /dev/null and /dev/fd/N, devices and links
 // the system keeps, are written in place.
 func TestWriteOutputSystemLinks(t *testing.T) {
