@@ -29,6 +29,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/report"
 )
 
 // Options are what the caller of the build function knows and a Dockerfile
@@ -255,7 +256,7 @@ func (e *PolicyError) Error() string {
 			b.WriteString("\n  " + v.String())
 			if v.Rule == policy.RuleIncomplete {
 				for _, gap := range s.Report.Verdict.Incomplete {
-					b.WriteString("\n    not read: " + gap.String())
+					b.WriteString("\n    not read: " + report.Printable(gap.String()))
 				}
 			}
 		}

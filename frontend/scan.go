@@ -349,7 +349,7 @@ func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan Pl
 		warn(rep.Database.Stale)
 	}
 	for _, gap := range rep.Verdict.Incomplete {
-		warn(fmt.Sprintf("%s: incomplete scan: not read: %s", scan.Platform, gap))
+		warn(fmt.Sprintf("%s: incomplete scan: not read: %s", scan.Platform, report.Printable(gap.String())))
 	}
 	suppression := func(f vuln.Finding) string {
 		for _, x := range rep.Verdict.Suppressed {

@@ -283,9 +283,16 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	displayed := make(chan struct{})
 	go func() {
 		defer close(displayed)
-		warnings, displayErr = display.UpdateFrom(context.WithoutCancel(ctx), ch)
+		shown := make(chan *client.SolveStatus)
+		go func() {
+			defer close(shown)
+			for s := range ch {
+				shown <- printableStatus(s)
+			}
+		}()
+		warnings, displayErr = display.UpdateFrom(context.WithoutCancel(ctx), shown)
 		// BuildKit blocks on a status nobody reads: drain the rest.
-		for range ch {
+		for range shown {
 		}
 	}()
 	resp, buildErr := c.Build(ctx, solve, "secure-build", frontend.Build(fopts), ch)
@@ -340,6 +347,16 @@ func checkScanFlags(opts buildOptions) error {
 	if opts.reportFile != "" && (opts.reportFormat == "table" || !slices.Contains(report.Formats, opts.reportFormat)) {
 		return fmt.Errorf("--report-format %q: want json, sarif, markdown or cyclonedx-json", opts.reportFormat)
 	}
+	// Written after the export: a link planted there would otherwise fail
+	// the command once the image is out.
+	for flag, path := range map[string]string{"--iidfile": opts.iidFile, "--metadata-file": opts.metadataFile} {
+		if path == "" {
+			continue
+		}
+		if _, err := checkDestination(path); err != nil {
+			return fmt.Errorf("%s %s: %w", flag, path, err)
+		}
+	}
 	return nil
 }
 
@@ -350,8 +367,21 @@ func printWarnings(w io.Writer, warnings []client.VertexWarning) {
 	}
 	fmt.Fprintf(w, "\n%d %s found:\n", len(warnings), pluralWord(len(warnings), "warning", "warnings"))
 	for _, warn := range warnings {
-		fmt.Fprintf(w, " - %s\n", strings.TrimSpace(string(warn.Short)))
+		fmt.Fprintf(w, " - %s\n", report.Printable(strings.TrimSpace(string(warn.Short))))
 	}
+}
+
+// printableStatus escapes the warnings of a status before BuildKit's
+// display prints them: the frontend's warnings quote the image (package
+// names, paths).
+func printableStatus(s *client.SolveStatus) *client.SolveStatus {
+	for _, w := range s.Warnings {
+		w.Short = []byte(report.Printable(string(w.Short)))
+		for i, d := range w.Detail {
+			w.Detail[i] = []byte(report.Printable(string(d)))
+		}
+	}
+	return s
 }
 
 // printVerdicts prints each platform's verdict and counts, and returns the
@@ -367,7 +397,7 @@ func printVerdicts(w io.Writer, scans []frontend.PlatformScan) error {
 			s.Platform, report.VerdictLine(s.Report), report.Summary(s.Report.Findings),
 			s.Packages, roundAge(s.DatabaseAge))
 		if s.Report.Database.Stale != "" {
-			fmt.Fprintf(w, "  warning: %s\n", s.Report.Database.Stale)
+			fmt.Fprintf(w, "  warning: %s\n", report.Printable(s.Report.Database.Stale))
 		}
 		if !s.Report.Verdict.Pass {
 			failing = append(failing, s)

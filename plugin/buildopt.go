@@ -339,24 +339,31 @@ func addPolicy(solve *client.SolveOpt, file string) error {
 	}
 	// Checked here, so that a bad file fails before the build; its VEX
 	// documents are read once, by the frontend.
-	data, err := os.ReadFile(abs)
+	data, err := policy.ReadFile(abs)
 	if err != nil {
-		return fmt.Errorf("read policy file: %w", err)
+		return err
 	}
 	p, err := policy.Parse(abs, data)
 	if err != nil {
 		return err
 	}
+	// A VEX path is sent as written and, when it is a symlink, where it
+	// leads; one that leads out of the folder is refused here, as scan and
+	// verify refuse it.
 	include := []string{filepath.Base(abs)}
 	for _, ref := range p.VEX {
 		if strings.Contains(ref, "://") {
 			continue
 		}
+		inside, err := policy.VEXFile(filepath.Dir(abs), ref)
+		if err != nil {
+			return fmt.Errorf("policy %s: VEX document %s: %w", abs, ref, err)
+		}
 		rel, err := policy.VEXPath(ref)
 		if err != nil {
 			return fmt.Errorf("policy %s: VEX document %s: %w", abs, ref, err)
 		}
-		include = append(include, rel)
+		include = append(include, rel, filepath.ToSlash(inside))
 	}
 	fs, err := fsutil.NewFS(filepath.Dir(abs))
 	if err == nil {
@@ -405,7 +412,7 @@ func parseOutputs(ctx context.Context, dockerCli command.Cli, opts buildOptions,
 	}
 	var (
 		entries []client.ExportEntry
-		files   []*outputFile
+		files   []outputFinisher
 	)
 	finish := func(ok bool) error {
 		var errs []error
@@ -417,6 +424,9 @@ func parseOutputs(ctx context.Context, dockerCli command.Cli, opts buildOptions,
 	}
 	for _, o := range outputs {
 		e, file, err := parseOutput(ctx, dockerCli, o, opts, target)
+		if err == nil {
+			err = stageOutput(&e, file)
+		}
 		if err != nil {
 			finish(false)
 			return nil, func(bool) error { return nil }, fmt.Errorf("--output %q: %w", o, err)
@@ -429,7 +439,28 @@ func parseOutputs(ctx context.Context, dockerCli command.Cli, opts buildOptions,
 	return entries, finish, nil
 }
 
-func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts buildOptions, target exportTarget) (client.ExportEntry, *outputFile, error) {
+// outputFinisher is an output BuildKit writes beside its destination:
+// finish puts it into place when the build passed, else removes it.
+type outputFinisher interface {
+	finish(ok bool) error
+}
+
+// stageOutput checks a file output's destination, and points BuildKit at
+// a folder output's staging folder.
+func stageOutput(e *client.ExportEntry, out outputFinisher) error {
+	switch out := out.(type) {
+	case *outputFile:
+		return out.check()
+	case *outputDir:
+		if err := out.stage(); err != nil {
+			return err
+		}
+		e.OutputDir = out.staging
+	}
+	return nil
+}
+
+func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts buildOptions, target exportTarget) (client.ExportEntry, outputFinisher, error) {
 	e := client.ExportEntry{Attrs: map[string]string{}}
 	fields, err := csvvalue.Fields(spec, nil)
 	if err != nil {
@@ -441,7 +472,7 @@ func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts b
 			// "-o DIR" is type=local,dest=DIR, as in buildx.
 			if len(fields) == 1 {
 				e.Type, e.OutputDir = client.ExporterLocal, f
-				return e, nil, nil
+				return e, &outputDir{path: f}, nil
 			}
 			return e, nil, fmt.Errorf("%q: want key=value", f)
 		}
@@ -489,14 +520,14 @@ func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts b
 			return e, nil, errors.New("type=local needs dest=DIR")
 		}
 		e.OutputDir = dest
-		return e, nil, nil
+		return e, &outputDir{path: dest, deleteOthers: e.Attrs["mode"] == string(client.LocalExporterModeDelete)}, nil
 	case client.ExporterOCI, client.ExporterDocker:
 		if tar := e.Attrs["tar"]; tar == "false" {
 			if dest == "" {
 				return e, nil, fmt.Errorf("type=%s,tar=false needs dest=DIR", e.Type)
 			}
 			e.OutputDir = dest
-			return e, nil, nil
+			return e, &outputDir{path: dest, layout: true}, nil
 		}
 		if dest == "" && e.Type == client.ExporterDocker {
 			// As buildx: an engine with the containerd image store loads
@@ -525,64 +556,6 @@ func parseOutput(ctx context.Context, dockerCli command.Cli, spec string, opts b
 		return e, out, nil
 	}
 	return e, nil, fmt.Errorf("unknown output type %q: want image, registry, docker, oci, local or tar", e.Type)
-}
-
-// outputFile is a file output written beside its destination and renamed
-// into place only when the build succeeds.
-type outputFile struct {
-	path string
-	tmp  *os.File
-	// load, when set, sends the finished file to the Docker Engine instead.
-	load func(io.Reader) error
-}
-
-func (o *outputFile) output(map[string]string) (io.WriteCloser, error) {
-	dir := filepath.Dir(o.path)
-	if o.load != nil {
-		dir = ""
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(o.path)+".*")
-	if err != nil {
-		return nil, fmt.Errorf("output %s: %w", o.path, err)
-	}
-	o.tmp = f
-	return nopCloser{f}, nil
-}
-
-// nopCloser keeps the file open for finish, which closes it.
-type nopCloser struct{ *os.File }
-
-func (nopCloser) Close() error { return nil }
-
-func (o *outputFile) finish(ok bool) error {
-	if o.tmp == nil {
-		return nil
-	}
-	name := o.tmp.Name()
-	defer os.Remove(name)
-	if !ok {
-		o.tmp.Close()
-		return nil
-	}
-	if o.load != nil {
-		if _, err := o.tmp.Seek(0, io.SeekStart); err != nil {
-			o.tmp.Close()
-			return fmt.Errorf("load the image: %w", err)
-		}
-		err := o.load(o.tmp)
-		o.tmp.Close()
-		return err
-	}
-	if err := o.tmp.Close(); err != nil {
-		return fmt.Errorf("output %s: %w", o.path, err)
-	}
-	if err := os.Chmod(name, 0o644); err != nil {
-		return fmt.Errorf("output %s: %w", o.path, err)
-	}
-	if err := os.Rename(name, o.path); err != nil {
-		return fmt.Errorf("output %s: %w", o.path, err)
-	}
-	return nil
 }
 
 // mobyExporter is the exporter of Docker Engine's embedded BuildKit.

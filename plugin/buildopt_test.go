@@ -98,14 +98,30 @@ func TestOutputsOnEngine(t *testing.T) {
 		{"--load", buildOptions{load: true, tags: []string{"app:1"}}, []client.ExportEntry{{Type: "moby", Attrs: map[string]string{"name": "app:1"}}}, false},
 		{"--push", buildOptions{push: true, tags: []string{"r.example/app:1"}},
 			[]client.ExportEntry{{Type: "moby", Attrs: map[string]string{"name": "r.example/app:1", "push": "true"}}}, false},
-		{"-o type=local", buildOptions{outputs: []string{"type=local,dest=out"}}, []client.ExportEntry{{Type: "local", Attrs: map[string]string{}, OutputDir: "out"}}, true},
+		{"-o type=local", buildOptions{outputs: []string{"type=local,dest=" + filepath.Join(t.TempDir(), "out")}}, []client.ExportEntry{{Type: "local", Attrs: map[string]string{}}}, true},
 	} {
 		for _, containerd := range []bool{true, false} {
 			var warn strings.Builder
 			target := exportTarget{engine: true, containerdStore: func() (bool, error) { return containerd, nil }, warn: &warn}
-			got, _, err := parseOutputs(ctx, nil, tc.opts, target)
+			got, done, err := parseOutputs(ctx, nil, tc.opts, target)
 			if err != nil {
 				t.Fatalf("%s: %v", tc.name, err)
+			}
+			for i, e := range got {
+				// BuildKit writes a folder output into a staging folder
+				// beside it, which a failed build removes.
+				if e.OutputDir != "" {
+					if !strings.HasPrefix(filepath.Base(e.OutputDir), ".out.") {
+						t.Errorf("%s: BuildKit writes into %s, not beside the destination", tc.name, e.OutputDir)
+					}
+					got[i].OutputDir = ""
+					if err := done(false); err != nil {
+						t.Error(err)
+					}
+					if _, err := os.Stat(e.OutputDir); !os.IsNotExist(err) {
+						t.Errorf("%s: the staging folder is left after a failed build: %v", tc.name, err)
+					}
+				}
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("%s: exports %+v, want %+v", tc.name, got, tc.want)

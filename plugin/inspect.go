@@ -223,20 +223,23 @@ func writeInspectJSON(w io.Writer, atts *imageAttestations, platforms []inspectP
 // writeInspectTable writes each platform's section. w is writeBuffered's:
 // a failed write surfaces when it flushes.
 func writeInspectTable(w io.Writer, atts *imageAttestations, platforms []inspectPlatform) error {
+	// Everything below comes from the image's attestations: whoever pushed
+	// it wrote it, so each field is shown escaped (report.Printable).
+	pr := report.Printable
 	fmt.Fprintf(w, "Image: %s (%s)\n", atts.ref, atts.digest)
 	for _, p := range platforms {
-		fmt.Fprintf(w, "\nPlatform: %s\nManifest: %s\n", p.Platform, p.Image)
+		fmt.Fprintf(w, "\nPlatform: %s\nManifest: %s\n", pr(p.Platform), pr(p.Image))
 		if s := p.SBOM; s != nil {
 			var types []string
 			for _, t := range slices.Sorted(maps.Keys(s.ByType)) {
-				types = append(types, fmt.Sprintf("%s %d", t, s.ByType[t]))
+				types = append(types, fmt.Sprintf("%s %d", pr(t), s.ByType[t]))
 			}
 			fmt.Fprintf(w, "Packages: %d", s.Packages)
 			if len(types) > 0 {
 				fmt.Fprintf(w, " (%s)", strings.Join(types, ", "))
 			}
 			if s.Distro != nil {
-				fmt.Fprintf(w, " on %s", cmp.Or(s.Distro.PrettyName, s.Distro.PURLQualifier()))
+				fmt.Fprintf(w, " on %s", pr(cmp.Or(s.Distro.PrettyName, s.Distro.PURLQualifier())))
 			}
 			fmt.Fprintln(w)
 		} else {
@@ -248,14 +251,14 @@ func writeInspectTable(w io.Writer, atts *imageAttestations, platforms []inspect
 			continue
 		}
 		fmt.Fprintf(w, "Verdict: %s (%s), decided %s; scanned %s by secure-build %s\n",
-			passFail(s.Verdict.Pass), s.Verdict.Threshold, s.Verdict.DecidedOn, s.ScannedAt, s.ToolVersion)
-		fmt.Fprintf(w, "Findings at build: %s\n", s.Summary)
+			passFail(s.Verdict.Pass), pr(s.Verdict.Threshold), s.Verdict.DecidedOn, pr(s.ScannedAt), pr(s.ToolVersion))
+		fmt.Fprintf(w, "Findings at build: %s\n", pr(s.Summary))
 		if len(s.Findings) > 0 {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "  ID\tPACKAGE\tINSTALLED -> FIXED\tSEVERITY\tSUMMARY")
 			for _, f := range s.Findings {
 				fixed := cmp.Or(f.FixedVersion, "no fix")
-				fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t%s\t%s\n", f.ID, f.Package.Name, f.Package.Version, fixed, f.Severity, oneLine(f.Summary, 60))
+				fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t%s\t%s\n", pr(f.ID), pr(f.Package.Name), pr(f.Package.Version), pr(fixed), pr(f.Severity.String()), pr(oneLine(f.Summary, 60)))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -264,17 +267,17 @@ func writeInspectTable(w io.Writer, atts *imageAttestations, platforms []inspect
 		if len(s.Suppressed) > 0 {
 			fmt.Fprintf(w, "Suppressed (%d):\n", len(s.Suppressed))
 			for _, x := range s.Suppressed {
-				fmt.Fprintf(w, "  %s %s %s: %s %s (%s)\n", x.ID, x.Package, x.Version, x.By, x.Status, x.Source)
+				fmt.Fprintf(w, "  %s %s %s: %s %s (%s)\n", pr(x.ID), pr(x.Package), pr(x.Version), pr(x.By), pr(x.Status), pr(x.Source))
 				if why := cmp.Or(x.Reason, x.Justification); why != "" {
-					fmt.Fprintf(w, "    %s\n", oneLine(why, 200))
+					fmt.Fprintf(w, "    %s\n", pr(oneLine(why, 200)))
 				}
 			}
 		}
 		for _, x := range s.Violations {
-			fmt.Fprintf(w, "Rule: %s: %s\n", strings.ToUpper(string(x.Action)), x)
+			fmt.Fprintf(w, "Rule: %s: %s\n", pr(strings.ToUpper(string(x.Action))), pr(x.String()))
 		}
 		for _, n := range s.Notes {
-			fmt.Fprintf(w, "Note: %s\n", n)
+			fmt.Fprintf(w, "Note: %s\n", pr(n))
 		}
 		if p.OpenVEX != nil {
 			fmt.Fprintln(w, "OpenVEX: attached (--format json shows it)")

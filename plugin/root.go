@@ -9,6 +9,7 @@ import (
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
+	"github.com/secure-build/secure-build/report"
 	"github.com/spf13/cobra"
 )
 
@@ -37,7 +38,8 @@ func ExitCode(err error) int {
 
 // withExitStatus makes every error of cmd and its subcommands a
 // cli.StatusError, which is how the Docker CLI's plugin runner learns the
-// status to exit with; without it every error would exit 1.
+// status to exit with; without it every error would exit 1. Its message is
+// escaped for the terminal: errors quote image content (paths, names).
 func withExitStatus(cmd *cobra.Command) {
 	if run := cmd.RunE; run != nil {
 		cmd.RunE = func(c *cobra.Command, args []string) error {
@@ -45,10 +47,11 @@ func withExitStatus(cmd *cobra.Command) {
 			if err == nil {
 				return nil
 			}
-			if _, ok := errors.AsType[cli.StatusError](err); ok {
-				return err
+			status := ExitError
+			if st, ok := errors.AsType[cli.StatusError](err); ok {
+				status = st.StatusCode
 			}
-			return cli.StatusError{Cause: err, Status: err.Error(), StatusCode: ExitError}
+			return cli.StatusError{Cause: err, Status: report.PrintableLines(err.Error()), StatusCode: status}
 		}
 	}
 	for _, sub := range cmd.Commands() {

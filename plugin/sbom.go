@@ -1,14 +1,12 @@
 package plugin
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/docker/cli/cli/command"
+	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/spf13/cobra"
 )
@@ -82,7 +80,7 @@ func runSBOM(cmd *cobra.Command, dockerCli command.Cli, opts sbomOptions, target
 	if len(doc.Incomplete) > 0 {
 		fmt.Fprintf(dockerCli.Err(), "INCOMPLETE: this SBOM lacks what could not be read completely (%d):\n", len(doc.Incomplete))
 		for _, gap := range doc.Incomplete {
-			fmt.Fprintf(dockerCli.Err(), "  not read: %s\n", gap)
+			fmt.Fprintf(dockerCli.Err(), "  not read: %s\n", report.Printable(gap.String()))
 		}
 	}
 	encode := sbom.EncodeOptions{Created: created, ToolVersion: Version}
@@ -92,7 +90,7 @@ func runSBOM(cmd *cobra.Command, dockerCli command.Cli, opts sbomOptions, target
 func sbomWriter(format string) (func(*sbom.SBOM, io.Writer, sbom.EncodeOptions) error, error) {
 	switch format {
 	case "table":
-		return func(s *sbom.SBOM, w io.Writer, _ sbom.EncodeOptions) error { return s.WriteTable(w) }, nil
+		return func(s *sbom.SBOM, w io.Writer, _ sbom.EncodeOptions) error { return printableSBOM(s).WriteTable(w) }, nil
 	case "spdx-json":
 		return (*sbom.SBOM).WriteSPDX, nil
 	case "cyclonedx-json":
@@ -101,53 +99,21 @@ func sbomWriter(format string) (func(*sbom.SBOM, io.Writer, sbom.EncodeOptions) 
 	return nil, fmt.Errorf("--format %q: want one of %s", format, strings.Join(sbomFormats, ", "))
 }
 
-// writeOutput writes to stdout, or to file through a temporary file renamed
-// into place, so a failed write never leaves half a document behind. Only a
-// regular file is replaced that way: a device or a fifo ("-o /dev/null")
-// is written in place.
-func writeOutput(stdout io.Writer, file string, write func(io.Writer) error) error {
-	if file == "" || file == "-" {
-		return writeBuffered(stdout, write)
+// printableSBOM is doc with what the image wrote (names, versions, paths,
+// os-release) escaped for a terminal: the table is for a person; the SPDX
+// and CycloneDX documents keep the exact text.
+func printableSBOM(doc *sbom.SBOM) *sbom.SBOM {
+	out := *doc
+	if d := doc.Distro; d != nil {
+		out.Distro = &sbom.Distro{ID: report.Printable(d.ID), VersionID: report.Printable(d.VersionID),
+			VersionCodename: report.Printable(d.VersionCodename), PrettyName: report.Printable(d.PrettyName)}
 	}
-	if fi, err := os.Stat(file); err == nil && !fi.Mode().IsRegular() {
-		f, err := os.OpenFile(file, os.O_WRONLY, 0)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", file, err)
-		}
-		err = writeBuffered(f, write)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", file, err)
-		}
-		return nil
+	out.Packages = make([]sbom.Package, len(doc.Packages))
+	for i, p := range doc.Packages {
+		p.Name, p.Version, p.Type = report.Printable(p.Name), report.Printable(p.Version), report.Printable(p.Type)
+		p.SourceName, p.SourceVersion = report.Printable(p.SourceName), report.Printable(p.SourceVersion)
+		p.Locations = printable(p.Locations)
+		out.Packages[i] = p
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	defer os.Remove(tmp.Name())
-	err = writeBuffered(tmp, write)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), file)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	return nil
-}
-
-func writeBuffered(w io.Writer, write func(io.Writer) error) error {
-	bw := bufio.NewWriter(w)
-	if err := write(bw); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return &out
 }

@@ -100,7 +100,7 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	gaps := append(doc.Incomplete, matchGaps...)
 	if opts.format != "table" { // the table lists them with the verdict
 		for _, gap := range gaps {
-			fmt.Fprintf(stderr, "incomplete: not read: %s\n", gap)
+			fmt.Fprintf(stderr, "incomplete: not read: %s\n", report.Printable(gap.String()))
 		}
 	}
 	stale := staleWarning(db, opts.db.maxAge, now)
@@ -135,8 +135,17 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	if !verdict.Pass {
 		return cli.StatusError{
 			StatusCode: ExitPolicyFailed,
-			Status:     fmt.Sprintf("policy failed (%s):\n  %s", verdict.Threshold, strings.Join(verdict.Reasons(), "\n  ")),
+			Status:     fmt.Sprintf("policy failed (%s):\n  %s", verdict.Threshold, strings.Join(printable(verdict.Reasons()), "\n  ")),
 		}
 	}
 	return nil
+}
+
+// printable escapes each of lines for a terminal (report.Printable).
+func printable(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = report.Printable(l)
+	}
+	return out
 }

@@ -180,7 +180,7 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	var failed []string
 	for _, r := range results {
 		if v := r.report.Verdict; !v.Pass {
-			failed = append(failed, fmt.Sprintf("policy failed for %s (%s):\n  %s", r.att.platform, v.Threshold, strings.Join(v.Reasons(), "\n  ")))
+			failed = append(failed, fmt.Sprintf("policy failed for %s (%s):\n  %s", report.Printable(r.att.platform), v.Threshold, strings.Join(printable(v.Reasons()), "\n  ")))
 		}
 	}
 	if len(failed) > 0 {
@@ -240,7 +240,7 @@ func writeVerifyTable(w io.Writer, atts *imageAttestations, results []platformVe
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "Platform: %s\n", r.att.platform)
+		fmt.Fprintf(w, "Platform: %s\n", report.Printable(r.att.platform))
 		if r.scanned {
 			fmt.Fprintln(w, "SBOM: none attached; scanned the image now (--scan)")
 		}
@@ -248,11 +248,11 @@ func writeVerifyTable(w io.Writer, atts *imageAttestations, results []platformVe
 			fmt.Fprintln(w, "At build: no secure-build scan result attached")
 		} else {
 			v := r.att.scan.Metadata.Verdict
-			fmt.Fprintf(w, "At build: %s (%s), decided %s\n", passFail(v.Pass), v.Threshold, v.DecidedOn.UTC().Format(time.RFC3339))
+			fmt.Fprintf(w, "At build: %s (%s), decided %s\n", passFail(v.Pass), report.Printable(v.Threshold), v.DecidedOn.UTC().Format(time.RFC3339))
 			if len(r.newSinceBuild) == 0 {
 				fmt.Fprintln(w, "New since the build: none")
 			} else {
-				fmt.Fprintf(w, "New since the build: %d (%s)\n", len(r.newSinceBuild), strings.Join(ids(r.newSinceBuild), ", "))
+				fmt.Fprintf(w, "New since the build: %d (%s)\n", len(r.newSinceBuild), report.Printable(strings.Join(ids(r.newSinceBuild), ", ")))
 			}
 		}
 		if err := report.WriteTable(w, r.report); err != nil {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	yamlparser "github.com/goccy/go-yaml/parser"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -192,17 +191,9 @@ func (es FileErrors) Error() string {
 // Parse reads a policy file: YAML that the published schema accepts. name
 // is how messages name the file.
 func Parse(name string, data []byte) (*Policy, error) {
-	file, err := yamlparser.ParseBytes(data, 0)
+	file, js, err := decodeYAML(name, data)
 	if err != nil {
-		return nil, syntaxError(name, err)
-	}
-	js, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return nil, syntaxError(name, err)
-	}
-	js = bytes.TrimSpace(js)
-	if len(js) == 0 || string(js) == "null" {
-		js = []byte("{}") // an empty file is the defaults
+		return nil, err
 	}
 	if err := validate(name, file, js); err != nil {
 		return nil, err
@@ -389,6 +380,11 @@ func fromDoc(name string, file *ast.File, doc *fileDoc) (*Policy, error) {
 		}
 	}
 	p.VEX = doc.VEX
+	for i, ref := range doc.VEX {
+		if err := checkVEXRef(ref); err != nil {
+			bad([]string{"vex", strconv.Itoa(i)}, "%v", err)
+		}
+	}
 	if l := doc.Licenses; l != nil {
 		p.Licenses = Licenses{Action: orAction(l.Action, Fail), Deny: l.Deny, Allow: l.Allow}
 	}

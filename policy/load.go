@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,15 +13,30 @@ import (
 	"time"
 )
 
-// maxVEXSize bounds a VEX document read from a URL.
+// maxVEXSize bounds a VEX document, read from a file or a URL.
 const maxVEXSize = 32 << 20
 
-// LoadFile reads a policy file from disk and the VEX documents it names:
-// paths relative to the file, or URLs.
-func LoadFile(ctx context.Context, path string) (*Policy, error) {
-	data, err := os.ReadFile(path)
+// ReadFile reads a policy file, refusing one larger than MaxFileSize
+// without reading the rest.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read policy file: %w", err)
+	}
+	defer f.Close()
+	data, err := readBounded(f, MaxFileSize)
+	if err != nil {
+		return nil, fmt.Errorf("read policy file %s: %w", path, err)
+	}
+	return data, nil
+}
+
+// LoadFile reads a policy file from disk and the VEX documents it names:
+// paths inside the file's folder, or https URLs.
+func LoadFile(ctx context.Context, path string) (*Policy, error) {
+	data, err := ReadFile(path)
+	if err != nil {
+		return nil, err
 	}
 	p, err := Parse(path, data)
 	if err != nil {
@@ -28,13 +44,10 @@ func LoadFile(ctx context.Context, path string) (*Policy, error) {
 	}
 	for _, ref := range p.VEX {
 		var doc []byte
-		if strings.HasPrefix(ref, "https://") || strings.HasPrefix(ref, "http://") {
+		if isURL(ref) {
 			doc, err = fetch(ctx, ref)
 		} else {
-			var rel string
-			if rel, err = VEXPath(ref); err == nil {
-				doc, err = os.ReadFile(filepath.Join(filepath.Dir(path), filepath.FromSlash(rel)))
-			}
+			doc, err = readVEXFile(filepath.Dir(path), ref)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: VEX document %s: %w", path, ref, err)
@@ -44,6 +57,25 @@ func LoadFile(ctx context.Context, path string) (*Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// isURL tells a VEX document named by URL from one named by path.
+func isURL(ref string) bool { return strings.Contains(ref, "://") }
+
+// checkVEXRef checks a VEX reference as the policy file writes it: an
+// https URL (the document decides which findings fail, so nobody on the
+// way may change it), or a path inside the file's folder.
+func checkVEXRef(ref string) error {
+	if isURL(ref) {
+		if !strings.HasPrefix(ref, "https://") {
+			return fmt.Errorf("%s: a VEX URL must be https:// (a document fetched in the clear could be changed on the way)", ref)
+		}
+		return nil
+	}
+	if _, err := VEXPath(ref); err != nil {
+		return fmt.Errorf("%s: %w", ref, err)
+	}
+	return nil
 }
 
 // VEXPath checks a VEX document's path as the policy file names it: it is
@@ -58,6 +90,76 @@ func VEXPath(ref string) (string, error) {
 	return p, nil
 }
 
+// VEXFile resolves a VEX document's path inside dir, the policy file's
+// folder, as the kernel would: symlinks are followed, and a path whose real
+// location is outside dir is refused, as a build (which sees only that
+// folder) refuses it. It returns the real location relative to dir.
+func VEXFile(dir, ref string) (string, error) {
+	rel, err := VEXPath(ref)
+	if err != nil {
+		return "", err
+	}
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(realDir, filepath.FromSlash(rel)))
+	if err != nil {
+		return "", err
+	}
+	inside, err := filepath.Rel(realDir, real)
+	if err != nil || !filepath.IsLocal(inside) {
+		return "", fmt.Errorf("resolves to %s, outside the policy file's folder %s: a VEX document must be inside it", real, realDir)
+	}
+	return inside, nil
+}
+
+// readVEXFile reads a VEX document by path, inside dir only: the file is
+// opened through the folder (os.Root), so a symlink swapped in after the
+// check cannot lead outside either.
+func readVEXFile(dir, ref string) ([]byte, error) {
+	inside, err := VEXFile(dir, ref)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(inside)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readBounded(f, maxVEXSize)
+}
+
+// readBounded reads f to its end, refusing it past limit bytes.
+func readBounded(f *os.File, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("larger than %d KiB", limit>>10)
+	}
+	return b, nil
+}
+
+// vexClient fetches VEX documents: only over https, redirects included.
+var vexClient = &http.Client{
+	CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			return fmt.Errorf("redirected to %s: a VEX URL must stay https://", req.URL)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	},
+}
+
 func fetch(ctx context.Context, url string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -65,7 +167,7 @@ func fetch(ctx context.Context, url string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := vexClient.Do(req)
 	if err != nil {
 		return nil, err
 	}

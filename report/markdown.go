@@ -84,5 +84,5 @@ var mdEscaper = strings.NewReplacer(
 )
 
 func mdEscape(s string) string {
-	return mdEscaper.Replace(oneLine(s))
+	return mdEscaper.Replace(Printable(oneLine(s)))
 }

@@ -32,9 +32,9 @@ func writeTable(w io.Writer, s *Scan) error {
 		d := s.SBOM.Distro
 		target += " (" + cmp.Or(d.PrettyName, d.PURLQualifier()) + ")"
 	}
-	fmt.Fprintf(ew, "Target: %s\n", target)
+	fmt.Fprintf(ew, "Target: %s\n", Printable(target))
 	if s.Database.Stale != "" {
-		fmt.Fprintf(ew, "Warning: %s\n", s.Database.Stale)
+		fmt.Fprintf(ew, "Warning: %s\n", Printable(s.Database.Stale))
 	}
 	fmt.Fprintln(ew)
 
@@ -61,8 +61,8 @@ func writeTable(w io.Writer, s *Scan) error {
 			if !f.Fixable() {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\n", f.ID, f.Package.Name, f.Package.Version, f.FixedVersion,
-				f.Severity, truncate(oneLine(f.Summary), summaryWidth))
+			fmt.Fprintf(tw, "%s\t%s\t%s -> %s\t%s\t%s\n", Printable(f.ID), Printable(f.Package.Name), Printable(f.Package.Version),
+				Printable(f.FixedVersion), f.Severity, Printable(truncate(oneLine(f.Summary), summaryWidth)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -94,25 +94,26 @@ func writePolicyDetail(w io.Writer, s *Scan) {
 	if len(v.Suppressed) > 0 {
 		fmt.Fprintf(w, "\nSuppressed (%d):\n", len(v.Suppressed))
 		for _, x := range v.Suppressed {
-			fmt.Fprintf(w, "  %s %s %s: %s %s (%s)\n", x.Finding.ID, x.Finding.Package.Name, x.Finding.Package.Version, x.By, x.Status, x.Source)
+			fmt.Fprintf(w, "  %s %s %s: %s %s (%s)\n", Printable(x.Finding.ID), Printable(x.Finding.Package.Name),
+				Printable(x.Finding.Package.Version), x.By, Printable(x.Status), Printable(x.Source))
 			if x.Reason != "" {
-				fmt.Fprintf(w, "    %s\n", oneLine(x.Reason))
+				fmt.Fprintf(w, "    %s\n", Printable(oneLine(x.Reason)))
 			}
 		}
 	}
 	if len(v.Violations) > 0 {
 		fmt.Fprintf(w, "\nPolicy rules (%d):\n", len(v.Violations))
 		for _, x := range v.Violations {
-			fmt.Fprintf(w, "  %s: %s\n", strings.ToUpper(string(x.Action)), x)
+			fmt.Fprintf(w, "  %s: %s\n", strings.ToUpper(string(x.Action)), Printable(x.String()))
 		}
 	}
 	for _, n := range v.Notes {
-		fmt.Fprintf(w, "\nNote: %s\n", n)
+		fmt.Fprintf(w, "\nNote: %s\n", Printable(n))
 	}
 	if len(v.Incomplete) > 0 {
 		fmt.Fprintf(w, "\nINCOMPLETE: not read completely (%d):\n", len(v.Incomplete))
 		for _, gap := range v.Incomplete {
-			fmt.Fprintf(w, "  %s\n", gap)
+			fmt.Fprintf(w, "  %s\n", Printable(gap.String()))
 		}
 	}
 }
@@ -129,5 +130,5 @@ func VerdictLine(s *Scan) string {
 			what = append(what, x.Rule)
 		}
 	}
-	return fmt.Sprintf("%s (%s): %s", s.Verdict.Status(), s.Verdict.Threshold, joinCapped(slices.Compact(what), 10))
+	return fmt.Sprintf("%s (%s): %s", s.Verdict.Status(), s.Verdict.Threshold, Printable(joinCapped(slices.Compact(what), 10)))
 }
