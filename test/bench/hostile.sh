@@ -14,8 +14,8 @@
 #   KILL_AFTER   seconds after which a run is killed (default 60), and
 #   MEM_CAP_MB   address space a run may map (default 4096): a bomb that
 #                escapes its bounds fails its row instead of the machine
-#   FUZZTIME     when set (e.g. 60s), also run each fuzz target of the
-#                bounded readers for that long
+#   FUZZTIME     how long each fuzz target of a parser of untrusted input
+#                runs after the cases (default 60s; 0 skips fuzzing)
 #
 # The corpus is written by test/bench/hostilegen (64 copies of each bomb in
 # one root where a root can hold many). Each case prints one row per
@@ -30,7 +30,7 @@ MAX_RSS_MB=${MAX_RSS_MB:-512}
 MAX_SECONDS=${MAX_SECONDS:-10}
 KILL_AFTER=${KILL_AFTER:-60}
 MEM_CAP_MB=${MEM_CAP_MB:-4096}
-FUZZTIME=${FUZZTIME:-}
+FUZZTIME=${FUZZTIME:-60s}
 ONLY=${ONLY:-}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -95,9 +95,22 @@ for c in "${CASES[@]}"; do
 done
 log "bounds: peak RSS <= $MAX_RSS_MB MB, wall <= $MAX_SECONDS s; outputs in $OUT"
 
-if [[ -n $FUZZTIME ]]; then
-	for target in FuzzJavaArchiveCheck FuzzZippedPython FuzzRustDepSection FuzzMayHoldGoBuildInfo; do
-		log "fuzzing $target for $FUZZTIME"
-		(cd "$REPO" && go test ./sbom -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME") | tail -n 2
+# Every parser of untrusted input the project wrote or wraps: package
+# databases, os-release, image layers, nested archives, binaries, the policy
+# file, OpenVEX and OSV records.
+FUZZ_TARGETS=(
+	sbom:FuzzDpkgStatus sbom:FuzzApkInstalled sbom:FuzzOSRelease sbom:FuzzUnpackLayer
+	sbom:FuzzJavaArchiveCheck sbom:FuzzZippedPython sbom:FuzzRustDepSection sbom:FuzzMayHoldGoBuildInfo
+	sbom:FuzzManifestValues sbom:FuzzParseComposerInstalled
+	policy:FuzzParse policy:FuzzAddVEX vuln:FuzzParseRecord
+)
+if [[ $FUZZTIME != 0 ]]; then
+	for t in "${FUZZ_TARGETS[@]}"; do
+		pkg=${t%%:*} target=${t#*:}
+		[[ -z $ONLY || " $ONLY " == *" $target "* ]] || continue
+		log "fuzzing $pkg $target for $FUZZTIME"
+		# A short minimize time: the default minute would be spent shrinking
+		# the first interesting input instead of fuzzing.
+		(cd "$REPO" && go test "./$pkg" -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 5s) | tail -n 2
 	done
 fi
