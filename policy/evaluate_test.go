@@ -207,3 +207,48 @@ func TestOpenVEX(t *testing.T) {
 		t.Error("an OpenVEX document without suppressions")
 	}
 }
+
+func TestIncompleteRule(t *testing.T) {
+	gaps := []sbom.Incompleteness{
+		{Path: "/var/lib/dpkg/status", Reason: "damaged"},
+		{Path: "/var/lib/dpkg/status", Reason: "damaged"}, // the build's and verify's own
+		{Path: "/app/lib.jar", Reason: "inflates too much"},
+	}
+	for _, tc := range []struct {
+		doc, status string
+		pass        bool
+		action      Action
+	}{
+		{"", "INCOMPLETE", false, Fail},
+		{"scan:\n  incomplete: fail\n", "INCOMPLETE", false, Fail},
+		{"scan:\n  incomplete: warn\n", "PASS, INCOMPLETE", true, Warn},
+		{"scan:\n  incomplete: off\n", "PASS, INCOMPLETE", true, ""},
+	} {
+		v := mustParse(t, tc.doc).Evaluate(Input{Incomplete: gaps, Now: now})
+		if v.Pass != tc.pass || v.Status() != tc.status || len(v.Incomplete) != 2 {
+			t.Errorf("%q: pass %v, status %q, incomplete %d; want %v, %q, 2", tc.doc, v.Pass, v.Status(), len(v.Incomplete), tc.pass, tc.status)
+		}
+		i := slices.IndexFunc(v.Violations, func(x Violation) bool { return x.Rule == RuleIncomplete })
+		switch {
+		case tc.action == "" && (i >= 0 || len(v.Notes) == 0 || !strings.Contains(v.Notes[0], "INCOMPLETE")):
+			t.Errorf("%q: off should leave a note, no violation: %+v", tc.doc, v)
+		case tc.action != "" && (i < 0 || v.Violations[i].Action != tc.action):
+			t.Errorf("%q: violations %+v, want %s %s", tc.doc, v.Violations, RuleIncomplete, tc.action)
+		}
+		if !tc.pass && !strings.Contains(strings.Join(v.Reasons(), "\n"), "not read: /app/lib.jar: inflates too much") {
+			t.Errorf("%q: reasons do not name each gap: %q", tc.doc, v.Reasons())
+		}
+	}
+	// A failing finding and an incomplete scan: both said.
+	v := Defaults().Evaluate(Input{Findings: []vuln.Finding{minimist}, Incomplete: gaps[:1], Now: now})
+	if v.Status() != "FAIL, INCOMPLETE" {
+		t.Errorf("status = %q, want FAIL, INCOMPLETE", v.Status())
+	}
+	// Complete scans are untouched.
+	if v := Defaults().Evaluate(Input{Now: now}); v.Status() != "PASS" || len(v.Incomplete) != 0 {
+		t.Errorf("complete scan: %+v", v)
+	}
+	if _, err := Parse("p.yaml", []byte("scan:\n  incomplete: sometimes\n")); err == nil {
+		t.Error("scan.incomplete: sometimes was accepted")
+	}
+}
