@@ -268,6 +268,9 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	if err := json.Unmarshal(b, &o.result); err != nil {
 		return nil, fmt.Errorf("read the scan step's %s: %w", stepResultFile, err)
 	}
+	if o.result.Format != stepResultFormat {
+		return nil, fmt.Errorf("the scan step's %s is format %d, this build reads format %d: the scanner is another version of secure-build (give a --scanner-image of this version)", stepResultFile, o.result.Format, stepResultFormat)
+	}
 	// The verdict and the attestations need only the step's findings; the
 	// whole SBOM is read when the caller writes it or a report of it.
 	o.sbom = &sbom.SBOM{Source: "final stage", Distro: o.result.Distro}

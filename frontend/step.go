@@ -37,10 +37,17 @@ const (
 	extraSBOMPrefix = "sbom-"
 )
 
+// stepResultFormat is the version of scan.json's shape; 2 added Incomplete.
+const stepResultFormat = 2
+
 // StepResult is what the scan step found, written as scan.json. It holds
 // no verdict: the build function decides on every build, so a cached step
 // still sees today's policy and database age.
 type StepResult struct {
+	// Format is stepResultFormat: a scanner of another version writes
+	// another shape (an older one no incompleteness), which must not read
+	// as a complete scan.
+	Format   int            `json:"format"`
 	Findings []vuln.Finding `json:"findings"`
 	// Updated is when each archive of the database was last imported.
 	Updated map[string]time.Time `json:"updated"`
@@ -109,6 +116,7 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 		updated[s.Archive] = s.Updated
 	}
 	res := StepResult{
+		Format:     stepResultFormat,
 		Findings:   findings,
 		Updated:    updated,
 		Incomplete: append(doc.Incomplete, matchGaps...),

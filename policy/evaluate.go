@@ -98,10 +98,10 @@ func (p *Policy) Evaluate(in Input) Verdict {
 	}
 	if len(in.Incomplete) > 0 {
 		v.Incomplete = uniqueGaps(in.Incomplete)
-		if x, ok := p.incompleteViolation(len(in.Incomplete)); ok {
+		if x, ok := p.incompleteViolation(len(v.Incomplete)); ok {
 			v.Violations = append(v.Violations, x)
 		} else {
-			v.Notes = append(v.Notes, incompleteNote(len(in.Incomplete)))
+			v.Notes = append(v.Notes, incompleteNote(len(v.Incomplete)))
 		}
 	}
 	v.Notes = slices.Compact(v.Notes)

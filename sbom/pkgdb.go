@@ -44,11 +44,15 @@ type recordFormat struct {
 	// fold turns a field name into its key: dpkg's names are
 	// case-insensitive, apk's one-letter keys are not.
 	fold func(string) string
+	// unique are the keys a record may hold once where others repeat
+	// (apk lists a package's files under repeated keys): given twice, two
+	// records ran together and one package would silently replace the other.
+	unique map[string]bool
 }
 
 var (
 	dpkgFormat = recordFormat{continued: true, fold: strings.ToLower}
-	apkFormat  = recordFormat{fold: func(s string) string { return s }}
+	apkFormat  = recordFormat{fold: func(s string) string { return s }, unique: map[string]bool{"P": true, "V": true, "o": true, "A": true}}
 )
 
 // readRecords reads the records of r, at most limit bytes. A line that is
@@ -105,7 +109,7 @@ func readRecords(r io.Reader, name string, limit int64, f recordFormat) ([]recor
 			continue
 		}
 		last = f.fold(key)
-		if _, dup := cur.fields[last]; dup && f.continued {
+		if _, dup := cur.fields[last]; dup && (f.continued || f.unique[last]) {
 			damaged = append(damaged, damage{n, fmt.Sprintf("field %s given twice", key)})
 			broken = true
 			continue

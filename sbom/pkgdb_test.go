@@ -344,3 +344,18 @@ func TestExtractorPanicIsIncomplete(t *testing.T) {
 	}
 	requirePackage(t, s, sentinelPURL)
 }
+
+func TestApkRecordsRunTogether(t *testing.T) {
+	// The blank line between two records is lost: the second P and V would
+	// replace the first package without a word.
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n")
+	writeFile(t, root, "lib/apk/db/installed", "P:musl\nV:1.2.4-r2\nP:zlib\nV:1.3.1-r0\n\nP:busybox\nV:1.36.1-r15\n")
+	s := mustCatalog(t, root)
+	if w := requireIncomplete(t, s, "/lib/apk/db/installed"); !strings.Contains(w, "field P given twice") {
+		t.Errorf("incompleteness %q does not name the repeated field", w)
+	}
+	if len(findByName(s, "apk", "busybox")) != 1 || len(findByName(s, "apk", "zlib")) != 0 {
+		t.Errorf("packages: %q", purls(s))
+	}
+}
