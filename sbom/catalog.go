@@ -251,12 +251,19 @@ func (c *cataloger) markSeen(rel string) {
 // symlink (var/lib/dpkg -> /data/dpkg, as some images do to keep it on a
 // volume): the walk, which never follows links, sees the file only where it
 // is, under a name no extractor knows. The container reads it here.
-var osDatabases = []string{
-	"var/lib/dpkg/status", "usr/lib/opkg/status", "lib/apk/db/installed",
-	"var/lib/rpm/Packages", "var/lib/rpm/Packages.db", "var/lib/rpm/rpmdb.sqlite",
-	"usr/lib/sysimage/rpm/Packages", "usr/lib/sysimage/rpm/Packages.db", "usr/lib/sysimage/rpm/rpmdb.sqlite",
-	"usr/share/rpm/Packages", "usr/share/rpm/Packages.db", "usr/share/rpm/rpmdb.sqlite",
-}
+var osDatabases = func() []string {
+	out := []string{"var/lib/dpkg/status", "usr/lib/opkg/status", "lib/apk/db/installed"}
+	for _, dir := range rpmDatabaseDirs {
+		for _, name := range []string{"Packages", "Packages.db", "rpmdb.sqlite"} {
+			out = append(out, dir+"/"+name)
+		}
+	}
+	return out
+}()
+
+// rpmDatabaseDirs are the folders rpm keeps its database in, as osv-scalibr's
+// rpm extractor knows them.
+var rpmDatabaseDirs = []string{"var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm"}
 
 // osDatabaseDirs hold one database file per package (distroless images).
 var osDatabaseDirs = []string{"var/lib/dpkg/status.d"}

@@ -6,8 +6,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -103,7 +105,7 @@ func wantedBy(extractors []filesystem.Extractor) func(string, fs.FileInfo) (want
 		switch {
 		case rel == "etc/os-release" || rel == "usr/lib/os-release":
 			return write, maxMetadataFileSize
-		case strings.HasPrefix(rel, "var/lib/rpm/"), strings.HasPrefix(rel, "usr/lib/sysimage/rpm/"):
+		case slices.Contains(rpmDatabaseDirs, path.Dir(rel)):
 			return write, maxUnpackedFileSize
 		}
 		api := &tarFileAPI{path: rel, info: info}

@@ -179,6 +179,7 @@ func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(stri
 			return nil, layerError(i, l, err)
 		}
 	}
+	a.wantLinkedDatabases()
 	for _, i := range slices.Sorted(maps.Keys(a.pending)) {
 		want := a.pending[i]
 		a.layer = i
@@ -210,6 +211,87 @@ func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(stri
 		return nil, err
 	}
 	return gaps, nil
+}
+
+// wantLinkedDatabases marks for writing the package databases the
+// container reaches through symlinks (var/lib/dpkg -> /data/dpkg): what is
+// wanted goes by name, and the file's own name is one no extractor knows.
+// The catalog then reads them through the links it is given.
+func (a *applier) wantLinkedDatabases() {
+	paths := slices.Clone(osDatabases)
+	for _, dir := range rpmDatabaseDirs {
+		paths = append(paths, dir+"/rpmdb.sqlite-wal", dir+"/rpmdb.sqlite-journal")
+	}
+	for _, dir := range osDatabaseDirs {
+		if n := a.resolveFinal(dir); n != nil && n.kind == dirNode {
+			for name := range n.children {
+				paths = append(paths, path.Join(dir, name))
+			}
+		}
+	}
+	for _, rel := range paths {
+		n := a.resolveFinal(rel)
+		if n == nil || n.kind != fileNode {
+			continue
+		}
+		d := n.data
+		w, limit := a.wanted(rel, d.info(rel))
+		if w == skip {
+			continue
+		}
+		n.want = max(n.want, w)
+		d.want, d.limit = max(d.want, w), max(d.limit, limit)
+		if d.blob == "" && d.cut == "" && !d.pending {
+			d.pending = true
+			if a.pending[d.layer] == nil {
+				a.pending[d.layer] = map[int]*fileData{}
+			}
+			a.pending[d.layer][d.entry] = d
+		}
+	}
+}
+
+// resolveFinal finds rel in the tree all layers leave, following every
+// symlink as the kernel does in the container: an absolute target from the
+// root, ".." never above it. It returns nil for a name that is not there, or
+// a loop.
+func (a *applier) resolveFinal(rel string) *node {
+	parts := strings.Split(rel, "/")
+	dirs := []*node{a.root}
+	hops := 0
+	for i := 0; i < len(parts); i++ {
+		cur := dirs[len(dirs)-1]
+		switch c := parts[i]; c {
+		case "", ".":
+			continue
+		case "..":
+			if len(dirs) > 1 {
+				dirs = dirs[:len(dirs)-1]
+			}
+			continue
+		}
+		n := cur.children[parts[i]]
+		switch {
+		case n == nil || n.kind == whiteoutNode:
+			return nil
+		case n.kind == symlinkNode:
+			if hops++; hops > maxLinkHops {
+				return nil
+			}
+			if strings.HasPrefix(n.target, "/") {
+				dirs = dirs[:1]
+			}
+			parts = append(strings.Split(n.target, "/"), parts[i+1:]...)
+			i = -1
+		case n.kind == dirNode:
+			dirs = append(dirs, n)
+		case i == len(parts)-1:
+			return n
+		default:
+			return nil // a file in the middle of the name
+		}
+	}
+	return dirs[len(dirs)-1]
 }
 
 // errDone stops a layer's read early.

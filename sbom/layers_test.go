@@ -17,6 +17,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/secure-build/secure-build/internal/rpmdbtest"
 )
 
 // rawLayer is a layer of the given bytes, gzip or not, read as they are:
@@ -627,4 +629,53 @@ func TestUnpackTrickyImage(t *testing.T) {
 			strings.Join(slices.DeleteFunc(slices.Clone(got), func(l string) bool { return slices.Contains(want, l) }), "\n  "),
 			strings.Join(got, "\n"))
 	}
+}
+
+// TestImageDatabasesBehindSymlinks: a package database the container
+// reaches through a symlink is unpacked and read there, as in a directory
+// root; the walk of the tar sees it only under a name no extractor knows.
+func TestImageDatabasesBehindSymlinks(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		layers [][]tarEntry
+	}{
+		{"folder linked absolute", [][]tarEntry{{file("data/dpkg/status", dpkgStatus), link("var/lib/dpkg", "/data/dpkg")}}},
+		{"link in a later layer", [][]tarEntry{{file("data/dpkg/status", dpkgStatus)}, {link("var/lib/dpkg", "../../data/dpkg")}}},
+		{"file linked, climbing above the root", [][]tarEntry{{file("data/status", dpkgStatus), link("var/lib/dpkg/status", "../../../../../../data/status")}}},
+		{"status.d linked", [][]tarEntry{{
+			file("pkgs/libc6", "Package: libc6\nVersion: 2.36-9\nArchitecture: amd64\nSource: glibc\n"),
+			file("pkgs/libssl3", "Package: libssl3\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\nSource: openssl\n"),
+			file("pkgs/base-files", "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n"),
+			link("var/lib/dpkg/status.d", "/pkgs"),
+		}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var layers []v1.Layer
+			for _, entries := range tc.layers {
+				layers = append(layers, layer(t, entries...))
+			}
+			s := catalogImage(t, layers...)
+			if got := debs(s); !slices.Equal(got, statusPackages) {
+				t.Errorf("deb packages %q, want %q; incomplete %q", got, statusPackages, s.Incomplete)
+			}
+		})
+	}
+	t.Run("rpm under usr/share/rpm", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := rpmdbtest.WriteWAL(dir, rpmdbtest.Package{Name: "zlib", Version: "1.2.11", Release: "40.el9", Arch: "x86_64"}); err != nil {
+			t.Fatal(err)
+		}
+		var entries []tarEntry
+		for _, name := range []string{"rpmdb.sqlite", "rpmdb.sqlite-wal"} {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, file("usr/share/rpm/"+name, string(b)))
+		}
+		s := catalogImage(t, layer(t, entries...))
+		if len(s.Packages) != 1 || s.Packages[0].Name != "zlib" || len(s.Incomplete) != 0 {
+			t.Errorf("packages %q, incomplete %q; want zlib from the write-ahead log", purls(s), s.Incomplete)
+		}
+	})
 }
