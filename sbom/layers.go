@@ -304,9 +304,10 @@ func layerError(i int, l v1.Layer, err error) error {
 	return fmt.Errorf("layer %d: %w", i, err)
 }
 
-// readLayer hands fn each entry of the layer, counting them in a.entry.
-// After the tar's end it reads the stream to its end, as containerd does,
-// so that a reader that checks the layer's digest sees all of it.
+// readLayer hands fn each entry of the layer, counting them in a.entry,
+// until fn says errDone or the tar ends. Then it reads the stream to its
+// end, as containerd does, so that a reader that checks the layer's digest
+// sees all of it.
 func (a *applier) readLayer(l v1.Layer, fn func(*tar.Header, io.Reader) error) error {
 	rc, err := l.Uncompressed()
 	if err != nil {
@@ -326,7 +327,9 @@ func (a *applier) readLayer(l v1.Layer, fn func(*tar.Header, io.Reader) error) e
 			return fmt.Errorf("read tar: %w", err)
 		}
 		if err := fn(hdr, tr); errors.Is(err, errDone) {
-			return nil
+			// Read on to the end all the same: a registry that serves
+			// other bytes the second time fails the layer's digest.
+			break
 		} else if err != nil {
 			return fmt.Errorf("entry %q: %w", hdr.Name, err)
 		}

@@ -359,3 +359,21 @@ func TestApkRecordsRunTogether(t *testing.T) {
 		t.Errorf("packages: %q", purls(s))
 	}
 }
+
+func TestMalformedPackageJSONOnlyAtPackageRoots(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		// resolve ships this as a test fixture.
+		"app/node_modules/resolve/package.json":                                      `{"name": "resolve", "version": "1.22.8"}`,
+		"app/node_modules/resolve/test/resolver/malformed_package_json/package.json": "{\n",
+		"app/node_modules/@scope/broken/package.json":                                "{",
+		"app/node_modules/broken/package.json":                                       "{",
+	})
+	s := mustCatalog(t, root)
+	if incompleteAbout(s, "malformed_package_json") != "" {
+		t.Errorf("a package's test fixture made the scan incomplete: %q", s.Incomplete)
+	}
+	requireIncomplete(t, s, "/app/node_modules/@scope/broken/package.json")
+	requireIncomplete(t, s, "/app/node_modules/broken/package.json")
+	requirePackage(t, s, "pkg:npm/resolve@1.22.8")
+}
