@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -376,4 +377,27 @@ func TestMalformedPackageJSONOnlyAtPackageRoots(t *testing.T) {
 	requireIncomplete(t, s, "/app/node_modules/@scope/broken/package.json")
 	requireIncomplete(t, s, "/app/node_modules/broken/package.json")
 	requirePackage(t, s, "pkg:npm/resolve@1.22.8")
+}
+
+func TestSPDXCarriesIncompleteness(t *testing.T) {
+	// scan sbom:FILE and verify match an SBOM's packages again: what the
+	// catalog could not read must stay unread there.
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", debianOSRelease)
+	writeFile(t, root, "var/lib/dpkg/status", "x\n"+dpkgStatus)
+	s := mustCatalog(t, root)
+	if len(s.Incomplete) == 0 {
+		t.Fatal("test setup: the catalog is complete")
+	}
+	var buf bytes.Buffer
+	if err := s.WriteSPDX(&buf, EncodeOptions{ToolVersion: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeSPDX(&buf, "app.spdx.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(back.Incomplete, s.Incomplete) {
+		t.Errorf("read back %q, want %q", back.Incomplete, s.Incomplete)
+	}
 }

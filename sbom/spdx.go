@@ -142,8 +142,24 @@ func (s *SBOM) SPDX(opts EncodeOptions) *spdx.Document {
 		contains(pkg.PackageSPDXIdentifier)
 	}
 	doc.OtherLicenses = licenses.others
+	// What could not be read travels with the document: a later match of
+	// these packages (scan sbom:FILE, verify) is as incomplete as this one.
+	for _, gap := range s.Incomplete {
+		b, _ := json.Marshal(gap)
+		doc.Annotations = append(doc.Annotations, &spdx.Annotation{
+			Annotator:                common.Annotator{AnnotatorType: "Tool", Annotator: "secure-build-" + opts.ToolVersion},
+			AnnotationDate:           doc.CreationInfo.Created,
+			AnnotationType:           "OTHER",
+			AnnotationSPDXIdentifier: common.MakeDocElementID("", "DOCUMENT"),
+			AnnotationComment:        incompleteAnnotation + string(b),
+		})
+	}
 	return doc
 }
+
+// incompleteAnnotation starts the comment of a document annotation that
+// names something the catalog could not read, as JSON after it.
+const incompleteAnnotation = "secure-build incomplete: "
 
 // WriteSPDX writes the catalog as SPDX 2.3 JSON.
 func (s *SBOM) WriteSPDX(w io.Writer, opts EncodeOptions) error {

@@ -1,6 +1,7 @@
 package sbom
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -73,6 +74,19 @@ func DecodeSPDX(r io.Reader, file string) (*SBOM, error) {
 		p.Locations = sortedUnique(p.Locations)
 		s.Packages = append(s.Packages, *p)
 	}
+	for _, a := range doc.Annotations {
+		text, ok := strings.CutPrefix(a.AnnotationComment, incompleteAnnotation)
+		if !ok {
+			continue
+		}
+		var gap Incompleteness
+		if err := json.Unmarshal([]byte(text), &gap); err != nil || gap.Reason == "" {
+			// Damaged, it still says the document is incomplete.
+			gap = Incompleteness{Reason: text}
+		}
+		s.Incomplete = append(s.Incomplete, gap)
+	}
+	s.Incomplete = sortedGaps(s.Incomplete)
 	slices.SortFunc(s.Packages, func(a, b Package) int { return strings.Compare(a.PURL, b.PURL) })
 	return s, nil
 }
