@@ -1,10 +1,8 @@
 package policy
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/secure-build/secure-build/sbom"
@@ -97,7 +95,7 @@ func (p *Policy) Evaluate(in Input) Verdict {
 		v.Notes = append(v.Notes, notes...)
 	}
 	if len(in.Incomplete) > 0 {
-		v.Incomplete = uniqueGaps(in.Incomplete)
+		v.Incomplete = sbom.SortGaps(in.Incomplete) // a verify has the build's and its own
 		if x, ok := p.incompleteViolation(len(v.Incomplete)); ok {
 			v.Violations = append(v.Violations, x)
 		} else {
@@ -191,14 +189,4 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
-}
-
-// uniqueGaps sorts the reasons and drops repeats: a verify sees the build's
-// and its own.
-func uniqueGaps(gaps []sbom.Incompleteness) []sbom.Incompleteness {
-	out := slices.Clone(gaps)
-	slices.SortFunc(out, func(a, b sbom.Incompleteness) int {
-		return cmp.Or(strings.Compare(a.Path, b.Path), strings.Compare(a.Reason, b.Reason))
-	})
-	return slices.Compact(out)
 }

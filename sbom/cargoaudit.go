@@ -69,10 +69,15 @@ func rustDepSection(ra io.ReaderAt, size int64) ([]byte, error) {
 	var names []string
 	switch {
 	case bytes.HasPrefix(ident, []byte("\x7fELF")):
-		if has, known := elfHasSection(ra, rustAuditSections...); known && !has {
+		has, known := elfHasSection(ra, rustAuditSections...)
+		if known && !has {
 			return nil, nil
 		}
 		f, err := elf.NewFile(ra)
+		if err != nil && has {
+			// It names a dependency section that cannot be read.
+			return nil, fmt.Errorf("its cargo-auditable section: %w", err)
+		}
 		if err != nil {
 			return nil, nil
 		}

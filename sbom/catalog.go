@@ -356,7 +356,7 @@ func (c *cataloger) result(source string) *SBOM {
 		s.Packages = append(s.Packages, *p)
 	}
 	slices.SortFunc(s.Packages, func(a, b Package) int { return strings.Compare(a.PURL, b.PURL) })
-	s.Incomplete = sortedGaps(c.gaps)
+	s.Incomplete = SortGaps(c.gaps)
 	return s
 }
 
@@ -369,15 +369,17 @@ func sortedUnique(s []string) []string {
 	return slices.Compact(s)
 }
 
-// sortedGaps sorts gaps by path and reason and drops repeats.
-func sortedGaps(gaps []Incompleteness) []Incompleteness {
+// SortGaps returns gaps sorted by path and reason, without repeats, in a
+// new slice: every list of incompleteness is shown in this order.
+func SortGaps(gaps []Incompleteness) []Incompleteness {
 	if len(gaps) == 0 {
 		return nil
 	}
-	slices.SortFunc(gaps, func(a, b Incompleteness) int {
+	out := slices.Clone(gaps)
+	slices.SortFunc(out, func(a, b Incompleteness) int {
 		return cmp.Or(strings.Compare(a.Path, b.Path), strings.Compare(a.Reason, b.Reason))
 	})
-	return slices.Compact(gaps)
+	return slices.Compact(out)
 }
 
 // safeExtract runs one extractor, turning a panic in it (a parser of

@@ -79,7 +79,7 @@ func CatalogImage(ctx context.Context, img v1.Image, source string) (*SBOM, erro
 	if err != nil {
 		return nil, err
 	}
-	s.Incomplete = sortedGaps(append(s.Incomplete, gaps...))
+	s.Incomplete = SortGaps(append(s.Incomplete, gaps...))
 	return s, nil
 }
 

@@ -86,7 +86,7 @@ func DecodeSPDX(r io.Reader, file string) (*SBOM, error) {
 		}
 		s.Incomplete = append(s.Incomplete, gap)
 	}
-	s.Incomplete = sortedGaps(s.Incomplete)
+	s.Incomplete = SortGaps(s.Incomplete)
 	slices.SortFunc(s.Packages, func(a, b Package) int { return strings.Compare(a.PURL, b.PURL) })
 	return s, nil
 }

@@ -58,8 +58,7 @@ func (db *DB) Match(pkgs []sbom.Package) ([]Finding, []sbom.Incompleteness, erro
 	}
 	gaps = append(gaps, unmatchableDistroPackages(pkgs)...)
 	sortFindings(findings)
-	sort.Slice(gaps, func(i, j int) bool { return gaps[i].String() < gaps[j].String() })
-	return findings, gaps, nil
+	return findings, sbom.SortGaps(gaps), nil
 }
 
 // unmatchableDistroPackages names the distro packages that no OSV ecosystem
