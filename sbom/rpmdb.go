@@ -130,7 +130,8 @@ func readSQLiteHeaders(ctx context.Context, path string, budget *headerBudget, e
 		return err
 	}
 	defer conn.Close()
-	if _, err := sqlite.Limit(conn, sqlitelib.SQLITE_LIMIT_LENGTH, int(min(budget.size, 1<<30))); err != nil {
+	limit := int(min(budget.size, 1<<30))
+	if _, err := sqlite.Limit(conn, sqlitelib.SQLITE_LIMIT_LENGTH, limit); err != nil {
 		return err
 	}
 	// A view would run whatever query it holds; a virtual table, its module.
@@ -153,7 +154,7 @@ func readSQLiteHeaders(ctx context.Context, path string, budget *headerBudget, e
 	for rows.Next() {
 		var blob sql.RawBytes
 		if err := rows.Scan(&blob); err != nil {
-			return err
+			return fmt.Errorf("read Packages, a value at most %d bytes: %w", limit, err)
 		}
 		if err := budget.take(int64(len(blob))); err != nil {
 			return err
@@ -162,7 +163,10 @@ func readSQLiteHeaders(ctx context.Context, path string, budget *headerBudget, e
 			return err
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read Packages, a value at most %d bytes: %w", limit, err)
+	}
+	return nil
 }
 
 // NDB, rpm's own format (lib/backend/ndb/rpmpkg.c): a header, slot pages of
