@@ -148,7 +148,7 @@ func readSQLiteHeaders(ctx context.Context, path string, budget *headerBudget, e
 	}
 	rows, err := conn.QueryContext(ctx, "SELECT blob FROM Packages")
 	if err != nil {
-		return err
+		return fmt.Errorf("read Packages, a value at most %d bytes: %w", limit, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
