@@ -86,7 +86,7 @@ func checkRPMHeader(blob []byte) error {
 		trailer := -int64(int32(binary.BigEndian.Uint32(data[off+8:])))
 		ril = trailer / rpmEntrySize
 		if trailer%rpmEntrySize != 0 || ril < 1 || ril > il {
-			return fmt.Errorf("the header's region declares %d bytes of index entries, not 1 to %d entries", trailer, il)
+			return fmt.Errorf("the header's region declares %d bytes of index entries, not a multiple of %d from %d to %d", trailer, rpmEntrySize, rpmEntrySize, rpmEntrySize*il)
 		}
 	}
 
