@@ -59,6 +59,7 @@ CASES=(
 	"dpkg-huge|sbom $CORPUS/dpkg-huge/root"
 	"tar-2gib|sbom docker-archive:$CORPUS/tar-2gib/image.tar"
 	"yaml-alias|scan --policy $CORPUS/yaml-alias/policy.yaml $CORPUS/yaml-alias/root"
+	"rpm-il|sbom $CORPUS/rpm-il/root"
 )
 
 # run NAME PROCS ARGS...: one run under the caps; prints its row.
