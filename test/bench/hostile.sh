@@ -79,7 +79,12 @@ run() {
 		rss_kb=0 secs=$KILL_AFTER status="killed($rc)"
 	fi
 	verdict=PASS
-	if ((rss_kb > MAX_RSS_MB * 1024)) || awk -v s="$secs" -v m="$MAX_SECONDS" 'BEGIN { exit !(s > m) }' || [[ $status == killed* ]]; then
+	# A Go runtime crash ("fatal error: out of memory", a panic) exits fast
+	# and small: it is a miss too.
+	if grep -qE '^(fatal error|panic): ' "$base.stderr"; then
+		status="crash($status)"
+	fi
+	if ((rss_kb > MAX_RSS_MB * 1024)) || awk -v s="$secs" -v m="$MAX_SECONDS" 'BEGIN { exit !(s > m) }' || [[ $status == killed* || $status == crash* ]]; then
 		verdict=MISS
 	fi
 	printf '%-12s %10s %14s %10s %10s %8s\n' "$name" "$procs" "$((rss_kb / 1024))" "$secs" "$status" "$verdict"
