@@ -55,8 +55,10 @@ func TestRPMSqliteWALOnReadOnlyRoot(t *testing.T) {
 	// The copy is private and gone.
 	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), "secure-build-rpmdb-*"))
 	for _, m := range matches {
-		if _, err := os.Stat(filepath.Join(m, "var/lib/rpm/rpmdb.sqlite")); err == nil {
-			t.Errorf("copy left behind: %s", m)
+		for _, copied := range []string{"copy", "checked"} {
+			if _, err := os.Stat(filepath.Join(m, copied, "var/lib/rpm/rpmdb.sqlite")); err == nil {
+				t.Errorf("copy left behind: %s", m)
+			}
 		}
 	}
 }
