@@ -903,3 +903,39 @@ func TestHostileRPMDatabases(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileRPMTagType: a header whose license is a string array, which
+// go-rpmdb imports and then refuses, is refused before go-rpmdb reads the
+// database. Before, go-rpmdb returned at the refusal and left its reader
+// goroutine blocked for good, holding the database open and its next header.
+func TestHostileRPMTagType(t *testing.T) {
+	good := rpmdbtest.Header(rpmdbtest.Package{Name: "openssl-libs", Version: "3.0.7", Release: "24.el9", Arch: "x86_64"})
+	bad := rpmdbtest.Header(rpmdbtest.Package{Name: "bad", Version: "1", Release: "1", Arch: "x86_64"})
+	for i := 1; i < int(binary.BigEndian.Uint32(bad)); i++ {
+		if binary.BigEndian.Uint32(bad[8+16*i:]) == 1014 {
+			rpmField(bad, i, 1, 8)
+		}
+	}
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", "ID=rocky\nVERSION_ID=9.3\n")
+	for _, dir := range []string{"var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm"} {
+		rpmSQLite(t, filepath.Join(root, dir), bad, good)
+	}
+	addSentinel(t, root)
+	before := runtime.NumGoroutine()
+	s := mustCatalog(t, root)
+	for _, dir := range []string{"var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm"} {
+		if w := requireIncomplete(t, s, "/"+dir+"/rpmdb.sqlite"); !strings.Contains(w, "tag 1014, has type 8") {
+			t.Errorf("the incompleteness does not name the tag and its type: %s", w)
+		}
+	}
+	requirePackage(t, s, sentinelPURL)
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines left running after the catalog (%d before):\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}

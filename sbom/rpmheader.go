@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // The bounds rpm itself puts on a header (lib/header_internal.h).
@@ -115,6 +116,12 @@ func checkRPMHeader(blob []byte) error {
 		if n <= 0 || off+n > dl {
 			return fmt.Errorf("header entry %d declares %d elements of type %d at %d, more than its %d bytes of data hold", i, e.count, e.typ, off, dl)
 		}
+		if types, ok := rpmTagTypes[e.tag]; ok && !slices.Contains(types, e.typ) {
+			return fmt.Errorf("header entry %d, tag %d, has type %d, not %v", i, e.tag, e.typ, types)
+		}
+		if e.tag == rpmTagPGP && !rpmPGPFits(data[off:off+n]) {
+			return fmt.Errorf("header entry %d, a PGP signature, is %d bytes, shorter than its kind", i, n)
+		}
 		lengths[i] = n
 		end = off + n
 	}
@@ -138,6 +145,42 @@ func checkRPMHeader(blob []byte) error {
 		return fmt.Errorf("the header's entries hold %d bytes of data, not the %d it declares", n+rpmEntrySize, dl)
 	}
 	return nil
+}
+
+// rpmTagTypes are the types go-rpmdb requires of the tags it reads
+// (getNEVRA): another fails the database, leaving its reader goroutine
+// blocked, so the check refuses it first.
+var rpmTagTypes = map[int32][]uint32{
+	1000: {6}, 1001: {6}, 1002: {6}, 1011: {6}, 1014: {6}, 1022: {6}, 1044: {6}, 5096: {6},
+	1004: {6, 9},
+	1003: {4}, 1008: {4}, 1009: {4}, 1028: {4}, 1037: {4}, 1116: {4}, 5011: {4},
+	1030: {3},
+	1035: {8}, 1039: {8}, 1040: {8}, 1047: {8}, 1049: {8}, 1117: {8}, 1118: {8},
+	rpmTagPGP: {7},
+}
+
+const rpmTagPGP = 259
+
+// rpmPGPFits reports whether a PGP signature holds the fields go-rpmdb
+// reads of its kind: a 3-byte head, then 17, 24 or 35 bytes.
+func rpmPGPFits(sig []byte) bool {
+	if len(sig) < 3 {
+		return false
+	}
+	need := 0
+	switch sig[1] {
+	case 1:
+		need = 17
+		if sig[2] == 0x1c {
+			need = 24
+		}
+	case 2:
+		need = 17
+		if sig[2] == 0x33 {
+			need = 35
+		}
+	}
+	return len(sig)-3 >= need
 }
 
 // rpmSwabLength adds the data lengths of entries [from, to) to dl as

@@ -3,7 +3,6 @@ package sbom
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	rpmdb "github.com/erikvarga/go-rpmdb/pkg"
@@ -13,8 +12,8 @@ import (
 
 // FuzzRPMHeaderCheck feeds checkRPMHeader arbitrary header blobs; its seeds
 // are in testdata/fuzz. It must not panic, and a header it accepts must be
-// imported by go-rpmdb without a panic or an import error: the check covers
-// all that go-rpmdb's import trusts.
+// read by go-rpmdb without a panic or an error: an error would leave
+// go-rpmdb's reader goroutine blocked.
 func FuzzRPMHeaderCheck(f *testing.F) {
 	f.Add(rpmdbtest.Header(rpmdbtest.Package{Name: "zlib", Version: "1.2.11", Release: "40.el9", Arch: "x86_64"}))
 	f.Fuzz(func(t *testing.T, blob []byte) {
@@ -35,7 +34,7 @@ func FuzzRPMHeaderCheck(f *testing.F) {
 				t.Fatalf("go-rpmdb panicked on a header the check accepts: %v", p)
 			}
 		}()
-		if _, err := db.ListPackages(); err != nil && strings.Contains(err.Error(), "importing header") {
+		if _, err := db.ListPackages(); err != nil {
 			t.Fatalf("go-rpmdb refused a header the check accepts: %v", err)
 		}
 	})
