@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/zlib"
+	"database/sql"
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/secure-build/secure-build/internal/rpmdbtest"
 )
 
 // The tests in this file build root filesystems the way a hostile image
@@ -756,5 +759,183 @@ func TestGoBinaryRenamedBuildInfoSection(t *testing.T) {
 	p := requirePackage(t, s, "pkg:golang/golang.org/x/text@"+xTextVersion)
 	if want := []string{"/usr/local/bin/hello"}; !slices.Equal(p.Locations, want) {
 		t.Errorf("locations %q, want %q", p.Locations, want)
+	}
+}
+
+// rpmField sets field (0 tag, 1 type, 2 offset, 3 count) of index entry i
+// of an rpm header.
+func rpmField(h []byte, i, field int, v uint32) {
+	binary.BigEndian.PutUint32(h[8+16*i+4*field:], v)
+}
+
+// rpmSQLite writes an sqlite rpm database of blobs (WAL mode) under dir.
+func rpmSQLite(t *testing.T, dir string, blobs ...[]byte) {
+	t.Helper()
+	if err := rpmdbtest.WriteWALBlobs(dir, blobs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rpmSQLiteSchema writes an sqlite database at path made by stmts.
+func rpmSQLiteSchema(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// TestHostileRPMDatabases: an rpm database is bounded by the bytes it holds,
+// whatever its headers, blobs and pages declare. Before, go-rpmdb allocated
+// 32 GiB for a header declaring 0x7fffffff index entries (a fatal "out of
+// memory"), 4 GiB for an NDB blob declaring it, appended pages forever on a
+// looping Berkeley DB overflow chain, panicked on its reader goroutine (a
+// crash no recover reaches) at an offset beyond a page or a region of no
+// entries, spun for minutes on a string count of 0xffffffff, and read a
+// view or a computed column of a gigabyte.
+func TestHostileRPMDatabases(t *testing.T) {
+	good := rpmdbtest.Package{Name: "openssl-libs", Version: "3.0.7", Release: "24.el9", Arch: "x86_64"}
+	bad := rpmdbtest.Package{Name: "bad", Version: "1", Release: "1", Arch: "x86_64"}
+	hugeIL := rpmdbtest.WithIndexLength(rpmdbtest.Header(bad), 0x7fffffff)
+	noRegionEntries := rpmdbtest.Header(bad)
+	{
+		il := int(binary.BigEndian.Uint32(noRegionEntries))
+		off := int(binary.BigEndian.Uint32(noRegionEntries[8+8:]))
+		binary.BigEndian.PutUint32(noRegionEntries[8+16*il+off+8:], 0)
+	}
+	endlessStrings := rpmdbtest.Header(bad)
+	for i := 1; i < int(binary.BigEndian.Uint32(endlessStrings)); i++ {
+		rpmField(endlessStrings, i, 1, 8) // a string array
+		rpmField(endlessStrings, i, 3, 0xffffffff)
+	}
+	bdbLoop := rpmdbtest.BDB(rpmdbtest.Header(good), rpmdbtest.Header(bad))
+	{
+		// The last overflow page points back at itself.
+		last := len(bdbLoop)/rpmdbtest.BDBPageSize - 1
+		binary.LittleEndian.PutUint32(bdbLoop[last*rpmdbtest.BDBPageSize+16:], uint32(last))
+	}
+	bdbBeyondPage := rpmdbtest.BDB(rpmdbtest.Header(good), rpmdbtest.Header(bad))
+	binary.LittleEndian.PutUint16(bdbBeyondPage[rpmdbtest.BDBPageSize+26+6:], 0xfff0)
+	ndbHugeBlob := rpmdbtest.NDB(rpmdbtest.Header(bad))
+	binary.LittleEndian.PutUint32(ndbHugeBlob[4096+12:], 0xffffffff)
+
+	cases := []struct {
+		name, file string
+		write      func(t *testing.T, root string)
+		reason     []string
+	}{
+		{"sqlite index length", "var/lib/rpm/rpmdb.sqlite", func(t *testing.T, root string) {
+			rpmSQLite(t, filepath.Join(root, "var/lib/rpm"), rpmdbtest.Header(good), hugeIL)
+		}, []string{"package 2", "2147483647 index entries", "65535"}},
+		{"bdb index length", "var/lib/rpm/Packages", func(t *testing.T, root string) {
+			writeBytes(t, root, "var/lib/rpm/Packages", rpmdbtest.BDB(rpmdbtest.Header(good), hugeIL), 0o644)
+		}, []string{"package 2", "2147483647 index entries"}},
+		{"ndb index length", "var/lib/rpm/Packages.db", func(t *testing.T, root string) {
+			writeBytes(t, root, "var/lib/rpm/Packages.db", rpmdbtest.NDB(rpmdbtest.Header(good), hugeIL), 0o644)
+		}, []string{"package 2", "2147483647 index entries"}},
+		{"ndb blob length", "var/lib/rpm/Packages.db", func(t *testing.T, root string) {
+			writeBytes(t, root, "var/lib/rpm/Packages.db", ndbHugeBlob, 0o644)
+		}, []string{"blob of 4294967295 bytes"}},
+		{"bdb overflow loop", "var/lib/rpm/Packages", func(t *testing.T, root string) {
+			writeBytes(t, root, "var/lib/rpm/Packages", bdbLoop, 0o644)
+		}, []string{"more than the", "bytes the database holds"}},
+		{"bdb entry beyond its page", "var/lib/rpm/Packages", func(t *testing.T, root string) {
+			writeBytes(t, root, "var/lib/rpm/Packages", bdbBeyondPage, 0o644)
+		}, []string{"at 65520, beyond its 4096 bytes"}},
+		{"region of no entries", "var/lib/rpm/rpmdb.sqlite", func(t *testing.T, root string) {
+			rpmSQLite(t, filepath.Join(root, "var/lib/rpm"), noRegionEntries)
+		}, []string{"package 1", "region"}},
+		{"endless string count", "var/lib/rpm/rpmdb.sqlite", func(t *testing.T, root string) {
+			rpmSQLite(t, filepath.Join(root, "var/lib/rpm"), endlessStrings)
+		}, []string{"package 1", "4294967295 elements of type 8"}},
+		{"sqlite view", "var/lib/rpm/rpmdb.sqlite", func(t *testing.T, root string) {
+			rpmSQLiteSchema(t, filepath.Join(root, "var/lib/rpm/rpmdb.sqlite"),
+				"CREATE VIEW Packages AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n) SELECT i AS hnum, zeroblob(900000000) AS blob FROM n")
+		}, []string{"is a view, not a table"}},
+		{"sqlite computed column", "var/lib/rpm/rpmdb.sqlite", func(t *testing.T, root string) {
+			rpmSQLiteSchema(t, filepath.Join(root, "var/lib/rpm/rpmdb.sqlite"),
+				"CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, n INTEGER, blob BLOB AS (zeroblob(900000000)))",
+				"INSERT INTO Packages (n) VALUES (1), (2), (3)")
+		}, []string{"too big"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeFile(t, root, "etc/os-release", "ID=rocky\nVERSION_ID=9.3\n")
+			c.write(t, root)
+			// Another rpm database, good, is still read.
+			writeBytes(t, root, "usr/share/rpm/Packages.db", rpmdbtest.NDB(rpmdbtest.Header(rpmdbtest.Package{Name: "zlib", Version: "1.2.11", Release: "40.el9", Arch: "x86_64"})), 0o644)
+			addSentinel(t, root)
+			var s *SBOM
+			var err error
+			if n := allocatedBy(func() { s, err = catalogWithin(t, root, specialFileLimit) }); n > boundedAlloc {
+				t.Errorf("the catalog allocated %d MiB", n>>20)
+			}
+			if err != nil {
+				t.Fatalf("Catalog: %v", err)
+			}
+			w := requireIncomplete(t, s, "/"+c.file)
+			t.Log(w)
+			for _, r := range c.reason {
+				if !strings.Contains(w, r) {
+					t.Errorf("the incompleteness does not say %q: %s", r, w)
+				}
+			}
+			if strings.Contains(w, os.TempDir()+"/secure-build-rpmdb-") {
+				t.Errorf("the incompleteness names the private copy: %s", w)
+			}
+			requirePackage(t, s, sentinelPURL)
+			if len(findByName(s, "rpm", "zlib")) != 1 {
+				t.Errorf("the good rpm database was not read: %q", purls(s))
+			}
+			if len(findByName(s, "rpm", "bad")) != 0 {
+				t.Errorf("a package of the hostile database was listed: %q", purls(s))
+			}
+		})
+	}
+}
+
+// TestHostileRPMTagType: a header whose license is a string array, which
+// go-rpmdb imports and then refuses, is refused before go-rpmdb reads the
+// database. Before, go-rpmdb returned at the refusal and left its reader
+// goroutine blocked for good, holding the database open and its next header.
+func TestHostileRPMTagType(t *testing.T) {
+	good := rpmdbtest.Header(rpmdbtest.Package{Name: "openssl-libs", Version: "3.0.7", Release: "24.el9", Arch: "x86_64"})
+	bad := rpmdbtest.Header(rpmdbtest.Package{Name: "bad", Version: "1", Release: "1", Arch: "x86_64"})
+	for i := 1; i < int(binary.BigEndian.Uint32(bad)); i++ {
+		if binary.BigEndian.Uint32(bad[8+16*i:]) == 1014 {
+			rpmField(bad, i, 1, 8)
+		}
+	}
+	root := t.TempDir()
+	writeFile(t, root, "etc/os-release", "ID=rocky\nVERSION_ID=9.3\n")
+	for _, dir := range []string{"var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm"} {
+		rpmSQLite(t, filepath.Join(root, dir), bad, good)
+	}
+	addSentinel(t, root)
+	before := runtime.NumGoroutine()
+	s := mustCatalog(t, root)
+	for _, dir := range []string{"var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm"} {
+		if w := requireIncomplete(t, s, "/"+dir+"/rpmdb.sqlite"); !strings.Contains(w, "tag 1014, has type 8") {
+			t.Errorf("the incompleteness does not name the tag and its type: %s", w)
+		}
+	}
+	requirePackage(t, s, sentinelPURL)
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines left running after the catalog (%d before):\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -16,33 +15,31 @@ import (
 	"github.com/google/osv-scalibr/inventory"
 )
 
-// maxRPMDatabaseBytes bounds the copy of an sqlite rpm database and its
+// maxRPMDatabaseBytes bounds the copy of an rpm database and its
 // journals. Fedora's with a desktop installed is about 100 MB.
 const maxRPMDatabaseBytes = 512 << 20
 
-// rpmDatabase copies an sqlite rpm database, with its write-ahead log and
-// rollback journal, into a private folder before osv-scalibr's extractor
-// opens it there. SQLite opens a database in WAL mode read-write, to make
-// its shared-memory file; on the scan step's read-only mount that fails and
-// no package was read. The copy is also what the container would read: the
+// rpmDatabase copies an rpm database, with an sqlite database's
+// write-ahead log and rollback journal, into a private folder, reads its
+// package headers there with bounds and checks (see rpmdb.go), and has
+// osv-scalibr's extractor read a new sqlite database of the checked headers
+// alone. SQLite opens a database in WAL mode read-write, to make its
+// shared-memory file; on the scan step's read-only mount that fails and no
+// package was read. The copy is also what the container would read: the
 // log's committed transactions applied.
 type rpmDatabase struct {
 	filesystem.Extractor
 }
 
 func (r rpmDatabase) Extract(ctx context.Context, in *filesystem.ScanInput) (inventory.Inventory, error) {
-	if path.Base(in.Path) != "rpmdb.sqlite" {
-		hidden := *in
-		hidden.FS = withoutOSRelease{in.FS}
-		return r.Extractor.Extract(ctx, &hidden)
-	}
 	dir, err := os.MkdirTemp("", "secure-build-rpmdb-")
 	if err != nil {
 		return inventory.Inventory{}, fmt.Errorf("copy %s: %w", slashPath(in.Path), err)
 	}
 	defer os.RemoveAll(dir)
+	copied := filepath.Join(dir, "copy")
 	budget := int64(maxRPMDatabaseBytes)
-	if err := copyBounded(in.Reader, filepath.Join(dir, filepath.FromSlash(in.Path)), &budget); err != nil {
+	if err := copyBounded(in.Reader, filepath.Join(copied, filepath.FromSlash(in.Path)), &budget); err != nil {
 		return inventory.Inventory{}, fmt.Errorf("copy %s: %w", slashPath(in.Path), err)
 	}
 	for _, suffix := range []string{"-wal", "-journal"} {
@@ -54,21 +51,37 @@ func (r rpmDatabase) Extract(ctx context.Context, in *filesystem.ScanInput) (inv
 		if err != nil {
 			return inventory.Inventory{}, fmt.Errorf("copy %s: %w", slashPath(name), unwrapPathError(err))
 		}
-		err = copyBounded(f, filepath.Join(dir, filepath.FromSlash(name)), &budget)
+		err = copyBounded(f, filepath.Join(copied, filepath.FromSlash(name)), &budget)
 		f.Close()
 		if err != nil {
 			return inventory.Inventory{}, fmt.Errorf("copy %s: %w", slashPath(name), err)
 		}
 	}
-	copyIn := *in
-	copyIn.Root = dir
-	copyIn.FS = withoutOSRelease{in.FS}
-	inv, err := r.Extractor.Extract(ctx, &copyIn)
-	if err != nil {
+	checked := filepath.Join(dir, "checked")
+	size := maxRPMDatabaseBytes - budget
+	if err := writeCleanRPMDatabase(ctx, filepath.Join(copied, filepath.FromSlash(in.Path)), filepath.Join(checked, filepath.FromSlash(in.Path)), size); err != nil {
 		// Name the file in the image, not its copy.
-		err = errors.New(strings.ReplaceAll(err.Error(), dir, ""))
+		return inventory.Inventory{}, fmt.Errorf("read rpm database %s: %s", slashPath(in.Path), strings.ReplaceAll(err.Error(), dir, ""))
+	}
+	checkedIn := *in
+	checkedIn.Root = checked
+	checkedIn.FS = withoutOSRelease{in.FS}
+	inv, err := r.extract(ctx, &checkedIn)
+	if err != nil {
+		err = errors.New(strings.ReplaceAll(err.Error(), checked, ""))
 	}
 	return inv, err
+}
+
+// extract runs osv-scalibr's extractor, turning a panic in go-rpmdb's
+// parsing of a header into an error naming the file.
+func (r rpmDatabase) extract(ctx context.Context, in *filesystem.ScanInput) (inv inventory.Inventory, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			inv, err = inventory.Inventory{}, fmt.Errorf("read rpm database %s: go-rpmdb panicked: %v", slashPath(in.Path), p)
+		}
+	}()
+	return r.Extractor.Extract(ctx, in)
 }
 
 // copyBounded copies r to a new file at dst, taking its bytes from budget:

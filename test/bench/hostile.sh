@@ -59,6 +59,7 @@ CASES=(
 	"dpkg-huge|sbom $CORPUS/dpkg-huge/root"
 	"tar-2gib|sbom docker-archive:$CORPUS/tar-2gib/image.tar"
 	"yaml-alias|scan --policy $CORPUS/yaml-alias/policy.yaml $CORPUS/yaml-alias/root"
+	"rpm-il|sbom $CORPUS/rpm-il/root"
 )
 
 # run NAME PROCS ARGS...: one run under the caps; prints its row.
@@ -78,7 +79,12 @@ run() {
 		rss_kb=0 secs=$KILL_AFTER status="killed($rc)"
 	fi
 	verdict=PASS
-	if ((rss_kb > MAX_RSS_MB * 1024)) || awk -v s="$secs" -v m="$MAX_SECONDS" 'BEGIN { exit !(s > m) }' || [[ $status == killed* ]]; then
+	# A Go runtime crash ("fatal error: out of memory", a panic) exits fast
+	# and small: it is a miss too.
+	if grep -qE '^(fatal error|panic): ' "$base.stderr"; then
+		status="crash($status)"
+	fi
+	if ((rss_kb > MAX_RSS_MB * 1024)) || awk -v s="$secs" -v m="$MAX_SECONDS" 'BEGIN { exit !(s > m) }' || [[ $status == killed* || $status == crash* ]]; then
 		verdict=MISS
 	fi
 	printf '%-12s %10s %14s %10s %10s %8s\n' "$name" "$procs" "$((rss_kb / 1024))" "$secs" "$status" "$verdict"
@@ -102,7 +108,7 @@ FUZZ_TARGETS=(
 	sbom:FuzzDpkgStatus sbom:FuzzApkInstalled sbom:FuzzOSRelease sbom:FuzzUnpackLayer
 	sbom:FuzzJavaArchiveCheck sbom:FuzzZippedPython sbom:FuzzRustDepSection sbom:FuzzMayHoldGoBuildInfo
 	sbom:FuzzManifestValues sbom:FuzzParseComposerInstalled
-	policy:FuzzParse policy:FuzzAddVEX vuln:FuzzParseRecord
+	sbom:FuzzRPMHeaderCheck policy:FuzzParse policy:FuzzAddVEX vuln:FuzzParseRecord
 )
 if [[ $FUZZTIME != 0 ]]; then
 	for t in "${FUZZ_TARGETS[@]}"; do

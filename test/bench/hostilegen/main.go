@@ -27,6 +27,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/secure-build/secure-build/internal/rpmdbtest"
 )
 
 // copies is how many copies of a bomb one root holds: the catalog reads up
@@ -50,6 +52,7 @@ func main() {
 		{"dpkg-huge", writeHugeStatus},
 		{"tar-2gib", writeTarBomb},
 		{"yaml-alias", writeAliasBomb},
+		{"rpm-il", writeRPMIndexLength},
 	}
 	for _, c := range cases {
 		dir := filepath.Join(*out, c.name)
@@ -356,4 +359,37 @@ func elfWithSection(name string, data []byte) []byte {
 	w(elf.Section64{Name: 1, Type: uint32(elf.SHT_PROGBITS), Off: dataOff, Size: uint64(len(data)), Addralign: 1})
 	w(elf.Section64{Name: uint32(2 + len(name)), Type: uint32(elf.SHT_STRTAB), Off: namesOff, Size: uint64(len(names)), Addralign: 1})
 	return buf.Bytes()
+}
+
+// writeRPMIndexLength: an rpm database at each of the nine paths the rpm
+// extractor reads, in the format its name says (sqlite in WAL mode, NDB,
+// Berkeley DB), holding one package and then 64 headers of a few hundred
+// bytes that declare 0x7fffffff index entries: 32 GiB to go-rpmdb.
+func writeRPMIndexLength(dir string) error {
+	root := filepath.Join(dir, "root")
+	good := rpmdbtest.Header(rpmdbtest.Package{Name: "zlib", Version: "1.2.11", Release: "40.el9", Arch: "x86_64"})
+	bomb := rpmdbtest.WithIndexLength(rpmdbtest.Header(rpmdbtest.Package{Name: "bomb", Version: "1", Release: "1", Arch: "x86_64"}), 0x7fffffff)
+	blobs := [][]byte{good}
+	for range copies {
+		blobs = append(blobs, bomb)
+	}
+	for _, d := range []string{"var/lib/rpm", "usr/lib/sysimage/rpm", "usr/share/rpm"} {
+		db := filepath.Join(root, d)
+		if err := rpmdbtest.WriteWALBlobs(db, blobs...); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(db, "Packages.db"), rpmdbtest.NDB(blobs...), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(db, "Packages"), rpmdbtest.BDB(blobs...), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("ID=rocky\nVERSION_ID=9.3\n"), 0o644); err != nil {
+		return err
+	}
+	return writeSentinel(root)
 }
