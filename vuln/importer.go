@@ -575,7 +575,9 @@ func readZipEntry(f *zip.File) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	buf := bytes.NewBuffer(make([]byte, 0, f.UncompressedSize64+bytes.MinRead))
+	// The declared size sizes the buffer only up to a typical record: it
+	// grows with the bytes actually inflated.
+	buf := bytes.NewBuffer(make([]byte, 0, min(f.UncompressedSize64, 64<<10)+bytes.MinRead))
 	if _, err := buf.ReadFrom(io.LimitReader(rc, maxRecordSize+1)); err != nil {
 		return nil, err
 	}
