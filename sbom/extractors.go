@@ -172,7 +172,7 @@ func (g javaArchiveGate) Extract(ctx context.Context, in *filesystem.ScanInput) 
 		}
 		defer archiveMemory.release(hold)
 	}
-	check := archiveCheck{ctx: ctx, limit: budget, left: budget}
+	check := archiveCheck{ctx: ctx, limit: budget, left: budget, memory: uint64(min(2*budget, maxArchiveMemory))}
 	if err := check.zip(zr, "", 1); err != nil {
 		return inventory.Inventory{}, fmt.Errorf("%s: %w", slashPath(in.Path), err)
 	}
@@ -184,6 +184,9 @@ func (g javaArchiveGate) Extract(ctx context.Context, in *filesystem.ScanInput) 
 type archiveCheck struct {
 	ctx         context.Context
 	limit, left uint64
+	// memory is what the nested archives inflated into memory at once may
+	// take: the share of archiveMemory the file holds.
+	memory uint64
 }
 
 // zip checks an archive at nesting depth (1 for the file itself); prefix
@@ -214,11 +217,25 @@ func (c *archiveCheck) zip(zr *zip.Reader, prefix string, depth int) error {
 		if err := c.ctx.Err(); err != nil {
 			return err
 		}
-		sub, err := openNested(f)
-		if err != nil {
-			continue
+		// An inflated archive is held while those nested in it are
+		// checked; archive/zip refuses one that inflates past its declared
+		// size, so that size bounds what it takes.
+		var held uint64
+		if f.Method != zip.Store {
+			if f.UncompressedSize64 > c.memory {
+				return fmt.Errorf("%s%s inflates to %d bytes, more than the %d bytes of memory left for nested archives", prefix, f.Name, f.UncompressedSize64, c.memory)
+			}
+			held = f.UncompressedSize64
+			c.memory -= held
 		}
-		if err := c.zip(sub, prefix+f.Name+"/", depth+1); err != nil {
+		sub, err := openNested(f)
+		if err == nil {
+			err = c.zip(sub, prefix+f.Name+"/", depth+1)
+		} else {
+			err = nil // the extractor says what is wrong with it
+		}
+		c.memory += held
+		if err != nil {
 			return err
 		}
 	}
