@@ -16,8 +16,9 @@ import (
 )
 
 // maxRPMDatabaseBytes bounds the copy of an rpm database and its
-// journals. Fedora's with a desktop installed is about 100 MB.
-const maxRPMDatabaseBytes = 512 << 20
+// journals. Fedora's with a desktop installed is about 100 MB. In the scan
+// step the copy and its checked rewrite live in a tmpfs, that is memory.
+const maxRPMDatabaseBytes = 256 << 20
 
 // rpmDatabase copies an rpm database, with an sqlite database's
 // write-ahead log and rollback journal, into a private folder, reads its
