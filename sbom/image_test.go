@@ -2,9 +2,7 @@ package sbom
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/secure-build/secure-build/internal/imagetest"
 )
 
 // tarEntry is one entry of a layer tar written by a test.
@@ -38,35 +38,27 @@ func hardlink(name, target string) tarEntry {
 	return tarEntry{name: name, typ: tar.TypeLink, linkname: target}
 }
 
+// specEntries are entries as imagetest writes them.
+func specEntries(entries []tarEntry) []imagetest.Entry {
+	out := make([]imagetest.Entry, len(entries))
+	for i, e := range entries {
+		out[i] = imagetest.Entry{Name: e.name, Typeflag: e.typ, Body: e.body, Linkname: e.linkname}
+	}
+	return out
+}
+
 func tarBytes(t testing.TB, entries ...tarEntry) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.linkname, Mode: 0o644, Size: int64(len(e.body)), Format: tar.FormatPAX}
-		switch e.typ {
-		case tar.TypeDir:
-			hdr.Mode = 0o755
-		case tar.TypeChar, tar.TypeBlock:
-			hdr.Devmajor, hdr.Devminor = 1, 5
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
+	b, err := imagetest.Tar(specEntries(entries)...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return b
 }
 
 func layer(t *testing.T, entries ...tarEntry) v1.Layer {
 	t.Helper()
-	b := tarBytes(t, entries...)
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	l, err := imagetest.Layer(specEntries(entries)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/secure-build/secure-build/internal/imagetest"
 	"github.com/secure-build/secure-build/internal/rpmdbtest"
 )
 
@@ -522,97 +522,21 @@ func TestImageSymlinkWalkBounded(t *testing.T) {
 	t.Logf("stopped after %v", time.Since(start))
 }
 
-// readLayerSpec reads the layers of a testdata spec (see
-// testdata/tricky-image/layers.txt).
-func readLayerSpec(t *testing.T, file string) [][]tarEntry {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var layers [][]tarEntry
-	for i, line := range strings.Split(string(b), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		kind, rest, _ := strings.Cut(line, " ")
-		var args []string
-		for rest != "" {
-			q, err := strconv.QuotedPrefix(rest)
-			if err != nil {
-				t.Fatalf("%s:%d: %v", file, i+1, err)
-			}
-			s, _ := strconv.Unquote(q)
-			args = append(args, s)
-			rest = strings.TrimPrefix(rest[len(q):], " ")
-		}
-		var e tarEntry
-		switch {
-		case kind == "layer" && len(args) == 0:
-			layers = append(layers, nil)
-			continue
-		case len(layers) == 0:
-			t.Fatalf("%s:%d: an entry before the first layer", file, i+1)
-		case kind == "file" && len(args) == 2:
-			e = tarEntry{name: args[0], typ: tar.TypeReg, body: args[1]}
-		case kind == "dir" && len(args) == 1:
-			e = tarEntry{name: args[0], typ: tar.TypeDir}
-		case kind == "symlink" && len(args) == 2:
-			e = tarEntry{name: args[0], typ: tar.TypeSymlink, linkname: args[1]}
-		case kind == "hardlink" && len(args) == 2:
-			e = tarEntry{name: args[0], typ: tar.TypeLink, linkname: args[1]}
-		case kind == "npm" && len(args) == 3:
-			e = tarEntry{name: args[0] + "/node_modules/" + args[1] + "/package.json", typ: tar.TypeReg, body: npmPackage(args[1], args[2])}
-		default:
-			t.Fatalf("%s:%d: cannot read %q", file, i+1, line)
-		}
-		layers[len(layers)-1] = append(layers[len(layers)-1], e)
-	}
-	return layers
-}
-
-// treeListing lists the files and symlinks under root, one a line, sorted:
-// "/path file BODY" or "/path symlink TARGET", Go-quoted.
-func treeListing(t *testing.T, root string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel := "/" + filepath.ToSlash(strings.TrimPrefix(p, root+string(filepath.Separator)))
-		switch {
-		case d.Type()&os.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			out = append(out, fmt.Sprintf("%s symlink %q", rel, target))
-		case d.Type().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			out = append(out, fmt.Sprintf("%s file %q", rel, b))
-		default:
-			out = append(out, rel+" "+d.Type().String())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // TestUnpackTrickyImage: every file and symlink of the tricky image, as we
 // unpack it, is what a real BuildKit makes of it (tree.txt, which
 // test/image_unpack_test.go checks against BuildKit).
 func TestUnpackTrickyImage(t *testing.T) {
+	spec, err := imagetest.ReadLayerSpec("testdata/tricky-image/layers.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var layers []v1.Layer
-	for _, entries := range readLayerSpec(t, "testdata/tricky-image/layers.txt") {
-		layers = append(layers, layer(t, entries...))
+	for _, entries := range spec {
+		l, err := imagetest.Layer(entries...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers = append(layers, l)
 	}
 	root, gaps := unpackForTest(t, image(t, layers...), writeAll, maxUnpackBytes)
 	if len(gaps) != 0 {
@@ -623,7 +547,11 @@ func TestUnpackTrickyImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if got := treeListing(t, root); !slices.Equal(got, want) {
+	got, err := imagetest.TreeListing(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
 		t.Errorf("the unpacked tree differs from BuildKit's\nonly in BuildKit's:\n  %s\nonly in ours:\n  %s\nours:\n%s",
 			strings.Join(slices.DeleteFunc(slices.Clone(want), func(l string) bool { return slices.Contains(got, l) }), "\n  "),
 			strings.Join(slices.DeleteFunc(slices.Clone(got), func(l string) bool { return slices.Contains(want, l) }), "\n  "),

@@ -1,16 +1,11 @@
 package test
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -18,8 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/secure-build/secure-build/internal/imagetest"
 	"github.com/secure-build/secure-build/sbom"
 )
 
@@ -62,9 +57,13 @@ func TestImageUnpackMatchesBuildKit(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantTree := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if got := treeListing(t, out); !slices.Equal(got, wantTree) {
+	gotTree, err := imagetest.TreeListing(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gotTree, wantTree) {
 		t.Errorf("BuildKit's tree differs from %s\nonly in %[1]s:\n  %s\nonly in BuildKit's:\n  %s", trickyTree,
-			strings.Join(minus(wantTree, got), "\n  "), strings.Join(minus(got, wantTree), "\n  "))
+			strings.Join(minus(wantTree, gotTree), "\n  "), strings.Join(minus(gotTree, wantTree), "\n  "))
 	}
 
 	ctx := context.Background()
@@ -129,131 +128,20 @@ func packageLines(s *sbom.SBOM) []string {
 	return out
 }
 
-type entry struct {
-	name, body, link string
-	typ              byte
-}
-
-func layerOf(t *testing.T, es ...entry) v1.Layer {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range es {
-		mode := int64(0o644)
-		if e.typ == tar.TypeDir {
-			mode = 0o755
-		}
-		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.link, Mode: mode, Size: int64(len(e.body)), Format: tar.FormatPAX}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	b := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
-// readLayerSpec reads the layers of a spec such as trickyImage: one entry a
-// line, fields Go-quoted (file NAME BODY, dir NAME, symlink NAME TARGET,
-// hardlink NAME TARGET, npm DIR NAME VERSION), "layer" before each layer.
-func readLayerSpec(t *testing.T, file string) [][]entry {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var layers [][]entry
-	for i, line := range strings.Split(string(b), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		kind, rest, _ := strings.Cut(line, " ")
-		var args []string
-		for rest != "" {
-			q, err := strconv.QuotedPrefix(rest)
-			if err != nil {
-				t.Fatalf("%s:%d: %v", file, i+1, err)
-			}
-			s, _ := strconv.Unquote(q)
-			args = append(args, s)
-			rest = strings.TrimPrefix(rest[len(q):], " ")
-		}
-		var e entry
-		switch {
-		case kind == "layer" && len(args) == 0:
-			layers = append(layers, nil)
-			continue
-		case len(layers) == 0:
-			t.Fatalf("%s:%d: an entry before the first layer", file, i+1)
-		case kind == "file" && len(args) == 2:
-			e = entry{name: args[0], body: args[1], typ: tar.TypeReg}
-		case kind == "dir" && len(args) == 1:
-			e = entry{name: args[0], typ: tar.TypeDir}
-		case kind == "symlink" && len(args) == 2:
-			e = entry{name: args[0], link: args[1], typ: tar.TypeSymlink}
-		case kind == "hardlink" && len(args) == 2:
-			e = entry{name: args[0], link: args[1], typ: tar.TypeLink}
-		case kind == "npm" && len(args) == 3:
-			body := `{"name": "` + args[1] + `", "version": "` + args[2] + `"}`
-			e = entry{name: args[0] + "/node_modules/" + args[1] + "/package.json", body: body, typ: tar.TypeReg}
-		default:
-			t.Fatalf("%s:%d: cannot read %q", file, i+1, line)
-		}
-		layers[len(layers)-1] = append(layers[len(layers)-1], e)
-	}
-	return layers
-}
-
-// treeListing lists the files and symlinks under root, one a line, sorted:
-// "/path file BODY" or "/path symlink TARGET", Go-quoted.
-func treeListing(t *testing.T, root string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel := "/" + filepath.ToSlash(strings.TrimPrefix(p, root+string(filepath.Separator)))
-		switch {
-		case d.Type()&os.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			out = append(out, fmt.Sprintf("%s symlink %q", rel, target))
-		case d.Type().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			out = append(out, fmt.Sprintf("%s file %q", rel, b))
-		default:
-			out = append(out, rel+" "+d.Type().String())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // trickyImageLayout writes the tricky image as an OCI layout in dir.
 func trickyImageLayout(t *testing.T, dir string) ociBase {
 	t.Helper()
+	spec, err := imagetest.ReadLayerSpec(trickyImage)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var layers []v1.Layer
-	for _, entries := range readLayerSpec(t, trickyImage) {
-		layers = append(layers, layerOf(t, entries...))
+	for _, entries := range spec {
+		l, err := imagetest.Layer(entries...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers = append(layers, l)
 	}
 	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
