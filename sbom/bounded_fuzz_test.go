@@ -21,7 +21,7 @@ import (
 // end without a panic and within its bounds.
 
 func FuzzJavaArchiveCheck(f *testing.F) {
-	f.Add(seedZip(f, pomProperties("org.example", "a", "1.0"), zipEntry{"lib/b.jar", seedZip(f, pomProperties("org.example", "b", "1.0"))}))
+	f.Add(zipFiles(f, pomProperties("org.example", "a", "1.0"), zipEntry{"lib/b.jar", zipFiles(f, pomProperties("org.example", "b", "1.0"))}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
@@ -37,7 +37,7 @@ func FuzzJavaArchiveCheck(f *testing.F) {
 }
 
 func FuzzZippedPython(f *testing.F) {
-	f.Add(seedZip(f, zipEntry{"a-1.0.dist-info/METADATA", []byte(pythonMetadata("a", "1.0"))}))
+	f.Add(zipFiles(f, zipEntry{"a-1.0.dist-info/METADATA", []byte(pythonMetadata("a", "1.0"))}))
 	ex, err := wheelegg.New(&cpb.PluginConfig{})
 	if err != nil {
 		f.Fatal(err)
@@ -90,20 +90,3 @@ func (s fileSize) Mode() fs.FileMode  { return 0o644 }
 func (s fileSize) ModTime() time.Time { return time.Time{} }
 func (s fileSize) IsDir() bool        { return false }
 func (s fileSize) Sys() any           { return nil }
-
-// seedZip is a zip of entries, for a seed.
-func seedZip(tb testing.TB, entries ...zipEntry) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, e := range entries {
-		w, err := zw.Create(e.name)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		w.Write(e.data)
-	}
-	if err := zw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes()
-}

@@ -1,8 +1,6 @@
 package sbom
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,26 +9,22 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/secure-build/secure-build/internal/hostiletest"
 )
 
 // zipFiles returns a zip archive (a jar, a war) holding files in order.
-func zipFiles(t *testing.T, files ...zipEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range files {
-		w, err := zw.Create(f.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(f.data); err != nil {
-			t.Fatal(err)
-		}
+func zipFiles(tb testing.TB, files ...zipEntry) []byte {
+	tb.Helper()
+	entries := make([]hostiletest.File, len(files))
+	for i, f := range files {
+		entries[i] = hostiletest.File{Name: f.name, Data: f.data}
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
+	b, err := hostiletest.Zip(entries...)
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return buf.Bytes()
+	return b
 }
 
 type zipEntry struct {

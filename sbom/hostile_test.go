@@ -3,15 +3,11 @@
 package sbom
 
 import (
-	"archive/zip"
 	"bytes"
-	"compress/flate"
 	"compress/zlib"
 	"database/sql"
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secure-build/secure-build/internal/hostiletest"
 	"github.com/secure-build/secure-build/internal/rpmdbtest"
 )
 
@@ -442,71 +439,14 @@ func TestHostileNestedJars(t *testing.T) {
 	})
 }
 
-// deflateRepeat returns a raw deflate stream of head followed by count
-// copies of chunk, with its CRC-32, without ever compressing the whole: each
-// copy of chunk is the same sync-flushed block, which refers to nothing
-// before it. A few hundred KiB inflate to gigabytes.
-func deflateRepeat(t *testing.T, head, chunk []byte, count int) ([]byte, uint32, uint64) {
+// zipBomb is a zip whose entries are deflate bombs.
+func zipBomb(t *testing.T, bombs ...hostiletest.Bomb) []byte {
 	t.Helper()
-	block := func(data []byte, final bool) []byte {
-		var buf bytes.Buffer
-		w, err := flate.NewWriter(&buf, flate.BestCompression)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(data)
-		if final {
-			w.Close()
-		} else {
-			w.Flush()
-		}
-		return buf.Bytes()
-	}
-	var out bytes.Buffer
-	out.Write(block(head, false))
-	crc := crc32.ChecksumIEEE(head)
-	chunkBlock := block(chunk, false)
-	for range count {
-		out.Write(chunkBlock)
-		crc = crc32.Update(crc, crc32.IEEETable, chunk)
-	}
-	out.Write(block(nil, true))
-	return out.Bytes(), crc, uint64(len(head)) + uint64(count)*uint64(len(chunk))
-}
-
-// bombEntry is a zip entry that inflates to head plus count chunks.
-type bombEntry struct {
-	name        string
-	head, chunk string
-	count       int
-}
-
-// zipBomb writes a zip whose entries are deflate bombs, plus plain entries.
-func zipBomb(t *testing.T, bombs []bombEntry, plain ...zipEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, b := range bombs {
-		data, crc, size := deflateRepeat(t, []byte(b.head), []byte(b.chunk), b.count)
-		w, err := zw.CreateRaw(&zip.FileHeader{Name: b.name, Method: zip.Deflate, CRC32: crc, CompressedSize64: uint64(len(data)), UncompressedSize64: size})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, p := range plain {
-		w, err := zw.Create(p.name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(p.data)
-	}
-	if err := zw.Close(); err != nil {
+	b, err := hostiletest.ZipBomb(bombs...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return b
 }
 
 // TestHostileZipBombs: small jars that inflate to gigabytes end promptly
@@ -519,20 +459,20 @@ func TestHostileZipBombs(t *testing.T) {
 	cases := map[string][]byte{
 		// A manifest of 2 GiB of continuation lines: a MIME header reader
 		// holds it in memory whole.
-		"opt/manifest.jar": zipBomb(t, []bombEntry{{"META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nImplementation-Title: bomb\n", continued, 2048}}),
+		"opt/manifest.jar": zipBomb(t, hostiletest.Bomb{Name: "META-INF/MANIFEST.MF", Head: "Manifest-Version: 1.0\nImplementation-Title: bomb\n", Chunk: continued, Count: 2048}),
 		// Many pom.properties, 64 MiB each: 2 GiB to inflate.
-		"opt/poms.jar": zipBomb(t, func() []bombEntry {
-			var b []bombEntry
+		"opt/poms.jar": zipBomb(t, func() []hostiletest.Bomb {
+			var b []hostiletest.Bomb
 			for i := range 32 {
-				b = append(b, bombEntry{fmt.Sprintf("META-INF/maven/org.example/p%d/pom.properties", i), "", comments, 64})
+				b = append(b, hostiletest.Bomb{Name: fmt.Sprintf("META-INF/maven/org.example/p%d/pom.properties", i), Chunk: comments, Count: 64})
 			}
 			return b
-		}()),
+		}()...),
 		// A nested jar of 900 MiB, under maxArchiveBytes: read into memory
 		// whole to be opened.
-		"opt/nested.war": zipBomb(t, []bombEntry{{"WEB-INF/lib/bomb.jar", "", zeros, 900}}),
+		"opt/nested.war": zipBomb(t, hostiletest.Bomb{Name: "WEB-INF/lib/bomb.jar", Chunk: zeros, Count: 900}),
 		// A nested jar of 4 GiB, over maxArchiveBytes.
-		"opt/nested4g.war": zipBomb(t, []bombEntry{{"WEB-INF/lib/bomb.jar", "", zeros, 4096}}),
+		"opt/nested4g.war": zipBomb(t, hostiletest.Bomb{Name: "WEB-INF/lib/bomb.jar", Chunk: zeros, Count: 4096}),
 	}
 	root := t.TempDir()
 	for name, data := range cases {
@@ -569,30 +509,14 @@ func allocatedBy(f func()) uint64 {
 // these tests: generous, and far below what the bombs declare.
 const boundedAlloc = 256 << 20
 
-// lyingNestedJar returns a jar of a few hundred bytes holding a jar whose
-// directory declares a nested jar of 1023 MiB (just under the old bound),
-// deflated from 30 MiB, with only
-// a few bytes of data behind the claim.
-func lyingNestedJar(t *testing.T) []byte {
-	t.Helper()
-	var inner bytes.Buffer
-	zw := zip.NewWriter(&inner)
-	w, err := zw.CreateRaw(&zip.FileHeader{Name: "lib/bomb.jar", Method: zip.Deflate, CompressedSize64: 30 << 20, UncompressedSize64: 1<<30 - 1<<20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte{0x03, 0x00})
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return zipFiles(t, zipEntry{"lib/inner.jar", inner.Bytes()})
-}
-
 // TestHostileNestedJarDeclaredSize: a nested jar's declared size is checked
 // against the bytes the file holds and never allocated. Before, sixteen
 // copies of a 300-byte jar made the gate allocate 16 GiB.
 func TestHostileNestedJarDeclaredSize(t *testing.T) {
-	jar := lyingNestedJar(t)
+	jar, err := hostiletest.LyingNestedJar()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(jar) > 1024 {
 		t.Fatalf("test setup: the jar is %d bytes, not a small bomb", len(jar))
 	}
@@ -628,16 +552,16 @@ func TestHostileZippedPython(t *testing.T) {
 	continued := strings.Repeat(" "+strings.Repeat("a", 1022)+"\n", 1024) // 1 MiB a chunk
 	cases := map[string][]byte{
 		// One METADATA of 2 GiB of continuation lines.
-		"usr/lib/python3/dist-packages/bomb-1.0-py3-none-any.whl": zipBomb(t, []bombEntry{{"bomb-1.0.dist-info/METADATA", pythonMetadata("bomb", "1.0"), continued, 2048}}),
+		"usr/lib/python3/dist-packages/bomb-1.0-py3-none-any.whl": zipBomb(t, hostiletest.Bomb{Name: "bomb-1.0.dist-info/METADATA", Head: pythonMetadata("bomb", "1.0"), Chunk: continued, Count: 2048}),
 		// Many PKG-INFO files, each under the bound for one entry, that
 		// together inflate far beyond what the egg could hold.
-		"usr/lib/python3/dist-packages/many-1.0-py3.11.egg": zipBomb(t, func() []bombEntry {
-			var b []bombEntry
+		"usr/lib/python3/dist-packages/many-1.0-py3.11.egg": zipBomb(t, func() []hostiletest.Bomb {
+			var b []hostiletest.Bomb
 			for i := range 64 {
-				b = append(b, bombEntry{fmt.Sprintf("d%03d/EGG-INFO/PKG-INFO", i), pythonMetadata(fmt.Sprintf("many%03d", i), "1.0"), continued, 3})
+				b = append(b, hostiletest.Bomb{Name: fmt.Sprintf("d%03d/EGG-INFO/PKG-INFO", i), Head: pythonMetadata(fmt.Sprintf("many%03d", i), "1.0"), Chunk: continued, Count: 3})
 			}
 			return b
-		}()),
+		}()...),
 	}
 	root := t.TempDir()
 	for name, data := range cases {
@@ -672,43 +596,25 @@ func TestHostileZippedPython(t *testing.T) {
 	}
 }
 
-// elfWithSection returns a small 64-bit ELF file holding one section of
-// data under name, plus the section name table.
+// elfWithSection is a small 64-bit ELF executable holding one section of
+// data under name.
 func elfWithSection(t testing.TB, name string, data []byte) []byte {
 	t.Helper()
-	names := append([]byte("\x00"+name+"\x00.shstrtab\x00"), 0)
-	const hdr, ent = 64, 64
-	dataOff := uint64(hdr)
-	namesOff := dataOff + uint64(len(data))
-	shoff := namesOff + uint64(len(names))
-	var buf bytes.Buffer
-	write := func(v any) {
-		if err := binary.Write(&buf, binary.LittleEndian, v); err != nil {
-			t.Fatal(err)
-		}
+	b, err := hostiletest.ELFWithSection(name, data)
+	if err != nil {
+		t.Fatal(err)
 	}
-	ident := [elf.EI_NIDENT]byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)}
-	write(elf.Header64{Ident: ident, Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
-		Shoff: shoff, Ehsize: hdr, Shentsize: ent, Shnum: 3, Shstrndx: 2})
-	buf.Write(data)
-	buf.Write(names)
-	write(elf.Section64{})
-	write(elf.Section64{Name: 1, Type: uint32(elf.SHT_PROGBITS), Off: dataOff, Size: uint64(len(data)), Addralign: 1})
-	write(elf.Section64{Name: uint32(2 + len(name)), Type: uint32(elf.SHT_STRTAB), Off: namesOff, Size: uint64(len(names)), Addralign: 1})
-	return buf.Bytes()
-}
-
-// zlibStream wraps a raw deflate stream in zlib's header and trailer.
-func zlibStream(deflated []byte, adler uint32) []byte {
-	out := append([]byte{0x78, 0xda}, deflated...)
-	return binary.BigEndian.AppendUint32(out, adler)
+	return b
 }
 
 // TestHostileCargoAuditableBomb: a cargo-auditable section is inflated with
 // a bound before go-rustaudit reads it. Before, a 1 MB ELF file whose
 // .dep-v0 section inflated to 1 GiB made it allocate gigabytes.
 func TestHostileCargoAuditableBomb(t *testing.T) {
-	bomb, _, _ := deflateRepeat(t, []byte(`{"packages":[{"name":"x","version":"1`), make([]byte, 1<<20), 1024)
+	bomb, err := hostiletest.DeflateRepeat([]byte(`{"packages":[{"name":"x","version":"1`), make([]byte, 1<<20), 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
 	json := []byte(`{"packages":[{"name":"serde","version":"1.0.200","source":"crates.io","kind":"runtime","root":false},{"name":"app","version":"0.1.0","source":"local","root":true}]}`)
 	var legit bytes.Buffer
 	zw := zlib.NewWriter(&legit)
@@ -716,7 +622,7 @@ func TestHostileCargoAuditableBomb(t *testing.T) {
 	zw.Close()
 
 	root := t.TempDir()
-	writeBytes(t, root, "usr/local/bin/bomb", elfWithSection(t, ".dep-v0", zlibStream(bomb, 0)), 0o755)
+	writeBytes(t, root, "usr/local/bin/bomb", elfWithSection(t, ".dep-v0", hostiletest.ZlibStream(bomb.Data, 0)), 0o755)
 	writeBytes(t, root, "usr/local/bin/app", elfWithSection(t, ".dep-v0", legit.Bytes()), 0o755)
 	// WebAssembly modules of a few bytes whose .dep-v0 section claims 256 MiB:
 	// go-rustaudit allocates the claim before it reads.

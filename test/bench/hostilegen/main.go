@@ -8,11 +8,9 @@ package main
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
-	"debug/elf"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -28,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/secure-build/secure-build/internal/hostiletest"
 	"github.com/secure-build/secure-build/internal/rpmdbtest"
 )
 
@@ -101,17 +100,7 @@ func writeSentinel(root string) error {
 // writeNestedJars: a jar of a few hundred bytes whose nested jar's directory
 // declares a jar of 1023 MiB deflated from 30 MiB, with two bytes behind it.
 func writeNestedJars(dir string) error {
-	var inner bytes.Buffer
-	zw := zip.NewWriter(&inner)
-	w, err := zw.CreateRaw(&zip.FileHeader{Name: "lib/bomb.jar", Method: zip.Deflate, CompressedSize64: 30 << 20, UncompressedSize64: 1<<30 - 1<<20})
-	if err != nil {
-		return err
-	}
-	w.Write([]byte{0x03, 0x00})
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	jar, err := zipOf(map[string][]byte{"lib/inner.jar": inner.Bytes()})
+	jar, err := hostiletest.LyingNestedJar()
 	if err != nil {
 		return err
 	}
@@ -121,10 +110,15 @@ func writeNestedJars(dir string) error {
 // writeCargoBombs: a 1 MB ELF executable whose .dep-v0 section is a zlib
 // stream inflating to 1 GiB.
 func writeCargoBombs(dir string) error {
-	deflated := deflateRepeat([]byte(`{"packages":[{"name":"x","version":"1`), make([]byte, 1<<20), 1024)
-	section := append([]byte{0x78, 0xda}, deflated.data...)
-	section = binary.BigEndian.AppendUint32(section, 0)
-	return writeCopies(filepath.Join(dir, "root"), "usr/local/bin/rust%02d", elfWithSection(".dep-v0", section), 0o755)
+	bomb, err := hostiletest.DeflateRepeat([]byte(`{"packages":[{"name":"x","version":"1`), make([]byte, 1<<20), 1024)
+	if err != nil {
+		return err
+	}
+	exe, err := hostiletest.ELFWithSection(".dep-v0", hostiletest.ZlibStream(bomb.Data, 0))
+	if err != nil {
+		return err
+	}
+	return writeCopies(filepath.Join(dir, "root"), "usr/local/bin/rust%02d", exe, 0o755)
 }
 
 // writeSlowEggs: an egg of about 160 KB whose directory lists one deflated
@@ -180,20 +174,13 @@ func overlappingZip(entry string, deflated []byte, crc uint32, size uint64, coun
 // writeWheelBombs: a wheel whose METADATA inflates to 2 GiB of
 // continuation lines.
 func writeWheelBombs(dir string) error {
-	head := []byte("Metadata-Version: 2.1\nName: bomb\nVersion: 1.0\n")
-	chunk := []byte(strings.Repeat(" "+strings.Repeat("a", 1022)+"\n", 1024))
-	bomb := deflateRepeat(head, chunk, 2048)
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	w, err := zw.CreateRaw(&zip.FileHeader{Name: "bomb-1.0.dist-info/METADATA", Method: zip.Deflate, CRC32: bomb.crc, CompressedSize64: uint64(len(bomb.data)), UncompressedSize64: bomb.size})
+	head := "Metadata-Version: 2.1\nName: bomb\nVersion: 1.0\n"
+	chunk := strings.Repeat(" "+strings.Repeat("a", 1022)+"\n", 1024)
+	wheel, err := hostiletest.ZipBomb(hostiletest.Bomb{Name: "bomb-1.0.dist-info/METADATA", Head: head, Chunk: chunk, Count: 2048})
 	if err != nil {
 		return err
 	}
-	w.Write(bomb.data)
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	return writeCopies(filepath.Join(dir, "root"), "usr/lib/python3/dist-packages/bomb%02d-1.0-py3-none-any.whl", buf.Bytes(), 0o644)
+	return writeCopies(filepath.Join(dir, "root"), "usr/lib/python3/dist-packages/bomb%02d-1.0-py3-none-any.whl", wheel, 0o644)
 }
 
 // writeHugeStatus: a dpkg status of 8 GiB, sparse after its first record.
@@ -292,73 +279,6 @@ func writeAliasBomb(dir string) error {
 		return err
 	}
 	return writeSentinel(filepath.Join(dir, "root"))
-}
-
-func zipOf(entries map[string][]byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for n, d := range entries {
-		w, err := zw.Create(n)
-		if err != nil {
-			return nil, err
-		}
-		w.Write(d)
-	}
-	err := zw.Close()
-	return buf.Bytes(), err
-}
-
-type deflated struct {
-	data []byte
-	crc  uint32
-	size uint64
-}
-
-// deflateRepeat is a raw deflate stream of head and count copies of chunk,
-// made from one sync-flushed block of chunk repeated: no block refers to
-// another, so the stream is valid without compressing the whole.
-func deflateRepeat(head, chunk []byte, count int) deflated {
-	block := func(data []byte, final bool) []byte {
-		var buf bytes.Buffer
-		w, _ := flate.NewWriter(&buf, flate.BestCompression)
-		w.Write(data)
-		if final {
-			w.Close()
-		} else {
-			w.Flush()
-		}
-		return buf.Bytes()
-	}
-	var out bytes.Buffer
-	out.Write(block(head, false))
-	crc := crc32.ChecksumIEEE(head)
-	chunkBlock := block(chunk, false)
-	for range count {
-		out.Write(chunkBlock)
-		crc = crc32.Update(crc, crc32.IEEETable, chunk)
-	}
-	out.Write(block(nil, true))
-	return deflated{out.Bytes(), crc, uint64(len(head)) + uint64(count)*uint64(len(chunk))}
-}
-
-// elfWithSection is a small 64-bit ELF executable holding one section.
-func elfWithSection(name string, data []byte) []byte {
-	names := []byte("\x00" + name + "\x00.shstrtab\x00")
-	const hdr, ent = 64, 64
-	dataOff := uint64(hdr)
-	namesOff := dataOff + uint64(len(data))
-	shoff := namesOff + uint64(len(names))
-	var buf bytes.Buffer
-	w := func(v any) { binary.Write(&buf, binary.LittleEndian, v) }
-	ident := [elf.EI_NIDENT]byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)}
-	w(elf.Header64{Ident: ident, Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
-		Shoff: shoff, Ehsize: hdr, Shentsize: ent, Shnum: 3, Shstrndx: 2})
-	buf.Write(data)
-	buf.Write(names)
-	w(elf.Section64{})
-	w(elf.Section64{Name: 1, Type: uint32(elf.SHT_PROGBITS), Off: dataOff, Size: uint64(len(data)), Addralign: 1})
-	w(elf.Section64{Name: uint32(2 + len(name)), Type: uint32(elf.SHT_STRTAB), Off: namesOff, Size: uint64(len(names)), Addralign: 1})
-	return buf.Bytes()
 }
 
 // writeRPMIndexLength: an rpm database at each of the nine paths the rpm
