@@ -526,17 +526,9 @@ func TestImageSymlinkWalkBounded(t *testing.T) {
 // unpack it, is what a real BuildKit makes of it (tree.txt, which
 // test/image_unpack_test.go checks against BuildKit).
 func TestUnpackTrickyImage(t *testing.T) {
-	spec, err := imagetest.ReadLayerSpec("testdata/tricky-image/layers.txt")
+	layers, err := imagetest.ReadLayers("testdata/tricky-image/layers.txt")
 	if err != nil {
 		t.Fatal(err)
-	}
-	var layers []v1.Layer
-	for _, entries := range spec {
-		l, err := imagetest.Layer(entries...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		layers = append(layers, l)
 	}
 	root, gaps := unpackForTest(t, image(t, layers...), writeAll, maxUnpackBytes)
 	if len(gaps) != 0 {

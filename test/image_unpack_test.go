@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -131,17 +130,9 @@ func packageLines(s *sbom.SBOM) []string {
 // trickyImageLayout writes the tricky image as an OCI layout in dir.
 func trickyImageLayout(t *testing.T, dir string) ociBase {
 	t.Helper()
-	spec, err := imagetest.ReadLayerSpec(trickyImage)
+	layers, err := imagetest.ReadLayers(trickyImage)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var layers []v1.Layer
-	for _, entries := range spec {
-		l, err := imagetest.Layer(entries...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		layers = append(layers, l)
 	}
 	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {

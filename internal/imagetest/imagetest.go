@@ -62,6 +62,23 @@ func Layer(entries ...Entry) (v1.Layer, error) {
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 }
 
+// ReadLayers is the layers of a spec file (see ReadLayerSpec), bottom first.
+func ReadLayers(file string) ([]v1.Layer, error) {
+	spec, err := ReadLayerSpec(file)
+	if err != nil {
+		return nil, err
+	}
+	var layers []v1.Layer
+	for i, entries := range spec {
+		l, err := Layer(entries...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: layer %d: %w", file, i+1, err)
+		}
+		layers = append(layers, l)
+	}
+	return layers, nil
+}
+
 // ReadLayerSpec reads the layers of a spec file: one entry a line, fields
 // Go-quoted (file NAME BODY, dir NAME, symlink NAME TARGET, hardlink NAME
 // TARGET, npm DIR NAME VERSION), "layer" before each layer, "#" comments.
