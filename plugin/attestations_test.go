@@ -4,19 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/secure-build/secure-build/internal/testutil"
+
 	"github.com/docker/cli/cli/command"
 	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -30,20 +28,6 @@ import (
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
 )
-
-// testRegistry serves an in-memory registry on loopback, through wrap when
-// given, with no Docker config to take credentials from.
-func testRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
-	t.Helper()
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
 
 // npmModule is an installed node module: the package.json the npm
 // extractor reads, and the package the SBOM lists for it.
@@ -214,7 +198,7 @@ func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 }
 
 func TestReadAttestations(t *testing.T) {
-	host := testRegistry(t, nil)
+	host := testutil.MemoryRegistry(t, nil)
 	ref := pushImage(t, host, "app:1",
 		testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}, attested: true, atBuild: []vuln.Finding{minimistFinding()}},
 		testPlatform{os: "linux", arch: "arm64", modules: [][2]string{{"left-pad", "1.3.0"}}, attested: true,
@@ -262,7 +246,7 @@ func TestReadAttestations(t *testing.T) {
 }
 
 func TestReadAttestationsErrors(t *testing.T) {
-	host := testRegistry(t, func(h http.Handler) http.Handler {
+	host := testutil.MemoryRegistry(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.Contains(r.URL.Path, "/broken/") {
 				http.Error(w, "storage failed", http.StatusInternalServerError)

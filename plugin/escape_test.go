@@ -8,6 +8,8 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/secure-build/secure-build/internal/testutil"
+
 	"github.com/docker/cli/cli"
 	"github.com/moby/buildkit/client"
 	"github.com/spf13/cobra"
@@ -128,7 +130,7 @@ func TestSBOMTableEscaped(t *testing.T) {
 // TestInspectTableEscaped: what a pushed image's attestations say is
 // written escaped in inspect's table.
 func TestInspectTableEscaped(t *testing.T) {
-	host := testRegistry(t, nil)
+	host := testutil.MemoryRegistry(t, nil)
 	evil := vuln.Finding{ID: "CVE-2099-0002", Package: vuln.Package{Name: "evil" + hostile, Version: "1", PURL: "pkg:npm/evil@1"}, Severity: vuln.Low, Summary: "s" + hostile}
 	ref := pushImage(t, host, "app:1",
 		testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}, attested: true, atBuild: []vuln.Finding{evil},

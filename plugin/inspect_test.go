@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secure-build/secure-build/internal/testutil"
+
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
@@ -26,7 +28,7 @@ func inspectImage(t *testing.T, host string) string {
 }
 
 func TestInspectTable(t *testing.T) {
-	host := testRegistry(t, nil)
+	host := testutil.MemoryRegistry(t, nil)
 	ref := inspectImage(t, host)
 	stdout, stderr, code := run(t, "inspect", ref)
 	if code != 0 {
@@ -63,7 +65,7 @@ func TestInspectTable(t *testing.T) {
 }
 
 func TestInspectJSON(t *testing.T) {
-	host := testRegistry(t, nil)
+	host := testutil.MemoryRegistry(t, nil)
 	ref := inspectImage(t, host)
 	stdout, stderr, code := run(t, "inspect", "--format", "json", ref)
 	if code != 0 {
@@ -105,7 +107,7 @@ func TestInspectJSON(t *testing.T) {
 }
 
 func TestInspectSPDX(t *testing.T) {
-	host := testRegistry(t, nil)
+	host := testutil.MemoryRegistry(t, nil)
 	ref := inspectImage(t, host)
 	_, stderr, code := run(t, "inspect", "--format", "spdx-json", ref)
 	if code != ExitError || !strings.Contains(stderr, "has 2 platforms (linux/amd64, linux/arm64): name one with --platform") {
@@ -125,7 +127,7 @@ func TestInspectSPDX(t *testing.T) {
 }
 
 func TestInspectWithoutAttestations(t *testing.T) {
-	host := testRegistry(t, nil)
+	host := testutil.MemoryRegistry(t, nil)
 	ref := pushImage(t, host, "bare:1", testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}})
 	for _, format := range []string{"table", "spdx-json"} {
 		_, stderr, code := run(t, "inspect", "--format", format, ref)

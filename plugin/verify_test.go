@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secure-build/secure-build/internal/testutil"
+
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -15,7 +17,7 @@ import (
 // minimist 1.2.5 fails against today's database, which knows CVE-2021-44906,
 // and says the finding is new; the platform without it passes.
 func TestVerifyNewFinding(t *testing.T) {
-	host := testRegistry(t, nil)
+	host := testutil.MemoryRegistry(t, nil)
 	db := testDB(t)
 	ref := pushImage(t, host, "app:1",
 		testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}, attested: true},
@@ -68,7 +70,7 @@ func TestVerifyNewFinding(t *testing.T) {
 }
 
 func TestVerifyJSON(t *testing.T) {
-	host := testRegistry(t, nil)
+	host := testutil.MemoryRegistry(t, nil)
 	db := testDB(t)
 	ref := pushImage(t, host, "app:1",
 		testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}, attested: true},
@@ -114,7 +116,7 @@ func TestVerifyJSON(t *testing.T) {
 // TestVerifyWithoutAttestations: an error naming the image and the ways
 // out; with --scan, the image itself is pulled and scanned.
 func TestVerifyWithoutAttestations(t *testing.T) {
-	host := testRegistry(t, nil)
+	host := testutil.MemoryRegistry(t, nil)
 	db := testDB(t)
 	ref := pushImage(t, host, "bare:1",
 		testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}},
@@ -133,7 +135,7 @@ func TestVerifyWithoutAttestations(t *testing.T) {
 }
 
 func TestVerifyErrors(t *testing.T) {
-	host := testRegistry(t, nil)
+	host := testutil.MemoryRegistry(t, nil)
 	db := testDB(t)
 	ref := pushImage(t, host, "app:1", testPlatform{os: "linux", arch: "amd64", attested: true})
 	for _, tc := range []struct {

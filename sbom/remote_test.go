@@ -2,37 +2,20 @@ package sbom
 
 import (
 	"context"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/secure-build/secure-build/internal/testutil"
+
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
-
-// startRegistry serves an empty in-memory registry on loopback, behind
-// handler's wrapping when given, with no Docker config to read credentials
-// from.
-func startRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
-	t.Helper()
-	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
 
 func mustRef(t *testing.T, ref string) name.Reference {
 	t.Helper()
@@ -45,7 +28,7 @@ func mustRef(t *testing.T, ref string) name.Reference {
 
 func TestCatalogTargetRegistry(t *testing.T) {
 	isolateTemp(t)
-	host := startRegistry(t, nil)
+	host := testutil.MemoryRegistry(t, nil)
 	ctx := context.Background()
 
 	marker := "secure-build-test-" + strings.ReplaceAll(t.Name(), "/", "-")
@@ -108,7 +91,7 @@ func TestCatalogTargetRegistry(t *testing.T) {
 
 func TestCatalogTargetRegistryErrors(t *testing.T) {
 	isolateTemp(t)
-	host := startRegistry(t, func(h http.Handler) http.Handler {
+	host := testutil.MemoryRegistry(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case strings.Contains(r.URL.Path, "/broken/manifests/"):
