@@ -137,7 +137,7 @@ func attestationManifest(t *testing.T, img v1.Image, platform *v1.Platform, doc 
 	if p.statement != nil {
 		layers[intoto.PredicateSPDX] = p.statement
 	}
-	if doc := policy.OpenVEX(verdict, "secure-build test", time.Date(2025, 1, 2, 3, 4, 6, 0, time.UTC)); doc != nil {
+	if doc := report.OpenVEX(verdict, "secure-build test", time.Date(2025, 1, 2, 3, 4, 6, 0, time.UTC)); doc != nil {
 		layers[frontend.OpenVEXPredicateType] = statement(frontend.OpenVEXPredicateType, doc)
 	}
 	att := empty.Image
