@@ -226,6 +226,16 @@ func (db *DB) Status() []ArchiveStatus {
 	return out
 }
 
+// Updated is when each archive was last imported, by archive name: what a
+// report says of the data a scan used.
+func (db *DB) Updated() map[string]time.Time {
+	out := make(map[string]time.Time, len(db.files))
+	for _, f := range db.files {
+		out[f.status.Archive] = f.status.Updated
+	}
+	return out
+}
+
 // Oldest is the update time of the least recently updated archive.
 func (db *DB) Oldest() time.Time {
 	var oldest time.Time
