@@ -15,6 +15,7 @@ import (
 	"github.com/moby/buildkit/solver/result"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
+	"github.com/secure-build/secure-build/vuln"
 )
 
 // VulnPredicateType is the cosign vulnerability predicate, which Trivy also
@@ -142,7 +143,7 @@ func scanPredicate(out *stepOutput, scan PlatformScan) ([]byte, error) {
 	if err := report.WriteJSON(&rep, scan.Report); err != nil {
 		return nil, fmt.Errorf("encode the scan result: %w", err)
 	}
-	oldest := oldestUpdate(out.result.Updated)
+	oldest := vuln.OldestUpdate(out.result.Updated)
 	p := vulnPredicate{
 		Invocation: vulnInvocation{Parameters: []string{}},
 		Scanner: vulnScanner{

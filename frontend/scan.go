@@ -23,6 +23,7 @@ import (
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/scan"
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -317,22 +318,19 @@ type PlatformScan struct {
 // the same findings, but the database's age and the verdict are today's.
 // facts are the build's, for the practices.
 func decide(platform string, out *stepOutput, s settings, pol *policy.Policy, facts *policy.BuildFacts, toolVersion string) PlatformScan {
-	age := time.Now().UTC().Sub(oldestUpdate(out.result.Updated))
-	var stale string
-	if s.maxDBAge > 0 && age > s.maxDBAge {
-		stale = fmt.Sprintf("the vulnerability database was last updated %s ago (more than %s): run 'docker secure db update'", age.Round(time.Hour), s.maxDBAge)
-	}
-	rep := &report.Scan{
+	now := time.Now().UTC()
+	m := &scan.Matched{SBOM: out.sbom, Findings: out.result.Findings, Incomplete: out.result.Incomplete, Updated: out.result.Updated}
+	rep := scan.Evaluate(m, pol, scan.Options{
 		Target:      platform + " final stage",
-		SBOM:        out.sbom,
-		Findings:    out.result.Findings,
-		Verdict:     pol.Evaluate(policy.Input{Findings: out.result.Findings, Packages: out.sbom.Packages, Build: facts, Image: s.image, Incomplete: out.result.Incomplete}),
-		Threshold:   pol.Threshold,
-		Database:    report.Database{Dir: DBContext, Updated: out.result.Updated, Stale: stale},
-		ScannedAt:   out.result.EndedAt.Truncate(time.Second),
+		Image:       s.image,
+		Build:       facts,
+		Database:    DBContext,
+		MaxDBAge:    s.maxDBAge,
+		Now:         now,
+		ScannedAt:   out.result.EndedAt,
 		ToolVersion: toolVersion,
-	}
-	return PlatformScan{Platform: platform, Report: rep, SPDX: out.spdx, Packages: out.result.Packages, DatabaseAge: age}
+	})
+	return PlatformScan{Platform: platform, Report: rep, SPDX: out.spdx, Packages: out.result.Packages, DatabaseAge: now.Sub(vuln.OldestUpdate(out.result.Updated))}
 }
 
 // maxFindingWarnings caps the findings shown as build warnings; the report
@@ -402,15 +400,4 @@ func SortScans(scans []PlatformScan) []PlatformScan {
 	out := slices.Clone(scans)
 	slices.SortFunc(out, func(a, b PlatformScan) int { return cmp.Compare(a.Platform, b.Platform) })
 	return out
-}
-
-// oldestUpdate is when the least recently imported archive was imported.
-func oldestUpdate(updated map[string]time.Time) time.Time {
-	var oldest time.Time
-	for _, t := range updated {
-		if oldest.IsZero() || t.Before(oldest) {
-			oldest = t
-		}
-	}
-	return oldest
 }

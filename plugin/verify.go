@@ -16,6 +16,7 @@ import (
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/scan"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/spf13/cobra"
 )
@@ -119,14 +120,8 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	}
 
 	now := time.Now().UTC()
-	stderr := dockerCli.Err()
-	stale := staleWarning(db, opts.db.maxAge, now)
-	if stale != "" {
-		fmt.Fprintf(stderr, "warning: %s\n", stale)
-	}
-	updated := map[string]time.Time{}
-	for _, s := range db.Status() {
-		updated[s.Archive] = s.Updated
+	if stale := scan.Staleness(db.Dir(), db.Updated(), opts.db.maxAge, now); stale != "" {
+		fmt.Fprintf(dockerCli.Err(), "warning: %s\n", stale)
 	}
 	var results []platformVerdict
 	for _, p := range atts.platforms {
@@ -134,38 +129,30 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 		if err != nil {
 			return err
 		}
-		findings, matchGaps, err := db.Match(doc.Packages)
+		m, err := scan.Match(db, doc)
 		if err != nil {
-			return fmt.Errorf("match %s: %w", p.image, err)
+			return err
 		}
 		// What the build's scan could not read stays unread: its SBOM lacks it.
-		gaps := append(doc.Incomplete, matchGaps...)
 		if p.scan != nil {
-			gaps = append(gaps, p.scan.Scanner.Result.Verdict.Incomplete...)
-		}
-		// VEX statements may name the image by its reference, the index's
-		// digest or the platform's own.
-		in := policy.Input{Findings: findings, Incomplete: gaps, Now: now,
-			Image: policy.ImageIdentities(atts.ref.String(), atts.ref.Context().Digest(atts.digest.String()).String(), p.image.String())}
-		if pol.NeedsPackages() {
-			in.Packages = doc.Packages
+			m.Incomplete = append(m.Incomplete, p.scan.Scanner.Result.Verdict.Incomplete...)
 		}
 		r := platformVerdict{
 			att:     p,
 			scanned: p.spdx == nil,
-			report: &report.Scan{
-				Target:      p.image.String(),
-				SBOM:        doc,
-				Findings:    findings,
-				Verdict:     pol.Evaluate(in),
-				Threshold:   pol.Threshold,
-				Database:    report.Database{Dir: db.Dir(), Updated: updated, Stale: stale},
-				ScannedAt:   now.Truncate(time.Second),
+			report: scan.Evaluate(m, pol, scan.Options{
+				Target: p.image.String(),
+				// VEX statements may name the image by its reference, the
+				// index's digest or the platform's own.
+				Image:       policy.ImageIdentities(atts.ref.String(), atts.ref.Context().Digest(atts.digest.String()).String(), p.image.String()),
+				Database:    db.Dir(),
+				MaxDBAge:    opts.db.maxAge,
+				Now:         now,
 				ToolVersion: Version,
-			},
+			}),
 		}
 		if p.scan != nil {
-			r.newSinceBuild = newSinceBuild(findings, p.scan.Scanner.Result.Findings)
+			r.newSinceBuild = newSinceBuild(m.Findings, p.scan.Scanner.Result.Findings)
 		}
 		results = append(results, r)
 	}
