@@ -380,16 +380,12 @@ func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan Pl
 // findingLine is one finding as a person reads it: severity, id, package,
 // installed -> fixed.
 func findingLine(f vuln.Finding) string {
-	fixed := f.FixedVersion
-	if fixed == "" {
-		fixed = "no fix yet"
-	}
-	return fmt.Sprintf("%s %s in %s %s -> %s", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed)
+	return fmt.Sprintf("%s %s in %s %s -> %s", f.Severity, f.ID, f.Package.Name, f.Package.Version, f.Fix())
 }
 
 func failingLines(failing []vuln.Finding) []string {
 	var out []string
-	for _, f := range report.Sorted(failing) {
+	for _, f := range vuln.Sorted(failing) {
 		out = append(out, findingLine(f))
 	}
 	return out

@@ -126,11 +126,7 @@ func ParseAction(s string) (Action, error) {
 func (v Verdict) Reasons() []string {
 	out := make([]string, 0, len(v.Failing)+len(v.Violations))
 	for _, f := range v.Failing {
-		fixed := f.FixedVersion
-		if fixed == "" {
-			fixed = "no fix"
-		}
-		out = append(out, fmt.Sprintf("%s %s %s %s -> %s (%s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed, v.Threshold))
+		out = append(out, fmt.Sprintf("%s %s %s %s -> %s (%s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, f.Fix(), v.Threshold))
 	}
 	for _, x := range v.Violations {
 		if x.Action != Fail {
