@@ -101,11 +101,8 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	if err := writeOutput(dockerCli.Out(), opts.output, func(w io.Writer) error { return report.Write(w, opts.format, rep) }); err != nil {
 		return err
 	}
-	if verdict := rep.Verdict; !verdict.Pass {
-		return cli.StatusError{
-			StatusCode: ExitPolicyFailed,
-			Status:     fmt.Sprintf("policy failed (%s):\n  %s", verdict.Threshold, strings.Join(printable(verdict.Reasons()), "\n  ")),
-		}
+	if !rep.Verdict.Pass {
+		return cli.StatusError{Cause: &scan.PolicyError{Verdict: rep.Verdict}, StatusCode: ExitPolicyFailed}
 	}
 	return nil
 }

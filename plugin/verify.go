@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -164,14 +165,14 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	if err := writeBuffered(dockerCli.Out(), func(w io.Writer) error { return write(w, atts, results) }); err != nil {
 		return err
 	}
-	var failed []string
+	var failed []error
 	for _, r := range results {
-		if v := r.report.Verdict; !v.Pass {
-			failed = append(failed, fmt.Sprintf("policy failed for %s (%s):\n  %s", report.Printable(r.att.platform), v.Threshold, strings.Join(printable(v.Reasons()), "\n  ")))
+		if !r.report.Verdict.Pass {
+			failed = append(failed, &scan.PolicyError{Name: r.att.platform, Verdict: r.report.Verdict})
 		}
 	}
 	if len(failed) > 0 {
-		return cli.StatusError{StatusCode: ExitPolicyFailed, Status: strings.Join(failed, "\n")}
+		return cli.StatusError{Cause: errors.Join(failed...), StatusCode: ExitPolicyFailed}
 	}
 	return nil
 }

@@ -132,3 +132,23 @@ func Staleness(database string, updated map[string]time.Time, maxAge time.Durati
 	}
 	return fmt.Sprintf("%s was last updated %s ago (more than %s): run 'docker secure db update'", what, age.Round(time.Hour), maxAge)
 }
+
+// PolicyError is a scan whose policy failed, with why.
+type PolicyError struct {
+	// Name says which of several scans failed (verify's platform); "" for
+	// the one scan of a command.
+	Name    string
+	Verdict policy.Verdict
+}
+
+func (e *PolicyError) Error() string {
+	what := "policy failed"
+	if e.Name != "" {
+		what += " for " + report.Printable(e.Name)
+	}
+	reasons := e.Verdict.Reasons()
+	for i, r := range reasons {
+		reasons[i] = report.Printable(r)
+	}
+	return fmt.Sprintf("%s (%s):\n  %s", what, e.Verdict.Threshold, strings.Join(reasons, "\n  "))
+}
