@@ -16,6 +16,7 @@ import (
 	intoto "github.com/in-toto/in-toto-golang/in_toto"
 	"github.com/secure-build/secure-build/frontend"
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
 )
@@ -152,10 +153,10 @@ func readAttestations(ctx context.Context, image string, want *v1.Platform) (*im
 	if err != nil {
 		return nil, fmt.Errorf("image reference %q: %w", image, err)
 	}
-	opts := sbom.RegistryOptions(ctx)
-	desc, err := remote.Get(ref, opts...)
+	opts := registry.Options(ctx)
+	desc, err := registry.Get(ctx, ref)
 	if err != nil {
-		return nil, sbom.RegistryError(ref, err)
+		return nil, err
 	}
 	a := &imageAttestations{ref: ref, digest: desc.Digest}
 	var have []string

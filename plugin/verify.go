@@ -12,8 +12,8 @@ import (
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
@@ -195,9 +195,9 @@ func platformSBOM(ctx context.Context, p platformAttestations) (*sbom.SBOM, erro
 	if p.spdx != nil {
 		return p.decodeSBOM()
 	}
-	img, err := remote.Image(p.image, sbom.RegistryOptions(ctx)...)
+	img, err := registry.Image(ctx, p.image)
 	if err != nil {
-		return nil, sbom.RegistryError(p.image, err)
+		return nil, err
 	}
 	return sbom.CatalogImage(ctx, img, p.image.String())
 }
