@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/secure-build/secure-build/internal/attesttest"
 	"github.com/secure-build/secure-build/internal/testutil"
 	"github.com/secure-build/secure-build/sbom"
 )
@@ -24,7 +25,7 @@ import (
 // the SBOM's source is the target as given.
 func TestCatalogTarget(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
-	path, body, pkg := npmModule("minimist", "1.2.5")
+	path, body, pkg := attesttest.NPMModule("minimist", "1.2.5")
 	img, err := crane.Image(map[string][]byte{path: body})
 	if err != nil {
 		t.Fatal(err)
