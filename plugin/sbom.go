@@ -73,7 +73,7 @@ func runSBOM(cmd *cobra.Command, dockerCli command.Cli, opts sbomOptions, target
 	if err != nil {
 		return err
 	}
-	doc, err := sbom.CatalogTarget(cmd.Context(), target)
+	doc, err := catalogTarget(cmd.Context(), target)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
-	"github.com/secure-build/secure-build/sbom"
 	"github.com/spf13/cobra"
 )
 
@@ -88,7 +87,7 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	defer db.Close()
 
 	now := time.Now().UTC()
-	doc, err := sbom.CatalogTarget(cmd.Context(), target)
+	doc, err := catalogTarget(cmd.Context(), target)
 	if err != nil {
 		return err
 	}
