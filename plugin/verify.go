@@ -13,8 +13,9 @@ import (
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/scan"
@@ -82,7 +83,7 @@ Exit status: 0 every platform passed, 1 the policy failed for one, 2 an error
 
 // platformVerdict is one platform's verification.
 type platformVerdict struct {
-	att platformAttestations
+	att attest.Platform
 	// scanned says the SBOM was made now from the image (--scan), not read
 	// from an attestation.
 	scanned bool
@@ -111,13 +112,13 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	}
 	defer db.Close()
 
-	atts, err := readAttestations(ctx, image, want)
+	atts, err := attest.Read(ctx, image, want)
 	if err != nil {
 		return err
 	}
-	if missing := atts.unattested(); len(missing) > 0 && !opts.scan {
+	if missing := atts.Unattested(); len(missing) > 0 && !opts.scan {
 		return fmt.Errorf("%s has no SBOM attestation for %s: build and push it with 'docker secure build --push', or pass --scan to pull the image and scan it",
-			atts.ref, strings.Join(missing, ", "))
+			atts.Ref, strings.Join(missing, ", "))
 	}
 
 	now := time.Now().UTC()
@@ -125,7 +126,7 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 		fmt.Fprintf(dockerCli.Err(), "warning: %s\n", stale)
 	}
 	var results []platformVerdict
-	for _, p := range atts.platforms {
+	for _, p := range atts.Platforms {
 		doc, err := platformSBOM(ctx, p)
 		if err != nil {
 			return err
@@ -135,25 +136,25 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 			return err
 		}
 		// What the build's scan could not read stays unread: its SBOM lacks it.
-		if p.scan != nil {
-			m.Incomplete = append(m.Incomplete, p.scan.Scanner.Result.Verdict.Incomplete...)
+		if p.Scan != nil {
+			m.Incomplete = append(m.Incomplete, p.Scan.Report.Verdict.Incomplete...)
 		}
 		r := platformVerdict{
 			att:     p,
-			scanned: p.spdx == nil,
+			scanned: p.SPDX == nil,
 			report: scan.Evaluate(m, pol, scan.Options{
-				Target: p.image.String(),
+				Target: p.Image.String(),
 				// VEX statements may name the image by its reference, the
 				// index's digest or the platform's own.
-				Image:       policy.ImageIdentities(atts.ref.String(), atts.ref.Context().Digest(atts.digest.String()).String(), p.image.String()),
+				Image:       policy.ImageIdentities(atts.Ref.String(), atts.Ref.Context().Digest(atts.Digest.String()).String(), p.Image.String()),
 				Database:    db.Dir(),
 				MaxDBAge:    opts.db.maxAge,
 				Now:         now,
 				ToolVersion: Version,
 			}),
 		}
-		if p.scan != nil {
-			r.newSinceBuild = newSinceBuild(m.Findings, p.scan.Scanner.Result.Findings)
+		if p.Scan != nil {
+			r.newSinceBuild = newSinceBuild(m.Findings, p.Scan.Findings())
 		}
 		results = append(results, r)
 	}
@@ -168,7 +169,7 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	var failed []error
 	for _, r := range results {
 		if !r.report.Verdict.Pass {
-			failed = append(failed, &scan.PolicyError{Name: r.att.platform, Verdict: r.report.Verdict})
+			failed = append(failed, &scan.PolicyError{Name: r.att.Name, Verdict: r.report.Verdict})
 		}
 	}
 	if len(failed) > 0 {
@@ -179,15 +180,15 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 
 // platformSBOM is the platform's SBOM: its attestation, or with --scan for
 // a platform without one, a catalog of the image pulled now.
-func platformSBOM(ctx context.Context, p platformAttestations) (*sbom.SBOM, error) {
-	if p.spdx != nil {
-		return p.decodeSBOM()
+func platformSBOM(ctx context.Context, p attest.Platform) (*sbom.SBOM, error) {
+	if p.SPDX != nil {
+		return p.SBOM()
 	}
-	img, err := remote.Image(p.image, sbom.RegistryOptions(ctx)...)
+	img, err := registry.Image(ctx, p.Image)
 	if err != nil {
-		return nil, sbom.RegistryError(p.image, err)
+		return nil, err
 	}
-	return sbom.CatalogImage(ctx, img, p.image.String())
+	return sbom.CatalogImage(ctx, img, p.Image.String())
 }
 
 // newSinceBuild are the findings that the build-time scan did not report:
@@ -223,19 +224,19 @@ func ids(findings []vuln.Finding) []string {
 // writeVerifyTable writes, per platform, where the SBOM came from, the
 // build-time verdict, what is new since, and the report table of today's
 // verdict. w is writeBuffered's: a failed write surfaces when it flushes.
-func writeVerifyTable(w io.Writer, atts *imageAttestations, results []platformVerdict) error {
+func writeVerifyTable(w io.Writer, atts *attest.Image, results []platformVerdict) error {
 	for i, r := range results {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "Platform: %s\n", report.Printable(r.att.platform))
+		fmt.Fprintf(w, "Platform: %s\n", report.Printable(r.att.Name))
 		if r.scanned {
 			fmt.Fprintln(w, "SBOM: none attached; scanned the image now (--scan)")
 		}
-		if r.att.scan == nil {
+		if r.att.Scan == nil {
 			fmt.Fprintln(w, "At build: no secure-build scan result attached")
 		} else {
-			v := r.att.scan.Metadata.Verdict
+			v := r.att.Scan.Predicate.Metadata.Verdict
 			fmt.Fprintf(w, "At build: %s (%s), decided %s\n", passFail(v.Pass), report.Printable(v.Threshold), v.DecidedOn.UTC().Format(time.RFC3339))
 			if len(r.newSinceBuild) == 0 {
 				fmt.Fprintln(w, "New since the build: none")
@@ -285,19 +286,19 @@ type buildVerdictJSON struct {
 	DecidedOn string `json:"decidedOn"`
 }
 
-func writeVerifyJSON(w io.Writer, atts *imageAttestations, results []platformVerdict) error {
-	doc := verifyJSON{Image: atts.ref.String(), Digest: atts.digest.String(), Pass: true, Platforms: []verifyPlatformJSON{}}
+func writeVerifyJSON(w io.Writer, atts *attest.Image, results []platformVerdict) error {
+	doc := verifyJSON{Image: atts.Ref.String(), Digest: atts.Digest.String(), Pass: true, Platforms: []verifyPlatformJSON{}}
 	for _, r := range results {
 		var rep bytes.Buffer
 		if err := report.WriteJSON(&rep, r.report); err != nil {
 			return err
 		}
-		p := verifyPlatformJSON{Platform: r.att.platform, Image: r.att.image.String(), SBOM: "attestation", Report: rep.Bytes()}
+		p := verifyPlatformJSON{Platform: r.att.Name, Image: r.att.Image.String(), SBOM: "attestation", Report: rep.Bytes()}
 		if r.scanned {
 			p.SBOM = "scan"
 		}
-		if s := r.att.scan; s != nil {
-			v := s.Metadata.Verdict
+		if s := r.att.Scan; s != nil {
+			v := s.Predicate.Metadata.Verdict
 			p.Build = &buildVerdictJSON{Pass: v.Pass, Threshold: v.Threshold, DecidedOn: v.DecidedOn.UTC().Format(time.RFC3339)}
 			p.NewSinceBuild = ids(r.newSinceBuild)
 		}

@@ -95,13 +95,12 @@ func Evaluate(m *Matched, pol *policy.Policy, o Options) *report.Scan {
 	}
 }
 
-// Run catalogs target, matches it against db and evaluates pol: the whole
-// scan of a command. target is what sbom.CatalogTarget reads: a directory,
-// sbom:FILE, or an image (registry:REF, oci-layout:PATH, docker-archive:FILE).
-// It is the report's Target, and an image in a registry is named by its
-// reference for VEX statements.
+// Run catalogs target (as Catalog reads it), matches it against db and
+// evaluates pol: the whole scan of a command. target is the report's
+// Target, and an image in a registry is named by its reference for VEX
+// statements.
 func Run(ctx context.Context, target string, db *vuln.DB, pol *policy.Policy, o Options) (*report.Scan, error) {
-	doc, err := sbom.CatalogTarget(ctx, target)
+	doc, err := Catalog(ctx, target)
 	if err != nil {
 		return nil, err
 	}

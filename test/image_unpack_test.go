@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/secure-build/secure-build/internal/imagetest"
+	sbregistry "github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/sbom"
 )
 
@@ -66,11 +67,16 @@ func TestImageUnpackMatchesBuildKit(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	want, err := sbom.CatalogTarget(ctx, out)
+	want, err := sbom.Catalog(ctx, out, out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := sbom.CatalogTarget(ctx, sbom.OCILayoutPrefix+base.dir+"@"+base.digest)
+	source := sbregistry.OCILayoutPrefix + base.dir + "@" + base.digest
+	img, err := sbregistry.Open(ctx, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sbom.CatalogImage(ctx, img, source)
 	if err != nil {
 		t.Fatal(err)
 	}
