@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
@@ -109,7 +110,7 @@ func Run(ctx context.Context, target string, db *vuln.DB, pol *policy.Policy, o 
 		return nil, err
 	}
 	o.Target = target
-	if ref, ok := strings.CutPrefix(target, "registry:"); ok {
+	if ref, ok := strings.CutPrefix(target, registry.RegistryPrefix); ok {
 		o.Image = policy.ImageIdentities(ref)
 	}
 	return Evaluate(m, pol, o), nil
