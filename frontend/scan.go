@@ -340,17 +340,17 @@ const maxFindingWarnings = 25
 // warnFindings shows the scan as BuildKit warnings on the scan step, so
 // they show in every BuildKit client and CI log: the stale database, the
 // findings that fail the policy and then the others, highest first.
-func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan PlatformScan) {
+func warnFindings(ctx context.Context, c client.Client, out *stepOutput, ps PlatformScan) {
 	warn := func(msg string) {
 		// A client that cannot show a warning still gets the verdict.
 		_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
 	}
-	rep := scan.Report
+	rep := ps.Report
 	if rep.Database.Stale != "" {
 		warn(rep.Database.Stale)
 	}
 	for _, gap := range rep.Verdict.Incomplete {
-		warn(fmt.Sprintf("%s: incomplete scan: not read: %s", scan.Platform, report.Printable(gap.String())))
+		warn(fmt.Sprintf("%s: incomplete scan: not read: %s", ps.Platform, report.Printable(gap.String())))
 	}
 	suppression := func(f vuln.Finding) string {
 		for _, x := range rep.Verdict.Suppressed {
@@ -370,10 +370,10 @@ func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan Pl
 	}
 	for i, f := range findings {
 		if i == maxFindingWarnings {
-			warn(fmt.Sprintf("%s: %d more findings; write them all with --report FILE", scan.Platform, len(findings)-i))
+			warn(fmt.Sprintf("%s: %d more findings; write them all with --report FILE", ps.Platform, len(findings)-i))
 			break
 		}
-		warn(fmt.Sprintf("%s: %s%s", scan.Platform, findingLine(f), suppression(f)))
+		warn(fmt.Sprintf("%s: %s%s", ps.Platform, findingLine(f), suppression(f)))
 	}
 }
 
