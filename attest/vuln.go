@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -73,10 +71,7 @@ func NewVulnPredicate(r *report.Scan, started, finished time.Time, databaseAge t
 	if err := report.WriteJSON(&rep, r); err != nil {
 		return VulnPredicate{}, fmt.Errorf("encode the scan result: %w", err)
 	}
-	var oldest time.Time
-	if updated := r.Database.Updated; len(updated) > 0 {
-		oldest = slices.MinFunc(slices.Collect(maps.Values(updated)), time.Time.Compare)
-	}
+	oldest := vuln.OldestUpdate(r.Database.Updated)
 	return VulnPredicate{
 		Invocation: VulnInvocation{Parameters: []string{}},
 		Scanner: VulnScanner{

@@ -72,7 +72,7 @@ func verdictVertex(ctx context.Context, c client.Client, platform string, out *s
 		return nil, err
 	}
 	fa := llb.Mkfile("/"+vulnFile, 0o644, pred)
-	if doc := policy.OpenVEX(scan.Report.Verdict, "secure-build "+scan.Report.ToolVersion, time.Now().UTC()); doc != nil {
+	if doc := report.OpenVEX(scan.Report.Verdict, "secure-build "+scan.Report.ToolVersion, time.Now().UTC()); doc != nil {
 		b, err := json.Marshal(doc)
 		if err != nil {
 			return nil, fmt.Errorf("encode the OpenVEX document: %w", err)

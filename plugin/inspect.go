@@ -198,24 +198,20 @@ func nonNil[T any](s []T) []T {
 }
 
 // fixableFirst orders findings as inspect lists them: those a person can act
-// on first, then by severity, highest first, package and id.
+// on first, each part in the reports' order.
 func fixableFirst(findings []vuln.Finding) []vuln.Finding {
-	out := nonNil(slices.Clone(findings))
+	out := nonNil(vuln.Sorted(findings))
 	slices.SortStableFunc(out, func(a, b vuln.Finding) int {
-		fixable := func(f vuln.Finding) int {
-			if f.Fixable() {
-				return 0
-			}
-			return 1
-		}
-		return cmp.Or(
-			cmp.Compare(fixable(a), fixable(b)),
-			cmp.Compare(b.Severity, a.Severity),
-			cmp.Compare(a.Package.Name, b.Package.Name),
-			cmp.Compare(a.ID, b.ID),
-		)
+		return cmp.Compare(unfixable(a), unfixable(b))
 	})
 	return out
+}
+
+func unfixable(f vuln.Finding) int {
+	if f.Fixable() {
+		return 0
+	}
+	return 1
 }
 
 func writeInspectJSON(w io.Writer, atts *attest.Image, platforms []inspectPlatform) error {
@@ -264,8 +260,7 @@ func writeInspectTable(w io.Writer, atts *attest.Image, platforms []inspectPlatf
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "  ID\tPACKAGE\tINSTALLED -> FIXED\tSEVERITY\tSUMMARY")
 			for _, f := range s.Findings {
-				fixed := cmp.Or(f.FixedVersion, "no fix")
-				fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t%s\t%s\n", pr(f.ID), pr(f.Package.Name), pr(f.Package.Version), pr(fixed), pr(f.Severity.String()), pr(oneLine(f.Summary, 60)))
+				fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t%s\t%s\n", pr(f.ID), pr(f.Package.Name), pr(f.Package.Version), pr(f.Fix()), pr(f.Severity.String()), pr(oneLine(f.Summary, 60)))
 			}
 			if err := tw.Flush(); err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/scan"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/spf13/cobra"
 )
@@ -120,14 +122,8 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	}
 
 	now := time.Now().UTC()
-	stderr := dockerCli.Err()
-	stale := staleWarning(db, opts.db.maxAge, now)
-	if stale != "" {
-		fmt.Fprintf(stderr, "warning: %s\n", stale)
-	}
-	updated := map[string]time.Time{}
-	for _, s := range db.Status() {
-		updated[s.Archive] = s.Updated
+	if stale := scan.Staleness(db.Dir(), db.Updated(), opts.db.maxAge, now); stale != "" {
+		fmt.Fprintf(dockerCli.Err(), "warning: %s\n", stale)
 	}
 	var results []platformVerdict
 	for _, p := range atts.Platforms {
@@ -135,38 +131,30 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 		if err != nil {
 			return err
 		}
-		findings, matchGaps, err := db.Match(doc.Packages)
+		m, err := scan.Match(db, doc)
 		if err != nil {
-			return fmt.Errorf("match %s: %w", p.Image, err)
+			return err
 		}
 		// What the build's scan could not read stays unread: its SBOM lacks it.
-		gaps := append(doc.Incomplete, matchGaps...)
 		if p.Scan != nil {
-			gaps = append(gaps, p.Scan.Report.Verdict.Incomplete...)
-		}
-		// VEX statements may name the image by its reference, the index's
-		// digest or the platform's own.
-		in := policy.Input{Findings: findings, Incomplete: gaps, Now: now,
-			Image: policy.ImageIdentities(atts.Ref.String(), atts.Ref.Context().Digest(atts.Digest.String()).String(), p.Image.String())}
-		if pol.NeedsPackages() {
-			in.Packages = doc.Packages
+			m.Incomplete = append(m.Incomplete, p.Scan.Report.Verdict.Incomplete...)
 		}
 		r := platformVerdict{
 			att:     p,
 			scanned: p.SPDX == nil,
-			report: &report.Scan{
-				Target:      p.Image.String(),
-				SBOM:        doc,
-				Findings:    findings,
-				Verdict:     pol.Evaluate(in),
-				Threshold:   pol.Threshold,
-				Database:    report.Database{Dir: db.Dir(), Updated: updated, Stale: stale},
-				ScannedAt:   now.Truncate(time.Second),
+			report: scan.Evaluate(m, pol, scan.Options{
+				Target: p.Image.String(),
+				// VEX statements may name the image by its reference, the
+				// index's digest or the platform's own.
+				Image:       policy.ImageIdentities(atts.Ref.String(), atts.Ref.Context().Digest(atts.Digest.String()).String(), p.Image.String()),
+				Database:    db.Dir(),
+				MaxDBAge:    opts.db.maxAge,
+				Now:         now,
 				ToolVersion: Version,
-			},
+			}),
 		}
 		if p.Scan != nil {
-			r.newSinceBuild = newSinceBuild(findings, p.Scan.Findings())
+			r.newSinceBuild = newSinceBuild(m.Findings, p.Scan.Findings())
 		}
 		results = append(results, r)
 	}
@@ -178,14 +166,14 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	if err := writeBuffered(dockerCli.Out(), func(w io.Writer) error { return write(w, atts, results) }); err != nil {
 		return err
 	}
-	var failed []string
+	var failed []error
 	for _, r := range results {
-		if v := r.report.Verdict; !v.Pass {
-			failed = append(failed, fmt.Sprintf("policy failed for %s (%s):\n  %s", report.Printable(r.att.Name), v.Threshold, strings.Join(printable(v.Reasons()), "\n  ")))
+		if !r.report.Verdict.Pass {
+			failed = append(failed, &scan.PolicyError{Name: r.att.Name, Verdict: r.report.Verdict})
 		}
 	}
 	if len(failed) > 0 {
-		return cli.StatusError{StatusCode: ExitPolicyFailed, Status: strings.Join(failed, "\n")}
+		return cli.StatusError{Cause: errors.Join(failed...), StatusCode: ExitPolicyFailed}
 	}
 	return nil
 }

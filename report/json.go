@@ -182,7 +182,7 @@ func newJSONReport(s *Scan) JSONReport {
 		Total: t.all.total, Fixable: t.all.fixable,
 		Critical: c(vuln.Critical), High: c(vuln.High), Medium: c(vuln.Medium), Low: c(vuln.Low), Unknown: c(vuln.Unknown),
 	}
-	for _, f := range sortFindings(s.Findings) {
+	for _, f := range vuln.Sorted(s.Findings) {
 		r.Findings = append(r.Findings, JSONFinding{
 			ID:       f.ID,
 			Aliases:  nonNil(f.Aliases),

@@ -145,7 +145,7 @@ func TestJSONReadBack(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &r); err != nil {
 		t.Fatal(err)
 	}
-	for i, f := range Sorted(s.Findings) {
+	for i, f := range vuln.Sorted(s.Findings) {
 		f.Modified = ""
 		got := r.Findings[i].Finding()
 		// The report writes an absent list as [].

@@ -142,7 +142,7 @@ func attestationManifest(t testing.TB, img v1.Image, doc *sbom.SBOM, p Platform)
 	if p.Statement != nil {
 		layers[attest.SPDXPredicateType] = p.Statement
 	}
-	if doc := policy.OpenVEX(verdict, "secure-build test", DecidedAt); doc != nil {
+	if doc := report.OpenVEX(verdict, "secure-build test", DecidedAt); doc != nil {
 		layers[attest.OpenVEXPredicateType] = statement(attest.OpenVEXPredicateType, doc)
 	}
 	att := empty.Image

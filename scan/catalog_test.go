@@ -1,4 +1,4 @@
-package plugin
+package scan
 
 import (
 	"context"
@@ -21,9 +21,9 @@ import (
 	"github.com/secure-build/secure-build/sbom"
 )
 
-// TestCatalogTarget: each kind of target is read from where it names, and
+// TestCatalog: each kind of target is read from where it names, and
 // the SBOM's source is the target as given.
-func TestCatalogTarget(t *testing.T) {
+func TestCatalog(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
 	path, body, pkg := attesttest.NPMModule("minimist", "1.2.5")
 	img, err := crane.Image(map[string][]byte{path: body})
@@ -75,7 +75,7 @@ func TestCatalogTarget(t *testing.T) {
 	}
 
 	for _, target := range []string{root, "sbom:" + spdx, "oci-layout:" + dir + ":1", "docker-archive:" + archive, "registry:" + ref.String()} {
-		s, err := catalogTarget(ctx, target)
+		s, err := Catalog(ctx, target)
 		if err != nil {
 			t.Errorf("%s: %v", target, err)
 			continue
@@ -94,7 +94,7 @@ func TestCatalogTarget(t *testing.T) {
 		"sbom:" + filepath.Join(root, "none.json"):    "none.json",
 		"docker-archive:" + filepath.Join(root, "no"): "open docker archive",
 	} {
-		if _, err := catalogTarget(ctx, target); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := Catalog(ctx, target); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error saying %q", target, err, want)
 		}
 	}

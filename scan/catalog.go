@@ -1,4 +1,4 @@
-package plugin
+package scan
 
 import (
 	"context"
@@ -8,12 +8,12 @@ import (
 	"github.com/secure-build/secure-build/sbom"
 )
 
-// catalogTarget catalogs what target names for sbom and scan: an image
+// Catalog catalogs what target names, for the sbom and scan commands: an image
 // source (registry:, oci-layout:, docker-archive:), whose layers are applied
 // in order into a temporary folder removed before it returns; the packages
 // of an SPDX document, "sbom:FILE"; or else a directory holding a root
 // filesystem. The SBOM's source is the target as given.
-func catalogTarget(ctx context.Context, target string) (*sbom.SBOM, error) {
+func Catalog(ctx context.Context, target string) (*sbom.SBOM, error) {
 	if file, ok := strings.CutPrefix(target, sbom.SBOMPrefix); ok {
 		return sbom.ReadSPDX(file)
 	}
