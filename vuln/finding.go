@@ -97,17 +97,27 @@ func (f Finding) Fix() string {
 	return f.FixedVersion
 }
 
-// Compare orders findings as every report lists them: highest severity
-// first, then package, then id; version and purl only break ties, so that
+// Compare orders findings as every output lists them: highest severity
+// first, within a severity the fixable ones first (what a person can act on
+// now), then package, then id; version and purl only break ties, so that
 // equal input gives equal output.
 func Compare(a, b Finding) int {
 	return cmp.Or(
 		cmp.Compare(b.Severity, a.Severity),
+		cmp.Compare(fixRank(a), fixRank(b)),
 		cmp.Compare(a.Package.Name, b.Package.Name),
 		cmp.Compare(a.ID, b.ID),
 		cmp.Compare(a.Package.Version, b.Package.Version),
 		cmp.Compare(a.Package.PURL, b.Package.PURL),
 	)
+}
+
+// fixRank puts a finding with a fixed version before one without.
+func fixRank(f Finding) int {
+	if f.Fixable() {
+		return 0
+	}
+	return 1
 }
 
 // Sorted returns a copy of findings in Compare's order.
