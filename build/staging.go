@@ -42,7 +42,7 @@ func WriteFile(file string, write func(io.Writer) error) error {
 	if err := out.create(); err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
-	err = writeBuffered(out.tmp, write)
+	err = WriteBuffered(out.tmp, write)
 	if err == nil {
 		err = out.commit()
 	}
@@ -69,7 +69,7 @@ func writeInPlace(file string, write func(io.Writer) error) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
-	err = writeBuffered(f, write)
+	err = WriteBuffered(f, write)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -79,7 +79,9 @@ func writeInPlace(file string, write func(io.Writer) error) error {
 	return nil
 }
 
-func writeBuffered(w io.Writer, write func(io.Writer) error) error {
+// WriteBuffered writes through a buffer: a failed write surfaces when it
+// flushes, as the error of the write.
+func WriteBuffered(w io.Writer, write func(io.Writer) error) error {
 	bw := bufio.NewWriter(w)
 	if err := write(bw); err != nil {
 		return err

@@ -154,7 +154,7 @@ own message).`,
 			stop()
 			if _, ok := errors.AsType[cli.StatusError](err); err != nil && !ok {
 				// As docker buildx build: every failure of a build exits 1.
-				return cli.StatusError{Cause: err, Status: err.Error(), StatusCode: 1}
+				return cli.StatusError{Cause: err, Status: err.Error(), StatusCode: ExitBuildFailed}
 			}
 			return err
 		},
@@ -323,12 +323,12 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 			fmt.Fprintf(dockerCli.Err(), "warning: %v\n", writeErr)
 		}
 		if failed != nil {
-			return cli.StatusError{StatusCode: 1, Status: failed.Error()}
+			return cli.StatusError{Cause: failed, Status: failed.Error(), StatusCode: ExitPolicyFailed}
 		}
 		if ctx.Err() != nil {
-			return cli.StatusError{StatusCode: 1, Status: "build canceled"}
+			return cli.StatusError{Cause: ctx.Err(), Status: "build canceled", StatusCode: ExitBuildFailed}
 		}
-		return cli.StatusError{StatusCode: 1, Status: "build failed: " + buildErr.Error()}
+		return cli.StatusError{Cause: buildErr, Status: "build failed: " + buildErr.Error(), StatusCode: ExitBuildFailed}
 	}
 	if writeErr != nil {
 		return writeErr
@@ -374,23 +374,23 @@ func (opts buildOptions) solveOptions(dockerCli command.Cli) build.Options {
 func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
 	attrs := solve.FrontendAttrs
 	if opts.failOn != "" {
-		attrs["build-arg:SECURE_BUILD_FAIL_ON"] = opts.failOn
+		attrs["build-arg:"+frontend.ArgFailOn] = opts.failOn
 	}
-	if _, set := attrs["build-arg:SECURE_BUILD_MAX_DB_AGE"]; !set && opts.db.maxAge != vuln.DefaultMaxAge {
-		attrs["build-arg:SECURE_BUILD_MAX_DB_AGE"] = opts.db.maxAge.String()
+	if _, set := attrs["build-arg:"+frontend.ArgMaxDBAge]; !set && opts.db.maxAge != vuln.DefaultMaxAge {
+		attrs["build-arg:"+frontend.ArgMaxDBAge] = opts.db.maxAge.String()
 	}
 	if opts.onlyFixable != "" {
-		attrs["build-arg:SECURE_BUILD_ONLY_FIXABLE"] = opts.onlyFixable
+		attrs["build-arg:"+frontend.ArgOnlyFixable] = opts.onlyFixable
 	}
 	if opts.incomplete != "" {
-		attrs["build-arg:SECURE_BUILD_INCOMPLETE"] = opts.incomplete
+		attrs["build-arg:"+frontend.ArgIncomplete] = opts.incomplete
 	}
 	// The image's names, for VEX statements about the image as a whole.
-	if _, given := attrs["build-arg:SECURE_BUILD_IMAGE"]; !given && len(opts.tags) > 0 {
-		attrs["build-arg:SECURE_BUILD_IMAGE"] = strings.Join(opts.tags, ",")
+	if _, given := attrs["build-arg:"+frontend.ArgImage]; !given && len(opts.tags) > 0 {
+		attrs["build-arg:"+frontend.ArgImage] = strings.Join(opts.tags, ",")
 	}
 	_, named := attrs["context:"+frontend.DBContext]
-	_, image := attrs["build-arg:SECURE_BUILD_DB_IMAGE"]
+	_, image := attrs["build-arg:"+frontend.ArgDBImage]
 	if !named && !image {
 		dir, err := opts.db.resolve()
 		if err != nil {

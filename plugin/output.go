@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bufio"
 	"io"
 
 	"github.com/secure-build/secure-build/build"
@@ -13,15 +12,5 @@ func writeOutput(stdout io.Writer, file string, write func(io.Writer) error) err
 	if file != "" && file != "-" {
 		return build.WriteFile(file, write)
 	}
-	return writeBuffered(stdout, write)
-}
-
-// writeBuffered writes through a buffer: a failed write surfaces when it
-// flushes.
-func writeBuffered(w io.Writer, write func(io.Writer) error) error {
-	bw := bufio.NewWriter(w)
-	if err := write(bw); err != nil {
-		return err
-	}
-	return bw.Flush()
+	return build.WriteBuffered(stdout, write)
 }
