@@ -20,6 +20,7 @@ import (
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/moby/buildkit/client"
+	solvererrdefs "github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/secure-build/secure-build/build"
 	"github.com/secure-build/secure-build/builder"
@@ -328,6 +329,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		if ctx.Err() != nil {
 			return cli.StatusError{Cause: ctx.Err(), Status: "build canceled", StatusCode: ExitBuildFailed}
 		}
+		printErrorSource(dockerCli.Err(), buildErr)
 		return cli.StatusError{Cause: buildErr, Status: "build failed: " + buildErr.Error(), StatusCode: ExitBuildFailed}
 	}
 	if writeErr != nil {
@@ -579,4 +581,25 @@ func metadataOf(resp map[string]string) map[string]any {
 		}
 	}
 	return out
+}
+
+// printErrorSource prints the Dockerfile lines a build error points at, the
+// failing ones marked, as docker buildx build does before the error. The
+// lines are the user's file, or a remote one: escaped, tabs kept.
+func printErrorSource(w io.Writer, err error) {
+	for _, src := range solvererrdefs.Sources(err) {
+		var b strings.Builder
+		if src.Print(&b) != nil {
+			continue
+		}
+		lines := strings.Split(b.String(), "\n")
+		for i, line := range lines {
+			parts := strings.Split(line, "\t")
+			for j, p := range parts {
+				parts[j] = report.Printable(p)
+			}
+			lines[i] = strings.Join(parts, "\t")
+		}
+		io.WriteString(w, strings.Join(lines, "\n"))
+	}
 }
