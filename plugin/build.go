@@ -91,7 +91,7 @@ type buildOptions struct {
 func newBuildCmd(dockerCli command.Cli) *cobra.Command {
 	var opts buildOptions
 	cmd := &cobra.Command{
-		Use:   "build [OPTIONS] PATH",
+		Use:   "build [OPTIONS] PATH | URL | -",
 		Short: "Build an image, scan its final stage during the build, and fail or attest by policy",
 		Long: `Build a Dockerfile as "docker buildx build" does, with the same flags, and
 scan each platform's final stage inside the build: BuildKit runs the scanner
@@ -212,6 +212,12 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	// filesystem without fsverity; the build's own warnings come through
 	// BuildKit's progress, not the log.
 	logrus.SetLevel(logrus.ErrorLevel)
+	// The context is read first: a missing path is the error to show,
+	// whatever the state of the builder.
+	solve, err := build.NewSolveOpt(opts.solveOptions(dockerCli))
+	if err != nil {
+		return err
+	}
 	b, err := builder.Choose(dockerCli, opts.builder)
 	if err != nil {
 		return err
@@ -232,10 +238,6 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	platform, err := build.WorkerPlatform(ctx, c)
 	if err != nil {
 		return fmt.Errorf("%s: %w", b, err)
-	}
-	solve, err := build.NewSolveOpt(opts.solveOptions(dockerCli))
-	if err != nil {
-		return err
 	}
 	if err := addScanInputs(&solve, opts); err != nil {
 		return err
@@ -349,6 +351,7 @@ func (opts buildOptions) solveOptions(dockerCli command.Cli) build.Options {
 	return build.Options{
 		ContextPath:   opts.contextPath,
 		Dockerfile:    opts.file,
+		Stdin:         dockerCli.In(),
 		Target:        opts.target,
 		BuildArgs:     opts.buildArgs,
 		BuildContexts: opts.buildContexts,
