@@ -211,7 +211,8 @@ type fileFS struct {
 }
 
 func (f *fileFS) Walk(ctx context.Context, target string, fn iofs.WalkDirFunc) error {
-	if target != "" && filepath.Clean(target) != f.name {
+	// fsutil's sender walks from "/".
+	if t := strings.Trim(filepath.ToSlash(target), "/"); t != "" && t != "." && t != f.name {
 		return nil
 	}
 	stat := &types.Stat{Path: f.name, Mode: 0o644, Size: int64(len(f.data)), ModTime: f.modTime.UnixNano()}

@@ -65,11 +65,12 @@ func newSolve() client.SolveOpt {
 	return client.SolveOpt{LocalMounts: map[string]fsutil.FS{}, OCIStores: map[string]content.Store{}, FrontendAttrs: map[string]string{}}
 }
 
-// files lists what an input would send: path and content.
+// files lists what an input would send: path and content, walked from
+// "/" as fsutil's sender walks.
 func files(t *testing.T, fs fsutil.FS) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	err := fs.Walk(t.Context(), "", func(path string, entry iofs.DirEntry, err error) error {
+	err := fs.Walk(t.Context(), string(filepath.Separator), func(path string, entry iofs.DirEntry, err error) error {
 		if err != nil || entry.IsDir() {
 			return err
 		}
