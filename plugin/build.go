@@ -137,6 +137,10 @@ own message).`,
   # Build for two platforms and push with the SBOM and scan attestations
   docker secure build --platform linux/amd64,linux/arm64 -t registry.example.com/app:1 --push .
 
+  # Build a Git repository at a tag, or a Dockerfile on stdin with no context
+  docker secure build https://github.com/org/app.git#v1.2
+  docker secure build - < Dockerfile
+
   # Apply a team's policy file kept outside the build context
   docker secure build --policy ../policies/strict.yaml -t app:1 .
 
