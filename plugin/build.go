@@ -20,6 +20,7 @@ import (
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/moby/buildkit/client"
+	solvererrdefs "github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/secure-build/secure-build/build"
 	"github.com/secure-build/secure-build/builder"
@@ -90,7 +91,7 @@ type buildOptions struct {
 func newBuildCmd(dockerCli command.Cli) *cobra.Command {
 	var opts buildOptions
 	cmd := &cobra.Command{
-		Use:   "build [OPTIONS] PATH",
+		Use:   "build [OPTIONS] PATH | URL | -",
 		Short: "Build an image, scan its final stage during the build, and fail or attest by policy",
 		Long: `Build a Dockerfile as "docker buildx build" does, with the same flags, and
 scan each platform's final stage inside the build: BuildKit runs the scanner
@@ -135,6 +136,10 @@ own message).`,
 
   # Build for two platforms and push with the SBOM and scan attestations
   docker secure build --platform linux/amd64,linux/arm64 -t registry.example.com/app:1 --push .
+
+  # Build a Git repository at a tag, or a Dockerfile on stdin with no context
+  docker secure build https://github.com/org/app.git#v1.2
+  docker secure build - < Dockerfile
 
   # Apply a team's policy file kept outside the build context
   docker secure build --policy ../policies/strict.yaml -t app:1 .
@@ -211,6 +216,12 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	// filesystem without fsverity; the build's own warnings come through
 	// BuildKit's progress, not the log.
 	logrus.SetLevel(logrus.ErrorLevel)
+	// The context is read first: a missing path is the error to show,
+	// whatever the state of the builder.
+	solve, err := build.NewSolveOpt(opts.solveOptions(dockerCli))
+	if err != nil {
+		return err
+	}
 	b, err := builder.Choose(dockerCli, opts.builder)
 	if err != nil {
 		return err
@@ -231,10 +242,6 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	platform, err := build.WorkerPlatform(ctx, c)
 	if err != nil {
 		return fmt.Errorf("%s: %w", b, err)
-	}
-	solve, err := build.NewSolveOpt(opts.solveOptions(dockerCli))
-	if err != nil {
-		return err
 	}
 	if err := addScanInputs(&solve, opts); err != nil {
 		return err
@@ -328,6 +335,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		if ctx.Err() != nil {
 			return cli.StatusError{Cause: ctx.Err(), Status: "build canceled", StatusCode: ExitBuildFailed}
 		}
+		printErrorSource(dockerCli.Err(), buildErr)
 		return cli.StatusError{Cause: buildErr, Status: "build failed: " + buildErr.Error(), StatusCode: ExitBuildFailed}
 	}
 	if writeErr != nil {
@@ -347,6 +355,7 @@ func (opts buildOptions) solveOptions(dockerCli command.Cli) build.Options {
 	return build.Options{
 		ContextPath:   opts.contextPath,
 		Dockerfile:    opts.file,
+		Stdin:         dockerCli.In(),
 		Target:        opts.target,
 		BuildArgs:     opts.buildArgs,
 		BuildContexts: opts.buildContexts,
@@ -579,4 +588,25 @@ func metadataOf(resp map[string]string) map[string]any {
 		}
 	}
 	return out
+}
+
+// printErrorSource prints the Dockerfile lines a build error points at, the
+// failing ones marked, as docker buildx build does before the error. The
+// lines are the user's file, or a remote one: escaped, tabs kept.
+func printErrorSource(w io.Writer, err error) {
+	for _, src := range solvererrdefs.Sources(err) {
+		var b strings.Builder
+		if src.Print(&b) != nil {
+			continue
+		}
+		lines := strings.Split(b.String(), "\n")
+		for i, line := range lines {
+			parts := strings.Split(line, "\t")
+			for j, p := range parts {
+				parts[j] = report.Printable(p)
+			}
+			lines[i] = strings.Join(parts, "\t")
+		}
+		io.WriteString(w, strings.Join(lines, "\n"))
+	}
 }

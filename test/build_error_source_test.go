@@ -1,0 +1,43 @@
+package test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestBuildErrorShowsSource: a Dockerfile error, found when the Dockerfile
+// is read or when a step fails, prints the lines around it with the failing
+// one marked, as docker buildx build does, before the error itself.
+func TestBuildErrorShowsSource(t *testing.T) {
+	e := newBuildEnv(t)
+	for name, tc := range map[string]struct {
+		dockerfile, marked, message string
+	}{
+		"syntax": {"FROM {{base}}\nRUN echo one\nFRM {{base}}\nRUN echo two\n", "FRM " + e.base.ref, "unknown instruction: FRM"},
+		"step":   {"FROM {{base}}\nRUN echo one\nRUN exit 3\nRUN echo two\n", "RUN exit 3", "exit code: 3"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := e.project(t, tc.dockerfile, map[string]string{})
+			r := e.build(t, dir)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1:\n%s", r.code, r.stderr)
+			}
+			for _, want := range []string{
+				"Dockerfile:3\n--------------------\n",
+				"   2 |     RUN echo one\n",
+				"   3 | >>> " + tc.marked + "\n",
+				"   4 |     RUN echo two\n",
+				"--------------------\n",
+			} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("the error does not show %q:\n%s", want, r.stderr)
+				}
+			}
+			snippet := strings.LastIndex(r.stderr, ">>> "+tc.marked)
+			message := strings.LastIndex(r.stderr, tc.message)
+			if snippet < 0 || message < snippet {
+				t.Errorf("the snippet does not come before the error message %q:\n%s", tc.message, r.stderr)
+			}
+		})
+	}
+}
