@@ -367,6 +367,9 @@ func (opts buildOptions) displayMode() (mode progressui.DisplayMode, printImageI
 		printImageID = true
 	case "none":
 		mode = progressui.QuietMode
+	case "auto", "plain", "tty", "rawjson":
+	default:
+		return "", false, fmt.Errorf("--progress %q: want auto, none, plain, quiet, rawjson or tty", opts.progress)
 	}
 	if printImageID {
 		if mode != progressui.AutoMode && mode != progressui.QuietMode {
@@ -376,6 +379,9 @@ func (opts buildOptions) displayMode() (mode progressui.DisplayMode, printImageI
 	}
 	if env := os.Getenv("BUILDKIT_PROGRESS"); env != "" && mode == progressui.AutoMode {
 		mode = progressui.DisplayMode(env)
+		if !slices.Contains([]progressui.DisplayMode{progressui.AutoMode, progressui.PlainMode, progressui.TtyMode, progressui.QuietMode, progressui.RawJSONMode}, mode) {
+			return "", false, fmt.Errorf("BUILDKIT_PROGRESS=%q: want auto, plain, quiet, rawjson or tty", env)
+		}
 	}
 	return mode, false, nil
 }

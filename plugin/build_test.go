@@ -60,6 +60,8 @@ func TestDisplayMode(t *testing.T) {
 		{progress: "none", want: progressui.QuietMode},
 		{progress: "none", quiet: true, want: progressui.QuietMode, printImageID: true},
 		{progress: "plain", quiet: true, err: "--progress plain and --quiet cannot be used together"},
+		{progress: "fancy", err: `--progress "fancy": want auto, none, plain, quiet, rawjson or tty`},
+		{progress: "auto", env: "fancy", err: `BUILDKIT_PROGRESS="fancy": want auto, plain, quiet, rawjson or tty`},
 	} {
 		t.Setenv("BUILDKIT_PROGRESS", tc.env)
 		mode, printImageID, err := buildOptions{progress: tc.progress, quiet: tc.quiet}.displayMode()
