@@ -20,6 +20,7 @@ import (
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	solvererrdefs "github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/secure-build/secure-build/build"
@@ -64,6 +65,7 @@ type buildOptions struct {
 	iidFile      string
 	metadataFile string
 	progress     string
+	quiet        bool
 
 	// Cache
 	cacheFrom []string
@@ -186,7 +188,8 @@ own message).`,
 	flags.StringVar(&opts.iidFile, "iidfile", "", "Write the image ID to a file")
 	flags.StringVar(&opts.metadataFile, "metadata-file", "", "Write build result metadata to a file")
 	flags.StringVar(&opts.builder, "builder", "", "Override the configured builder instance (a buildx builder or a Docker context)")
-	flags.StringVar(&opts.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet", "rawjson")`)
+	flags.StringVar(&opts.progress, "progress", "auto", `Set type of progress output ("auto", "none", "plain", "quiet", "rawjson", "tty")`)
+	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 
 	flags.StringArrayVar(&opts.cacheFrom, "cache-from", nil, `External cache sources (e.g., "user/app:cache", "type=local,src=path/to/dir")`)
 	flags.StringArrayVar(&opts.cacheTo, "cache-to", nil, `Cache export destinations (e.g., "user/app:cache", "type=local,dest=path/to/dir")`)
@@ -212,6 +215,10 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if err := checkScanFlags(opts); err != nil {
 		return err
 	}
+	progressMode, printImageID, err := opts.displayMode()
+	if err != nil {
+		return err
+	}
 	// The content store of an oci-layout context logs a warning on every
 	// filesystem without fsverity; the build's own warnings come through
 	// BuildKit's progress, not the log.
@@ -235,7 +242,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		return fmt.Errorf("connect to %s: %w", b, err)
 	}
 	defer c.Close()
-	if opts.progress != string(progressui.QuietMode) && opts.progress != string(progressui.RawJSONMode) {
+	if progressMode != progressui.QuietMode && progressMode != progressui.RawJSONMode {
 		fmt.Fprintf(dockerCli.Err(), "secure-build: building with %s\n", b)
 	}
 
@@ -291,9 +298,9 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		},
 	}
 
-	display, err := progressui.NewDisplay(dockerCli.Err(), progressui.DisplayMode(opts.progress))
+	display, err := progressui.NewDisplay(progressOutput(dockerCli), progressMode)
 	if err != nil {
-		return fmt.Errorf("--progress %q: %w", opts.progress, err)
+		return fmt.Errorf("--progress %s: %w", progressMode, err)
 	}
 	ch := make(chan *client.SolveStatus)
 	var (
@@ -320,7 +327,9 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if displayErr != nil {
 		fmt.Fprintf(dockerCli.Err(), "warning: progress display: %v\n", displayErr)
 	}
-	printWarnings(dockerCli.Err(), warnings)
+	if progressMode != progressui.QuietMode && progressMode != progressui.RawJSONMode {
+		printWarnings(dockerCli.Err(), warnings)
+	}
 
 	failed := printVerdicts(dockerCli.Err(), scans)
 	writeErr := writeScanFiles(dockerCli.Err(), opts, scans)
@@ -346,7 +355,53 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if err := exports.Finish(ctx, true); err != nil {
 		return err
 	}
-	return writeBuildResult(opts, resp)
+	if err := writeBuildResult(opts, resp); err != nil {
+		return err
+	}
+	if printImageID {
+		fmt.Fprintln(dockerCli.Out(), imageID(resp))
+	}
+	return nil
+}
+
+// displayMode reads --progress and --quiet as docker buildx build does:
+// "quiet" and --quiet show no progress and print the image ID at the end,
+// "none" shows none and prints nothing, and BUILDKIT_PROGRESS stands for
+// "auto".
+func (opts buildOptions) displayMode() (mode progressui.DisplayMode, printImageID bool, err error) {
+	mode, printImageID = progressui.DisplayMode(opts.progress), opts.quiet
+	switch opts.progress {
+	case "quiet":
+		printImageID = true
+	case "none":
+		mode = progressui.QuietMode
+	case "auto", "plain", "tty", "rawjson":
+	default:
+		return "", false, fmt.Errorf("--progress %q: want auto, none, plain, quiet, rawjson or tty", opts.progress)
+	}
+	if printImageID {
+		if mode != progressui.AutoMode && mode != progressui.QuietMode {
+			return "", false, fmt.Errorf("--progress %s and --quiet cannot be used together", opts.progress)
+		}
+		return progressui.QuietMode, true, nil
+	}
+	if env := os.Getenv("BUILDKIT_PROGRESS"); env != "" && mode == progressui.AutoMode {
+		mode = progressui.DisplayMode(env)
+		if !slices.Contains([]progressui.DisplayMode{progressui.AutoMode, progressui.PlainMode, progressui.TtyMode, progressui.QuietMode, progressui.RawJSONMode}, mode) {
+			return "", false, fmt.Errorf("BUILDKIT_PROGRESS=%q: want auto, plain, quiet, rawjson or tty", env)
+		}
+	}
+	return mode, false, nil
+}
+
+// progressOutput is where the progress goes: the standard error, as the
+// *os.File it is when there is one, for BuildKit's display to find the
+// terminal (a *streams.Out hides it).
+func progressOutput(dockerCli command.Cli) io.Writer {
+	if f, ok := dockerCli.Err().File(); ok {
+		return f
+	}
+	return dockerCli.Err()
 }
 
 // solveOptions are the flags BuildKit's solve takes as docker buildx build
@@ -499,10 +554,7 @@ func writeBuildResult(opts buildOptions, resp *client.SolveResponse) error {
 		return nil
 	}
 	if opts.iidFile != "" {
-		id := resp.ExporterResponse["containerimage.config.digest"]
-		if d, ok := resp.ExporterResponse["containerimage.digest"]; ok {
-			id = d
-		}
+		id := imageID(resp)
 		if id == "" {
 			return fmt.Errorf("--iidfile %s: the build exported no image", opts.iidFile)
 		}
@@ -520,6 +572,19 @@ func writeBuildResult(opts buildOptions, resp *client.SolveResponse) error {
 		}
 	}
 	return nil
+}
+
+// imageID is the image's ID as docker buildx build prints it with --quiet
+// and writes it to --iidfile: the config digest, else (an image index) the
+// digest of what was exported.
+func imageID(resp *client.SolveResponse) string {
+	if resp == nil {
+		return ""
+	}
+	if id, ok := resp.ExporterResponse[exptypes.ExporterImageConfigDigestKey]; ok {
+		return id
+	}
+	return resp.ExporterResponse[exptypes.ExporterImageDigestKey]
 }
 
 // writeScanFiles writes --sbom-output and --report, one file a platform when

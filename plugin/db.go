@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +13,7 @@ import (
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/tonistiigi/units"
 )
 
 // dbFlags are the flags of every command that reads the database.
@@ -76,7 +78,8 @@ Requests are conditional: an archive unchanged since the last update is not
 downloaded again. Each download replaces its own ecosystem's file and nothing
 else; a record in it that also names another ecosystem is found for that one
 too. A failed download or a corrupt archive leaves the database as it was; a
-damaged file is downloaded again whole.`,
+damaged file is downloaded again whole. In a terminal each download shows
+its progress and rate; elsewhere (a CI log) only the results are printed.`,
 		Example: `  docker secure db update
   docker secure db update --ecosystem Debian --ecosystem Go
   docker secure db update --base-url https://mirror.example.com/osv`,
@@ -86,7 +89,11 @@ damaged file is downloaded again whole.`,
 			if err != nil {
 				return err
 			}
-			results, err := vuln.Update(cmd.Context(), dir, baseURL, ecosystems, &http.Client{Timeout: 30 * time.Minute})
+			var progress func(vuln.DownloadProgress)
+			if dockerCli.Err().IsTerminal() {
+				progress = (&downloadLine{w: dockerCli.Err()}).draw
+			}
+			results, err := vuln.Update(cmd.Context(), dir, baseURL, ecosystems, &http.Client{Timeout: 30 * time.Minute}, progress)
 			if err != nil {
 				return err
 			}
@@ -105,6 +112,35 @@ damaged file is downloaded again whole.`,
 	cmd.Flags().StringSliceVar(&ecosystems, "ecosystem", nil, "OSV ecosystem to update (repeatable; default: "+strings.Join(vuln.DefaultEcosystems, ", ")+")")
 	cmd.Flags().StringVar(&baseURL, "base-url", vuln.DefaultBaseURL, "Where the archives are: <base-url>/<Ecosystem>/all.zip")
 	return cmd
+}
+
+// downloadLine draws a download's progress on one terminal line, redrawn
+// in place at most ten times a second, with BuildKit's display's units:
+// "Debian  41.20MB / 96.50MB  8.12MB/s".
+type downloadLine struct {
+	w     io.Writer
+	drawn time.Time
+}
+
+func (d *downloadLine) draw(p vuln.DownloadProgress) {
+	now := time.Now()
+	if !p.Done && now.Sub(d.drawn) < 100*time.Millisecond {
+		return
+	}
+	d.drawn = now
+	line := fmt.Sprintf("%s  %.2f", p.Archive, units.Bytes(p.Received))
+	if p.Size >= 0 {
+		line += fmt.Sprintf(" / %.2f", units.Bytes(p.Size))
+	}
+	if elapsed := now.Sub(p.Started).Seconds(); elapsed > 0 && p.Received > 0 {
+		line += fmt.Sprintf("  %.2f/s", units.Bytes(float64(p.Received)/elapsed))
+	}
+	// Back to the line's start and erase it, then draw; a finished
+	// download keeps its line.
+	fmt.Fprintf(d.w, "\r\x1b[K%s", line)
+	if p.Done {
+		fmt.Fprintln(d.w)
+	}
 }
 
 func newDBImportCmd(dockerCli command.Cli) *cobra.Command {
