@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	intoto "github.com/in-toto/in-toto-golang/in_toto"
 
 	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/internal/attesttest"
@@ -98,5 +99,30 @@ func TestReadErrors(t *testing.T) {
 	img, err := attest.Read(context.Background(), bare, nil)
 	if err != nil || !slices.Equal(img.Unattested(), []string{"linux/amd64"}) {
 		t.Errorf("image without attestations: %+v, %v", img, err)
+	}
+}
+
+// TestReadUnnamed: BuildKit leaves the statements' subject empty for an
+// image exported without a name; they are bound to the image manifest by
+// their attestation manifest's vnd.docker.reference.digest. A subject naming
+// another image is still refused.
+func TestReadUnnamed(t *testing.T) {
+	host := testutil.MemoryRegistry(t, nil)
+	ref := attesttest.Push(t, host, "unnamed:1",
+		attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}}, Attested: true, AtBuild: []vuln.Finding{minimist}, Unnamed: true})
+	img, err := attest.Read(context.Background(), ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := img.Platforms[0]; p.SPDX == nil || p.Scan == nil || len(p.Scan.Findings()) != 1 {
+		t.Errorf("unnamed image's attestations: SPDX %t, scan %+v; want both read", p.SPDX != nil, p.Scan)
+	}
+
+	other := "sha256:" + strings.Repeat("ab", 32)
+	misbound := attesttest.Push(t, host, "misbound:1", attesttest.Platform{OS: "linux", Arch: "amd64", Attested: true,
+		Subject: []intoto.Subject{{Name: "_", Digest: map[string]string{"sha256": strings.Repeat("ab", 32)}}}})
+	_, err = attest.Read(context.Background(), misbound, nil)
+	if err == nil || !strings.Contains(err.Error(), "is not the image manifest") || !strings.Contains(err.Error(), strings.TrimPrefix(other, "sha256:")) {
+		t.Errorf("a statement of another image: %v, want it refused", err)
 	}
 }
