@@ -67,11 +67,17 @@ func (p Platform) SBOM() (*sbom.SBOM, error) {
 	return doc, nil
 }
 
-// Read reads ref from its registry: the index (or the single manifest), and
+// Read reads ref ("REF" or "registry:REF") from its registry: the index (or the single manifest), and
 // for each platform, or only those matching platform when it is not nil,
 // the SBOM, scan result and OpenVEX attestations. A single manifest has
 // none: BuildKit exports an index whenever it attaches attestations.
 func Read(ctx context.Context, ref string, platform *v1.Platform) (*Image, error) {
+	ref = strings.TrimPrefix(ref, registry.RegistryPrefix)
+	if registry.IsLocal(ref) {
+		return nil, fmt.Errorf("%s is an image on this machine; attestations are read from a registry: push the image with them "+
+			"(crane push DIR REF, DIR the OCI layout folder that -o type=oci,tar=false,dest=DIR writes) and name REF, "+
+			"or scan it here: docker secure scan %s", ref, ref)
+	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("image reference %q: %w", ref, err)

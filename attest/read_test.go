@@ -3,6 +3,8 @@ package attest_test
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -99,6 +101,26 @@ func TestReadErrors(t *testing.T) {
 	img, err := attest.Read(context.Background(), bare, nil)
 	if err != nil || !slices.Equal(img.Unattested(), []string{"linux/amd64"}) {
 		t.Errorf("image without attestations: %+v, %v", img, err)
+	}
+	// The registry: prefix of the scan targets names the same image.
+	if img, err := attest.Read(context.Background(), "registry:"+bare, nil); err != nil || img.Ref.String() != bare {
+		t.Errorf("registry:%s: %+v, %v", bare, img, err)
+	}
+}
+
+// TestReadLocal: an image on this machine is not looked for in a registry:
+// the error says to push it, or to scan it where it is.
+func TestReadLocal(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "app.tar")
+	if err := os.WriteFile(file, []byte("a tar"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, image := range []string{file, "oci-layout:" + file, "docker-archive:" + file} {
+		_, err := attest.Read(context.Background(), image, nil)
+		if err == nil || !strings.Contains(err.Error(), "is an image on this machine; attestations are read from a registry") ||
+			!strings.Contains(err.Error(), "docker secure scan "+image) {
+			t.Errorf("%s: %v, want an error saying to push it or scan it", image, err)
+		}
 	}
 }
 

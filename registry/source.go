@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -32,6 +33,25 @@ const (
 func IsSource(target string) bool {
 	return strings.HasPrefix(target, RegistryPrefix) || strings.HasPrefix(target, OCILayoutPrefix) ||
 		strings.HasPrefix(target, DockerArchivePrefix)
+}
+
+// IsLocal says whether target names an image on this machine rather than
+// in a registry: an oci-layout: or docker-archive: source, a file (an image
+// tar), or a folder holding an OCI layout. A bare name that is none of
+// these is a registry reference.
+func IsLocal(target string) bool {
+	if strings.HasPrefix(target, OCILayoutPrefix) || strings.HasPrefix(target, DockerArchivePrefix) {
+		return true
+	}
+	fi, err := os.Stat(target)
+	if err != nil {
+		return false
+	}
+	if fi.IsDir() {
+		_, err := os.Stat(filepath.Join(target, tarOCILayoutFile))
+		return err == nil
+	}
+	return true
 }
 
 // Open opens the image source names. Where the source holds a

@@ -223,6 +223,24 @@ func TestIsSource(t *testing.T) {
 	checkFails(t, map[string]string{"./rootfs": `"./rootfs" is not an image source`})
 }
 
+func TestIsLocal(t *testing.T) {
+	file, _ := ociTar(t)
+	layoutDir := writeLayout(t, map[string]v1.Image{"v1": randomImage(t)})
+	for target, want := range map[string]bool{
+		file:                               true,
+		layoutDir:                          true,
+		"oci-layout:" + layoutDir + ":v1":  true,
+		"docker-archive:app.tar":           true,
+		t.TempDir():                        false, // a folder, but no OCI layout
+		"registry.example.com/app:1":       false,
+		filepath.Join(t.TempDir(), "none"): false,
+	} {
+		if got := IsLocal(target); got != want {
+			t.Errorf("IsLocal(%q) = %v, want %v", target, got, want)
+		}
+	}
+}
+
 func mustRef(t *testing.T, ref string) name.Reference {
 	t.Helper()
 	r, err := name.ParseReference(ref)
