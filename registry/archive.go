@@ -28,6 +28,9 @@ const (
 	// maxManifestSize bounds an index, a manifest or a config read into
 	// memory; registries refuse manifests over 4 MiB.
 	maxManifestSize = 8 << 20
+	// maxBlobName bounds a blob's name in the table: "blobs/sha512/" and
+	// 128 hex digits.
+	maxBlobName = 160
 )
 
 // The files by which an image tar is recognised.
@@ -74,7 +77,7 @@ func readImageTar(file string) (*imageTar, error) {
 			return nil, fmt.Errorf("%s is a truncated or corrupt tar (after %d entries): %w", file, i, err)
 		}
 		name := path.Clean(strings.TrimPrefix(hdr.Name, "/"))
-		if hdr.Typeflag != tar.TypeReg || !(name == tarOCILayoutFile || name == tarOCIIndexFile || name == tarDockerFile || strings.HasPrefix(name, "blobs/")) {
+		if hdr.Typeflag != tar.TypeReg || !isImageTarFile(name) {
 			continue
 		}
 		if len(t.entries) == maxTarBlobs {
@@ -87,6 +90,16 @@ func readImageTar(file string) (*imageTar, error) {
 		t.entries[name] = tarEntry{offset: offset, size: hdr.Size}
 	}
 	return t, nil
+}
+
+// isImageTarFile says whether name is a file of the table: a kind file or
+// a blob, "blobs/ALG/HEX"; a longer name is no blob, and is not kept.
+func isImageTarFile(name string) bool {
+	switch name {
+	case tarOCILayoutFile, tarOCIIndexFile, tarDockerFile:
+		return true
+	}
+	return strings.HasPrefix(name, "blobs/") && len(name) <= maxBlobName
 }
 
 func (t *imageTar) has(name string) bool {

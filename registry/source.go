@@ -134,6 +134,9 @@ func openDockerTar(t *imageTar) (v1.Image, error) {
 	if !t.isDockerArchive() {
 		return nil, fmt.Errorf("open docker archive %s: no %s: not a tar written by docker save", t.path, tarDockerFile)
 	}
+	if size := t.entries[tarDockerFile].size; size > maxManifestSize {
+		return nil, fmt.Errorf("open docker archive %s: its %s has %d bytes, more than the %d it may have", t.path, tarDockerFile, size, maxManifestSize)
+	}
 	img, err := tarball.ImageFromPath(t.path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open docker archive %s: %w", t.path, err)
