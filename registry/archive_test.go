@@ -107,6 +107,12 @@ func TestOpenOCILayoutTar(t *testing.T) {
 		t.Errorf("read the layers of %s: %v", file, err)
 	}
 	checkFails(t, map[string]string{OCILayoutPrefix + file + ":v9": `OCI layout ` + file + ` has no image tagged "v9"`})
+
+	// Of a tar holding two images, docker-archive: says how to name one.
+	v1Image := randomImage(t)
+	two := tarOf(t, writeLayout(t, map[string]v1.Image{"v1": v1Image, "v2": randomImage(t)}))
+	checkFails(t, map[string]string{DockerArchivePrefix + two: "holds 2 images: name one as oci-layout:" + two + ":TAG or oci-layout:" + two + "@DIGEST"})
+	checkOpens(t, OCILayoutPrefix+two+":v1", v1Image)
 }
 
 // TestOpenDockerTar: a tar written by docker save opens by its content,

@@ -165,7 +165,7 @@ func openOCILayout(ref string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
 	}
-	return pickImage(idx, "OCI layout "+dir, digest, tag)
+	return pickImage(idx, dir, digest, tag)
 }
 
 // openLayoutTar opens the image tagged tag, or of digest, of the OCI
@@ -182,12 +182,13 @@ func openLayoutTar(t *imageTar, digest, tag string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open OCI layout: %w", err)
 	}
-	return pickImage(idx, "OCI layout "+t.path, digest, tag)
+	return pickImage(idx, t.path, digest, tag)
 }
 
-// pickImage picks, from a layout's index (what names it), the manifest of
+// pickImage picks, from the index of the layout at path, the manifest of
 // digest, the one tagged tag, or with neither the one there is.
-func pickImage(idx v1.ImageIndex, what, digest, tag string) (v1.Image, error) {
+func pickImage(idx v1.ImageIndex, path, digest, tag string) (v1.Image, error) {
+	what := "OCI layout " + path
 	manifest, err := idx.IndexManifest()
 	if err != nil {
 		return nil, fmt.Errorf("read %s index: %w", what, err)
@@ -210,7 +211,7 @@ func pickImage(idx v1.ImageIndex, what, digest, tag string) (v1.Image, error) {
 	case len(picked) == 0:
 		return nil, fmt.Errorf("%s holds no image", what)
 	case len(picked) > 1:
-		return nil, fmt.Errorf("%s holds %d images: name one with :TAG or @DIGEST", what, len(picked))
+		return nil, fmt.Errorf("%s holds %d images: name one as %s%s:TAG or %s%s@DIGEST", what, len(picked), OCILayoutPrefix, path, OCILayoutPrefix, path)
 	}
 	d := picked[0]
 	if d.MediaType.IsIndex() {
