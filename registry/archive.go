@@ -23,14 +23,15 @@ import (
 // wanted, its digest checked. Nothing is extracted to disk, and memory holds
 // the table of blobs, not their content.
 const (
-	// maxTarBlobs bounds the table: an image tar holds a few blobs a layer.
-	maxTarBlobs = 1 << 16
+	// maxTarFiles bounds the table: an image tar holds a few files a layer.
+	maxTarFiles = 1 << 16
 	// maxManifestSize bounds an index, a manifest or a config read into
 	// memory; registries refuse manifests over 4 MiB.
 	maxManifestSize = 8 << 20
-	// maxBlobName bounds a blob's name in the table: "blobs/sha512/" and
-	// 128 hex digits.
-	maxBlobName = 160
+	// maxTarName bounds a name in the table: a blob's is "blobs/sha512/"
+	// and 128 hex digits; docker save's older files are "HEX/layer.tar"
+	// and "HEX.json". A longer name is not an image's, and is not kept.
+	maxTarName = 160
 )
 
 // The files by which an image tar is recognised.
@@ -40,8 +41,8 @@ const (
 	tarDockerFile    = "manifest.json" // docker save's list of images
 )
 
-// imageTar is the table of an image tar: where each blob and each file that
-// names its kind starts and how long it is.
+// imageTar is the table of an image tar: where each of its files starts and
+// how long it is.
 type imageTar struct {
 	path    string
 	entries map[string]tarEntry // cleaned name -> place
@@ -77,11 +78,11 @@ func readImageTar(file string) (*imageTar, error) {
 			return nil, fmt.Errorf("%s is a truncated or corrupt tar (after %d entries): %w", file, i, err)
 		}
 		name := path.Clean(strings.TrimPrefix(hdr.Name, "/"))
-		if hdr.Typeflag != tar.TypeReg || !isImageTarFile(name) {
+		if hdr.Typeflag != tar.TypeReg || len(name) > maxTarName {
 			continue
 		}
-		if len(t.entries) == maxTarBlobs {
-			return nil, fmt.Errorf("%s holds more than %d blobs: not an image tar", file, maxTarBlobs)
+		if len(t.entries) == maxTarFiles {
+			return nil, fmt.Errorf("%s holds more than %d files: not an image tar", file, maxTarFiles)
 		}
 		offset, err := f.Seek(0, io.SeekCurrent)
 		if err != nil {
@@ -90,16 +91,6 @@ func readImageTar(file string) (*imageTar, error) {
 		t.entries[name] = tarEntry{offset: offset, size: hdr.Size}
 	}
 	return t, nil
-}
-
-// isImageTarFile says whether name is a file of the table: a kind file or
-// a blob, "blobs/ALG/HEX"; a longer name is no blob, and is not kept.
-func isImageTarFile(name string) bool {
-	switch name {
-	case tarOCILayoutFile, tarOCIIndexFile, tarDockerFile:
-		return true
-	}
-	return strings.HasPrefix(name, "blobs/") && len(name) <= maxBlobName
 }
 
 func (t *imageTar) has(name string) bool {

@@ -163,12 +163,17 @@ func TestOpenTarDamaged(t *testing.T) {
 	f.Close()
 	other := tarOf(t, writeTree(t, map[string]string{"etc/hostname": "box\n"}))
 	huge := tarOf(t, writeTree(t, map[string]string{"manifest.json": "[" + strings.Repeat(" ", maxManifestSize) + "]"}))
+	hugeConfig := tarOf(t, writeTree(t, map[string]string{
+		"manifest.json": `[{"Config":"big.json","RepoTags":[],"Layers":[]}]`,
+		"big.json":      "{" + strings.Repeat(" ", maxManifestSize) + "}",
+	}))
 	for file, want := range map[string]string{
-		truncated: truncated + " is a truncated or corrupt tar",
-		text:      text + " is not a tar",
-		gz:        gz + " is gzip-compressed: an image tar is read uncompressed (gunzip it first)",
-		other:     other + " is a tar, but neither a docker save archive (no manifest.json) nor an OCI image layout",
-		huge:      "open docker archive " + huge + ": its manifest.json has 8388610 bytes, more than the 8388608 it may have",
+		truncated:  truncated + " is a truncated or corrupt tar",
+		text:       text + " is not a tar",
+		gz:         gz + " is gzip-compressed: an image tar is read uncompressed (gunzip it first)",
+		other:      other + " is a tar, but neither a docker save archive (no manifest.json) nor an OCI image layout",
+		huge:       "open docker archive " + huge + ": its manifest.json has 8388610 bytes, more than the 8388608 it may have",
+		hugeConfig: "open docker archive " + hugeConfig + ": its config big.json has 8388610 bytes, more than the 8388608 it may have",
 	} {
 		if _, err := OpenTar(file); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("OpenTar(%s): %v, want an error containing %q", file, err, want)

@@ -3,7 +3,9 @@ package registry
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -134,8 +136,18 @@ func openDockerTar(t *imageTar) (v1.Image, error) {
 	if !t.isDockerArchive() {
 		return nil, fmt.Errorf("open docker archive %s: no %s: not a tar written by docker save", t.path, tarDockerFile)
 	}
+	// The tarball package reads manifest.json and the config whole.
 	if size := t.entries[tarDockerFile].size; size > maxManifestSize {
 		return nil, fmt.Errorf("open docker archive %s: its %s has %d bytes, more than the %d it may have", t.path, tarDockerFile, size, maxManifestSize)
+	}
+	manifest, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(t.path) })
+	if err != nil {
+		return nil, fmt.Errorf("open docker archive %s: %s: %w", t.path, tarDockerFile, err)
+	}
+	for _, m := range manifest {
+		if size := t.entries[path.Clean(m.Config)].size; size > maxManifestSize {
+			return nil, fmt.Errorf("open docker archive %s: its config %s has %d bytes, more than the %d it may have", t.path, m.Config, size, maxManifestSize)
+		}
 	}
 	img, err := tarball.ImageFromPath(t.path, nil)
 	if err != nil {
@@ -185,10 +197,10 @@ func openLayoutTar(t *imageTar, digest, tag string) (v1.Image, error) {
 	return pickImage(idx, t.path, digest, tag)
 }
 
-// pickImage picks, from the index of the layout at path, the manifest of
-// digest, the one tagged tag, or with neither the one there is.
-func pickImage(idx v1.ImageIndex, path, digest, tag string) (v1.Image, error) {
-	what := "OCI layout " + path
+// pickImage picks, from the index of the layout at layoutPath, the
+// manifest of digest, the one tagged tag, or with neither the one there is.
+func pickImage(idx v1.ImageIndex, layoutPath, digest, tag string) (v1.Image, error) {
+	what := "OCI layout " + layoutPath
 	manifest, err := idx.IndexManifest()
 	if err != nil {
 		return nil, fmt.Errorf("read %s index: %w", what, err)
@@ -211,7 +223,7 @@ func pickImage(idx v1.ImageIndex, path, digest, tag string) (v1.Image, error) {
 	case len(picked) == 0:
 		return nil, fmt.Errorf("%s holds no image", what)
 	case len(picked) > 1:
-		return nil, fmt.Errorf("%s holds %d images: name one as %s%s:TAG or %s%s@DIGEST", what, len(picked), OCILayoutPrefix, path, OCILayoutPrefix, path)
+		return nil, fmt.Errorf("%s holds %d images: name one as %s%s:TAG or %s%s@DIGEST", what, len(picked), OCILayoutPrefix, layoutPath, OCILayoutPrefix, layoutPath)
 	}
 	d := picked[0]
 	if d.MediaType.IsIndex() {
