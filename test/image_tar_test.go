@@ -7,9 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -64,6 +66,31 @@ func TestImageTarTargets(t *testing.T) {
 	// A directory is still a root filesystem.
 	if r := runCmd(t, nil, binary, "sbom", testRootfs(t)); r.code != 0 || !strings.Contains(r.stdout, "deb") {
 		t.Errorf("sbom of a directory: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestScanDockerSave: the tar "docker save" of Docker Engine writes (an OCI
+// layout with docker's manifest.json) is a target by its content, and as
+// docker-archive: and oci-layout:.
+func TestScanDockerSave(t *testing.T) {
+	engine := startDockerEngine(t)
+	env := engine.cli(t)
+	module, err := crane.Layer(map[string][]byte{"app/node_modules/listed/package.json": []byte(npmPackage("listed", "2.0.1"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(busyboxImage(t, "ID=debian\nVERSION_ID=12\n"), module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine.loadImage(t, env, "app:1", img)
+	saved := filepath.Join(t.TempDir(), "saved.tar")
+	engine.mustDocker(t, env, "save", "-o", saved, "app:1")
+	for _, target := range []string{saved, "docker-archive:" + saved, "oci-layout:" + saved} {
+		r := runCmd(t, nil, binary, "sbom", target)
+		if r.code != 0 || !strings.Contains(r.stdout, "listed") || !strings.Contains(r.stdout, "2.0.1") {
+			t.Errorf("sbom %s: exit %d, want listed 2.0.1\nstdout:\n%s\nstderr:\n%s", target, r.code, r.stdout, r.stderr)
+		}
 	}
 }
 
