@@ -19,9 +19,9 @@ import (
 )
 
 // An image tar is read in place: one pass over its headers notes where each
-// blob's bytes are, and each blob is then read from there when it is
+// file's bytes are, and each blob is then read from there when it is
 // wanted, its digest checked. Nothing is extracted to disk, and memory holds
-// the table of blobs, not their content.
+// the table of files, not their content.
 const (
 	// maxTarFiles bounds the table: an image tar holds a few files a layer.
 	maxTarFiles = 1 << 16
@@ -50,8 +50,8 @@ type imageTar struct {
 
 type tarEntry struct{ offset, size int64 }
 
-// readImageTar reads the headers of the tar file and notes its blobs and
-// its kind files, skipping the content. A truncated or corrupt tar is an
+// readImageTar reads the headers of the tar file and notes where each
+// regular file is, skipping the content. A truncated or corrupt tar is an
 // error naming the file.
 func readImageTar(file string) (*imageTar, error) {
 	f, err := os.Open(file)
