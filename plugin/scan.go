@@ -25,9 +25,9 @@ func newScanCmd(dockerCli command.Cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan [OPTIONS] TARGET",
 		Short: "Find the vulnerabilities of a root filesystem or an image, offline",
-		Long: `Catalog TARGET (as for "sbom": DIR, oci-layout:PATH[:TAG|@DIGEST],
-docker-archive:FILE, registry:REF, or sbom:FILE for an SPDX document's
-packages), match its
+		Long: `Catalog TARGET (as for "sbom": DIR, an image tar FILE known by its
+content, oci-layout:PATH[:TAG|@DIGEST], docker-archive:FILE, registry:REF,
+or sbom:FILE for an SPDX document's packages), match its
 packages against the offline OSV database and
 apply the policy. Distro packages match by their source package, with the
 distro's own version order, so backported fixes are not reported.
@@ -55,6 +55,9 @@ database).`,
 
   # Match an SBOM again, with today's database and the team's policy file
   docker secure scan --policy secure-build.yaml sbom:app.spdx.json
+
+  # The OCI tar a build wrote with -o type=oci,dest=app.tar
+  docker secure scan app.tar
 
   # A markdown summary for a CI job
   docker secure scan --format markdown oci-layout:./layout >> "$GITHUB_STEP_SUMMARY"`,

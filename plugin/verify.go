@@ -52,6 +52,14 @@ of the build is shown by "inspect", not applied.
 For each platform it prints the verdict, the verdict made at build time and
 when, and the findings that are new since the build.
 
+IMAGE is a reference in a registry, REF or registry:REF. Each attestation must
+speak of its platform's image manifest: its subject names it or, for an image
+exported without a name (BuildKit then leaves the subject empty), the index
+binds its attestation manifest to it (vnd.docker.reference.digest). An image
+on this machine (an image tar, an OCI layout) is refused: push it with its
+attestations ("crane push DIR REF" of the folder -o type=oci,tar=false,dest=DIR
+writes), or scan it where it is with "docker secure scan".
+
 An image without attestations is an error, unless --scan: then each
 platform's image is pulled and its filesystem scanned, as
 "docker secure scan registry:IMAGE" does. Credentials come from the Docker

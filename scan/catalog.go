@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"os"
 	"strings"
 
 	"github.com/secure-build/secure-build/registry"
@@ -11,14 +12,23 @@ import (
 // Catalog catalogs what target names, for the sbom and scan commands: an image
 // source (registry:, oci-layout:, docker-archive:), whose layers are applied
 // in order into a temporary folder removed before it returns; the packages
-// of an SPDX document, "sbom:FILE"; or else a directory holding a root
-// filesystem. The SBOM's source is the target as given.
+// of an SPDX document, "sbom:FILE"; a file, which must be an image tar
+// (docker save's or an OCI layout's, told apart by content); or else a
+// directory holding a root filesystem. The SBOM's source is the target as
+// given.
 func Catalog(ctx context.Context, target string) (*sbom.SBOM, error) {
 	if file, ok := strings.CutPrefix(target, sbom.SBOMPrefix); ok {
 		return sbom.ReadSPDX(file)
 	}
 	if registry.IsSource(target) {
 		img, err := registry.Open(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		return sbom.CatalogImage(ctx, img, target)
+	}
+	if fi, err := os.Stat(target); err == nil && !fi.IsDir() {
+		img, err := registry.OpenTar(target)
 		if err != nil {
 			return nil, err
 		}
