@@ -522,8 +522,9 @@ func printableStatus(s *client.SolveStatus) *client.SolveStatus {
 	return s
 }
 
-// printVerdicts prints each platform's verdict and counts, and returns the
-// policy's error when some platform failed.
+// printVerdicts prints each platform's counts, with the verdict of those
+// that passed, and returns the policy's error when some platform failed:
+// printed last, it is the verdict of those, said once.
 func printVerdicts(w io.Writer, scans []frontend.PlatformScan) error {
 	if len(scans) == 0 {
 		return nil
@@ -531,15 +532,13 @@ func printVerdicts(w io.Writer, scans []frontend.PlatformScan) error {
 	fmt.Fprintln(w)
 	var failing []frontend.PlatformScan
 	for _, s := range frontend.SortScans(scans) {
-		fmt.Fprintf(w, "secure-build %s: %s\n  %s; %d packages; database %s old\n",
-			s.Platform, report.VerdictLine(s.Report), report.Summary(s.Report.Findings),
-			s.Packages, roundAge(s.DatabaseAge))
-		if s.Report.Database.Stale != "" {
-			fmt.Fprintf(w, "  warning: %s\n", report.Printable(s.Report.Database.Stale))
-		}
+		counts := fmt.Sprintf("%s; %d packages; database %s old", report.ScanSummary(s.Report), s.Packages, roundAge(s.DatabaseAge))
 		if !s.Report.Verdict.Pass {
 			failing = append(failing, s)
+			fmt.Fprintf(w, "secure-build %s: %s\n", s.Platform, counts)
+			continue
 		}
+		fmt.Fprintf(w, "secure-build %s: %s\n  %s\n", s.Platform, report.VerdictLine(s.Report), counts)
 	}
 	if len(failing) > 0 {
 		return &frontend.PolicyError{Scans: failing}

@@ -1,10 +1,18 @@
 package plugin
 
 import (
+	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/secure-build/secure-build/frontend"
+	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/report"
+	"github.com/secure-build/secure-build/vuln"
 
 	"github.com/creack/pty"
 	"github.com/docker/cli/cli/command"
@@ -92,5 +100,34 @@ func TestProgressOutputIsTheTerminal(t *testing.T) {
 	}
 	if _, err := progressui.NewDisplay(progressOutput(dockerCli), progressui.TtyMode); err != nil {
 		t.Errorf("--progress tty on a terminal: %v", err)
+	}
+}
+
+// TestPrintVerdicts: a passing platform gets its verdict and counts, the
+// counts saying what was suppressed; a failing one only its counts, its
+// verdict being the error printed last.
+func TestPrintVerdicts(t *testing.T) {
+	critical := vuln.Finding{ID: "CVE-2021-44906", Severity: vuln.Critical, FixedVersion: "1.2.6", Package: vuln.Package{Name: "minimist", Version: "1.2.5"}}
+	threshold := policy.Default.String()
+	passed := frontend.PlatformScan{Platform: "linux/amd64", Packages: 3, DatabaseAge: 2 * time.Hour, Report: &report.Scan{
+		Findings: []vuln.Finding{critical},
+		Verdict: policy.Verdict{Pass: true, Threshold: threshold, Suppressed: []policy.Suppressed{
+			{Finding: critical, By: "ignore", Status: "not_affected", Reason: "not reachable", Source: "secure-build.yaml:3"}}},
+	}}
+	failed := frontend.PlatformScan{Platform: "linux/arm64", Packages: 3, DatabaseAge: 2 * time.Hour, Report: &report.Scan{
+		Findings: []vuln.Finding{critical},
+		Verdict:  policy.Verdict{Threshold: threshold, Failing: []vuln.Finding{critical}},
+	}}
+	var buf bytes.Buffer
+	err := printVerdicts(&buf, []frontend.PlatformScan{failed, passed})
+	want := "\nsecure-build linux/amd64: PASS (fail on: critical or higher, fixable only)\n" +
+		"  critical: 1 fixable of 1 (1 suppressed); 3 packages; database 2 hours old\n" +
+		"secure-build linux/arm64: critical: 1 fixable of 1; 3 packages; database 2 hours old\n"
+	if buf.String() != want {
+		t.Errorf("printed:\n%s\nwant:\n%s", buf.String(), want)
+	}
+	pe, ok := errors.AsType[*frontend.PolicyError](err)
+	if !ok || len(pe.Scans) != 1 || pe.Scans[0].Platform != "linux/arm64" || strings.Count(err.Error(), "CVE-2021-44906") != 1 {
+		t.Errorf("error %v, want the policy error of linux/arm64 naming CVE-2021-44906 once", err)
 	}
 }

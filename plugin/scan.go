@@ -14,10 +14,11 @@ import (
 )
 
 type scanOptions struct {
-	db     dbFlags
-	policy policyFlags
-	format string
-	output string
+	db      dbFlags
+	policy  policyFlags
+	format  string
+	output  string
+	summary bool
 }
 
 func newScanCmd(dockerCli command.Cli) *cobra.Command {
@@ -47,8 +48,11 @@ packages of what was not read pass unseen.
 
 Exit status: 0 the policy passed, 1 it failed, 2 an error (bad input, no
 database).`,
-		Example: `  # Table of the fixable findings of a root filesystem
+		Example: `  # Table of every finding of a root filesystem, by the file each package was found in
   docker secure scan ./rootfs
+
+  # Only the counts by severity and the verdict
+  docker secure scan --summary ./rootfs
 
   # Fail on high or critical findings, fixable or not; SARIF for code scanning
   docker secure scan --fail-on high --only-fixable=false --format sarif -o scan.sarif docker-archive:app.tar
@@ -70,6 +74,7 @@ database).`,
 	opts.db.bind(flags)
 	flags.StringVar(&opts.format, "format", "table", "Output format: "+strings.Join(report.Formats, ", "))
 	flags.StringVarP(&opts.output, "output", "o", "", "Write the report to FILE instead of standard output")
+	flags.BoolVar(&opts.summary, "summary", false, "Table format: only the counts by severity and the verdict, not every finding")
 	opts.policy.bind(flags)
 	return cmd
 }
@@ -77,6 +82,9 @@ database).`,
 func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target string) error {
 	if !slices.Contains(report.Formats, opts.format) {
 		return fmt.Errorf("--format %q: want one of %s", opts.format, strings.Join(report.Formats, ", "))
+	}
+	if opts.summary && opts.format != "table" {
+		return fmt.Errorf("--summary is a form of the table: it cannot be used with --format %s", opts.format)
 	}
 	pol, err := opts.policy.resolve(cmd.Context())
 	if err != nil {
@@ -101,11 +109,20 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	if rep.Database.Stale != "" {
 		fmt.Fprintf(stderr, "warning: %s\n", rep.Database.Stale)
 	}
-	if err := writeOutput(dockerCli.Out(), opts.output, func(w io.Writer) error { return report.Write(w, opts.format, rep) }); err != nil {
+	write := func(w io.Writer) error { return report.Write(w, opts.format, rep) }
+	if opts.summary {
+		write = func(w io.Writer) error { return report.WriteTableSummary(w, rep) }
+	}
+	if err := writeOutput(dockerCli.Out(), opts.output, write); err != nil {
 		return err
 	}
 	if !rep.Verdict.Pass {
-		return cli.StatusError{Cause: &scan.PolicyError{Verdict: rep.Verdict}, StatusCode: ExitPolicyFailed}
+		failed := cli.StatusError{Cause: &scan.PolicyError{Verdict: rep.Verdict}, StatusCode: ExitPolicyFailed}
+		if opts.format == "table" && (opts.output == "" || opts.output == "-") {
+			// The table just printed ends with the verdict: say it once.
+			failed.Status = "policy failed: see the verdict above"
+		}
+		return failed
 	}
 	return nil
 }

@@ -141,14 +141,19 @@ type PolicyError struct {
 	Verdict policy.Verdict
 }
 
+// Error names the threshold once, then each failing finding (highest
+// severity first, the fixable ones first within it) and each failing rule.
 func (e *PolicyError) Error() string {
 	what := "policy failed"
 	if e.Name != "" {
 		what += " for " + report.Printable(e.Name)
 	}
-	reasons := e.Verdict.Reasons()
-	for i, r := range reasons {
-		reasons[i] = report.Printable(r)
+	var reasons []string
+	for _, f := range vuln.Sorted(e.Verdict.Failing) {
+		reasons = append(reasons, report.Printable(fmt.Sprintf("%s %s %s %s -> %s", f.Severity, f.ID, f.Package.Name, f.Package.Version, f.Fix())))
+	}
+	for _, r := range e.Verdict.RuleReasons() {
+		reasons = append(reasons, report.Printable(r))
 	}
 	return fmt.Sprintf("%s (%s):\n  %s", what, e.Verdict.Threshold, strings.Join(reasons, "\n  "))
 }
