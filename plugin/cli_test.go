@@ -120,8 +120,13 @@ func TestIncludeUnfixable(t *testing.T) {
 		t.Errorf("default: exit %d, want 0:\n%s", code, stderr)
 	}
 	for _, flag := range []string{"--include-unfixable", "--only-fixable=false"} {
-		if _, stderr, code := run(t, "scan", "--db", db, flag, root); code != ExitPolicyFailed || !strings.Contains(stderr, "GHSA-2099-last-aff listed 2.0.1 -> no fix yet (fail on: critical or higher)") {
+		stdout, stderr, code := run(t, "scan", "--db", db, "--format", "json", flag, root)
+		if code != ExitPolicyFailed || !strings.Contains(stderr, "GHSA-2099-last-aff listed 2.0.1 -> no fix yet (fail on: critical or higher)") {
 			t.Errorf("%s: exit %d, want %d naming the unfixed finding:\n%s", flag, code, ExitPolicyFailed, stderr)
+		}
+		warned := strings.Contains(stderr, "warning: --only-fixable is deprecated: use --include-unfixable")
+		if warned != (flag == "--only-fixable=false") || strings.Contains(stdout, "deprecated") {
+			t.Errorf("%s: the deprecation warning, on stderr only, is wrong:\nstdout:\n%.300s\nstderr:\n%s", flag, stdout, stderr)
 		}
 	}
 }
@@ -155,7 +160,7 @@ func TestOnlyFixableFlags(t *testing.T) {
 			t.Errorf("%q: only-fixable %s, want %s", tc.args, got, tc.want)
 		}
 	}
-	if f := newScanCmd(nil).Flags().Lookup("only-fixable"); f == nil || !f.Hidden || f.Deprecated == "" {
+	if f := newScanCmd(nil).Flags().Lookup("only-fixable"); f == nil || !f.Hidden || len(f.Annotations[deprecatedFlag]) == 0 {
 		t.Errorf("--only-fixable is not kept as a hidden deprecated alias: %+v", f)
 	}
 }

@@ -75,8 +75,10 @@ func bindOnlyFixable(flags *pflag.FlagSet, only **bool) {
 	flags.Var(&onlyFixableFlag{only: only, negate: true}, "include-unfixable", "Findings with no fixed version fail too (by default only fixable ones do)")
 	flags.Lookup("include-unfixable").NoOptDefVal = "true"
 	flags.Var(&onlyFixableFlag{only: only}, "only-fixable", "Only findings with a fixed version fail")
-	flags.Lookup("only-fixable").NoOptDefVal = "true"
-	_ = flags.MarkDeprecated("only-fixable", "use --include-unfixable to fail on findings with no fix too; fixable-only is the default")
+	old := flags.Lookup("only-fixable")
+	old.NoOptDefVal = "true"
+	old.Hidden = true
+	old.Annotations = map[string][]string{deprecatedFlag: {"use --include-unfixable to fail on findings with no fix too; fixable-only is the default"}}
 }
 
 // onlyFixableFlag is a bool flag that sets the threshold's only-fixable to

@@ -14,6 +14,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/secure-build/secure-build/report"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Version is secure-build's version, set at build time with
@@ -154,6 +155,7 @@ func withExitStatus(cmd *cobra.Command) {
 		cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	} else if run := cmd.RunE; run != nil {
 		cmd.RunE = func(c *cobra.Command, args []string) error {
+			warnDeprecated(c)
 			err := run(c, args)
 			if err == nil {
 				return nil
@@ -172,6 +174,21 @@ func withExitStatus(cmd *cobra.Command) {
 	for _, sub := range cmd.Commands() {
 		withExitStatus(sub)
 	}
+}
+
+// deprecatedFlag annotates a flag kept for old scripts, hidden from help,
+// with what to use instead. pflag's own deprecation note would be printed
+// where cobra prints help, which under the docker CLI is stdout, into the
+// JSON or SARIF a user redirects there.
+const deprecatedFlag = "secure-build/deprecated"
+
+// warnDeprecated says on stderr which deprecated flags c was given.
+func warnDeprecated(c *cobra.Command) {
+	c.Flags().Visit(func(f *pflag.Flag) {
+		if instead := f.Annotations[deprecatedFlag]; len(instead) > 0 {
+			fmt.Fprintf(c.ErrOrStderr(), "warning: --%s is deprecated: %s\n", f.Name, instead[0])
+		}
+	})
 }
 
 // NewRootCmd returns the "secure" command: name is "secure" under the Docker
@@ -205,7 +222,7 @@ error); 3 the policy failed (build, scan, verify; --exit-code N sets N, and
 		Version:       Version,
 	}
 	cmd.SetVersionTemplate("secure-build {{.Version}}\n")
-	// Help, and pflag's deprecation notes, go where the commands write.
+	// Help and warnings go where the commands write.
 	cmd.SetOut(dockerCli.Out())
 	cmd.SetErr(dockerCli.Err())
 	// Found before the docker CLI's own, which exits 125.
