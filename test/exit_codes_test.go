@@ -3,8 +3,10 @@ package test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secure-build/secure-build/internal/attesttest"
 	"github.com/secure-build/secure-build/internal/testutil"
@@ -176,5 +178,20 @@ func TestBuildExitCodesThroughDockerCLI(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("docker secure %q: exit %d, want %d saying %q\n%s", tc.args, r.code, tc.code, tc.want, r.stderr)
 		}
+	}
+}
+
+// TestStaleDatabaseAgeThroughDockerCLI: a database a few seconds older than
+// --max-db-age is said to be that old, not "0s" (the age was rounded to
+// the hour).
+func TestStaleDatabaseAgeThroughDockerCLI(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "db")
+	if r := runCmd(t, nil, binary, "db", "import", "--db", db, "../vuln/testdata/osv/npm"); r.code != 0 {
+		t.Fatalf("db import: exit %d\n%s", r.code, r.stderr)
+	}
+	time.Sleep(2 * time.Second)
+	r := runCmd(t, pluginConfig(t), "docker", "secure", "db", "status", "--db", db, "--max-db-age", "1s")
+	if stale := regexp.MustCompile(`last updated [2-9]s ago \(more than 1s\)`); r.code != 0 || !stale.MatchString(r.stderr) {
+		t.Errorf("db status --max-db-age 1s of a 2-second-old database: exit %d, want a warning matching %s:\n%s", r.code, stale, r.stderr)
 	}
 }
