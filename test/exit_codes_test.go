@@ -173,6 +173,7 @@ func TestBuildExitCodesThroughDockerCLI(t *testing.T) {
 		{build(unfixed), 0, "secure-build linux/amd64: PASS"},
 		{build("--include-unfixable", unfixed), exitPolicyFailed, unfixedCriticalID + " in listed 2.0.1 -> no fix yet"},
 		{build("--build-arg", "SECURE_BUILD_ONLY_FIXABLE=false", unfixed), exitPolicyFailed, unfixedCriticalID + " in listed 2.0.1 -> no fix yet"},
+		{build("--only-fixable=false", unfixed), exitPolicyFailed, "warning: --only-fixable is deprecated: use --include-unfixable"},
 	} {
 		r := docker.run(t, env, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
