@@ -118,8 +118,7 @@ Policy: secure-build.yaml at the root of the build context, or the file
 on a fixable critical finding and warn on the base-image and Dockerfile
 practices. --fail-on and --include-unfixable, or the build args
 SECURE_BUILD_FAIL_ON and SECURE_BUILD_ONLY_FIXABLE, override the file's
-threshold. Broken
-Dockerfile rules show as build warnings on their line.
+threshold. Broken Dockerfile rules show as build warnings on their line.
 
 An INCOMPLETE scan fails the build: one where a package database, a
 lockfile, an archive or a package's version that decides findings could not
