@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +32,7 @@ import (
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // ScannerImage is the published scanner image the scan step runs in when the
@@ -79,13 +81,14 @@ type buildOptions struct {
 	// Scan
 	db           dbFlags
 	failOn       string
-	onlyFixable  string
+	onlyFixable  *bool
 	incomplete   string
 	policyFile   string
 	sbomOutput   string
 	reportFile   string
 	reportFormat string
 	scannerImage string
+	exitCode     int
 
 	builder string
 }
@@ -116,9 +119,9 @@ the context secure-build-db; --build-context secure-build-db=... names another.
 Policy: secure-build.yaml at the root of the build context, or the file
 --policy names (never a file from the image being built); without one, fail
 on a fixable critical finding and warn on the base-image and Dockerfile
-practices. --fail-on and --only-fixable, or the build args SECURE_BUILD_FAIL_ON
-and SECURE_BUILD_ONLY_FIXABLE, override the file's threshold. Broken
-Dockerfile rules show as build warnings on their line.
+practices. --fail-on and --include-unfixable, or the build args
+SECURE_BUILD_FAIL_ON and SECURE_BUILD_ONLY_FIXABLE, override the file's
+threshold. Broken Dockerfile rules show as build warnings on their line.
 
 An INCOMPLETE scan fails the build: one where a package database, a
 lockfile, an archive or a package's version that decides findings could not
@@ -127,8 +130,9 @@ be read completely (each named with why). The policy rule scan.incomplete,
 it, at the risk of letting the vulnerable packages of what was not read
 pass unseen.
 
-Exit status: 0 built, 1 the build failed or the policy failed (each with its
-own message).`,
+Exit status: 0 built; 1 the build failed, as docker buildx build; 3 the
+policy failed, or the status --exit-code sets (1 to 125); 2 a usage error
+(an unknown flag, no PATH, a bad value of a scan flag).`,
 		Example: `  # Build and scan on Docker Engine, loading app:1 with its attestations
   docker secure build -t app:1 .
 
@@ -149,9 +153,12 @@ own message).`,
   # Fail on high findings too, and keep an SBOM and a SARIF report
   docker secure build --fail-on high --sbom-output app.spdx.json \
     --report scan.sarif --report-format sarif -o type=oci,dest=app.tar .`,
-		Args: cli.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.contextPath = args[0]
+			if err := checkScanFlags(cmd.Flags(), opts); err != nil {
+				return cli.StatusError{Cause: err, Status: err.Error(), StatusCode: ExitError}
+			}
 			// Ctrl-C cancels the build: under the Docker CLI the plugin's
 			// context ends when the CLI is interrupted; run standalone, or
 			// signalled directly, the signal ends it. A second one kills.
@@ -200,21 +207,18 @@ own message).`,
 
 	opts.db.bind(flags)
 	flags.StringVar(&opts.failOn, "fail-on", "", "Lowest severity that fails the build: critical, high, medium, low, unknown, none (default critical)")
-	flags.StringVar(&opts.onlyFixable, "only-fixable", "", "Only findings with a fixed version fail the build: true or false (default true)")
-	flags.Lookup("only-fixable").NoOptDefVal = "true"
+	bindOnlyFixable(flags, &opts.onlyFixable)
 	flags.StringVar(&opts.incomplete, "incomplete", "", "What an incomplete scan (a package database, lockfile or archive that could not be read completely) does: fail, warn or off; warn and off let the vulnerable packages of what was not read pass unseen (default fail)")
 	flags.StringVar(&opts.policyFile, "policy", "", "Policy file (default: secure-build.yaml at the root of the build context)")
 	flags.StringVar(&opts.sbomOutput, "sbom-output", "", "Also write the final stage's SPDX 2.3 SBOM to FILE (one file a platform: FILE gets the platform in its name)")
 	flags.StringVar(&opts.reportFile, "report", "", "Also write the scan report to FILE")
 	flags.StringVar(&opts.reportFormat, "report-format", "json", "Report format: json, sarif, markdown, cyclonedx-json")
 	flags.StringVar(&opts.scannerImage, "scanner-image", "", "Run the scan step in this image instead of sending this binary to the builder")
+	flags.IntVar(&opts.exitCode, "exit-code", ExitPolicyFailed, "Exit status when the policy fails the build (1 to 125)")
 	return cmd
 }
 
 func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) error {
-	if err := checkScanFlags(opts); err != nil {
-		return err
-	}
 	progressMode, printImageID, err := opts.displayMode()
 	if err != nil {
 		return err
@@ -339,13 +343,13 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 			fmt.Fprintf(dockerCli.Err(), "warning: %v\n", writeErr)
 		}
 		if failed != nil {
-			return cli.StatusError{Cause: failed, Status: failed.Error(), StatusCode: ExitPolicyFailed}
+			return cli.StatusError{Cause: failed, Status: failed.Error(), StatusCode: opts.exitCode}
 		}
 		if ctx.Err() != nil {
 			return cli.StatusError{Cause: ctx.Err(), Status: "build canceled", StatusCode: ExitBuildFailed}
 		}
 		printErrorSource(dockerCli.Err(), buildErr)
-		return cli.StatusError{Cause: buildErr, Status: "build failed: " + buildErr.Error(), StatusCode: ExitBuildFailed}
+		return cli.StatusError{Cause: buildErr, Status: buildErr.Error(), StatusCode: ExitBuildFailed}
 	}
 	if writeErr != nil {
 		return writeErr
@@ -443,8 +447,8 @@ func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
 	if _, set := attrs["build-arg:"+frontend.ArgMaxDBAge]; !set && opts.db.maxAge != vuln.DefaultMaxAge {
 		attrs["build-arg:"+frontend.ArgMaxDBAge] = opts.db.maxAge.String()
 	}
-	if opts.onlyFixable != "" {
-		attrs["build-arg:"+frontend.ArgOnlyFixable] = opts.onlyFixable
+	if opts.onlyFixable != nil {
+		attrs["build-arg:"+frontend.ArgOnlyFixable] = strconv.FormatBool(*opts.onlyFixable)
 	}
 	if opts.incomplete != "" {
 		attrs["build-arg:"+frontend.ArgIncomplete] = opts.incomplete
@@ -468,19 +472,27 @@ func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
 }
 
 // checkScanFlags refuses bad scan flags before anything is built.
-func checkScanFlags(opts buildOptions) error {
+func checkScanFlags(flags *pflag.FlagSet, opts buildOptions) error {
 	if opts.failOn != "" {
 		if _, err := policy.ParseLevel(opts.failOn); err != nil {
-			return fmt.Errorf("--fail-on: %w", err)
+			return fmt.Errorf("--fail-on %w", err)
 		}
-	}
-	if opts.onlyFixable != "" && opts.onlyFixable != "true" && opts.onlyFixable != "false" {
-		return fmt.Errorf("--only-fixable=%q: want true or false", opts.onlyFixable)
 	}
 	if opts.incomplete != "" {
 		if _, err := policy.ParseAction(opts.incomplete); err != nil {
-			return fmt.Errorf("--incomplete: %w", err)
+			return fmt.Errorf("--incomplete %w", err)
 		}
+	}
+	if opts.exitCode == 0 {
+		// The frontend stops a failing build before export: there is no
+		// image a status 0 could stand for.
+		return fmt.Errorf("--exit-code 0: a build its policy fails exports nothing, so it cannot pass; to let findings through, use --fail-on none or the policy file's ignore entries")
+	}
+	if err := checkExitCode(opts.exitCode); err != nil {
+		return err
+	}
+	if opts.reportFile == "" && flags.Changed("report-format") {
+		return fmt.Errorf("--report-format %s: no --report FILE to write it to", opts.reportFormat)
 	}
 	if opts.reportFile != "" && (opts.reportFormat == "table" || !slices.Contains(report.Formats, opts.reportFormat)) {
 		return fmt.Errorf("--report-format %q: want json, sarif, markdown or cyclonedx-json", opts.reportFormat)

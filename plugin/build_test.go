@@ -42,8 +42,8 @@ func TestBuildRefusesPlantedIIDFile(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", link); err != nil {
 		t.Fatal(err)
 	}
-	for _, opts := range []buildOptions{{iidFile: link}, {metadataFile: link}} {
-		if err := checkScanFlags(opts); err == nil || !strings.Contains(err.Error(), link+": is a symbolic link") {
+	for _, opts := range []buildOptions{{iidFile: link, exitCode: ExitPolicyFailed}, {metadataFile: link, exitCode: ExitPolicyFailed}} {
+		if err := checkScanFlags(newBuildCmd(nil).Flags(), opts); err == nil || !strings.Contains(err.Error(), link+": is a symbolic link") {
 			t.Errorf("%+v: %v, want the link refused before the build", opts, err)
 		}
 	}

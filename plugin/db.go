@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/docker/cli/cli/command"
+	"github.com/google/osv-scalibr/inventory/osvecosystem"
+	"github.com/package-url/packageurl-go"
 	"github.com/secure-build/secure-build/scan"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/spf13/cobra"
@@ -83,8 +86,13 @@ its progress and rate; elsewhere (a CI log) only the results are printed.`,
 		Example: `  docker secure db update
   docker secure db update --ecosystem Debian --ecosystem Go
   docker secure db update --base-url https://mirror.example.com/osv`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, eco := range ecosystems {
+				if err := checkEcosystem(eco); err != nil {
+					return err
+				}
+			}
 			dir, err := db.resolve()
 			if err != nil {
 				return err
@@ -156,7 +164,7 @@ replacing that ecosystem's data. Either every path imports or none does; the
 error names the file and the record.`,
 		Example: `  docker secure db import Debian-all.zip
   docker secure db import ./osv-records/`,
-		Args: cobra.MinimumNArgs(1),
+		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := db.resolve()
 			if err != nil {
@@ -188,7 +196,7 @@ func newDBStatusCmd(dockerCli command.Cli) *cobra.Command {
 		Short: "Show where the database is, what it holds and how old it is",
 		Example: `  docker secure db status
   docker secure db status --max-db-age 24h`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := db.resolve()
 			if err != nil {
@@ -218,4 +226,32 @@ func newDBStatusCmd(dockerCli command.Cli) *cobra.Command {
 	}
 	db.bind(cmd.Flags())
 	return cmd
+}
+
+// checkEcosystem refuses a name OSV has no archive for before anything is
+// downloaded, suggesting the OSV name of a purl type or a name in another
+// case ("golang" is "Go").
+func checkEcosystem(name string) error {
+	if _, err := osvecosystem.Parse(name); err == nil && name != "" {
+		return nil
+	}
+	hint := ""
+	if osv, ok := purlTypeEcosystems[strings.ToLower(name)]; ok {
+		hint = fmt.Sprintf("; did you mean %q?", osv)
+	} else if i := slices.IndexFunc(vuln.DefaultEcosystems, func(e string) bool { return strings.EqualFold(e, name) }); i >= 0 {
+		hint = fmt.Sprintf("; did you mean %q?", vuln.DefaultEcosystems[i])
+	}
+	return fmt.Errorf("--ecosystem %q: not an OSV ecosystem%s (name them as OSV does: %s, ...)",
+		name, hint, strings.Join(vuln.DefaultEcosystems, ", "))
+}
+
+// purlTypeEcosystems are the OSV names of the purl types whose name differs
+// from their ecosystem's, as the packages' purls say them.
+var purlTypeEcosystems = map[string]string{
+	packageurl.TypeGolang:   "Go",
+	packageurl.TypeCargo:    "crates.io",
+	packageurl.TypeGem:      "RubyGems",
+	packageurl.TypeComposer: "Packagist",
+	packageurl.TypeDebian:   "Debian",
+	packageurl.TypeApk:      "Alpine",
 }

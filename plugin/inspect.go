@@ -64,7 +64,7 @@ such image, no attestations, a registry error).`,
 
   # The build-time verdict of each platform, with jq
   docker secure inspect --format json registry.example.com/app:1.4 | jq '.platforms[] | {platform, pass: .scan.verdict.pass}'`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runInspect(cmd, dockerCli, opts, args[0])
 		},

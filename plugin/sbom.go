@@ -66,7 +66,7 @@ an error.`,
 
   # Packages of an image in a registry, pulled layer by layer (no daemon)
   docker secure sbom registry:registry.example.com/app:1`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSBOM(cmd, dockerCli, opts, args[0])
 		},

@@ -35,8 +35,9 @@ distro's own version order, so backported fixes are not reported.
 
 The policy, the same everywhere: fail on a fixable critical finding, or what
 the --policy file says (its vulnerability and license rules; the base-image
-and Dockerfile practices apply to builds). --fail-on and --only-fixable
-override it; --only-fixable changes what fails the scan, never what is shown.
+and Dockerfile practices apply to builds). --fail-on and --include-unfixable
+override it; --include-unfixable changes what fails the scan (findings with
+no fixed version too), never what is shown.
 Severity "unknown" fails only with --fail-on unknown. Findings that the
 policy's ignore entries or VEX documents suppress are listed with the reason.
 
@@ -46,8 +47,9 @@ completely (each is listed with why). The policy rule scan.incomplete or
 --incomplete warn|off relax it, at the risk of letting the vulnerable
 packages of what was not read pass unseen.
 
-Exit status: 0 the policy passed, 1 it failed, 2 an error (bad input, no
-database).`,
+Exit status: 0 the policy passed; 3 it failed, or the status --exit-code
+sets (0 only reports the failure); 2 a usage or input error (a bad flag, a
+missing target, no database).`,
 		Example: `  # Table of every finding of a root filesystem, by the file each package was found in
   docker secure scan ./rootfs
 
@@ -55,7 +57,10 @@ database).`,
   docker secure scan --summary ./rootfs
 
   # Fail on high or critical findings, fixable or not; SARIF for code scanning
-  docker secure scan --fail-on high --only-fixable=false --format sarif -o scan.sarif docker-archive:app.tar
+  docker secure scan --fail-on high --include-unfixable --format sarif -o scan.sarif docker-archive:app.tar
+
+  # Exit 1 when the policy fails, as a pipeline written for Trivy expects
+  docker secure scan --exit-code 1 oci-layout:./layout
 
   # Match an SBOM again, with today's database and the team's policy file
   docker secure scan --policy secure-build.yaml sbom:app.spdx.json
@@ -65,7 +70,7 @@ database).`,
 
   # A markdown summary for a CI job
   docker secure scan --format markdown oci-layout:./layout >> "$GITHUB_STEP_SUMMARY"`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(cmd, dockerCli, opts, args[0])
 		},
@@ -117,12 +122,13 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 		return err
 	}
 	if !rep.Verdict.Pass {
-		failed := cli.StatusError{Cause: &scan.PolicyError{Verdict: rep.Verdict}, StatusCode: ExitPolicyFailed}
-		if opts.format == "table" && (opts.output == "" || opts.output == "-") {
+		err := policyFailed(stderr, &scan.PolicyError{Verdict: rep.Verdict}, opts.policy.exitCode)
+		if failed, ok := err.(cli.StatusError); ok && opts.format == "table" && (opts.output == "" || opts.output == "-") {
 			// The table just printed ends with the verdict: say it once.
 			failed.Status = "policy failed: see the verdict above"
+			return failed
 		}
-		return failed
+		return err
 	}
 	return nil
 }

@@ -130,7 +130,20 @@ func Staleness(database string, updated map[string]time.Time, maxAge time.Durati
 	if database != "" {
 		what += " in " + database
 	}
-	return fmt.Sprintf("%s was last updated %s ago (more than %s): run 'docker secure db update'", what, age.Round(time.Hour), maxAge)
+	return fmt.Sprintf("%s was last updated %s ago (more than %s): run 'docker secure db update'", what, roughly(age), maxAge)
+}
+
+// roughly rounds an age to the precision a reader needs of it: seconds
+// under an hour (a 3-minute age must not read "0s" against a --max-db-age
+// of 1m), minutes under a day, hours beyond.
+func roughly(age time.Duration) time.Duration {
+	switch {
+	case age < time.Hour:
+		return age.Round(time.Second)
+	case age < 24*time.Hour:
+		return age.Round(time.Minute)
+	}
+	return age.Round(time.Hour)
 }
 
 // PolicyError is a scan whose policy failed, with why.
