@@ -189,6 +189,12 @@ func ociLayoutContext(storeID, spec string) (string, content.Store, error) {
 		if dgst, err = layoutDigest(path, tag); err != nil {
 			return "", nil, err
 		}
+		// Chosen without a digest: sent under its tag (latest for the
+		// layout's only image, as buildx sends it), so that the policy's
+		// pinning rule sees that the user pinned nothing.
+		if tag == "" {
+			tag = "latest"
+		}
 	}
 	store, err := local.NewStore(path)
 	if err != nil {

@@ -202,7 +202,12 @@ func platformSBOM(ctx context.Context, p attest.Platform) (*sbom.SBOM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sbom.CatalogImage(ctx, img, p.Image.String())
+	s, err := sbom.CatalogImage(ctx, img, p.Image.String())
+	if err != nil {
+		return nil, err
+	}
+	s.Image.Named(p.Image)
+	return s, nil
 }
 
 // newSinceBuild are the findings that the build-time scan did not report:

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/sbom"
 )
@@ -25,7 +27,18 @@ func Catalog(ctx context.Context, target string) (*sbom.SBOM, error) {
 		if err != nil {
 			return nil, err
 		}
-		return sbom.CatalogImage(ctx, img, target)
+		s, err := sbom.CatalogImage(ctx, img, target)
+		if err != nil {
+			return nil, err
+		}
+		// A registry's image is known by its repository: the SBOM's root
+		// purl names it (registry.Open parsed the reference already).
+		if ref, ok := strings.CutPrefix(target, registry.RegistryPrefix); ok {
+			if r, err := name.ParseReference(ref); err == nil {
+				s.Image.Named(r)
+			}
+		}
+		return s, nil
 	}
 	if fi, err := os.Stat(target); err == nil && !fi.IsDir() {
 		img, err := registry.OpenTar(target)
