@@ -38,7 +38,7 @@ func Image(dir, tmp string) (*Packed, error) {
 	if err != nil {
 		return nil, err
 	}
-	status := db.Status()
+	updated := db.Updated()
 	oldest := db.Oldest()
 	if err := db.Close(); err != nil {
 		return nil, fmt.Errorf("vulnerability database %s: %w", dir, err)
@@ -49,11 +49,9 @@ func Image(dir, tmp string) (*Packed, error) {
 	}
 	p := &Packed{work: work}
 	layerPath := filepath.Join(work, "layer.tar")
-	updated := map[string]time.Time{}
 	var files []string
-	for _, s := range status {
-		updated[s.Archive] = s.Updated
-		files = append(files, s.Archive+".db")
+	for archive := range updated {
+		files = append(files, archive+".db")
 	}
 	sort.Strings(files)
 	if err := writeLayer(layerPath, dir, files); err != nil {

@@ -1,71 +1,22 @@
 package frontend
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"time"
 
-	intoto "github.com/in-toto/in-toto-golang/in_toto"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/result"
+	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
 )
 
-// VulnPredicateType is the cosign vulnerability predicate, which Trivy also
-// writes; the scan result travels in it.
-const VulnPredicateType = "https://cosign.sigstore.dev/attestation/vuln/v1"
-
 const vulnFile = "scan.vuln.json"
-
-// vulnPredicate is the cosign vulnerability predicate
-// (https://github.com/sigstore/cosign/blob/main/specs/COSIGN_VULN_ATTESTATION_SPEC.md).
-// Written by hand: the only library with these types is cosign itself.
-// db.updated, db.age and verdict are secure-build's additions.
-type vulnPredicate struct {
-	Invocation vulnInvocation `json:"invocation"`
-	Scanner    vulnScanner    `json:"scanner"`
-	Metadata   vulnMetadata   `json:"metadata"`
-}
-
-type vulnInvocation struct {
-	Parameters []string `json:"parameters"`
-	URI        string   `json:"uri"`
-	EventID    string   `json:"event_id"`
-	BuilderID  string   `json:"builder.id"`
-}
-
-type vulnScanner struct {
-	URI     string          `json:"uri"`
-	Version string          `json:"version"`
-	DB      vulnDB          `json:"db"`
-	Result  json.RawMessage `json:"result"`
-}
-
-type vulnDB struct {
-	URI string `json:"uri"`
-	// Version is when the oldest archive was last imported.
-	Version string               `json:"version"`
-	Updated map[string]time.Time `json:"updated"`
-	Age     string               `json:"age"`
-}
-
-type vulnMetadata struct {
-	ScanStartedOn  time.Time   `json:"scanStartedOn"`
-	ScanFinishedOn time.Time   `json:"scanFinishedOn"`
-	Verdict        vulnVerdict `json:"verdict"`
-}
-
-type vulnVerdict struct {
-	Pass      bool      `json:"pass"`
-	Threshold string    `json:"threshold"`
-	DecidedOn time.Time `json:"decidedOn"`
-}
 
 // attach adds a passing platform's attestations: the step's SPDX documents
 // as they are (named sbom.spdx.json with sbom-core, so the exporter adds each
@@ -80,7 +31,7 @@ func attach(ctx context.Context, rb *dockerui.ResultBuilder, platform string, ou
 			result.AttestationReasonKey: []byte(result.AttestationReasonSBOM),
 			result.AttestationSBOMCore:  []byte("sbom"),
 		},
-		InToto: result.InTotoAttestation{PredicateType: intoto.PredicateSPDX},
+		InToto: result.InTotoAttestation{PredicateType: attest.SPDXPredicateType},
 	})
 	for _, extra := range out.extras {
 		rb.AddAttestation(platform, client.Attestation{
@@ -88,7 +39,7 @@ func attach(ctx context.Context, rb *dockerui.ResultBuilder, platform string, ou
 			Ref:      out.ref,
 			Path:     "/" + extra,
 			Metadata: map[string][]byte{result.AttestationReasonKey: []byte(result.AttestationReasonSBOM)},
-			InToto:   result.InTotoAttestation{PredicateType: intoto.PredicateSPDX},
+			InToto:   result.InTotoAttestation{PredicateType: attest.SPDXPredicateType},
 		})
 	}
 
@@ -96,22 +47,18 @@ func attach(ctx context.Context, rb *dockerui.ResultBuilder, platform string, ou
 		Kind:   gwpb.AttestationKind_InToto,
 		Ref:    verdict,
 		Path:   "/" + vulnFile,
-		InToto: result.InTotoAttestation{PredicateType: VulnPredicateType},
+		InToto: result.InTotoAttestation{PredicateType: attest.VulnPredicateType},
 	})
 	if len(policy.NotAffected(scan.Report.Verdict)) > 0 {
 		rb.AddAttestation(platform, client.Attestation{
 			Kind:   gwpb.AttestationKind_InToto,
 			Ref:    verdict,
 			Path:   "/" + openVEXFile,
-			InToto: result.InTotoAttestation{PredicateType: OpenVEXPredicateType},
+			InToto: result.InTotoAttestation{PredicateType: attest.OpenVEXPredicateType},
 		})
 	}
 	return nil
 }
-
-// OpenVEXPredicateType is the in-toto predicate type of the OpenVEX
-// attestation, as buildx and Docker Scout name it.
-const OpenVEXPredicateType = "https://openvex.dev/ns/v0.2.0"
 
 const openVEXFile = "openvex.json"
 
@@ -125,7 +72,7 @@ func verdictVertex(ctx context.Context, c client.Client, platform string, out *s
 		return nil, err
 	}
 	fa := llb.Mkfile("/"+vulnFile, 0o644, pred)
-	if doc := policy.OpenVEX(scan.Report.Verdict, "secure-build "+scan.Report.ToolVersion, time.Now().UTC()); doc != nil {
+	if doc := report.OpenVEX(scan.Report.Verdict, "secure-build "+scan.Report.ToolVersion, time.Now().UTC()); doc != nil {
 		b, err := json.Marshal(doc)
 		if err != nil {
 			return nil, fmt.Errorf("encode the OpenVEX document: %w", err)
@@ -137,34 +84,12 @@ func verdictVertex(ctx context.Context, c client.Client, platform string, out *s
 	return solve(ctx, c, st, "the scan result", client.SolveRequest{Evaluate: true})
 }
 
+// scanPredicate is the platform's scan result as attached: when the step
+// ran, and the verdict made on this build.
 func scanPredicate(out *stepOutput, scan PlatformScan) ([]byte, error) {
-	var rep bytes.Buffer
-	if err := report.WriteJSON(&rep, scan.Report); err != nil {
-		return nil, fmt.Errorf("encode the scan result: %w", err)
-	}
-	oldest := oldestUpdate(out.result.Updated)
-	p := vulnPredicate{
-		Invocation: vulnInvocation{Parameters: []string{}},
-		Scanner: vulnScanner{
-			URI:     "https://github.com/secure-build/secure-build",
-			Version: scan.Report.ToolVersion,
-			DB: vulnDB{
-				URI:     "https://osv.dev",
-				Version: oldest.UTC().Format(time.RFC3339),
-				Updated: out.result.Updated,
-				Age:     scan.DatabaseAge.Round(time.Second).String(),
-			},
-			Result: rep.Bytes(),
-		},
-		Metadata: vulnMetadata{
-			ScanStartedOn:  out.result.StartedAt,
-			ScanFinishedOn: out.result.EndedAt,
-			Verdict: vulnVerdict{
-				Pass:      scan.Report.Verdict.Pass,
-				Threshold: scan.Report.Verdict.Threshold,
-				DecidedOn: time.Now().UTC(),
-			},
-		},
+	p, err := attest.NewVulnPredicate(scan.Report, out.result.StartedAt, out.result.EndedAt, scan.DatabaseAge)
+	if err != nil {
+		return nil, err
 	}
 	b, err := json.Marshal(p)
 	if err != nil {

@@ -249,16 +249,8 @@ func (e *PolicyError) Error() string {
 		for _, r := range failingLines(s.Report.Verdict.Failing) {
 			b.WriteString("\n  " + r)
 		}
-		for _, v := range s.Report.Verdict.Violations {
-			if v.Action != policy.Fail {
-				continue
-			}
-			b.WriteString("\n  " + v.String())
-			if v.Rule == policy.RuleIncomplete {
-				for _, gap := range s.Report.Verdict.Incomplete {
-					b.WriteString("\n    not read: " + report.Printable(gap.String()))
-				}
-			}
+		for _, r := range s.Report.Verdict.RuleReasons() {
+			b.WriteString("\n  " + report.Printable(r))
 		}
 	}
 	return b.String()

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	intoto "github.com/in-toto/in-toto-golang/in_toto"
+	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/sbom"
 	spdxjson "github.com/spdx/tools-golang/json"
 )
@@ -60,13 +60,7 @@ func generate(ctx context.Context, root, name, out string, opts sbom.EncodeOptio
 	if err := spdxjson.Write(doc.SPDX(opts), &predicate); err != nil {
 		return fmt.Errorf("SBOM generator: encode %s: %w", name, err)
 	}
-	stmt := struct {
-		intoto.StatementHeader
-		Predicate json.RawMessage `json:"predicate"`
-	}{
-		StatementHeader: intoto.StatementHeader{Type: intoto.StatementInTotoV01, PredicateType: intoto.PredicateSPDX},
-		Predicate:       predicate.Bytes(),
-	}
+	stmt := attest.NewStatement(attest.SPDXPredicateType, predicate.Bytes())
 	b, err := json.Marshal(stmt)
 	if err != nil {
 		return fmt.Errorf("SBOM generator: encode %s: %w", name, err)

@@ -17,6 +17,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil/types"
 
+	"github.com/secure-build/secure-build/dockerfile"
 	"github.com/secure-build/secure-build/policy"
 )
 
@@ -214,7 +215,7 @@ func dockerfileFacts(bc *dockerui.Client, src *dockerui.Source, target, build oc
 	if src.SourceMap != nil && src.SourceMap.Filename != "" {
 		name = src.SourceMap.Filename
 	}
-	facts, err := policy.ReadDockerfile(name, src.Data, policy.DockerfileInput{
+	facts, err := dockerfile.Read(name, src.Data, dockerfile.Input{
 		Target:        bc.Target,
 		BuildArgs:     bc.BuildArgs,
 		PlatformArgs:  platformArgs(target, build),

@@ -23,6 +23,7 @@ import (
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/scan"
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -317,22 +318,19 @@ type PlatformScan struct {
 // the same findings, but the database's age and the verdict are today's.
 // facts are the build's, for the practices.
 func decide(platform string, out *stepOutput, s settings, pol *policy.Policy, facts *policy.BuildFacts, toolVersion string) PlatformScan {
-	age := time.Now().UTC().Sub(oldestUpdate(out.result.Updated))
-	var stale string
-	if s.maxDBAge > 0 && age > s.maxDBAge {
-		stale = fmt.Sprintf("the vulnerability database was last updated %s ago (more than %s): run 'docker secure db update'", age.Round(time.Hour), s.maxDBAge)
-	}
-	rep := &report.Scan{
+	now := time.Now().UTC()
+	m := &scan.Matched{SBOM: out.sbom, Findings: out.result.Findings, Incomplete: out.result.Incomplete, Updated: out.result.Updated}
+	rep := scan.Evaluate(m, pol, scan.Options{
 		Target:      platform + " final stage",
-		SBOM:        out.sbom,
-		Findings:    out.result.Findings,
-		Verdict:     pol.Evaluate(policy.Input{Findings: out.result.Findings, Packages: out.sbom.Packages, Build: facts, Image: s.image, Incomplete: out.result.Incomplete}),
-		Threshold:   pol.Threshold,
-		Database:    report.Database{Dir: DBContext, Updated: out.result.Updated, Stale: stale},
-		ScannedAt:   out.result.EndedAt.Truncate(time.Second),
+		Image:       s.image,
+		Build:       facts,
+		Database:    DBContext,
+		MaxDBAge:    s.maxDBAge,
+		Now:         now,
+		ScannedAt:   out.result.EndedAt,
 		ToolVersion: toolVersion,
-	}
-	return PlatformScan{Platform: platform, Report: rep, SPDX: out.spdx, Packages: out.result.Packages, DatabaseAge: age}
+	})
+	return PlatformScan{Platform: platform, Report: rep, SPDX: out.spdx, Packages: out.result.Packages, DatabaseAge: now.Sub(vuln.OldestUpdate(out.result.Updated))}
 }
 
 // maxFindingWarnings caps the findings shown as build warnings; the report
@@ -342,17 +340,17 @@ const maxFindingWarnings = 25
 // warnFindings shows the scan as BuildKit warnings on the scan step, so
 // they show in every BuildKit client and CI log: the stale database, the
 // findings that fail the policy and then the others, highest first.
-func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan PlatformScan) {
+func warnFindings(ctx context.Context, c client.Client, out *stepOutput, ps PlatformScan) {
 	warn := func(msg string) {
 		// A client that cannot show a warning still gets the verdict.
 		_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
 	}
-	rep := scan.Report
+	rep := ps.Report
 	if rep.Database.Stale != "" {
 		warn(rep.Database.Stale)
 	}
 	for _, gap := range rep.Verdict.Incomplete {
-		warn(fmt.Sprintf("%s: incomplete scan: not read: %s", scan.Platform, report.Printable(gap.String())))
+		warn(fmt.Sprintf("%s: incomplete scan: not read: %s", ps.Platform, report.Printable(gap.String())))
 	}
 	suppression := func(f vuln.Finding) string {
 		for _, x := range rep.Verdict.Suppressed {
@@ -372,26 +370,22 @@ func warnFindings(ctx context.Context, c client.Client, out *stepOutput, scan Pl
 	}
 	for i, f := range findings {
 		if i == maxFindingWarnings {
-			warn(fmt.Sprintf("%s: %d more findings; write them all with --report FILE", scan.Platform, len(findings)-i))
+			warn(fmt.Sprintf("%s: %d more findings; write them all with --report FILE", ps.Platform, len(findings)-i))
 			break
 		}
-		warn(fmt.Sprintf("%s: %s%s", scan.Platform, findingLine(f), suppression(f)))
+		warn(fmt.Sprintf("%s: %s%s", ps.Platform, findingLine(f), suppression(f)))
 	}
 }
 
 // findingLine is one finding as a person reads it: severity, id, package,
 // installed -> fixed.
 func findingLine(f vuln.Finding) string {
-	fixed := f.FixedVersion
-	if fixed == "" {
-		fixed = "no fix yet"
-	}
-	return fmt.Sprintf("%s %s in %s %s -> %s", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed)
+	return fmt.Sprintf("%s %s in %s %s -> %s", f.Severity, f.ID, f.Package.Name, f.Package.Version, f.Fix())
 }
 
 func failingLines(failing []vuln.Finding) []string {
 	var out []string
-	for _, f := range report.Sorted(failing) {
+	for _, f := range vuln.Sorted(failing) {
 		out = append(out, findingLine(f))
 	}
 	return out
@@ -402,15 +396,4 @@ func SortScans(scans []PlatformScan) []PlatformScan {
 	out := slices.Clone(scans)
 	slices.SortFunc(out, func(a, b PlatformScan) int { return cmp.Compare(a.Platform, b.Platform) })
 	return out
-}
-
-// oldestUpdate is when the least recently imported archive was imported.
-func oldestUpdate(updated map[string]time.Time) time.Time {
-	var oldest time.Time
-	for _, t := range updated {
-		if oldest.IsZero() || t.Before(oldest) {
-			oldest = t
-		}
-	}
-	return oldest
 }

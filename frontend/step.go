@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/scan"
 	"github.com/secure-build/secure-build/vuln"
 	spdxjson "github.com/spdx/tools-golang/json"
 )
@@ -65,7 +66,8 @@ type StepResult struct {
 
 // RunStep is the scan step's process: flags name the folders (the defaults
 // are where the build function mounts them), it catalogs the stage's root,
-// matches it against the database and writes the SBOMs and scan.json.
+// matches it against the database (the first half of the scan pipeline;
+// decide runs the other) and writes the SBOMs and scan.json.
 func RunStep(ctx context.Context, args []string, toolVersion string) error {
 	fs := flag.NewFlagSet(StepCommand, flag.ContinueOnError)
 	source := fs.String("source", stepSourceDir, "root filesystem of the final stage")
@@ -91,7 +93,7 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 	if err != nil {
 		return err
 	}
-	findings, matchGaps, err := db.Match(doc.Packages)
+	m, err := scan.Match(db, doc)
 	if err != nil {
 		return err
 	}
@@ -111,15 +113,11 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 			return err
 		}
 	}
-	updated := map[string]time.Time{}
-	for _, s := range db.Status() {
-		updated[s.Archive] = s.Updated
-	}
 	res := StepResult{
 		Format:     stepResultFormat,
-		Findings:   findings,
-		Updated:    updated,
-		Incomplete: append(doc.Incomplete, matchGaps...),
+		Findings:   m.Findings,
+		Updated:    m.Updated,
+		Incomplete: m.Incomplete,
 		Packages:   len(doc.Packages),
 		Distro:     doc.Distro,
 		StartedAt:  started,

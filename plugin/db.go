@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/docker/cli/cli/command"
+	"github.com/secure-build/secure-build/scan"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -38,18 +39,6 @@ func (d *dbFlags) open() (*vuln.DB, error) {
 		return nil, err
 	}
 	return vuln.Open(dir)
-}
-
-// staleWarning is the warning for a database older than maxAge, or "".
-func staleWarning(db *vuln.DB, maxAge time.Duration, now time.Time) string {
-	if maxAge <= 0 {
-		return ""
-	}
-	if age := db.Age(now); age > maxAge {
-		return fmt.Sprintf("the vulnerability database in %s was last updated %s ago (more than %s): run 'docker secure db update'",
-			db.Dir(), age.Round(time.Hour), maxAge)
-	}
-	return ""
 }
 
 func newDBCmd(dockerCli command.Cli) *cobra.Command {
@@ -185,7 +174,7 @@ func newDBStatusCmd(dockerCli command.Cli) *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			if w := staleWarning(d, db.maxAge, now); w != "" {
+			if w := scan.Staleness(d.Dir(), d.Updated(), db.maxAge, now); w != "" {
 				fmt.Fprintf(dockerCli.Err(), "warning: %s\n", w)
 			}
 			return nil

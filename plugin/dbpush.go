@@ -5,10 +5,10 @@ import (
 	"os"
 
 	"github.com/docker/cli/cli/command"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/secure-build/secure-build/dbimage"
+	"github.com/secure-build/secure-build/registry"
 	"github.com/spf13/cobra"
 )
 
@@ -43,7 +43,7 @@ The image's creation time is the data's: when its oldest archive was imported.`,
 				return err
 			}
 			defer img.Close()
-			if err := remote.Write(ref, img, remote.WithContext(cmd.Context()), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+			if err := remote.Write(ref, img, registry.Options(cmd.Context())...); err != nil {
 				return fmt.Errorf("push %s: %w", ref, err)
 			}
 			digest, err := img.Digest()

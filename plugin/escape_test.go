@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/secure-build/secure-build/internal/attesttest"
 	"github.com/secure-build/secure-build/internal/testutil"
 
 	"github.com/docker/cli/cli"
@@ -132,9 +133,9 @@ func TestSBOMTableEscaped(t *testing.T) {
 func TestInspectTableEscaped(t *testing.T) {
 	host := testutil.MemoryRegistry(t, nil)
 	evil := vuln.Finding{ID: "CVE-2099-0002", Package: vuln.Package{Name: "evil" + hostile, Version: "1", PURL: "pkg:npm/evil@1"}, Severity: vuln.Low, Summary: "s" + hostile}
-	ref := pushImage(t, host, "app:1",
-		testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}, attested: true, atBuild: []vuln.Finding{evil},
-			suppressed: []policy.Suppressed{{Finding: evil, By: "vex", Status: "not_affected", Reason: "r" + hostile, Source: "v" + hostile}}})
+	ref := attesttest.Push(t, host, "app:1",
+		attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}}, Attested: true, AtBuild: []vuln.Finding{evil},
+			Suppressed: []policy.Suppressed{{Finding: evil, By: "vex", Status: "not_affected", Reason: "r" + hostile, Source: "v" + hostile}}})
 	stdout, stderr, code := run(t, "inspect", ref)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)

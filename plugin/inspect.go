@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/docker/cli/cli/command"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
@@ -75,18 +77,18 @@ func runInspect(cmd *cobra.Command, dockerCli command.Cli, opts inspectOptions, 
 	if err != nil {
 		return err
 	}
-	atts, err := readAttestations(cmd.Context(), image, want)
+	atts, err := attest.Read(cmd.Context(), image, want)
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(atts.platforms, func(p platformAttestations) bool { return p.spdx != nil || p.scan != nil }) {
-		return fmt.Errorf("%s has no secure-build attestations: build and push it with 'docker secure build --push'", atts.ref)
+	if !slices.ContainsFunc(atts.Platforms, func(p attest.Platform) bool { return p.SPDX != nil || p.Scan != nil }) {
+		return fmt.Errorf("%s has no secure-build attestations: build and push it with 'docker secure build --push'", atts.Ref)
 	}
 	if opts.format == "spdx-json" {
 		return writeInspectSPDX(dockerCli.Out(), atts)
 	}
-	platforms := make([]inspectPlatform, 0, len(atts.platforms))
-	for _, p := range atts.platforms {
+	platforms := make([]inspectPlatform, 0, len(atts.Platforms))
+	for _, p := range atts.Platforms {
 		ip, err := newInspectPlatform(p)
 		if err != nil {
 			return err
@@ -101,21 +103,21 @@ func runInspect(cmd *cobra.Command, dockerCli command.Cli, opts inspectOptions, 
 }
 
 // writeInspectSPDX writes the one platform's SPDX document, indented.
-func writeInspectSPDX(w io.Writer, atts *imageAttestations) error {
-	if len(atts.platforms) > 1 {
+func writeInspectSPDX(w io.Writer, atts *attest.Image) error {
+	if len(atts.Platforms) > 1 {
 		var names []string
-		for _, p := range atts.platforms {
-			names = append(names, p.platform)
+		for _, p := range atts.Platforms {
+			names = append(names, p.Name)
 		}
-		return fmt.Errorf("%s has %d platforms (%s): name one with --platform for --format spdx-json", atts.ref, len(names), strings.Join(names, ", "))
+		return fmt.Errorf("%s has %d platforms (%s): name one with --platform for --format spdx-json", atts.Ref, len(names), strings.Join(names, ", "))
 	}
-	p := atts.platforms[0]
-	if p.spdx == nil {
-		return fmt.Errorf("%s has no SPDX attestation for %s", atts.ref, p.platform)
+	p := atts.Platforms[0]
+	if p.SPDX == nil {
+		return fmt.Errorf("%s has no SPDX attestation for %s", atts.Ref, p.Name)
 	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, p.spdx, "", "  "); err != nil {
-		return fmt.Errorf("the SPDX attestation of %s for %s: %w", atts.ref, p.platform, err)
+	if err := json.Indent(&out, p.SPDX, "", "  "); err != nil {
+		return fmt.Errorf("the SPDX attestation of %s for %s: %w", atts.Ref, p.Name, err)
 	}
 	out.WriteByte('\n')
 	_, err := out.WriteTo(w)
@@ -147,16 +149,16 @@ type inspectScan struct {
 	// Summary is the findings by severity in one line, as the table says it.
 	Summary string `json:"summary"`
 	// Findings are in the table's order: fixable first, then by severity.
-	Findings   []vuln.Finding     `json:"findings"`
-	Suppressed []buildSuppressed  `json:"suppressed"`
-	Violations []policy.Violation `json:"violations"`
-	Notes      []string           `json:"notes"`
+	Findings   []vuln.Finding          `json:"findings"`
+	Suppressed []report.JSONSuppressed `json:"suppressed"`
+	Violations []policy.Violation      `json:"violations"`
+	Notes      []string                `json:"notes"`
 }
 
-func newInspectPlatform(p platformAttestations) (inspectPlatform, error) {
-	ip := inspectPlatform{Platform: p.platform, Image: p.image.String(), OpenVEX: p.openVEX}
-	if p.spdx != nil {
-		doc, err := p.decodeSBOM()
+func newInspectPlatform(p attest.Platform) (inspectPlatform, error) {
+	ip := inspectPlatform{Platform: p.Name, Image: p.Image.String(), OpenVEX: p.OpenVEX}
+	if p.SPDX != nil {
+		doc, err := p.SBOM()
 		if err != nil {
 			return ip, err
 		}
@@ -165,17 +167,22 @@ func newInspectPlatform(p platformAttestations) (inspectPlatform, error) {
 			ip.SBOM.ByType[pkg.Type]++
 		}
 	}
-	if s := p.scan; s != nil {
-		r := s.Scanner.Result
-		v := s.Metadata.Verdict
+	if s := p.Scan; s != nil {
+		r := s.Report
+		v := s.Predicate.Metadata.Verdict
+		findings := s.Findings()
+		violations := []policy.Violation{}
+		for _, x := range r.Verdict.Violations {
+			violations = append(violations, x.Violation())
+		}
 		ip.Scan = &inspectScan{
-			ScannedAt:   s.Metadata.ScanFinishedOn.UTC().Format(time.RFC3339),
-			ToolVersion: s.Scanner.Version,
+			ScannedAt:   s.Predicate.Metadata.ScanFinishedOn.UTC().Format(time.RFC3339),
+			ToolVersion: s.Predicate.Scanner.Version,
 			Verdict:     buildVerdictJSON{Pass: v.Pass, Threshold: v.Threshold, DecidedOn: v.DecidedOn.UTC().Format(time.RFC3339)},
-			Summary:     report.Summary(r.Findings),
-			Findings:    fixableFirst(r.Findings),
+			Summary:     report.Summary(findings),
+			Findings:    fixableFirst(findings),
 			Suppressed:  nonNil(r.Verdict.Suppressed),
-			Violations:  nonNil(r.Verdict.Violations),
+			Violations:  violations,
 			Notes:       nonNil(r.Verdict.Notes),
 		}
 	}
@@ -191,42 +198,38 @@ func nonNil[T any](s []T) []T {
 }
 
 // fixableFirst orders findings as inspect lists them: those a person can act
-// on first, then by severity, highest first, package and id.
+// on first, each part in the reports' order.
 func fixableFirst(findings []vuln.Finding) []vuln.Finding {
-	out := nonNil(slices.Clone(findings))
+	out := nonNil(vuln.Sorted(findings))
 	slices.SortStableFunc(out, func(a, b vuln.Finding) int {
-		fixable := func(f vuln.Finding) int {
-			if f.Fixable() {
-				return 0
-			}
-			return 1
-		}
-		return cmp.Or(
-			cmp.Compare(fixable(a), fixable(b)),
-			cmp.Compare(b.Severity, a.Severity),
-			cmp.Compare(a.Package.Name, b.Package.Name),
-			cmp.Compare(a.ID, b.ID),
-		)
+		return cmp.Compare(unfixable(a), unfixable(b))
 	})
 	return out
 }
 
-func writeInspectJSON(w io.Writer, atts *imageAttestations, platforms []inspectPlatform) error {
+func unfixable(f vuln.Finding) int {
+	if f.Fixable() {
+		return 0
+	}
+	return 1
+}
+
+func writeInspectJSON(w io.Writer, atts *attest.Image, platforms []inspectPlatform) error {
 	doc := struct {
 		Image     string            `json:"image"`
 		Digest    string            `json:"digest"`
 		Platforms []inspectPlatform `json:"platforms"`
-	}{atts.ref.String(), atts.digest.String(), platforms}
+	}{atts.Ref.String(), atts.Digest.String(), platforms}
 	return writeJSON(w, doc)
 }
 
 // writeInspectTable writes each platform's section. w is writeBuffered's:
 // a failed write surfaces when it flushes.
-func writeInspectTable(w io.Writer, atts *imageAttestations, platforms []inspectPlatform) error {
+func writeInspectTable(w io.Writer, atts *attest.Image, platforms []inspectPlatform) error {
 	// Everything below comes from the image's attestations: whoever pushed
 	// it wrote it, so each field is shown escaped (report.Printable).
 	pr := report.Printable
-	fmt.Fprintf(w, "Image: %s (%s)\n", atts.ref, atts.digest)
+	fmt.Fprintf(w, "Image: %s (%s)\n", atts.Ref, atts.Digest)
 	for _, p := range platforms {
 		fmt.Fprintf(w, "\nPlatform: %s\nManifest: %s\n", pr(p.Platform), pr(p.Image))
 		if s := p.SBOM; s != nil {
@@ -257,8 +260,7 @@ func writeInspectTable(w io.Writer, atts *imageAttestations, platforms []inspect
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "  ID\tPACKAGE\tINSTALLED -> FIXED\tSEVERITY\tSUMMARY")
 			for _, f := range s.Findings {
-				fixed := cmp.Or(f.FixedVersion, "no fix")
-				fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t%s\t%s\n", pr(f.ID), pr(f.Package.Name), pr(f.Package.Version), pr(fixed), pr(f.Severity.String()), pr(oneLine(f.Summary, 60)))
+				fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t%s\t%s\n", pr(f.ID), pr(f.Package.Name), pr(f.Package.Version), pr(f.Fix()), pr(f.Severity.String()), pr(oneLine(f.Summary, 60)))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -294,4 +296,28 @@ func oneLine(s string, n int) string {
 		return string(r)
 	}
 	return string(r[:n-3]) + "..."
+}
+
+// parsePlatform reads --platform: "" is every platform.
+func parsePlatform(s string) (*v1.Platform, error) {
+	if s == "" {
+		return nil, nil
+	}
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		return nil, fmt.Errorf("--platform %q: %w", s, err)
+	}
+	return p, nil
+}
+
+// writeJSON writes the JSON document of verify or inspect, indented, with
+// its text as written ("<", "&" unescaped: it is not for HTML).
+func writeJSON(w io.Writer, doc any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
 }

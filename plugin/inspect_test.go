@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secure-build/secure-build/internal/attesttest"
 	"github.com/secure-build/secure-build/internal/testutil"
 
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
 )
@@ -18,12 +20,12 @@ func inspectImage(t *testing.T, host string) string {
 	t.Helper()
 	unfixed := vuln.Finding{ID: "GHSA-2099-last-aff", Package: vuln.Package{Name: "listed", Version: "2.0.1", PURL: "pkg:npm/listed@2.0.1"}, Severity: vuln.Critical}
 	low := vuln.Finding{ID: "CVE-2099-0001", Package: vuln.Package{Name: "listed", Version: "2.0.1", PURL: "pkg:npm/listed@2.0.1"}, Severity: vuln.Low, FixedVersion: "2.0.3"}
-	return pushImage(t, host, "app:1",
-		testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}, {"listed", "2.0.1"}}, attested: true,
-			atBuild: []vuln.Finding{unfixed, low, minimistFinding()}},
-		testPlatform{os: "linux", arch: "arm64", modules: [][2]string{{"minimist", "1.2.5"}}, attested: true,
-			atBuild:    []vuln.Finding{minimistFinding()},
-			suppressed: []policy.Suppressed{{Finding: minimistFinding(), By: "ignore", Status: "not_affected", Reason: "not reachable\nfrom our code", Source: "secure-build.yaml:5"}}},
+	return attesttest.Push(t, host, "app:1",
+		attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}, {"listed", "2.0.1"}}, Attested: true,
+			AtBuild: []vuln.Finding{unfixed, low, minimistFinding()}},
+		attesttest.Platform{OS: "linux", Arch: "arm64", Modules: [][2]string{{"minimist", "1.2.5"}}, Attested: true,
+			AtBuild:    []vuln.Finding{minimistFinding()},
+			Suppressed: []policy.Suppressed{{Finding: minimistFinding(), By: "ignore", Status: "not_affected", Reason: "not reachable\nfrom our code", Source: "secure-build.yaml:5"}}},
 	)
 }
 
@@ -43,9 +45,9 @@ func TestInspectTable(t *testing.T) {
 		"Verdict: PASS (fail on: critical or higher, fixable only), decided 2025-01-02T03:04:06Z; scanned 2025-01-02T03:04:05Z by secure-build test\n",
 		"Findings at build: " + "critical: 1 fixable of 2, low: 1 fixable of 1",
 		// Fixable first, then by severity.
-		"  CVE-2021-44906      minimist  1.2.5 -> 1.2.6      critical  Prototype Pollution in minimist\n" +
-			"  CVE-2099-0001       listed    2.0.1 -> 2.0.3      low       \n" +
-			"  GHSA-2099-last-aff  listed    2.0.1 -> no fix     critical  \n",
+		"  CVE-2021-44906      minimist  1.2.5 -> 1.2.6       critical  Prototype Pollution in minimist\n" +
+			"  CVE-2099-0001       listed    2.0.1 -> 2.0.3       low       \n" +
+			"  GHSA-2099-last-aff  listed    2.0.1 -> no fix yet  critical  \n",
 	} {
 		if !strings.Contains(amd, want) {
 			t.Errorf("linux/amd64 does not say %q:\n%s", want, amd)
@@ -82,7 +84,7 @@ func TestInspectJSON(t *testing.T) {
 			Scan struct {
 				Verdict    struct{ Pass bool }
 				Findings   []vuln.Finding
-				Suppressed []buildSuppressed
+				Suppressed []report.JSONSuppressed
 			}
 			OpenVEX *struct {
 				Context string `json:"@context"`
@@ -128,7 +130,7 @@ func TestInspectSPDX(t *testing.T) {
 
 func TestInspectWithoutAttestations(t *testing.T) {
 	host := testutil.MemoryRegistry(t, nil)
-	ref := pushImage(t, host, "bare:1", testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}})
+	ref := attesttest.Push(t, host, "bare:1", attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}}})
 	for _, format := range []string{"table", "spdx-json"} {
 		_, stderr, code := run(t, "inspect", "--format", format, ref)
 		if want := ref + " has no secure-build attestations: build and push it with 'docker secure build --push'"; code != ExitError || !strings.Contains(stderr, want) {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/scan"
 )
 
 // policyFlags are the policy options of scan and verify: a policy file,
@@ -32,7 +33,7 @@ func (o *policyFlags) resolve(ctx context.Context) (*policy.Policy, error) {
 	p := policy.Defaults()
 	if o.file != "" {
 		var err error
-		if p, err = policy.LoadFile(ctx, o.file); err != nil {
+		if p, err = scan.LoadPolicy(ctx, o.file); err != nil {
 			return nil, err
 		}
 	}

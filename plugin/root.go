@@ -17,11 +17,16 @@ import (
 // -ldflags "-X github.com/secure-build/secure-build/plugin.Version=...".
 var Version = "dev"
 
-// Exit statuses shared by every command: 0 pass, 1 the policy failed, 2 an
-// error (bad input, a missing database).
+// Exit statuses shared by every command; 0 is a pass. A command returns a
+// cli.StatusError with one of them, its cause kept for errors.As.
 const (
+	// ExitPolicyFailed: the policy failed (the cause is a
+	// *scan.PolicyError, or a *frontend.PolicyError for a build).
 	ExitPolicyFailed = 1
-	ExitError        = 2
+	// ExitBuildFailed: the build failed, as "docker buildx build" exits.
+	ExitBuildFailed = 1
+	// ExitError: bad input, a missing database, a registry error.
+	ExitError = 2
 )
 
 // ExitCode is the status the process exits with after err: a command's
@@ -47,11 +52,7 @@ func withExitStatus(cmd *cobra.Command) {
 			if err == nil {
 				return nil
 			}
-			status := ExitError
-			if st, ok := errors.AsType[cli.StatusError](err); ok {
-				status = st.StatusCode
-			}
-			return cli.StatusError{Cause: err, Status: report.PrintableLines(err.Error()), StatusCode: status}
+			return cli.StatusError{Cause: err, Status: report.PrintableLines(err.Error()), StatusCode: ExitCode(err)}
 		}
 	}
 	for _, sub := range cmd.Commands() {

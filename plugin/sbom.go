@@ -8,6 +8,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/scan"
 	"github.com/spf13/cobra"
 )
 
@@ -73,7 +74,7 @@ func runSBOM(cmd *cobra.Command, dockerCli command.Cli, opts sbomOptions, target
 	if err != nil {
 		return err
 	}
-	doc, err := sbom.CatalogTarget(cmd.Context(), target)
+	doc, err := scan.Catalog(cmd.Context(), target)
 	if err != nil {
 		return err
 	}

@@ -5,13 +5,11 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
-	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/scan"
 	"github.com/spf13/cobra"
 )
 
@@ -87,56 +85,24 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	}
 	defer db.Close()
 
-	now := time.Now().UTC()
-	doc, err := sbom.CatalogTarget(cmd.Context(), target)
-	if err != nil {
-		return err
-	}
-	findings, matchGaps, err := db.Match(doc.Packages)
+	rep, err := scan.Run(cmd.Context(), target, db, pol, scan.Options{Database: db.Dir(), MaxDBAge: opts.db.maxAge, ToolVersion: Version})
 	if err != nil {
 		return err
 	}
 	stderr := dockerCli.Err()
-	gaps := append(doc.Incomplete, matchGaps...)
 	if opts.format != "table" { // the table lists them with the verdict
-		for _, gap := range gaps {
+		for _, gap := range rep.Verdict.Incomplete {
 			fmt.Fprintf(stderr, "incomplete: not read: %s\n", report.Printable(gap.String()))
 		}
 	}
-	stale := staleWarning(db, opts.db.maxAge, now)
-	if stale != "" {
-		fmt.Fprintf(stderr, "warning: %s\n", stale)
+	if rep.Database.Stale != "" {
+		fmt.Fprintf(stderr, "warning: %s\n", rep.Database.Stale)
 	}
-	updated := map[string]time.Time{}
-	for _, s := range db.Status() {
-		updated[s.Archive] = s.Updated
-	}
-	in := policy.Input{Findings: findings, Incomplete: gaps, Now: now}
-	if ref, ok := strings.CutPrefix(target, "registry:"); ok {
-		in.Image = policy.ImageIdentities(ref)
-	}
-	if pol.NeedsPackages() {
-		in.Packages = doc.Packages
-	}
-	verdict := pol.Evaluate(in)
-	scan := &report.Scan{
-		Target:      target,
-		SBOM:        doc,
-		Findings:    findings,
-		Verdict:     verdict,
-		Threshold:   pol.Threshold,
-		Database:    report.Database{Dir: db.Dir(), Updated: updated, Stale: stale},
-		ScannedAt:   now.Truncate(time.Second),
-		ToolVersion: Version,
-	}
-	if err := writeOutput(dockerCli.Out(), opts.output, func(w io.Writer) error { return report.Write(w, opts.format, scan) }); err != nil {
+	if err := writeOutput(dockerCli.Out(), opts.output, func(w io.Writer) error { return report.Write(w, opts.format, rep) }); err != nil {
 		return err
 	}
-	if !verdict.Pass {
-		return cli.StatusError{
-			StatusCode: ExitPolicyFailed,
-			Status:     fmt.Sprintf("policy failed (%s):\n  %s", verdict.Threshold, strings.Join(printable(verdict.Reasons()), "\n  ")),
-		}
+	if !rep.Verdict.Pass {
+		return cli.StatusError{Cause: &scan.PolicyError{Verdict: rep.Verdict}, StatusCode: ExitPolicyFailed}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -12,10 +13,12 @@ import (
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/scan"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/spf13/cobra"
 )
@@ -80,7 +83,7 @@ Exit status: 0 every platform passed, 1 the policy failed for one, 2 an error
 
 // platformVerdict is one platform's verification.
 type platformVerdict struct {
-	att platformAttestations
+	att attest.Platform
 	// scanned says the SBOM was made now from the image (--scan), not read
 	// from an attestation.
 	scanned bool
@@ -109,63 +112,49 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	}
 	defer db.Close()
 
-	atts, err := readAttestations(ctx, image, want)
+	atts, err := attest.Read(ctx, image, want)
 	if err != nil {
 		return err
 	}
-	if missing := atts.unattested(); len(missing) > 0 && !opts.scan {
+	if missing := atts.Unattested(); len(missing) > 0 && !opts.scan {
 		return fmt.Errorf("%s has no SBOM attestation for %s: build and push it with 'docker secure build --push', or pass --scan to pull the image and scan it",
-			atts.ref, strings.Join(missing, ", "))
+			atts.Ref, strings.Join(missing, ", "))
 	}
 
 	now := time.Now().UTC()
-	stderr := dockerCli.Err()
-	stale := staleWarning(db, opts.db.maxAge, now)
-	if stale != "" {
-		fmt.Fprintf(stderr, "warning: %s\n", stale)
-	}
-	updated := map[string]time.Time{}
-	for _, s := range db.Status() {
-		updated[s.Archive] = s.Updated
+	if stale := scan.Staleness(db.Dir(), db.Updated(), opts.db.maxAge, now); stale != "" {
+		fmt.Fprintf(dockerCli.Err(), "warning: %s\n", stale)
 	}
 	var results []platformVerdict
-	for _, p := range atts.platforms {
+	for _, p := range atts.Platforms {
 		doc, err := platformSBOM(ctx, p)
 		if err != nil {
 			return err
 		}
-		findings, matchGaps, err := db.Match(doc.Packages)
+		m, err := scan.Match(db, doc)
 		if err != nil {
-			return fmt.Errorf("match %s: %w", p.image, err)
+			return err
 		}
 		// What the build's scan could not read stays unread: its SBOM lacks it.
-		gaps := append(doc.Incomplete, matchGaps...)
-		if p.scan != nil {
-			gaps = append(gaps, p.scan.Scanner.Result.Verdict.Incomplete...)
-		}
-		// VEX statements may name the image by its reference, the index's
-		// digest or the platform's own.
-		in := policy.Input{Findings: findings, Incomplete: gaps, Now: now,
-			Image: policy.ImageIdentities(atts.ref.String(), atts.ref.Context().Digest(atts.digest.String()).String(), p.image.String())}
-		if pol.NeedsPackages() {
-			in.Packages = doc.Packages
+		if p.Scan != nil {
+			m.Incomplete = append(m.Incomplete, p.Scan.Report.Verdict.Incomplete...)
 		}
 		r := platformVerdict{
 			att:     p,
-			scanned: p.spdx == nil,
-			report: &report.Scan{
-				Target:      p.image.String(),
-				SBOM:        doc,
-				Findings:    findings,
-				Verdict:     pol.Evaluate(in),
-				Threshold:   pol.Threshold,
-				Database:    report.Database{Dir: db.Dir(), Updated: updated, Stale: stale},
-				ScannedAt:   now.Truncate(time.Second),
+			scanned: p.SPDX == nil,
+			report: scan.Evaluate(m, pol, scan.Options{
+				Target: p.Image.String(),
+				// VEX statements may name the image by its reference, the
+				// index's digest or the platform's own.
+				Image:       policy.ImageIdentities(atts.Ref.String(), atts.Ref.Context().Digest(atts.Digest.String()).String(), p.Image.String()),
+				Database:    db.Dir(),
+				MaxDBAge:    opts.db.maxAge,
+				Now:         now,
 				ToolVersion: Version,
-			},
+			}),
 		}
-		if p.scan != nil {
-			r.newSinceBuild = newSinceBuild(findings, p.scan.Scanner.Result.Findings)
+		if p.Scan != nil {
+			r.newSinceBuild = newSinceBuild(m.Findings, p.Scan.Findings())
 		}
 		results = append(results, r)
 	}
@@ -177,29 +166,29 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	if err := writeBuffered(dockerCli.Out(), func(w io.Writer) error { return write(w, atts, results) }); err != nil {
 		return err
 	}
-	var failed []string
+	var failed []error
 	for _, r := range results {
-		if v := r.report.Verdict; !v.Pass {
-			failed = append(failed, fmt.Sprintf("policy failed for %s (%s):\n  %s", report.Printable(r.att.platform), v.Threshold, strings.Join(printable(v.Reasons()), "\n  ")))
+		if !r.report.Verdict.Pass {
+			failed = append(failed, &scan.PolicyError{Name: r.att.Name, Verdict: r.report.Verdict})
 		}
 	}
 	if len(failed) > 0 {
-		return cli.StatusError{StatusCode: ExitPolicyFailed, Status: strings.Join(failed, "\n")}
+		return cli.StatusError{Cause: errors.Join(failed...), StatusCode: ExitPolicyFailed}
 	}
 	return nil
 }
 
 // platformSBOM is the platform's SBOM: its attestation, or with --scan for
 // a platform without one, a catalog of the image pulled now.
-func platformSBOM(ctx context.Context, p platformAttestations) (*sbom.SBOM, error) {
-	if p.spdx != nil {
-		return p.decodeSBOM()
+func platformSBOM(ctx context.Context, p attest.Platform) (*sbom.SBOM, error) {
+	if p.SPDX != nil {
+		return p.SBOM()
 	}
-	img, err := remote.Image(p.image, sbom.RegistryOptions(ctx)...)
+	img, err := registry.Image(ctx, p.Image)
 	if err != nil {
-		return nil, sbom.RegistryError(p.image, err)
+		return nil, err
 	}
-	return sbom.CatalogImage(ctx, img, p.image.String())
+	return sbom.CatalogImage(ctx, img, p.Image.String())
 }
 
 // newSinceBuild are the findings that the build-time scan did not report:
@@ -235,19 +224,19 @@ func ids(findings []vuln.Finding) []string {
 // writeVerifyTable writes, per platform, where the SBOM came from, the
 // build-time verdict, what is new since, and the report table of today's
 // verdict. w is writeBuffered's: a failed write surfaces when it flushes.
-func writeVerifyTable(w io.Writer, atts *imageAttestations, results []platformVerdict) error {
+func writeVerifyTable(w io.Writer, atts *attest.Image, results []platformVerdict) error {
 	for i, r := range results {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "Platform: %s\n", report.Printable(r.att.platform))
+		fmt.Fprintf(w, "Platform: %s\n", report.Printable(r.att.Name))
 		if r.scanned {
 			fmt.Fprintln(w, "SBOM: none attached; scanned the image now (--scan)")
 		}
-		if r.att.scan == nil {
+		if r.att.Scan == nil {
 			fmt.Fprintln(w, "At build: no secure-build scan result attached")
 		} else {
-			v := r.att.scan.Metadata.Verdict
+			v := r.att.Scan.Predicate.Metadata.Verdict
 			fmt.Fprintf(w, "At build: %s (%s), decided %s\n", passFail(v.Pass), report.Printable(v.Threshold), v.DecidedOn.UTC().Format(time.RFC3339))
 			if len(r.newSinceBuild) == 0 {
 				fmt.Fprintln(w, "New since the build: none")
@@ -297,19 +286,19 @@ type buildVerdictJSON struct {
 	DecidedOn string `json:"decidedOn"`
 }
 
-func writeVerifyJSON(w io.Writer, atts *imageAttestations, results []platformVerdict) error {
-	doc := verifyJSON{Image: atts.ref.String(), Digest: atts.digest.String(), Pass: true, Platforms: []verifyPlatformJSON{}}
+func writeVerifyJSON(w io.Writer, atts *attest.Image, results []platformVerdict) error {
+	doc := verifyJSON{Image: atts.Ref.String(), Digest: atts.Digest.String(), Pass: true, Platforms: []verifyPlatformJSON{}}
 	for _, r := range results {
 		var rep bytes.Buffer
 		if err := report.WriteJSON(&rep, r.report); err != nil {
 			return err
 		}
-		p := verifyPlatformJSON{Platform: r.att.platform, Image: r.att.image.String(), SBOM: "attestation", Report: rep.Bytes()}
+		p := verifyPlatformJSON{Platform: r.att.Name, Image: r.att.Image.String(), SBOM: "attestation", Report: rep.Bytes()}
 		if r.scanned {
 			p.SBOM = "scan"
 		}
-		if s := r.att.scan; s != nil {
-			v := s.Metadata.Verdict
+		if s := r.att.Scan; s != nil {
+			v := s.Predicate.Metadata.Verdict
 			p.Build = &buildVerdictJSON{Pass: v.Pass, Threshold: v.Threshold, DecidedOn: v.DecidedOn.UTC().Format(time.RFC3339)}
 			p.NewSinceBuild = ids(r.newSinceBuild)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/secure-build/secure-build/internal/attesttest"
 	"github.com/secure-build/secure-build/internal/testutil"
 
 	"github.com/secure-build/secure-build/vuln"
@@ -19,9 +20,9 @@ import (
 func TestVerifyNewFinding(t *testing.T) {
 	host := testutil.MemoryRegistry(t, nil)
 	db := testDB(t)
-	ref := pushImage(t, host, "app:1",
-		testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}, attested: true},
-		testPlatform{os: "linux", arch: "arm64", modules: [][2]string{{"minimist", "1.2.6"}}, attested: true},
+	ref := attesttest.Push(t, host, "app:1",
+		attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}}, Attested: true},
+		attesttest.Platform{OS: "linux", Arch: "arm64", Modules: [][2]string{{"minimist", "1.2.6"}}, Attested: true},
 	)
 	stdout, stderr, code := run(t, "verify", "--db", db, ref)
 	if code != ExitPolicyFailed {
@@ -43,7 +44,7 @@ func TestVerifyNewFinding(t *testing.T) {
 
 	// Known at build time, it is not new; the policy file's ignore entry
 	// lets it pass.
-	ref = pushImage(t, host, "app:2", testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}, attested: true, atBuild: []vuln.Finding{minimistFinding()}})
+	ref = attesttest.Push(t, host, "app:2", attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}}, Attested: true, AtBuild: []vuln.Finding{minimistFinding()}})
 	pol := filepath.Join(t.TempDir(), "secure-build.yaml")
 	if err := os.WriteFile(pol, []byte("vulnerabilities:\n  ignore:\n    - id: CVE-2021-44906\n      reason: not reachable from our code\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -72,9 +73,9 @@ func TestVerifyNewFinding(t *testing.T) {
 func TestVerifyJSON(t *testing.T) {
 	host := testutil.MemoryRegistry(t, nil)
 	db := testDB(t)
-	ref := pushImage(t, host, "app:1",
-		testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}, attested: true},
-		testPlatform{os: "linux", arch: "arm64", modules: [][2]string{{"minimist", "1.2.5"}}, attested: true},
+	ref := attesttest.Push(t, host, "app:1",
+		attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}}, Attested: true},
+		attesttest.Platform{OS: "linux", Arch: "arm64", Modules: [][2]string{{"minimist", "1.2.5"}}, Attested: true},
 	)
 	stdout, stderr, code := run(t, "verify", "--db", db, "--format", "json", "--platform", "linux/arm64", ref)
 	if code != ExitPolicyFailed {
@@ -118,9 +119,9 @@ func TestVerifyJSON(t *testing.T) {
 func TestVerifyWithoutAttestations(t *testing.T) {
 	host := testutil.MemoryRegistry(t, nil)
 	db := testDB(t)
-	ref := pushImage(t, host, "bare:1",
-		testPlatform{os: "linux", arch: "amd64", modules: [][2]string{{"minimist", "1.2.5"}}},
-		testPlatform{os: "linux", arch: "arm64", modules: [][2]string{{"minimist", "1.2.6"}}, attested: true},
+	ref := attesttest.Push(t, host, "bare:1",
+		attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}}},
+		attesttest.Platform{OS: "linux", Arch: "arm64", Modules: [][2]string{{"minimist", "1.2.6"}}, Attested: true},
 	)
 	_, stderr, code := run(t, "verify", "--db", db, ref)
 	want := ref + " has no SBOM attestation for linux/amd64: build and push it with 'docker secure build --push', or pass --scan"
@@ -137,7 +138,7 @@ func TestVerifyWithoutAttestations(t *testing.T) {
 func TestVerifyErrors(t *testing.T) {
 	host := testutil.MemoryRegistry(t, nil)
 	db := testDB(t)
-	ref := pushImage(t, host, "app:1", testPlatform{os: "linux", arch: "amd64", attested: true})
+	ref := attesttest.Push(t, host, "app:1", attesttest.Platform{OS: "linux", Arch: "amd64", Attested: true})
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -188,26 +188,6 @@ func TestLicenses(t *testing.T) {
 	}
 }
 
-func TestOpenVEX(t *testing.T) {
-	p := mustParse(t, "vulnerabilities:\n  ignore:\n    - id: CVE-2021-44906\n      reason: not reachable\n")
-	v := p.Evaluate(Input{Findings: []vuln.Finding{minimist}, Now: now})
-	doc := OpenVEX(v, "secure-build test", now)
-	if doc == nil || len(doc.Statements) != 1 {
-		t.Fatalf("OpenVEX of one suppression: %+v", doc)
-	}
-	st := doc.Statements[0]
-	if st.Vulnerability.Name != "CVE-2021-44906" || st.Status != "not_affected" || st.ImpactStatement != "not reachable" ||
-		st.Products[0].ID != "pkg:npm/minimist@1.2.5" || len(st.Vulnerability.Aliases) != 1 {
-		t.Errorf("statement: %+v", st)
-	}
-	if err := st.Validate(); err != nil {
-		t.Errorf("the statement is not valid OpenVEX: %v", err)
-	}
-	if OpenVEX(mustParse(t, "").Evaluate(Input{Findings: []vuln.Finding{minimist}, Now: now}), "t", now) != nil {
-		t.Error("an OpenVEX document without suppressions")
-	}
-}
-
 func TestIncompleteRule(t *testing.T) {
 	gaps := []sbom.Incompleteness{
 		{Path: "/var/lib/dpkg/status", Reason: "damaged"},

@@ -114,46 +114,6 @@ func TestSchemaIsPublishedBesideTheCode(t *testing.T) {
 	}
 }
 
-func TestLoadFileReadsVEXBesideIt(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, content string) {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("secure-build.yaml", "vex: [vex/app.json]\n")
-	write("vex/app.json", vexDoc("CVE-2021-44906", "pkg:npm/minimist@1.2.5", "not_affected"))
-	p, err := LoadFile(t.Context(), filepath.Join(dir, "secure-build.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p.vex) != 1 {
-		t.Errorf("VEX documents read: %d, want 1", len(p.vex))
-	}
-
-	write("vex/app.json", `{"statements": []}`)
-	if _, err := LoadFile(t.Context(), filepath.Join(dir, "secure-build.yaml")); err == nil || !strings.Contains(err.Error(), "vex/app.json: not OpenVEX") {
-		t.Errorf("a document without the OpenVEX context: %v", err)
-	}
-	write("vex/app.json", `{"@context": "https://openvex.dev/ns/v0.2.0", "statements": [{"vulnerability": {"name": "CVE-1"}, "products": [{"@id": "pkg:npm/a@1"}], "status": "not_affected"}]}`)
-	if _, err := LoadFile(t.Context(), filepath.Join(dir, "secure-build.yaml")); err == nil || !strings.Contains(err.Error(), "statement 1") {
-		t.Errorf("not_affected without a justification or impact statement: %v", err)
-	}
-	for _, outside := range []string{"../vex.json", "/etc/vex.json", "vex/../../vex.json"} {
-		write("secure-build.yaml", "vex: ["+outside+"]\n")
-		if _, err := LoadFile(t.Context(), filepath.Join(dir, "secure-build.yaml")); err == nil || !strings.Contains(err.Error(), "outside the policy file's folder") {
-			t.Errorf("VEX document %s: %v", outside, err)
-		}
-	}
-	write("secure-build.yaml", "vex: [vex/missing.json]\n")
-	if _, err := LoadFile(t.Context(), filepath.Join(dir, "secure-build.yaml")); err == nil || !strings.Contains(err.Error(), "VEX document vex/missing.json") {
-		t.Errorf("a missing VEX document: %v", err)
-	}
-}
-
 // vexDoc is an OpenVEX document with one statement; statuses that need a
 // justification or an action get one.
 func vexDoc(id, product, status string) string {

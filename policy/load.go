@@ -1,20 +1,16 @@
 package policy
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
-// maxVEXSize bounds a VEX document, read from a file or a URL.
-const maxVEXSize = 32 << 20
+// MaxVEXSize bounds a VEX document, read from a file or a URL.
+const MaxVEXSize = 32 << 20
 
 // ReadFile reads a policy file, refusing one larger than MaxFileSize
 // without reading the rest.
@@ -31,42 +27,14 @@ func ReadFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// LoadFile reads a policy file from disk and the VEX documents it names:
-// paths inside the file's folder, or https URLs.
-func LoadFile(ctx context.Context, path string) (*Policy, error) {
-	data, err := ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	p, err := Parse(path, data)
-	if err != nil {
-		return nil, err
-	}
-	for _, ref := range p.VEX {
-		var doc []byte
-		if isURL(ref) {
-			doc, err = fetch(ctx, ref)
-		} else {
-			doc, err = readVEXFile(filepath.Dir(path), ref)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("policy %s: VEX document %s: %w", path, ref, err)
-		}
-		if err := p.AddVEX(ref, doc); err != nil {
-			return nil, fmt.Errorf("policy %s: %w", path, err)
-		}
-	}
-	return p, nil
-}
-
-// isURL tells a VEX document named by URL from one named by path.
-func isURL(ref string) bool { return strings.Contains(ref, "://") }
+// IsURL tells a VEX document named by URL from one named by path.
+func IsURL(ref string) bool { return strings.Contains(ref, "://") }
 
 // checkVEXRef checks a VEX reference as the policy file writes it: an
 // https URL (the document decides which findings fail, so nobody on the
 // way may change it), or a path inside the file's folder.
 func checkVEXRef(ref string) error {
-	if isURL(ref) {
+	if IsURL(ref) {
 		if !strings.HasPrefix(ref, "https://") {
 			return fmt.Errorf("%s: a VEX URL must be https:// (a document fetched in the clear could be changed on the way)", ref)
 		}
@@ -114,10 +82,10 @@ func VEXFile(dir, ref string) (string, error) {
 	return inside, nil
 }
 
-// readVEXFile reads a VEX document by path, inside dir only: the file is
+// ReadVEXFile reads a VEX document by path, inside dir only: the file is
 // opened through the folder (os.Root), so a symlink swapped in after the
 // check cannot lead outside either.
-func readVEXFile(dir, ref string) ([]byte, error) {
+func ReadVEXFile(dir, ref string) ([]byte, error) {
 	inside, err := VEXFile(dir, ref)
 	if err != nil {
 		return nil, err
@@ -132,7 +100,7 @@ func readVEXFile(dir, ref string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readBounded(f, maxVEXSize)
+	return readBounded(f, MaxVEXSize)
 }
 
 // readBounded reads f to its end, refusing it past limit bytes.
@@ -143,44 +111,6 @@ func readBounded(f *os.File, limit int64) ([]byte, error) {
 	}
 	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("larger than %d KiB", limit>>10)
-	}
-	return b, nil
-}
-
-// vexClient fetches VEX documents: only over https, redirects included.
-var vexClient = &http.Client{
-	CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if req.URL.Scheme != "https" {
-			return fmt.Errorf("redirected to %s: a VEX URL must stay https://", req.URL)
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return nil
-	},
-}
-
-func fetch(ctx context.Context, url string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := vexClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxVEXSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	if len(b) > maxVEXSize {
-		return nil, fmt.Errorf("GET %s: larger than %d MiB", url, maxVEXSize>>20)
 	}
 	return b, nil
 }

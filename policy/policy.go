@@ -122,16 +122,19 @@ func ParseAction(s string) (Action, error) {
 }
 
 // Reasons lists why a verdict failed: one line a failing finding (id,
-// package, installed -> fixed version, severity), then one a failing rule.
+// package, installed -> fixed version, severity), then RuleReasons.
 func (v Verdict) Reasons() []string {
 	out := make([]string, 0, len(v.Failing)+len(v.Violations))
 	for _, f := range v.Failing {
-		fixed := f.FixedVersion
-		if fixed == "" {
-			fixed = "no fix"
-		}
-		out = append(out, fmt.Sprintf("%s %s %s %s -> %s (%s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, fixed, v.Threshold))
+		out = append(out, fmt.Sprintf("%s %s %s %s -> %s (%s)", f.Severity, f.ID, f.Package.Name, f.Package.Version, f.Fix(), v.Threshold))
 	}
+	return append(out, v.RuleReasons()...)
+}
+
+// RuleReasons lists the failing rules other than the threshold, one line
+// each; an incomplete scan's places not read follow its rule, indented.
+func (v Verdict) RuleReasons() []string {
+	var out []string
 	for _, x := range v.Violations {
 		if x.Action != Fail {
 			continue

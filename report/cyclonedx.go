@@ -43,7 +43,7 @@ func addVulnerabilities(bom *cdx.BOM, findings []vuln.Finding) {
 		}
 	}
 	byID := map[string][]vuln.Finding{}
-	for _, f := range sortFindings(findings) {
+	for _, f := range vuln.Sorted(findings) {
 		byID[f.ID] = append(byID[f.ID], f)
 		if ref := componentRef(f.Package); !refs[ref] {
 			refs[ref] = true

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
 )
@@ -18,57 +19,59 @@ const SchemaVersion = "1.2"
 // The JSON report's own types, apart from vuln's and sbom's, so that a change
 // there cannot change the documented document unnoticed. Every field is
 // always written: a consumer never has to tell "absent" from "empty".
+// Exported for the readers of a report made elsewhere (the scan result
+// attached to an image), which decode it with these same types.
 type (
-	jsonReport struct {
+	JSONReport struct {
 		SchemaVersion string        `json:"schemaVersion"`
 		Target        string        `json:"target"`
 		ScannedAt     string        `json:"scannedAt"`
-		Tool          jsonTool      `json:"tool"`
-		Database      jsonDatabase  `json:"database"`
-		Distro        *jsonDistro   `json:"distro"`
-		Summary       jsonSummary   `json:"summary"`
-		Verdict       jsonVerdict   `json:"verdict"`
-		Findings      []jsonFinding `json:"findings"`
+		Tool          JSONTool      `json:"tool"`
+		Database      JSONDatabase  `json:"database"`
+		Distro        *JSONDistro   `json:"distro"`
+		Summary       JSONSummary   `json:"summary"`
+		Verdict       JSONVerdict   `json:"verdict"`
+		Findings      []JSONFinding `json:"findings"`
 	}
-	jsonTool struct {
+	JSONTool struct {
 		Name    string `json:"name"`
 		Version string `json:"version"`
 	}
-	jsonDatabase struct {
+	JSONDatabase struct {
 		Dir     string            `json:"dir"`
 		Updated map[string]string `json:"updated"`
 		Stale   string            `json:"stale"`
 	}
-	jsonDistro struct {
+	JSONDistro struct {
 		ID              string `json:"id"`
 		VersionID       string `json:"versionID"`
 		VersionCodename string `json:"versionCodename"`
 		PrettyName      string `json:"prettyName"`
 	}
-	jsonCounts struct {
+	JSONCounts struct {
 		Total   int `json:"total"`
 		Fixable int `json:"fixable"`
 	}
-	jsonSummary struct {
+	JSONSummary struct {
 		Total    int        `json:"total"`
 		Fixable  int        `json:"fixable"`
-		Critical jsonCounts `json:"critical"`
-		High     jsonCounts `json:"high"`
-		Medium   jsonCounts `json:"medium"`
-		Low      jsonCounts `json:"low"`
-		Unknown  jsonCounts `json:"unknown"`
+		Critical JSONCounts `json:"critical"`
+		High     JSONCounts `json:"high"`
+		Medium   JSONCounts `json:"medium"`
+		Low      JSONCounts `json:"low"`
+		Unknown  JSONCounts `json:"unknown"`
 	}
-	jsonVerdict struct {
+	JSONVerdict struct {
 		Pass       bool                  `json:"pass"`
 		Status     string                `json:"status"`
-		Threshold  jsonThreshold         `json:"threshold"`
+		Threshold  JSONThreshold         `json:"threshold"`
 		Failing    []string              `json:"failing"`
-		Suppressed []jsonSuppressed      `json:"suppressed"`
-		Violations []jsonViolation       `json:"violations"`
+		Suppressed []JSONSuppressed      `json:"suppressed"`
+		Violations []JSONViolation       `json:"violations"`
 		Notes      []string              `json:"notes"`
 		Incomplete []sbom.Incompleteness `json:"incomplete"`
 	}
-	jsonSuppressed struct {
+	JSONSuppressed struct {
 		ID            string `json:"id"`
 		Package       string `json:"package"`
 		Version       string `json:"version"`
@@ -79,23 +82,23 @@ type (
 		Reason        string `json:"reason"`
 		Source        string `json:"source"`
 	}
-	jsonViolation struct {
+	JSONViolation struct {
 		Rule    string `json:"rule"`
 		Action  string `json:"action"`
 		Message string `json:"message"`
 		File    string `json:"file"`
 		Line    int    `json:"line"`
 	}
-	jsonThreshold struct {
+	JSONThreshold struct {
 		FailOn      string `json:"failOn"`
 		OnlyFixable bool   `json:"onlyFixable"`
 		Description string `json:"description"`
 	}
-	jsonFinding struct {
+	JSONFinding struct {
 		ID             string        `json:"id"`
 		Aliases        []string      `json:"aliases"`
 		Upstream       []string      `json:"upstream"`
-		Package        jsonPackage   `json:"package"`
+		Package        JSONPackage   `json:"package"`
 		FixedVersion   string        `json:"fixedVersion"`
 		Fixable        bool          `json:"fixable"`
 		Severity       vuln.Severity `json:"severity"`
@@ -103,7 +106,7 @@ type (
 		SeveritySource string        `json:"severitySource"`
 		Summary        string        `json:"summary"`
 	}
-	jsonPackage struct {
+	JSONPackage struct {
 		Name         string   `json:"name"`
 		Version      string   `json:"version"`
 		PURL         string   `json:"purl"`
@@ -127,64 +130,64 @@ func WriteJSON(w io.Writer, s *Scan) error {
 	return nil
 }
 
-func newJSONReport(s *Scan) jsonReport {
-	r := jsonReport{
+func newJSONReport(s *Scan) JSONReport {
+	r := JSONReport{
 		SchemaVersion: SchemaVersion,
 		Target:        s.Target,
 		ScannedAt:     s.ScannedAt.UTC().Format(time.RFC3339),
-		Tool:          jsonTool{Name: toolName, Version: s.ToolVersion},
-		Database: jsonDatabase{
+		Tool:          JSONTool{Name: toolName, Version: s.ToolVersion},
+		Database: JSONDatabase{
 			Dir:     s.Database.Dir,
 			Updated: make(map[string]string, len(s.Database.Updated)),
 			Stale:   s.Database.Stale,
 		},
-		Verdict: jsonVerdict{
+		Verdict: JSONVerdict{
 			Pass:   s.Verdict.Pass,
 			Status: s.Verdict.Status(),
-			Threshold: jsonThreshold{
+			Threshold: JSONThreshold{
 				FailOn:      s.Threshold.FailOn.String(),
 				OnlyFixable: s.Threshold.OnlyFixable,
 				Description: s.Verdict.Threshold,
 			},
 			Failing:    failingIDs(s.Verdict),
-			Suppressed: make([]jsonSuppressed, 0, len(s.Verdict.Suppressed)),
-			Violations: make([]jsonViolation, 0, len(s.Verdict.Violations)),
+			Suppressed: make([]JSONSuppressed, 0, len(s.Verdict.Suppressed)),
+			Violations: make([]JSONViolation, 0, len(s.Verdict.Violations)),
 			Notes:      append([]string{}, s.Verdict.Notes...),
 			Incomplete: append([]sbom.Incompleteness{}, s.Verdict.Incomplete...),
 		},
-		Findings: make([]jsonFinding, 0, len(s.Findings)),
+		Findings: make([]JSONFinding, 0, len(s.Findings)),
 	}
 	for _, x := range s.Verdict.Suppressed {
 		f := x.Finding
-		r.Verdict.Suppressed = append(r.Verdict.Suppressed, jsonSuppressed{
+		r.Verdict.Suppressed = append(r.Verdict.Suppressed, JSONSuppressed{
 			ID: f.ID, Package: f.Package.Name, Version: f.Package.Version, PURL: f.Package.PURL,
 			By: x.By, Status: x.Status, Justification: x.Justification, Reason: x.Reason, Source: x.Source,
 		})
 	}
 	for _, x := range s.Verdict.Violations {
-		r.Verdict.Violations = append(r.Verdict.Violations, jsonViolation{Rule: x.Rule, Action: string(x.Action), Message: x.Message, File: x.File, Line: x.Line})
+		r.Verdict.Violations = append(r.Verdict.Violations, JSONViolation{Rule: x.Rule, Action: string(x.Action), Message: x.Message, File: x.File, Line: x.Line})
 	}
 	for eco, t := range s.Database.Updated {
 		r.Database.Updated[eco] = t.UTC().Format(time.RFC3339)
 	}
 	if s.SBOM != nil && s.SBOM.Distro != nil {
 		d := s.SBOM.Distro
-		r.Distro = &jsonDistro{ID: d.ID, VersionID: d.VersionID, VersionCodename: d.VersionCodename, PrettyName: d.PrettyName}
+		r.Distro = &JSONDistro{ID: d.ID, VersionID: d.VersionID, VersionCodename: d.VersionCodename, PrettyName: d.PrettyName}
 	}
 	t := count(s.Findings)
-	c := func(sev vuln.Severity) jsonCounts {
-		return jsonCounts{Total: t.bySeverity[sev].total, Fixable: t.bySeverity[sev].fixable}
+	c := func(sev vuln.Severity) JSONCounts {
+		return JSONCounts{Total: t.bySeverity[sev].total, Fixable: t.bySeverity[sev].fixable}
 	}
-	r.Summary = jsonSummary{
+	r.Summary = JSONSummary{
 		Total: t.all.total, Fixable: t.all.fixable,
 		Critical: c(vuln.Critical), High: c(vuln.High), Medium: c(vuln.Medium), Low: c(vuln.Low), Unknown: c(vuln.Unknown),
 	}
-	for _, f := range sortFindings(s.Findings) {
-		r.Findings = append(r.Findings, jsonFinding{
+	for _, f := range vuln.Sorted(s.Findings) {
+		r.Findings = append(r.Findings, JSONFinding{
 			ID:       f.ID,
 			Aliases:  nonNil(f.Aliases),
 			Upstream: nonNil(f.Upstream),
-			Package: jsonPackage{
+			Package: JSONPackage{
 				Name:         f.Package.Name,
 				Version:      f.Package.Version,
 				PURL:         f.Package.PURL,
@@ -202,6 +205,35 @@ func newJSONReport(s *Scan) jsonReport {
 		})
 	}
 	return r
+}
+
+// Finding is the finding as vuln.Finding holds it, for what reads a report
+// back: every field the report keeps.
+func (f JSONFinding) Finding() vuln.Finding {
+	return vuln.Finding{
+		ID:       f.ID,
+		Aliases:  f.Aliases,
+		Upstream: f.Upstream,
+		Package: vuln.Package{
+			Name:         f.Package.Name,
+			Version:      f.Package.Version,
+			PURL:         f.Package.PURL,
+			Locations:    f.Package.Locations,
+			Ecosystem:    f.Package.Ecosystem,
+			MatchName:    f.Package.MatchName,
+			MatchVersion: f.Package.MatchVersion,
+		},
+		FixedVersion:   f.FixedVersion,
+		Severity:       f.Severity,
+		Score:          f.Score,
+		SeveritySource: f.SeveritySource,
+		Summary:        f.Summary,
+	}
+}
+
+// Violation is the rule broken as policy.Violation holds it.
+func (v JSONViolation) Violation() policy.Violation {
+	return policy.Violation{Rule: v.Rule, Action: policy.Action(v.Action), Message: v.Message, File: v.File, Line: v.Line}
 }
 
 // nonNil makes a missing list an empty one, written as [] rather than null.

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/vuln"
 )
 
 const schemaPath = "schema/report.schema.json"
@@ -81,7 +84,7 @@ func TestWriteJSON(t *testing.T) {
 	if err := WriteJSON(&buf, testScan()); err != nil {
 		t.Fatal(err)
 	}
-	var r jsonReport
+	var r JSONReport
 	dec := json.NewDecoder(&buf)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
@@ -89,7 +92,7 @@ func TestWriteJSON(t *testing.T) {
 	}
 
 	if r.SchemaVersion != SchemaVersion || r.Target != "registry.example/app:1" || r.ScannedAt != "2026-01-10T12:00:00Z" ||
-		r.Tool != (jsonTool{Name: "secure-build", Version: "0.1.0"}) {
+		r.Tool != (JSONTool{Name: "secure-build", Version: "0.1.0"}) {
 		t.Errorf("header: %+v", r)
 	}
 	if r.Database.Updated["Go"] != "2025-12-31T23:00:00Z" || len(r.Database.Updated) != 3 || r.Database.Stale == "" {
@@ -98,13 +101,13 @@ func TestWriteJSON(t *testing.T) {
 	if r.Distro == nil || r.Distro.ID != "debian" || r.Distro.VersionID != "12" {
 		t.Errorf("distro: %+v", r.Distro)
 	}
-	wantSummary := jsonSummary{Total: 5, Fixable: 3, Critical: jsonCounts{1, 0}, High: jsonCounts{1, 1},
-		Medium: jsonCounts{2, 2}, Low: jsonCounts{0, 0}, Unknown: jsonCounts{1, 0}}
+	wantSummary := JSONSummary{Total: 5, Fixable: 3, Critical: JSONCounts{1, 0}, High: JSONCounts{1, 1},
+		Medium: JSONCounts{2, 2}, Low: JSONCounts{0, 0}, Unknown: JSONCounts{1, 0}}
 	if r.Summary != wantSummary {
 		t.Errorf("summary: got %+v, want %+v", r.Summary, wantSummary)
 	}
 	if r.Verdict.Pass || !slices.Equal(r.Verdict.Failing, []string{"GHSA-m425-mq94-257g"}) ||
-		r.Verdict.Threshold != (jsonThreshold{FailOn: "high", OnlyFixable: true, Description: "fail on: high or higher, fixable only"}) {
+		r.Verdict.Threshold != (JSONThreshold{FailOn: "high", OnlyFixable: true, Description: "fail on: high or higher, fixable only"}) {
 		t.Errorf("verdict: %+v", r.Verdict)
 	}
 
@@ -124,4 +127,45 @@ func TestWriteJSON(t *testing.T) {
 	if tar.Fixable || tar.FixedVersion != "" || tar.Severity.String() != "unknown" || tar.Aliases == nil {
 		t.Errorf("unknown finding: %+v", tar)
 	}
+}
+
+// TestJSONReadBack: a report read back gives the findings and violations
+// written, all but what the report leaves out (Modified).
+func TestJSONReadBack(t *testing.T) {
+	s := testScan()
+	s.Verdict.Violations = []policy.Violation{
+		{Rule: "base-image.pinned", Action: policy.Fail, Message: "base image is not pinned", File: "Dockerfile", Line: 3},
+		{Rule: "licenses", Action: policy.Warn, Message: "GPL-3.0 in tar"},
+	}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	var r JSONReport
+	if err := json.Unmarshal(buf.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range vuln.Sorted(s.Findings) {
+		f.Modified = ""
+		got := r.Findings[i].Finding()
+		// The report writes an absent list as [].
+		if !reflect.DeepEqual(empty(got), empty(f)) {
+			t.Errorf("finding %d read back:\n got %+v\nwant %+v", i, got, f)
+		}
+	}
+	for i, v := range s.Verdict.Violations {
+		if got := r.Verdict.Violations[i].Violation(); got != v {
+			t.Errorf("violation %d read back: %+v, want %+v", i, got, v)
+		}
+	}
+}
+
+// empty makes f's absent lists empty ones.
+func empty(f vuln.Finding) vuln.Finding {
+	for _, l := range []*[]string{&f.Aliases, &f.Upstream, &f.Package.Locations} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	return f
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/secure-build/secure-build/vuln"
 )
 
 // markdownRows caps the findings table: a job summary is read, not searched,
@@ -52,7 +54,7 @@ func WriteMarkdown(w io.Writer, s *Scan) error {
 	if t.all.fixable > 0 {
 		fmt.Fprint(ew, "\n### Fixable findings\n\n| ID | Package | Installed | Fixed | Severity | Summary |\n| --- | --- | --- | --- | --- | --- |\n")
 		rows := 0
-		for _, f := range sortFindings(s.Findings) {
+		for _, f := range vuln.Sorted(s.Findings) {
 			if !f.Fixable() {
 				continue
 			}
@@ -68,7 +70,7 @@ func WriteMarkdown(w io.Writer, s *Scan) error {
 		}
 	}
 	if n := t.all.total - t.all.fixable; n > 0 {
-		fmt.Fprintf(ew, "\n%d %s no fix yet.\n", n, plural(n, "finding has", "findings have"))
+		fmt.Fprintf(ew, "\n%d %s %s.\n", n, plural(n, "finding has", "findings have"), vuln.NoFix)
 	}
 	if ew.err != nil {
 		return fmt.Errorf("write markdown: %w", ew.err)

@@ -6,7 +6,6 @@
 package report
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -68,23 +67,6 @@ const (
 // severities are the levels as every report lists them, highest first.
 var severities = []vuln.Severity{vuln.Critical, vuln.High, vuln.Medium, vuln.Low, vuln.Unknown}
 
-// sortFindings returns the findings in the order every report shows them:
-// highest severity first, then package, then id; version and purl only
-// break ties, so that equal input gives equal output.
-func sortFindings(findings []vuln.Finding) []vuln.Finding {
-	out := slices.Clone(findings)
-	slices.SortStableFunc(out, func(a, b vuln.Finding) int {
-		return cmp.Or(
-			cmp.Compare(b.Severity, a.Severity),
-			cmp.Compare(a.Package.Name, b.Package.Name),
-			cmp.Compare(a.ID, b.ID),
-			cmp.Compare(a.Package.Version, b.Package.Version),
-			cmp.Compare(a.Package.PURL, b.Package.PURL),
-		)
-	})
-	return out
-}
-
 // counts is how many findings there are and how many of them are fixable.
 type counts struct{ total, fixable int }
 
@@ -116,7 +98,7 @@ func count(findings []vuln.Finding) tally {
 // in report order.
 func failingIDs(v policy.Verdict) []string {
 	ids := []string{}
-	for _, f := range sortFindings(v.Failing) {
+	for _, f := range vuln.Sorted(v.Failing) {
 		if !slices.Contains(ids, f.ID) {
 			ids = append(ids, f.ID)
 		}

@@ -116,7 +116,7 @@ var wantOrder = []string{
 
 func TestSortFindings(t *testing.T) {
 	var got []string
-	for _, f := range sortFindings(testFindings()) {
+	for _, f := range vuln.Sorted(testFindings()) {
 		got = append(got, f.ID+" "+f.Package.Name)
 	}
 	if !slices.Equal(got, wantOrder) {

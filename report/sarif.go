@@ -35,7 +35,7 @@ func WriteSARIF(w io.Writer, s *Scan) error {
 	if s.ToolVersion != "" {
 		run.Tool.Driver.WithVersion(s.ToolVersion)
 	}
-	findings := sortFindings(s.Findings)
+	findings := vuln.Sorted(s.Findings)
 
 	// Findings come highest severity first, so a rule is made from the
 	// worst finding of its id. Rules are listed by id, for stable indexes.
@@ -200,7 +200,7 @@ func sarifLevel(s vuln.Severity) string {
 }
 
 func sarifMessage(f vuln.Finding) string {
-	fix := "no fixed version yet"
+	fix := vuln.NoFix
 	if f.Fixable() {
 		fix = "fixed in " + f.FixedVersion
 	}

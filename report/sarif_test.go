@@ -62,11 +62,11 @@ func TestWriteSARIF(t *testing.T) {
 	// One result per finding and location, in report order.
 	type result struct{ rule, level, uri, message string }
 	want := []result{
-		{"CVE-2023-45853", "error", "var/lib/dpkg/status", "zlib1g 1:1.2.13.dfsg-1: CVE-2023-45853 (critical), no fixed version yet"},
+		{"CVE-2023-45853", "error", "var/lib/dpkg/status", "zlib1g 1:1.2.13.dfsg-1: CVE-2023-45853 (critical), no fix yet"},
 		{"GHSA-m425-mq94-257g", "error", "usr/local/bin/my%20server", "google.golang.org/grpc v1.56.2: GHSA-m425-mq94-257g (high), fixed in 1.56.3"},
 		{"DSA-5678-1", "warning", "var/lib/dpkg/status", "libssl3 3.0.11-1~deb12u2: DSA-5678-1 (medium), fixed in 3.0.13-1~deb12u1"},
 		{"DSA-5678-1", "warning", "var/lib/dpkg/status", "openssl 3.0.11-1~deb12u2: DSA-5678-1 (medium), fixed in 3.0.13-1~deb12u1"},
-		{"CVE-2005-2541", "note", "var/lib/dpkg/status", "tar 1.34+dfsg-1.2+deb12u1: CVE-2005-2541 (unknown), no fixed version yet"},
+		{"CVE-2005-2541", "note", "var/lib/dpkg/status", "tar 1.34+dfsg-1.2+deb12u1: CVE-2005-2541 (unknown), no fix yet"},
 	}
 	var got []result
 	fingerprints := map[string]bool{}

@@ -23,6 +23,3 @@ func Summary(findings []vuln.Finding) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-// Sorted returns findings in the order every report shows them.
-func Sorted(findings []vuln.Finding) []vuln.Finding { return sortFindings(findings) }

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/vuln"
 )
 
 // summaryWidth keeps a table row within a wide terminal.
@@ -57,7 +58,7 @@ func writeTable(w io.Writer, s *Scan) error {
 		fmt.Fprintln(ew, "Fixable findings:")
 		tw = tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tPACKAGE\tINSTALLED -> FIXED\tSEVERITY\tSUMMARY")
-		for _, f := range sortFindings(s.Findings) {
+		for _, f := range vuln.Sorted(s.Findings) {
 			if !f.Fixable() {
 				continue
 			}
@@ -78,8 +79,8 @@ func writeTable(w io.Writer, s *Scan) error {
 				parts = append(parts, fmt.Sprintf("%d %s", c.total-c.fixable, sev))
 			}
 		}
-		fmt.Fprintf(ew, "\n%d %s no fix yet (%s); the JSON report lists every finding.\n",
-			n, plural(n, "finding has", "findings have"), strings.Join(parts, ", "))
+		fmt.Fprintf(ew, "\n%d %s %s (%s); the JSON report lists every finding.\n",
+			n, plural(n, "finding has", "findings have"), vuln.NoFix, strings.Join(parts, ", "))
 	}
 
 	writePolicyDetail(ew, s)

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
@@ -194,32 +192,6 @@ func TestUnpackImage(t *testing.T) {
 	})
 }
 
-// writeLayout writes imgs into a new OCI layout, each with its ref name
-// annotation when it has one.
-func writeLayout(t *testing.T, imgs map[string]v1.Image) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "layout")
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := make([]string, 0, len(imgs))
-	for n := range imgs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		var opts []layout.Option
-		if !strings.HasPrefix(n, "untagged") {
-			opts = append(opts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": n}))
-		}
-		if err := p.AppendImage(imgs[n], opts...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // isolateTemp points the unpacking at a temporary folder of the test's own
 // and checks it is left empty.
 func isolateTemp(t *testing.T) string {
@@ -264,144 +236,55 @@ func checkHostileImageCatalog(t *testing.T, s *SBOM) {
 	}
 }
 
-func TestCatalogTargetOCILayout(t *testing.T) {
+// TestCatalogImage catalogs the hostile image: whiteouts, links and
+// escaping names are applied inside the unpack folder, never on the host.
+func TestCatalogImage(t *testing.T) {
 	isolateTemp(t)
 	marker := "secure-build-test-" + filepath.Base(t.TempDir())
-	hostile := hostileImage(t, marker)
-	other := image(t, layer(t, file("srv/node_modules/other/package.json", npmPackage("other", "1.0.0"))))
-	dir := writeLayout(t, map[string]v1.Image{"v1": hostile, "example.com/app:v2": other})
-	ctx := context.Background()
-
-	s, err := CatalogTarget(ctx, OCILayoutPrefix+dir+":v1")
+	s, err := CatalogImage(context.Background(), hostileImage(t, marker), "oci-layout:layout:v1")
 	if err != nil {
-		t.Fatalf("by tag: %v", err)
+		t.Fatal(err)
 	}
 	checkHostileImageCatalog(t, s)
-	if s.Source != OCILayoutPrefix+dir+":v1" {
-		t.Errorf("source %q", s.Source)
+	if s.Source != "oci-layout:layout:v1" {
+		t.Errorf("source %q, want the name given", s.Source)
 	}
 	if _, err := os.Lstat("/etc/" + marker); err == nil {
 		t.Errorf("/etc/%s written on the host", marker)
 	}
-
-	// A full reference name matches by its tag.
-	s, err = CatalogTarget(ctx, OCILayoutPrefix+dir+":v2")
-	if err != nil {
-		t.Fatalf("by the tag of a full name: %v", err)
-	}
-	if got := purls(s); !slices.Equal(got, []string{"pkg:npm/other@1.0.0"}) {
-		t.Errorf("v2: %q", got)
-	}
-
-	digest, err := hostile.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err = CatalogTarget(ctx, OCILayoutPrefix+dir+"@"+digest.String())
-	if err != nil {
-		t.Fatalf("by digest: %v", err)
-	}
-	checkHostileImageCatalog(t, s)
-
-	for target, want := range map[string]string{
-		OCILayoutPrefix + dir:                                        "holds 2 images: name one with :TAG or @DIGEST",
-		OCILayoutPrefix + dir + ":v3":                                `no image tagged "v3"`,
-		OCILayoutPrefix + dir + "@sha256:" + strings.Repeat("0", 64): "has no manifest sha256:000",
-		OCILayoutPrefix + filepath.Join(t.TempDir(), "none"):         "open OCI layout",
-	} {
-		if _, err := CatalogTarget(ctx, target); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("CatalogTarget(%s): %v, want an error containing %q", target, err, want)
-		}
-	}
-
-	// One untagged image needs no tag.
-	single := writeLayout(t, map[string]v1.Image{"untagged": other})
-	if s, err := CatalogTarget(ctx, OCILayoutPrefix+single); err != nil || len(s.Packages) != 1 {
-		t.Errorf("a layout of one image: %v, %v", s, err)
-	}
-	// Two untagged images are ambiguous.
-	two := writeLayout(t, map[string]v1.Image{"untagged1": other, "untagged2": hostile})
-	if _, err := CatalogTarget(ctx, OCILayoutPrefix+two); err == nil || !strings.Contains(err.Error(), "name one with :TAG or @DIGEST") {
-		t.Errorf("two untagged images: %v", err)
-	}
 }
 
-// TestCatalogTargetOCIIndex: a tag naming a multi-platform index takes the
-// image for this machine's architecture, skipping attestation manifests.
-func TestCatalogTargetOCIIndex(t *testing.T) {
-	isolateTemp(t)
-	here := image(t, layer(t, file("srv/node_modules/here/package.json", npmPackage("here", "1.0.0"))))
-	elsewhere := image(t, layer(t, file("srv/node_modules/elsewhere/package.json", npmPackage("elsewhere", "1.0.0"))))
-	attestation := image(t, layer(t, file("srv/node_modules/attestation/package.json", npmPackage("attestation", "1.0.0"))))
-	otherArch := "s390x"
-	if runtime.GOARCH == otherArch {
-		otherArch = "amd64"
-	}
-	idx := mutate.AppendManifests(empty.Index,
-		mutate.IndexAddendum{Add: attestation, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}}},
-		mutate.IndexAddendum{Add: elsewhere, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: otherArch}}},
-		mutate.IndexAddendum{Add: here, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}},
-	)
-	dir := filepath.Join(t.TempDir(), "layout")
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "multi"})); err != nil {
-		t.Fatal(err)
-	}
-	s, err := CatalogTarget(context.Background(), OCILayoutPrefix+dir+":multi")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := purls(s); !slices.Equal(got, []string{"pkg:npm/here@1.0.0"}) {
-		t.Errorf("got %q, want the linux/%s image's package", got, runtime.GOARCH)
-	}
-
-	// An index with no image for this machine names what it has.
-	idx = mutate.AppendManifests(empty.Index,
-		mutate.IndexAddendum{Add: elsewhere, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: otherArch}}})
-	dir = filepath.Join(t.TempDir(), "layout")
-	if p, err = layout.Write(dir, empty.Index); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendIndex(idx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := CatalogTarget(context.Background(), OCILayoutPrefix+dir); err == nil || !strings.Contains(err.Error(), "linux/"+otherArch) {
-		t.Errorf("index without this platform: %v", err)
-	}
-}
-
-func TestCatalogTargetDockerArchive(t *testing.T) {
+// TestCatalogImageDockerArchive: the layers of a docker archive, stored
+// uncompressed, unpack as those of a registry or a layout.
+func TestCatalogImageDockerArchive(t *testing.T) {
 	isolateTemp(t)
 	marker := "secure-build-test-" + filepath.Base(t.TempDir())
 	archive := filepath.Join(t.TempDir(), "image.tar")
 	if err := tarball.WriteToFile(archive, name.MustParseReference("example.com/app:v1"), hostileImage(t, marker)); err != nil {
 		t.Fatal(err)
 	}
-	s, err := CatalogTarget(context.Background(), DockerArchivePrefix+archive)
+	img, err := tarball.ImageFromPath(archive, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := CatalogImage(context.Background(), img, "docker-archive:"+archive)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkHostileImageCatalog(t, s)
-	if _, err := CatalogTarget(context.Background(), DockerArchivePrefix+filepath.Join(t.TempDir(), "missing.tar")); err == nil || !strings.Contains(err.Error(), "open docker archive") {
-		t.Errorf("missing archive: %v", err)
-	}
 }
 
-// TestCatalogTargetEscapingEntry: a layer entry named "../../escape" lands
+// TestCatalogImageEscapingEntry: a layer entry named "../../escape" lands
 // inside the root, as containerd puts it ("/escape"); nothing is written
 // outside the unpack folder, which is removed.
-func TestCatalogTargetEscapingEntry(t *testing.T) {
+func TestCatalogImageEscapingEntry(t *testing.T) {
 	tmp := isolateTemp(t)
 	img := image(t,
 		layer(t, file("etc/os-release", debianOSRelease)),
 		layer(t, file("srv/ok", "ok"), file("../../escape/node_modules/esc/package.json", npmPackage("esc", "1.0.0")),
 			file("../../../../../../../../tmp/escape", "escaped")),
 	)
-	dir := writeLayout(t, map[string]v1.Image{"v1": img})
-	s, err := CatalogTarget(context.Background(), OCILayoutPrefix+dir+":v1")
+	s, err := CatalogImage(context.Background(), img, "test-image")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,16 +298,4 @@ func TestCatalogTargetEscapingEntry(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// TestCatalogTargetDirectory: a plain path is a root filesystem.
-func TestCatalogTargetDirectory(t *testing.T) {
-	root := debianRoot(t)
-	s, err := CatalogTarget(context.Background(), root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Source != root || len(s.Packages) != 3 {
-		t.Errorf("source %q, %d packages", s.Source, len(s.Packages))
-	}
 }

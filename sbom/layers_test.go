@@ -41,7 +41,7 @@ func (r rawLayer) Uncompressed() (io.ReadCloser, error) {
 	return gzip.NewReader(bytes.NewReader(r))
 }
 
-// catalogImage catalogs an image made of layers, as CatalogTarget does.
+// catalogImage catalogs an image made of layers.
 func catalogImage(t *testing.T, layers ...v1.Layer) *SBOM {
 	t.Helper()
 	isolateTemp(t)

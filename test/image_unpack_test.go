@@ -12,6 +12,7 @@ import (
 
 	"github.com/secure-build/secure-build/internal/imagetest"
 	"github.com/secure-build/secure-build/internal/testutil"
+	sbregistry "github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/sbom"
 )
 
@@ -65,11 +66,16 @@ func TestImageUnpackMatchesBuildKit(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	want, err := sbom.CatalogTarget(ctx, out)
+	want, err := sbom.Catalog(ctx, out, out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := sbom.CatalogTarget(ctx, sbom.OCILayoutPrefix+base.Dir+"@"+base.Digest)
+	source := sbregistry.OCILayoutPrefix + base.Dir + "@" + base.Digest
+	img, err := sbregistry.Open(ctx, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sbom.CatalogImage(ctx, img, source)
 	if err != nil {
 		t.Fatal(err)
 	}

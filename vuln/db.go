@@ -226,12 +226,26 @@ func (db *DB) Status() []ArchiveStatus {
 	return out
 }
 
-// Oldest is the update time of the least recently updated archive.
-func (db *DB) Oldest() time.Time {
-	var oldest time.Time
+// Updated is when each archive was last imported, by archive name: what a
+// report says of the data a scan used.
+func (db *DB) Updated() map[string]time.Time {
+	out := make(map[string]time.Time, len(db.files))
 	for _, f := range db.files {
-		if oldest.IsZero() || f.status.Updated.Before(oldest) {
-			oldest = f.status.Updated
+		out[f.status.Archive] = f.status.Updated
+	}
+	return out
+}
+
+// Oldest is the update time of the least recently updated archive.
+func (db *DB) Oldest() time.Time { return OldestUpdate(db.Updated()) }
+
+// OldestUpdate is the earliest of the update times of Updated: how old a
+// database is, from a report of it.
+func OldestUpdate(updated map[string]time.Time) time.Time {
+	var oldest time.Time
+	for _, t := range updated {
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
 		}
 	}
 	return oldest
@@ -239,11 +253,6 @@ func (db *DB) Oldest() time.Time {
 
 // DefaultMaxAge is how old the database may be before every scan warns.
 const DefaultMaxAge = 7 * 24 * time.Hour
-
-// Age is how long ago the least recently updated archive was imported.
-func (db *DB) Age(now time.Time) time.Duration {
-	return now.Sub(db.Oldest())
-}
 
 func (f *archiveFile) readMeta() error {
 	st := ArchiveStatus{Archive: f.name}

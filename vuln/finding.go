@@ -5,7 +5,9 @@
 package vuln
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -82,6 +84,48 @@ type Finding struct {
 
 // Fixable says whether a fixed version exists.
 func (f Finding) Fixable() bool { return f.FixedVersion != "" }
+
+// NoFix is how every message and report says that no version fixes a
+// finding yet.
+const NoFix = "no fix yet"
+
+// Fix is the version that fixes the finding, or NoFix.
+func (f Finding) Fix() string {
+	if f.FixedVersion == "" {
+		return NoFix
+	}
+	return f.FixedVersion
+}
+
+// Compare orders findings as every output lists them: highest severity
+// first, within a severity the fixable ones first (what a person can act on
+// now), then package, then id; version and purl only break ties, so that
+// equal input gives equal output.
+func Compare(a, b Finding) int {
+	return cmp.Or(
+		cmp.Compare(b.Severity, a.Severity),
+		cmp.Compare(fixRank(a), fixRank(b)),
+		cmp.Compare(a.Package.Name, b.Package.Name),
+		cmp.Compare(a.ID, b.ID),
+		cmp.Compare(a.Package.Version, b.Package.Version),
+		cmp.Compare(a.Package.PURL, b.Package.PURL),
+	)
+}
+
+// fixRank puts a finding with a fixed version before one without.
+func fixRank(f Finding) int {
+	if f.Fixable() {
+		return 0
+	}
+	return 1
+}
+
+// Sorted returns a copy of findings in Compare's order.
+func Sorted(findings []Finding) []Finding {
+	out := slices.Clone(findings)
+	slices.SortStableFunc(out, Compare)
+	return out
+}
 
 // Same says whether g is the same finding as f: the same vulnerability in
 // the same package.

@@ -335,4 +335,7 @@ func TestImportPacks(t *testing.T) {
 	if st := db.Status(); len(st) != 1 || st[0].Records != 2 {
 		t.Errorf("status %+v, want the two records", st)
 	}
+	if u := db.Updated(); len(u) != 1 || !u["npm"].Equal(db.Oldest()) {
+		t.Errorf("updated %v, want npm's import time", u)
+	}
 }

@@ -3,6 +3,7 @@ package vuln
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -13,10 +14,10 @@ import (
 )
 
 // Match looks every package up in the database and returns its findings,
-// sorted by severity (highest first), then package, then id. Packages of an
-// ecosystem OSV does not cover, or whose archive was not imported, have no
-// findings; a package whose version cannot be parsed is an incompleteness
-// naming it: its findings could not be decided.
+// in Compare's order. Packages of an ecosystem OSV does not cover, or whose
+// archive was not imported, have no findings; a package whose version
+// cannot be parsed is an incompleteness naming it: its findings could not
+// be decided.
 func (db *DB) Match(pkgs []sbom.Package) ([]Finding, []sbom.Incompleteness, error) {
 	// Packages are matched in parallel, each worker with its own cache:
 	// binary packages of one source package (libc6, libc-bin: glibc) look up
@@ -57,7 +58,7 @@ func (db *DB) Match(pkgs []sbom.Package) ([]Finding, []sbom.Incompleteness, erro
 		gaps = append(gaps, r.gaps...)
 	}
 	gaps = append(gaps, unmatchableDistroPackages(pkgs)...)
-	sortFindings(findings)
+	slices.SortStableFunc(findings, Compare)
 	return findings, sbom.SortGaps(gaps), nil
 }
 
@@ -186,27 +187,6 @@ func (m *matcher) record(archive, id string) (record, error) {
 	}
 	m.records[key] = r
 	return r, nil
-}
-
-// sortFindings orders findings by severity (highest first), fixable first,
-// then package name, version and id.
-func sortFindings(fs []Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if a.Severity != b.Severity {
-			return a.Severity > b.Severity
-		}
-		if a.Fixable() != b.Fixable() {
-			return a.Fixable()
-		}
-		if a.Package.Name != b.Package.Name {
-			return a.Package.Name < b.Package.Name
-		}
-		if a.Package.PURL != b.Package.PURL {
-			return a.Package.PURL < b.Package.PURL
-		}
-		return a.ID < b.ID
-	})
 }
 
 // entryMatch is one affected entry that covers the installed version.
