@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secure-build/secure-build/internal/testutil"
+	"github.com/secure-build/secure-build/internal/testutil/attested"
 )
 
 // invocation is one way of running a secure-build build. The scenarios of
@@ -26,7 +26,7 @@ type invocation struct {
 	nothingKept func(t *testing.T, ref string)
 	// attested is what AssertAttested expects besides the scenario's
 	// package and finding.
-	attested testutil.Attested
+	attested attested.Want
 }
 
 // invocations are the ways: the plugin on BUILDKIT_HOST (the shared
@@ -45,7 +45,7 @@ var invocations = []struct {
 			},
 			policyExit: 1,
 			failure:    []string{"secure-build policy failed for linux/amd64", "nothing was exported"},
-			attested:   testutil.Attested{Provenance: true},
+			attested:   attested.Want{Provenance: true},
 		}
 	}},
 	{"plugin-docker-engine", func(t *testing.T) *invocation {
@@ -73,7 +73,7 @@ var invocations = []struct {
 					"--output", "type=image,name="+ref+",push=true")
 			},
 			policyExit: -1,
-			attested:   testutil.Attested{ScannerVersion: "test"},
+			attested:   attested.Want{ScannerVersion: "test"},
 		}
 	}},
 }
@@ -142,6 +142,6 @@ func TestPushedImageIsAttested(t *testing.T) {
 		}
 		want := inv.attested
 		want.Package, want.Finding = "listed@2.0.1", unfixedCriticalID
-		testutil.AssertAttested(t, ref, "linux/amd64", want)
+		attested.Assert(t, ref, "linux/amd64", want)
 	})
 }

@@ -8,7 +8,11 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/internal/testutil"
+	"github.com/secure-build/secure-build/internal/testutil/attested"
 )
 
 // singleStage ships node modules on {{base}}, with a Dockerfile line per
@@ -162,12 +166,15 @@ func TestBuildPolicyFileVEX(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("a not_affected VEX statement: exit %d, want 0\n%s", r.Code, r.Stderr)
 	}
-	img := testutil.ReadImage(t, ref)
-	att := img.Attestations["linux/amd64"]
-	vexStmt, ok := att["https://openvex.dev/ns/v0.2.0"]
-	if !ok {
-		t.Fatalf("no OpenVEX attestation; have %v", testutil.Keys(att))
+	read, err := attest.Read(t.Context(), ref, &v1.Platform{OS: "linux", Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
 	}
+	att := read.Platforms[0]
+	if att.OpenVEX == nil {
+		t.Fatalf("no OpenVEX attestation; have %v", attested.Keys(attested.ReadImage(t, ref).Attestations["linux/amd64"]))
+	}
+	// OpenVEX's own document format, read as a consumer of it would.
 	var vexDoc struct {
 		Statements []struct {
 			Vulnerability struct{ Name string } `json:"vulnerability"`
@@ -178,32 +185,18 @@ func TestBuildPolicyFileVEX(t *testing.T) {
 			Justification string `json:"justification"`
 		} `json:"statements"`
 	}
-	if err := json.Unmarshal(vexStmt.Predicate, &vexDoc); err != nil {
+	if err := json.Unmarshal(att.OpenVEX, &vexDoc); err != nil {
 		t.Fatal(err)
 	}
 	if len(vexDoc.Statements) != 1 || vexDoc.Statements[0].Vulnerability.Name != fixableCriticalID ||
 		vexDoc.Statements[0].Status != "not_affected" || vexDoc.Statements[0].Justification != "vulnerable_code_not_in_execute_path" ||
 		len(vexDoc.Statements[0].Products) != 1 || vexDoc.Statements[0].Products[0].ID != "pkg:npm/minimist@1.2.5" {
-		t.Errorf("OpenVEX attestation: %s", vexStmt.Predicate)
+		t.Errorf("OpenVEX attestation: %s", att.OpenVEX)
 	}
-	var pred struct {
-		Scanner struct {
-			Result struct {
-				Verdict struct {
-					Pass       bool `json:"pass"`
-					Suppressed []struct {
-						ID     string `json:"id"`
-						By     string `json:"by"`
-						Source string `json:"source"`
-					} `json:"suppressed"`
-				} `json:"verdict"`
-			} `json:"result"`
-		} `json:"scanner"`
+	if att.Scan == nil {
+		t.Fatal("no scan result attestation")
 	}
-	if err := json.Unmarshal(att["https://cosign.sigstore.dev/attestation/vuln/v1"].Predicate, &pred); err != nil {
-		t.Fatal(err)
-	}
-	v := pred.Scanner.Result.Verdict
+	v := att.Scan.Report.Verdict
 	if !v.Pass || len(v.Suppressed) != 1 || v.Suppressed[0].ID != fixableCriticalID || v.Suppressed[0].By != "vex" || v.Suppressed[0].Source != "vex/app.openvex.json" {
 		t.Errorf("the scan result does not record the suppression: %+v", v)
 	}

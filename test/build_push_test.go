@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/secure-build/secure-build/internal/testutil"
+	"github.com/secure-build/secure-build/internal/testutil/attested"
 )
 
 // TestBuildPushAttestations builds a multi-stage project for two platforms
@@ -44,6 +44,6 @@ COPY --from=build /out /app
 	}
 
 	for _, platform := range []string{"linux/amd64", "linux/arm64"} {
-		testutil.AssertAttested(t, ref, platform, testutil.Attested{Package: "listed@2.0.1", Finding: unfixedCriticalID, Provenance: true})
+		attested.Assert(t, ref, platform, attested.Want{Package: "listed@2.0.1", Finding: unfixedCriticalID, Provenance: true})
 	}
 }

@@ -5,7 +5,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/secure-build/secure-build/internal/testutil"
+	"github.com/secure-build/secure-build/attest"
+	"github.com/secure-build/secure-build/internal/testutil/attested"
 )
 
 // TestBuildScanStage: a stage that declares ARG BUILDKIT_SBOM_SCAN_STAGE=true
@@ -32,11 +33,11 @@ COPY node_modules /app/node_modules
 	if r.Code != 0 {
 		t.Fatalf("build: exit %d\n%s", r.Code, r.Stderr)
 	}
-	img := testutil.ReadImage(t, ref)
+	img := attested.ReadImage(t, ref)
 	var names []string
 	stages := map[string][]string{}
 	for _, l := range img.AttestationLayers["linux/amd64"] {
-		if l.Statement.PredicateType != "https://spdx.dev/Document" {
+		if l.Statement.PredicateType != attest.SPDXPredicateType {
 			continue
 		}
 		var doc struct {
@@ -46,7 +47,7 @@ COPY node_modules /app/node_modules
 			t.Fatal(err)
 		}
 		names = append(names, doc.Name)
-		stages[doc.Name] = testutil.SPDXPackages(t, l.Statement.Predicate)
+		stages[doc.Name] = attested.SPDXPackages(t, l.Statement.Predicate)
 	}
 	slices.Sort(names)
 	if !slices.Equal(names, []string{"final stage", "stage build"}) {

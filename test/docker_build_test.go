@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/internal/testutil"
+	"github.com/secure-build/secure-build/internal/testutil/attested"
 )
 
 // dockerBuildEnv is "docker secure build" on a real Docker Engine, through
@@ -53,8 +55,8 @@ func (d *dockerBuildEnv) pushedAttestations(t *testing.T, image, repoTag string)
 	d.engine.MustDocker(t, d.env, "tag", image, ref)
 	d.engine.MustDocker(t, d.env, "push", ref)
 	out := map[string][]string{}
-	for platform, atts := range testutil.ReadImage(t, ref).Attestations {
-		out[platform] = testutil.Keys(atts)
+	for platform, atts := range attested.ReadImage(t, ref).Attestations {
+		out[platform] = attested.Keys(atts)
 	}
 	return out
 }
@@ -96,7 +98,7 @@ func TestDockerBuild(t *testing.T) {
 		t.Errorf("docker run app:1 cat /app/artifact: exit %d, printed %q, want the build stage's output\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	atts := d.pushedAttestations(t, "app:1", "app:loaded")
-	for _, want := range []string{testutil.PredicateSPDX, testutil.PredicateVuln} {
+	for _, want := range []string{attest.SPDXPredicateType, attest.VulnPredicateType} {
 		if !slices.Contains(atts["linux/amd64"], want) {
 			t.Errorf("the image loaded into the engine lacks the %s attestation: %v", want, atts)
 		}
@@ -128,7 +130,7 @@ func TestDockerBuildBuilders(t *testing.T) {
 		t.Errorf("docker run remote:1 cat /app/artifact: exit %d, printed %q\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	atts := d.pushedAttestations(t, "remote:1", "remote:loaded")
-	for _, want := range []string{testutil.PredicateSPDX, testutil.PredicateVuln} {
+	for _, want := range []string{attest.SPDXPredicateType, attest.VulnPredicateType} {
 		if !slices.Contains(atts["linux/amd64"], want) {
 			t.Errorf("the image --load put into the engine lacks the %s attestation: %v", want, atts)
 		}

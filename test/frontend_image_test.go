@@ -11,7 +11,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/internal/testutil"
+	"github.com/secure-build/secure-build/internal/testutil/attested"
 )
 
 // goImage is the Go image the root Dockerfile pins; the harness stands in
@@ -114,7 +116,7 @@ func TestFrontendImage(t *testing.T) {
 		if r.Code != 0 {
 			t.Fatalf("buildctl: exit %d\n%s", r.Code, r.Stderr)
 		}
-		testutil.AssertAttested(t, ref, "linux/amd64", testutil.Attested{Package: "listed@2.0.1", Finding: unfixedCriticalID, ScannerVersion: "test"})
+		attested.Assert(t, ref, "linux/amd64", attested.Want{Package: "listed@2.0.1", Finding: unfixedCriticalID, ScannerVersion: "test"})
 	})
 
 	t.Run("gateway", func(t *testing.T) {
@@ -125,7 +127,7 @@ func TestFrontendImage(t *testing.T) {
 		if r.Code != 0 {
 			t.Fatalf("buildctl: exit %d\n%s", r.Code, r.Stderr)
 		}
-		testutil.AssertAttested(t, ref, "linux/amd64", testutil.Attested{Package: "listed@2.0.1", Finding: unfixedCriticalID, ScannerVersion: "test"})
+		attested.Assert(t, ref, "linux/amd64", attested.Want{Package: "listed@2.0.1", Finding: unfixedCriticalID, ScannerVersion: "test"})
 	})
 
 	t.Run("sbom-generator", func(t *testing.T) {
@@ -136,14 +138,14 @@ func TestFrontendImage(t *testing.T) {
 		if r.Code != 0 {
 			t.Fatalf("buildctl: exit %d\n%s", r.Code, r.Stderr)
 		}
-		testutil.AssertAttested(t, ref, "linux/amd64", testutil.Attested{Package: "listed@2.0.1"})
-		img := testutil.ReadImage(t, ref)
+		attested.Assert(t, ref, "linux/amd64", attested.Want{Package: "listed@2.0.1"})
+		img := attested.ReadImage(t, ref)
 		var doc struct {
 			CreationInfo struct {
 				Creators []string `json:"creators"`
 			} `json:"creationInfo"`
 		}
-		if err := json.Unmarshal(img.Attestations["linux/amd64"]["https://spdx.dev/Document"].Predicate, &doc); err != nil {
+		if err := json.Unmarshal(img.Attestations["linux/amd64"][attest.SPDXPredicateType].Predicate, &doc); err != nil {
 			t.Fatal(err)
 		}
 		if !slices.ContainsFunc(doc.CreationInfo.Creators, func(c string) bool { return strings.Contains(c, "secure-build") }) {
@@ -163,6 +165,16 @@ func TestFrontendImage(t *testing.T) {
 		policyDir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(policyDir, "team.yaml"), []byte("vulnerabilities:\n  ignore:\n    - id: "+fixableCriticalID+"\n      reason: accepted by the security team\n"), 0o644); err != nil {
 			t.Fatal(err)
+		}
+		// Without the team's context, the project's own policy fails the
+		// build. This build also caches the scan step: the frontend shows
+		// the findings and their suppressions, as warnings of that step,
+		// only when the step is cached; a fresh step's warnings are lost (a
+		// bug of the frontend's, issue 13's closing note). When this test
+		// shared an environment with the policy-fails-before-push one, that
+		// test's build of this final stage cached the step.
+		if r := e.buildctl(t, dir, "--frontend", "dockerfile.v0", "--opt", dbArg); r.Code == 0 {
+			t.Fatalf("buildctl without the team's policy context passed the project's fail-on: low\n%s", r.Stderr)
 		}
 		ref := e.reg.Ref("app:team-policy")
 		r := e.buildctl(t, dir, "--frontend", "dockerfile.v0", "--opt", dbArg,

@@ -13,7 +13,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/internal/testutil"
+	"github.com/secure-build/secure-build/internal/testutil/attested"
 )
 
 // TestRegistryHarness proves the registry part of the end-to-end harness: a
@@ -32,7 +34,7 @@ func TestRegistryHarness(t *testing.T) {
 	if got := reg.Tags(t, "base"); !slices.Equal(got, []string{"1"}) {
 		t.Errorf("tags of base = %q, want [1]", got)
 	}
-	baseInfo := testutil.ReadImage(t, base.Ref)
+	baseInfo := attested.ReadImage(t, base.Ref)
 	if baseInfo.Index != nil || baseInfo.Digest != base.Digest || baseInfo.Images["linux/amd64"] != base.Digest {
 		t.Errorf("base %s reads back as digest %s, index %v, images %v; want the single linux/amd64 manifest %s",
 			base.Ref, baseInfo.Digest, baseInfo.Index != nil, baseInfo.Images, base.Digest)
@@ -56,7 +58,7 @@ func TestRegistryHarness(t *testing.T) {
 	)
 	t.Logf("2-stage build with provenance pushed in %s", time.Since(start).Round(time.Millisecond))
 
-	info := testutil.ReadImage(t, ref)
+	info := attested.ReadImage(t, ref)
 	if info.Index == nil {
 		t.Fatalf("%s is a single manifest (%s), want an index with an attestation manifest", ref, info.MediaType)
 	}
@@ -67,15 +69,15 @@ func TestRegistryHarness(t *testing.T) {
 	if info.AttestationManifests["linux/amd64"] == "" {
 		t.Fatalf("%s has no attestation manifest for linux/amd64; index: %+v", ref, info.Index.Manifests)
 	}
-	prov, ok := info.Attestations["linux/amd64"][testutil.PredicateProvenance]
+	prov, ok := info.Attestations["linux/amd64"][attested.PredicateProvenance]
 	if !ok {
 		var types []string
 		for _, l := range info.AttestationLayers["linux/amd64"] {
-			types = append(types, l.Annotations[testutil.AnnotationPredicateType])
+			types = append(types, l.Annotations[attest.AnnotationPredicateType])
 		}
-		t.Fatalf("%s linux/amd64 attestations have predicate types %q, want %s", ref, types, testutil.PredicateProvenance)
+		t.Fatalf("%s linux/amd64 attestations have predicate types %q, want %s", ref, types, attested.PredicateProvenance)
 	}
-	if prov.PredicateType != testutil.PredicateProvenance || !strings.HasPrefix(prov.Type, "https://in-toto.io/Statement/") {
+	if prov.PredicateType != attested.PredicateProvenance || !strings.HasPrefix(prov.Type, "https://in-toto.io/Statement/") {
 		t.Errorf("provenance statement _type %q predicateType %q", prov.Type, prov.PredicateType)
 	}
 	if len(prov.Subject) != 1 || "sha256:"+prov.Subject[0].Digest["sha256"] != image {
@@ -123,7 +125,7 @@ func TestRegistryHarnessDebianBase(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(got)) != "base-files" {
 		t.Errorf("dpkg-query in the Debian base wrote %q (%v), want base-files", got, err)
 	}
-	info := testutil.ReadImage(t, base.Ref)
+	info := attested.ReadImage(t, base.Ref)
 	if info.Index != nil || info.Images["linux/amd64"] != base.Digest {
 		t.Errorf("Debian base reads back as %v (index %v), want the single linux/amd64 manifest %s", info.Images, info.Index != nil, base.Digest)
 	}

@@ -98,28 +98,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", 
 const dockerdConfig = `{"features": {"time-namespaces": false}}
 `
 
-// StartDockerEngine starts an engine of the test's own (NewDockerEngine),
-// stopped when the test ends.
-func StartDockerEngine(t testing.TB, insecureRegistries ...string) *DockerEngine {
-	t.Helper()
-	bins := DockerEngineBinaries(t)
-	start := time.Now()
-	e, err := NewDockerEngine(bins, insecureRegistries...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(e.Logs())
-		}
-		if msg := e.Close(); msg != "" {
-			t.Log(msg)
-		}
-	})
-	t.Logf("Docker Engine up at %s in %s", e.Host, time.Since(start).Round(time.Millisecond))
-	return e
-}
-
 // NewDockerEngine starts containerd, then dockerd on it, each on its own
 // socket and folders in a fresh folder, with no iptables rules and no
 // userland proxy, and a bridge of its own (engineBridge) as its default

@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -37,8 +36,7 @@ type registryServer struct {
 	http     *http.Server
 	served   chan error
 	mu       sync.Mutex
-	requests []RegistryRequest // every request served, in order
-	log      bytes.Buffer      // the registry's own log
+	requests []RegistryRequest // every request served, in order; what a failed test shows
 }
 
 // RegistryRequest is one request the registry answered.
@@ -51,25 +49,6 @@ func (r RegistryRequest) String() string {
 	return fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status)
 }
 
-// StartRegistry serves a fresh, empty registry of the test's own until the
-// test ends.
-func StartRegistry(t testing.TB) *Registry {
-	t.Helper()
-	r, err := NewRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("registry %s log:\n%s", r.Addr, r.Log())
-		}
-		if err := r.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return r
-}
-
 // NewRegistry serves a fresh, empty registry on 127.0.0.1 at a random port
 // until Close.
 func NewRegistry() (*Registry, error) {
@@ -78,7 +57,7 @@ func NewRegistry() (*Registry, error) {
 		return nil, fmt.Errorf("registry: listen on 127.0.0.1: %w", err)
 	}
 	s := &registryServer{served: make(chan error, 1)}
-	handler := ggcrregistry.New(ggcrregistry.Logger(log.New(lockedWriter{&s.mu, &s.log}, "", log.Ltime|log.Lmicroseconds)))
+	handler := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	s.http = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -103,13 +82,6 @@ func (r *Registry) Close() error {
 		return fmt.Errorf("registry %s: serve: %w", r.Addr, err)
 	}
 	return nil
-}
-
-// Log is the registry's own log.
-func (r *Registry) Log() string {
-	r.srv.mu.Lock()
-	defer r.srv.mu.Unlock()
-	return r.srv.log.String()
 }
 
 var notRepoChars = regexp.MustCompile(`[^a-z0-9]+`)
@@ -216,19 +188,6 @@ func (r *Registry) Push(t testing.TB, repoTag string, img v1.Image) PushedImage 
 		t.Fatal(err)
 	}
 	return PushedImage{Ref: tag.String(), Digest: d.String()}
-}
-
-// lockedWriter serializes writes of the registry's logger with the readers
-// of its buffer.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // statusWriter remembers the status code a handler answered.

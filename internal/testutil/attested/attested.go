@@ -1,4 +1,9 @@
-package testutil
+// Package attested reads an image back from a registry as docker buildx
+// imagetools inspect shows it, and checks the attestations secure-build
+// attached, through attest's declarations. A package of its own, apart from
+// testutil: attest's and registry's tests import testutil, and this imports
+// attest.
+package attested
 
 import (
 	"bytes"
@@ -11,24 +16,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/secure-build/secure-build/attest"
 )
 
-// Predicate types of the attestations the tests read.
-const (
-	PredicateSPDX       = "https://spdx.dev/Document"
-	PredicateVuln       = "https://cosign.sigstore.dev/attestation/vuln/v1"
-	PredicateOpenVEX    = "https://openvex.dev/ns/v0.2.0"
-	PredicateProvenance = "https://slsa.dev/provenance/v1" // BuildKit's default (SLSA v1)
-)
-
-// Annotations BuildKit puts on an attestation manifest's index entry and
-// layers.
-const (
-	AnnotationReferenceType   = "vnd.docker.reference.type"
-	AnnotationReferenceDigest = "vnd.docker.reference.digest"
-	ReferenceTypeAttestation  = "attestation-manifest"
-	AnnotationPredicateType   = "in-toto.io/predicate-type"
-)
+// PredicateProvenance is the predicate type of BuildKit's default (SLSA
+// v1) provenance attestation; secure-build's own are attest's.
+const PredicateProvenance = "https://slsa.dev/provenance/v1"
 
 // ImageInfo is an image as read back from a registry, the way docker buildx
 // imagetools inspect shows it. Platforms are "os/arch[/variant]".
@@ -48,7 +42,7 @@ type ImageInfo struct {
 	// Attestations maps platform, then predicate type, to the statement: the
 	// first layer of that type, when there are several (SBOMs of several
 	// stages).
-	Attestations map[string]map[string]Statement
+	Attestations map[string]map[string]attest.Statement
 }
 
 // AttestationLayer is one layer of an attestation manifest.
@@ -56,21 +50,7 @@ type AttestationLayer struct {
 	Digest      string
 	MediaType   types.MediaType
 	Annotations map[string]string
-	Statement   Statement
-}
-
-// Statement is an in-toto statement as BuildKit writes it.
-type Statement struct {
-	Type          string          `json:"_type"`
-	PredicateType string          `json:"predicateType"`
-	Subject       []Subject       `json:"subject"`
-	Predicate     json.RawMessage `json:"predicate"`
-}
-
-// Subject is what a statement is about.
-type Subject struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
+	Statement   attest.Statement
 }
 
 // ReadImage reads ref ("HOST/repo:tag" or "...@sha256:...") from a registry
@@ -95,7 +75,7 @@ func ReadImage(t testing.TB, ref string) ImageInfo {
 		Images:               map[string]string{},
 		AttestationManifests: map[string]string{},
 		AttestationLayers:    map[string][]AttestationLayer{},
-		Attestations:         map[string]map[string]Statement{},
+		Attestations:         map[string]map[string]attest.Statement{},
 	}
 	if desc.MediaType.IsImage() {
 		img, err := desc.Image()
@@ -123,7 +103,7 @@ func ReadImage(t testing.TB, ref string) ImageInfo {
 	platformOf := map[string]string{} // image manifest digest → platform
 	var attestationEntries []v1.Descriptor
 	for _, m := range index.Manifests {
-		if m.Annotations[AnnotationReferenceType] == ReferenceTypeAttestation {
+		if m.Annotations[attest.AnnotationReferenceType] == attest.ReferenceTypeAttestation {
 			attestationEntries = append(attestationEntries, m)
 			continue
 		}
@@ -138,7 +118,7 @@ func ReadImage(t testing.TB, ref string) ImageInfo {
 		platformOf[m.Digest.String()] = p
 	}
 	for _, m := range attestationEntries {
-		subject := m.Annotations[AnnotationReferenceDigest]
+		subject := m.Annotations[attest.AnnotationReferenceDigest]
 		p, ok := platformOf[subject]
 		if !ok {
 			t.Fatalf("ReadImage %s: attestation manifest %s refers to %q, no image manifest of the index:\n%s", ref, m.Digest, subject, desc.Manifest)
@@ -149,9 +129,9 @@ func ReadImage(t testing.TB, ref string) ImageInfo {
 		info.AttestationManifests[p] = m.Digest.String()
 		layers := readAttestationManifest(t, r.Context().Digest(m.Digest.String()), opts)
 		info.AttestationLayers[p] = layers
-		byType := map[string]Statement{}
+		byType := map[string]attest.Statement{}
 		for _, l := range layers {
-			pt := l.Annotations[AnnotationPredicateType]
+			pt := l.Annotations[attest.AnnotationPredicateType]
 			if pt == "" {
 				pt = l.Statement.PredicateType
 			}
@@ -192,7 +172,7 @@ func readAttestationManifest(t testing.TB, d name.Digest, opts []remote.Option) 
 		if err != nil {
 			t.Fatalf("attestation manifest %s: read layer %s: %v", d, l.Digest, err)
 		}
-		var st Statement
+		var st attest.Statement
 		if err := json.Unmarshal(b, &st); err != nil {
 			t.Fatalf("attestation manifest %s: layer %s (%s) is no in-toto statement: %v", d, l.Digest, l.MediaType, err)
 		}
@@ -211,43 +191,6 @@ func platformString(p *v1.Platform) string {
 		s += "/" + p.Variant
 	}
 	return s
-}
-
-// VulnPredicate is the part of the cosign vulnerability predicate (the scan
-// result) the tests check.
-type VulnPredicate struct {
-	Scanner struct {
-		URI     string `json:"uri"`
-		Version string `json:"version"`
-		DB      struct {
-			Version string `json:"version"`
-			Age     string `json:"age"`
-		} `json:"db"`
-		Result struct {
-			Verdict struct {
-				Pass       bool `json:"pass"`
-				Suppressed []struct {
-					ID     string `json:"id"`
-					By     string `json:"by"`
-					Source string `json:"source"`
-				} `json:"suppressed"`
-			} `json:"verdict"`
-			Findings []struct {
-				ID      string `json:"id"`
-				Package struct {
-					Name    string `json:"name"`
-					Version string `json:"version"`
-				} `json:"package"`
-			} `json:"findings"`
-		} `json:"result"`
-	} `json:"scanner"`
-	Metadata struct {
-		ScanStartedOn  string `json:"scanStartedOn"`
-		ScanFinishedOn string `json:"scanFinishedOn"`
-		Verdict        struct {
-			Pass bool `json:"pass"`
-		} `json:"verdict"`
-	} `json:"metadata"`
 }
 
 // SPDXPackages are the name@version of an SPDX predicate's packages; the
@@ -274,9 +217,9 @@ func SPDXPackages(t testing.TB, predicate json.RawMessage) []string {
 	return out
 }
 
-// Attested is what AssertAttested expects of an image's attestations for a
+// Want is what Assert expects of an image's attestations for a
 // platform.
-type Attested struct {
+type Want struct {
 	Package string // name@version secure-build's SBOM lists
 	// Finding is the one finding of the scan result, which passed; "" when
 	// the build makes no scan result (BuildKit's SBOM generator protocol).
@@ -288,65 +231,66 @@ type Attested struct {
 	Provenance bool
 }
 
-// AssertAttested reads the image at ref back from the registry and checks
+// Assert reads the image at ref back from the registry and checks
 // its attestations for platform: exactly one SPDX 2.3 SBOM, about the image
 // manifest, listing want.Package; and unless want.Finding is "", a passing
 // scan result naming the scanner, its database and the scan's time, with
-// want.Finding alone.
-func AssertAttested(t testing.TB, ref, platform string, want Attested) {
+// want.Finding alone. The statements and the scan result are read as
+// secure-build's own commands read them, through attest.
+func Assert(t testing.TB, ref, platform string, want Want) {
 	t.Helper()
 	img := ReadImage(t, ref)
-	atts := img.Attestations[platform]
-	if atts == nil {
-		t.Errorf("%s %s: no attestation manifest in the index", ref, platform)
-		return
-	}
 	var spdxLayers int
 	for _, l := range img.AttestationLayers[platform] {
-		if l.Statement.PredicateType == PredicateSPDX {
+		if l.Statement.PredicateType == attest.SPDXPredicateType {
 			spdxLayers++
+			if len(l.Statement.Subject) != 1 || "sha256:"+l.Statement.Subject[0].Digest["sha256"] != img.Images[platform] {
+				t.Errorf("%s %s: SBOM subject %+v, want the image manifest %s", ref, platform, l.Statement.Subject, img.Images[platform])
+			}
 		}
 	}
 	if spdxLayers != 1 {
-		t.Errorf("%s %s: %d SPDX attestations, want secure-build's alone", ref, platform, spdxLayers)
+		t.Errorf("%s %s: %d SPDX attestations, want secure-build's alone; predicate types %v", ref, platform, spdxLayers, Keys(img.Attestations[platform]))
 	}
-	sbom, ok := atts[PredicateSPDX]
-	if !ok {
-		t.Errorf("%s %s: no SPDX attestation; predicate types %v", ref, platform, Keys(atts))
-		return
+	if _, ok := img.Attestations[platform][PredicateProvenance]; want.Provenance && !ok {
+		t.Errorf("%s %s: no provenance; predicate types %v", ref, platform, Keys(img.Attestations[platform]))
 	}
-	if len(sbom.Subject) != 1 || "sha256:"+sbom.Subject[0].Digest["sha256"] != img.Images[platform] {
-		t.Errorf("%s %s: SBOM subject %+v, want the image manifest %s", ref, platform, sbom.Subject, img.Images[platform])
+
+	p, err := v1.ParsePlatform(platform)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if pkgs := SPDXPackages(t, sbom.Predicate); !slices.Contains(pkgs, want.Package) {
+	read, err := attest.Read(t.Context(), ref, p)
+	if err != nil {
+		t.Fatalf("attest.Read %s %s: %v", ref, platform, err)
+	}
+	if len(read.Platforms) != 1 {
+		t.Fatalf("attest.Read %s %s: %d platforms", ref, platform, len(read.Platforms))
+	}
+	atts := read.Platforms[0]
+	if atts.SPDX == nil {
+		t.Errorf("%s %s: no SPDX attestation", ref, platform)
+	} else if pkgs := SPDXPackages(t, atts.SPDX); !slices.Contains(pkgs, want.Package) {
 		t.Errorf("%s %s: SBOM packages %v, want %s", ref, platform, pkgs, want.Package)
-	}
-	if _, ok := atts[PredicateProvenance]; want.Provenance && !ok {
-		t.Errorf("%s %s: no provenance; predicate types %v", ref, platform, Keys(atts))
 	}
 	if want.Finding == "" {
 		return
 	}
-	scan, ok := atts[PredicateVuln]
-	if !ok {
-		t.Errorf("%s %s: no scan result attestation; predicate types %v", ref, platform, Keys(atts))
-		return
+	if atts.Scan == nil {
+		t.Fatalf("%s %s: no scan result attestation; predicate types %v", ref, platform, Keys(img.Attestations[platform]))
 	}
-	var p VulnPredicate
-	if err := json.Unmarshal(scan.Predicate, &p); err != nil {
-		t.Fatalf("%s %s: scan predicate: %v", ref, platform, err)
+	pred, rep := atts.Scan.Predicate, atts.Scan.Report
+	if pred.Scanner.URI == "" || pred.Scanner.DB.Version == "" || pred.Scanner.DB.Age == "" || pred.Metadata.ScanStartedOn.IsZero() {
+		t.Errorf("%s %s: scanner or database facts missing: %+v", ref, platform, pred)
 	}
-	if p.Scanner.URI == "" || p.Scanner.DB.Version == "" || p.Scanner.DB.Age == "" || p.Metadata.ScanStartedOn == "" {
-		t.Errorf("%s %s: scanner or database facts missing: %+v", ref, platform, p)
+	if !pred.Metadata.Verdict.Pass || !rep.Verdict.Pass {
+		t.Errorf("%s %s: verdict is not pass: %+v, %+v", ref, platform, pred.Metadata.Verdict, rep.Verdict)
 	}
-	if !p.Metadata.Verdict.Pass || !p.Scanner.Result.Verdict.Pass {
-		t.Errorf("%s %s: verdict is not pass: %+v", ref, platform, p.Metadata.Verdict)
+	if len(rep.Findings) != 1 || rep.Findings[0].ID != want.Finding {
+		t.Errorf("%s %s: findings %+v, want %s alone", ref, platform, rep.Findings, want.Finding)
 	}
-	if len(p.Scanner.Result.Findings) != 1 || p.Scanner.Result.Findings[0].ID != want.Finding {
-		t.Errorf("%s %s: findings %+v, want %s alone", ref, platform, p.Scanner.Result.Findings, want.Finding)
-	}
-	if want.ScannerVersion != "" && p.Scanner.Version != want.ScannerVersion {
-		t.Errorf("%s %s: scanner version %q, want %s", ref, platform, p.Scanner.Version, want.ScannerVersion)
+	if want.ScannerVersion != "" && pred.Scanner.Version != want.ScannerVersion {
+		t.Errorf("%s %s: scanner version %q, want %s", ref, platform, pred.Scanner.Version, want.ScannerVersion)
 	}
 }
 
