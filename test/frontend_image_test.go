@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -32,9 +33,12 @@ func frontendImage(t *testing.T) string {
 		// The Go image reads this machine's Go caches: the build compiles
 		// what go test's docker-secure did not, and fetches the modules
 		// this machine has not.
-		goLayout := testutil.WriteLayout(t, testutil.GoImage(t, testutil.ServeGoCaches(t)))
+		start := time.Now()
+		goLayout := testutil.WriteLayout(t, testutil.GoImage(t, testutil.ServeGoCaches(t), "../cmd/secure-build-frontend"))
+		t.Logf("Go image made in %s", time.Since(start).Round(time.Millisecond))
+		start = time.Now()
 		ref := reg.Ref("secure-build/frontend:test")
-		bk.Build(t,
+		out := bk.Build(t,
 			"--frontend", "dockerfile.v0",
 			"--local", "context=..", "--local", "dockerfile=..",
 			"--oci-layout", "golang="+goLayout.Dir,
@@ -42,6 +46,7 @@ func frontendImage(t *testing.T) string {
 			"--opt", "build-arg:VERSION=test",
 			"--output", "type=image,name="+ref+",push=true",
 		)
+		t.Logf("frontend image built and pushed in %s\n%s", time.Since(start).Round(time.Millisecond), out)
 		return ref, nil
 	})
 }

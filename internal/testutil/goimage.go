@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -18,15 +19,19 @@ import (
 )
 
 // GoImage stands in for the golang image a Dockerfile builds Go with: this
-// machine's Go (GOROOT) on the busybox base, with the CA certificates. Its
-// go command reads this machine's module cache and build cache, served by
-// the test process on loopback (ServeGoCaches, caches.URL), through GOPROXY
-// and GOCACHEPROG: a build of the project in BuildKit then compiles only
-// what this machine has not compiled already (with -trimpath and
-// CGO_ENABLED=0, as go test's docker-secure is), where an empty cache mount
-// compiled everything, for minutes on 2 cores. The RUN steps of buildkitd's
-// OCI worker run on the host's network, so loopback is this machine's.
-func GoImage(t testing.TB, caches *GoCaches) v1.Image {
+// machine's Go (GOROOT) on the busybox base, with the CA certificates, and a
+// module cache holding the source files the static build of pkg (a package
+// pattern of the current module, for linux on this machine's architecture)
+// compiles. Its go command reads this machine's build cache, served by the
+// test process on loopback (ServeGoCaches, caches.URL), through a
+// GOCACHEPROG, and fetches any other module from this machine's module
+// cache there (GOPROXY): a build of pkg in BuildKit then compiles only what
+// this machine has not compiled already (with -trimpath and CGO_ENABLED=0, as
+// go test's docker-secure is) and downloads nothing, where an empty cache
+// mount downloaded and compiled everything, for minutes on 2 cores. The RUN
+// steps of buildkitd's OCI worker run on the host's network, so loopback is
+// this machine's.
+func GoImage(t testing.TB, caches *GoCaches, pkg string) v1.Image {
 	t.Helper()
 	out, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
@@ -42,6 +47,7 @@ func GoImage(t testing.TB, caches *GoCaches) v1.Image {
 		BusyboxLayer(t, "ID=secure-build-test\nNAME=\"Go on busybox\"\n"),
 		// GOROOT's own tests are not needed to build.
 		DirLayer(t, goroot, "usr/local/go", func(rel string) bool { return rel == "test" }),
+		moduleLayer(t, pkg, goImageModCache),
 		FileLayer(t, map[string][]byte{
 			strings.TrimPrefix(certs, "/"): certData,
 			"usr/local/bin/go-cacheprog":   goCacheProg(t),
@@ -51,6 +57,8 @@ func GoImage(t testing.TB, caches *GoCaches) v1.Image {
 		Env: []string{
 			"PATH=/usr/local/go/bin:/go/bin:/usr/local/bin:/bin",
 			"GOPATH=/go",
+			// Not GOPATH's pkg/mod, where the Dockerfile mounts a cache.
+			"GOMODCACHE=" + goImageModCache,
 			// Modules this machine has not fetched still come from the
 			// public proxy, as from the real golang image.
 			"GOPROXY=" + caches.URL + "/mod,https://proxy.golang.org",
@@ -58,6 +66,47 @@ func GoImage(t testing.TB, caches *GoCaches) v1.Image {
 		},
 		WorkingDir: "/go",
 	}, layers...)
+}
+
+// goImageModCache is the Go image's module cache.
+const goImageModCache = "/usr/local/go-modcache"
+
+// moduleLayer is a module cache at the folder at holding, of the modules
+// that pkg's static build for linux compiles, the files it compiles or
+// embeds, and the module metadata of this machine's module cache (without
+// the zips): about 40 MB, where the modules' whole trees are over a GB.
+func moduleLayer(t testing.TB, pkg, at string) v1.Layer {
+	t.Helper()
+	list := exec.Command("go", "list", "-deps", "-f",
+		`{{if and .Module (not .Module.Main) (not .Standard)}}{{$d := .Dir}}`+
+			`{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}`+
+			`{{range .HFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}`, pkg)
+	list.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	out, err := list.Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	env, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env GOMODCACHE: %v", err)
+	}
+	modCache := strings.TrimSpace(string(env))
+	keep := map[string]bool{} // the files, and the folders they are in
+	for _, file := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(modCache, file)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			t.Fatalf("%s is not in the module cache %s", file, modCache)
+		}
+		for p := filepath.ToSlash(rel); p != "."; p = path.Dir(p) {
+			keep[p] = true
+		}
+	}
+	return DirLayer(t, modCache, strings.TrimPrefix(at, "/"), func(rel string) bool {
+		if download, ok := strings.CutPrefix(rel, "cache/download/"); ok {
+			return strings.HasSuffix(download, ".zip") || strings.HasSuffix(download, ".lock")
+		}
+		return rel != "cache" && rel != "cache/download" && !keep[rel]
+	})
 }
 
 // FileLayer is a layer holding files (path in the image: content), each
