@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -19,10 +20,10 @@ import (
 )
 
 // GoImage stands in for the golang image a Dockerfile builds Go with: this
-// machine's Go (GOROOT) on the busybox base, with the CA certificates, and a
-// module cache holding the source files the static build of pkg (a package
-// pattern of the current module, for linux on this machine's architecture)
-// compiles. Its go command reads this machine's build cache, served by the
+// machine's Go (what of GOROOT a build needs) on the busybox base, with the
+// CA certificates, and a module cache holding the source files the static
+// build of pkg (a package pattern of the current module, for linux on this
+// machine's architecture) compiles. Its go command reads this machine's build cache, served by the
 // test process on loopback (ServeGoCaches, caches.URL), through a
 // GOCACHEPROG, and fetches any other module from this machine's module
 // cache there (GOPROXY): a build of pkg in BuildKit then compiles only what
@@ -38,6 +39,7 @@ func GoImage(t testing.TB, caches *GoCaches, pkg string) v1.Image {
 		t.Fatalf("go env GOROOT: %v", err)
 	}
 	goroot := strings.TrimSpace(string(out))
+	std, modules, modCache := buildFiles(t, pkg, goroot)
 	const certs = "/etc/ssl/certs/ca-certificates.crt"
 	certData, err := os.ReadFile(certs)
 	if err != nil {
@@ -45,9 +47,8 @@ func GoImage(t testing.TB, caches *GoCaches, pkg string) v1.Image {
 	}
 	layers := []v1.Layer{
 		BusyboxLayer(t, "ID=secure-build-test\nNAME=\"Go on busybox\"\n"),
-		// GOROOT's own tests are not needed to build.
-		DirLayer(t, goroot, "usr/local/go", func(rel string) bool { return rel == "test" }),
-		moduleLayer(t, pkg, goImageModCache),
+		gorootLayer(t, goroot, std),
+		DirLayer(t, modCache, strings.TrimPrefix(goImageModCache, "/"), moduleCacheSkip(modules)),
 		FileLayer(t, map[string][]byte{
 			strings.TrimPrefix(certs, "/"): certData,
 			"usr/local/bin/go-cacheprog":   goCacheProg(t),
@@ -71,14 +72,13 @@ func GoImage(t testing.TB, caches *GoCaches, pkg string) v1.Image {
 // goImageModCache is the Go image's module cache.
 const goImageModCache = "/usr/local/go-modcache"
 
-// moduleLayer is a module cache at the folder at holding, of the modules
-// that pkg's static build for linux compiles, the files it compiles or
-// embeds, and the module metadata of this machine's module cache (without
-// the zips): about 40 MB, where the modules' whole trees are over a GB.
-func moduleLayer(t testing.TB, pkg, at string) v1.Layer {
+// buildFiles lists the files pkg's static build for linux compiles or
+// embeds: those of the standard library, relative to GOROOT, and those of
+// modules, relative to the module cache, which it returns.
+func buildFiles(t testing.TB, pkg, goroot string) (std, modules []string, modCache string) {
 	t.Helper()
 	list := exec.Command("go", "list", "-deps", "-f",
-		`{{if and .Module (not .Module.Main) (not .Standard)}}{{$d := .Dir}}`+
+		`{{if not (and .Module .Module.Main)}}{{$d := .Dir}}`+
 			`{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}`+
 			`{{range .HFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}`, pkg)
 	list.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
@@ -90,23 +90,55 @@ func moduleLayer(t testing.TB, pkg, at string) v1.Layer {
 	if err != nil {
 		t.Fatalf("go env GOMODCACHE: %v", err)
 	}
-	modCache := strings.TrimSpace(string(env))
-	keep := map[string]bool{} // the files, and the folders they are in
+	modCache = strings.TrimSpace(string(env))
 	for _, file := range strings.Fields(string(out)) {
-		rel, err := filepath.Rel(modCache, file)
-		if err != nil || strings.HasPrefix(rel, "..") {
-			t.Fatalf("%s is not in the module cache %s", file, modCache)
-		}
-		for p := filepath.ToSlash(rel); p != "."; p = path.Dir(p) {
-			keep[p] = true
+		if rel, err := filepath.Rel(goroot, file); err == nil && !strings.HasPrefix(rel, "..") {
+			std = append(std, filepath.ToSlash(rel))
+		} else if rel, err := filepath.Rel(modCache, file); err == nil && !strings.HasPrefix(rel, "..") {
+			modules = append(modules, filepath.ToSlash(rel))
+		} else {
+			t.Fatalf("%s is neither in GOROOT %s nor in the module cache %s", file, goroot, modCache)
 		}
 	}
-	return DirLayer(t, modCache, strings.TrimPrefix(at, "/"), func(rel string) bool {
+	return std, modules, modCache
+}
+
+// gorootLayer is GOROOT at /usr/local/go with what a build needs: the go
+// command, the compiler, assembler and linker, and of the standard
+// library's sources those of std (relative to GOROOT): about a quarter of
+// GOROOT, which the test makes and BuildKit unpacks on every run.
+func gorootLayer(t testing.TB, goroot string, std []string) v1.Layer {
+	t.Helper()
+	tools := "pkg/tool/" + runtime.GOOS + "_" + runtime.GOARCH
+	keep := keepSet(append(std, "bin/go", "go.env", "VERSION", "src/go.mod", "src/go.sum", "src/vendor/modules.txt",
+		tools+"/compile", tools+"/asm", tools+"/link", tools+"/cgo"))
+	return DirLayer(t, goroot, "usr/local/go", func(rel string) bool {
+		return !keep[rel] && rel != "pkg/include" && !strings.HasPrefix(rel, "pkg/include/") && rel != "lib" && !strings.HasPrefix(rel, "lib/")
+	})
+}
+
+// moduleCacheSkip keeps, of a module cache, the files (relative to it) and
+// the module metadata (without the zips): about 40 MB of the frontend's
+// modules, where their whole trees are over a GB.
+func moduleCacheSkip(files []string) func(rel string) bool {
+	keep := keepSet(files)
+	return func(rel string) bool {
 		if download, ok := strings.CutPrefix(rel, "cache/download/"); ok {
 			return strings.HasSuffix(download, ".zip") || strings.HasSuffix(download, ".lock")
 		}
 		return rel != "cache" && rel != "cache/download" && !keep[rel]
-	})
+	}
+}
+
+// keepSet is the files and the folders they are in.
+func keepSet(files []string) map[string]bool {
+	keep := map[string]bool{}
+	for _, f := range files {
+		for p := f; p != "."; p = path.Dir(p) {
+			keep[p] = true
+		}
+	}
+	return keep
 }
 
 // FileLayer is a layer holding files (path in the image: content), each
