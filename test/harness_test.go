@@ -41,9 +41,10 @@ func run(m *testing.M) int {
 
 // The components the tests share: one registry (each test has a namespace
 // of its own in it), one buildkitd and one Docker Engine that trust it, and
-// the busybox base pushed there once. Builds of different tests on one
-// daemon do not see each other: their contexts, databases and registry
-// repositories differ.
+// the busybox base pushed there once. Tests on one daemon share its cache:
+// their contexts, databases and repositories differ, so no test's build is
+// another's; a test whose assertions depend on what its daemon cached or was
+// sent before takes a daemon of its own (ownBuildKit).
 var (
 	sharedRegistry testutil.Shared[*testutil.Registry]
 	sharedBuildKit testutil.Shared[*testutil.BuildKit]
