@@ -16,7 +16,7 @@ func TestReadSettings(t *testing.T) {
 	if err != nil || s.failOn != nil || s.onlyFixable != nil || s.maxDBAge != vuln.DefaultMaxAge {
 		t.Errorf("no build args: %+v, %v; want no overrides", s, err)
 	}
-	s, err = readSettings(map[string]string{argFailOn: "high", argOnlyFixable: "false", argMaxDBAge: "24h", "SOURCE_DATE_EPOCH": "0"})
+	s, err = readSettings(map[string]string{ArgFailOn: "high", ArgOnlyFixable: "false", ArgMaxDBAge: "24h", "SOURCE_DATE_EPOCH": "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,9 +25,9 @@ func TestReadSettings(t *testing.T) {
 		t.Errorf("build args not applied: %+v, %+v", s, p.Threshold)
 	}
 	for args, want := range map[string]map[string]string{
-		argFailOn:      {argFailOn: "severe"},
-		argOnlyFixable: {argOnlyFixable: "maybe"},
-		argMaxDBAge:    {argMaxDBAge: "a week"},
+		ArgFailOn:      {ArgFailOn: "severe"},
+		ArgOnlyFixable: {ArgOnlyFixable: "maybe"},
+		ArgMaxDBAge:    {ArgMaxDBAge: "a week"},
 	} {
 		if _, err := readSettings(want); err == nil || !strings.Contains(err.Error(), args) {
 			t.Errorf("%v: got %v, want an error naming %s", want, err, args)

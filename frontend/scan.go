@@ -45,14 +45,16 @@ type Scanner struct {
 // DBContext is the named build context that holds the vulnerability database.
 const DBContext = "secure-build-db"
 
-// Build args that set the policy and the database's allowed age.
+// Build args that tune the scan: the policy's threshold and scope, the
+// database's allowed age, the database as an image, and the image's names.
+// The plugin sets them from its flags.
 const (
-	argFailOn      = "SECURE_BUILD_FAIL_ON"
-	argOnlyFixable = "SECURE_BUILD_ONLY_FIXABLE"
-	argMaxDBAge    = "SECURE_BUILD_MAX_DB_AGE"
-	argDBImage     = "SECURE_BUILD_DB_IMAGE"
-	argImage       = "SECURE_BUILD_IMAGE"
-	argIncomplete  = "SECURE_BUILD_INCOMPLETE"
+	ArgFailOn      = "SECURE_BUILD_FAIL_ON"
+	ArgOnlyFixable = "SECURE_BUILD_ONLY_FIXABLE"
+	ArgMaxDBAge    = "SECURE_BUILD_MAX_DB_AGE"
+	ArgDBImage     = "SECURE_BUILD_DB_IMAGE"
+	ArgImage       = "SECURE_BUILD_IMAGE"
+	ArgIncomplete  = "SECURE_BUILD_INCOMPLETE"
 )
 
 // settings are the build args that tune the scan. failOn and onlyFixable,
@@ -72,35 +74,35 @@ type settings struct {
 
 func readSettings(args map[string]string) (settings, error) {
 	s := settings{maxDBAge: vuln.DefaultMaxAge}
-	if v, ok := args[argFailOn]; ok {
+	if v, ok := args[ArgFailOn]; ok {
 		level, err := policy.ParseLevel(v)
 		if err != nil {
-			return s, fmt.Errorf("build arg %s: %w", argFailOn, err)
+			return s, fmt.Errorf("build arg %s: %w", ArgFailOn, err)
 		}
 		s.failOn = &level
 	}
-	if v, ok := args[argOnlyFixable]; ok {
+	if v, ok := args[ArgOnlyFixable]; ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return s, fmt.Errorf("build arg %s=%q: want true or false", argOnlyFixable, v)
+			return s, fmt.Errorf("build arg %s=%q: want true or false", ArgOnlyFixable, v)
 		}
 		s.onlyFixable = &b
 	}
-	if v, ok := args[argIncomplete]; ok {
+	if v, ok := args[ArgIncomplete]; ok {
 		a, err := policy.ParseAction(v)
 		if err != nil {
-			return s, fmt.Errorf("build arg %s: %w", argIncomplete, err)
+			return s, fmt.Errorf("build arg %s: %w", ArgIncomplete, err)
 		}
 		s.incomplete = &a
 	}
-	if v, ok := args[argMaxDBAge]; ok {
+	if v, ok := args[ArgMaxDBAge]; ok {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return s, fmt.Errorf("build arg %s=%q: want a duration such as 168h", argMaxDBAge, v)
+			return s, fmt.Errorf("build arg %s=%q: want a duration such as 168h", ArgMaxDBAge, v)
 		}
 		s.maxDBAge = d
 	}
-	if v := args[argImage]; v != "" {
+	if v := args[ArgImage]; v != "" {
 		s.image = policy.ImageIdentities(strings.Split(v, ",")...)
 	}
 	s.sourceDateEpoch = args["SOURCE_DATE_EPOCH"]
@@ -117,7 +119,7 @@ type inputs struct {
 // noDatabase is the error of a build given no database.
 const noDatabase = "no vulnerability database for the scan: give one as the build context " + DBContext +
 	" (docker secure build --db DIR, or --build-context " + DBContext + "=DIR|oci-layout://...|docker-image://...) " +
-	"or name an image holding it with the build arg " + argDBImage + " (made by 'docker secure db push'); " +
+	"or name an image holding it with the build arg " + ArgDBImage + " (made by 'docker secure db push'); " +
 	"get the data with 'docker secure db update' or 'docker secure db import FILE.zip'"
 
 func stepInputs(ctx context.Context, bc *dockerui.Client, s Scanner, buildPlatform ocispecs.Platform) (inputs, error) {
@@ -169,10 +171,10 @@ func database(ctx context.Context, bc *dockerui.Client, buildPlatform ocispecs.P
 	if db != nil {
 		return *db, nil
 	}
-	if ref := bc.BuildArgs[argDBImage]; ref != "" {
+	if ref := bc.BuildArgs[ArgDBImage]; ref != "" {
 		st, err := imageState(ctx, bc, ref, buildPlatform, "[secure-build] load the database image "+ref)
 		if err != nil {
-			return llb.State{}, fmt.Errorf("build arg %s=%s: %w", argDBImage, ref, err)
+			return llb.State{}, fmt.Errorf("build arg %s=%s: %w", ArgDBImage, ref, err)
 		}
 		return st, nil
 	}

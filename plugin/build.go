@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,9 +21,12 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/secure-build/secure-build/build"
+	"github.com/secure-build/secure-build/builder"
 	"github.com/secure-build/secure-build/frontend"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
+	"github.com/secure-build/secure-build/vuln"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
@@ -150,7 +154,7 @@ own message).`,
 			stop()
 			if _, ok := errors.AsType[cli.StatusError](err); err != nil && !ok {
 				// As docker buildx build: every failure of a build exits 1.
-				return cli.StatusError{Cause: err, Status: err.Error(), StatusCode: 1}
+				return cli.StatusError{Cause: err, Status: err.Error(), StatusCode: ExitBuildFailed}
 			}
 			return err
 		},
@@ -207,53 +211,62 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	// filesystem without fsverity; the build's own warnings come through
 	// BuildKit's progress, not the log.
 	logrus.SetLevel(logrus.ErrorLevel)
-	src, err := builderSourcesOf(dockerCli, opts.builder)
+	b, err := builder.Choose(dockerCli, opts.builder)
 	if err != nil {
 		return err
 	}
-	spec, err := resolveBuilder(src)
+	drv, err := b.Driver(dockerCli)
 	if err != nil {
 		return err
 	}
-	if spec.defaultLoad && len(opts.outputs) == 0 && !opts.push {
-		opts.load = true // as buildx does for a builder created with default-load=true
-	}
-	c, err := connectBuilder(ctx, dockerCli, spec)
+	c, err := drv.Client(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("connect to %s: %w", b, err)
 	}
 	defer c.Close()
 	if opts.progress != string(progressui.QuietMode) && opts.progress != string(progressui.RawJSONMode) {
-		fmt.Fprintf(dockerCli.Err(), "secure-build: building with %s\n", spec)
+		fmt.Fprintf(dockerCli.Err(), "secure-build: building with %s\n", b)
 	}
 
-	builder, err := builderPlatform(ctx, c.Client)
+	platform, err := build.WorkerPlatform(ctx, c)
 	if err != nil {
-		return fmt.Errorf("%s: %w", spec, err)
+		return fmt.Errorf("%s: %w", b, err)
 	}
-	solve, done, err := newSolveOpt(ctx, dockerCli, opts, exportTarget{
-		engine:          c.engine != nil,
-		containerdStore: sync.OnceValues(func() (bool, error) { return engineKeepsAttestations(ctx, c.loadEngine(dockerCli)) }),
-		warn:            dockerCli.Err(),
-	})
+	solve, err := build.NewSolveOpt(opts.solveOptions(dockerCli))
 	if err != nil {
 		return err
 	}
-	defer done(false)
-	pushes := takeEnginePushes(solve.Exports)
+	if err := addScanInputs(&solve, opts); err != nil {
+		return err
+	}
+	// As docker buildx build: with no output named, the docker driver and a
+	// builder made with default-load=true load the image into Docker.
+	load := opts.load || len(opts.outputs) == 0 && !opts.push && (drv.IsMobyDriver() || b.DefaultLoad())
+	outputs, err := build.ParseOutputs(opts.outputs, opts.push, load, opts.tags)
+	if err != nil {
+		return err
+	}
+	exports, err := build.NewExports(ctx, outputs, drv, dockerCli.ConfigFile(), dockerCli.Err())
+	if err != nil {
+		return err
+	}
+	defer exports.Finish(ctx, false)
+	solve.Exports = exports.Entries
 	if _, ok := solve.FrontendAttrs["platform"]; !ok {
 		// The build function runs here, not on the builder: left alone it
 		// would label the result with this machine's platform.
-		solve.FrontendAttrs["platform"] = platforms.Format(builder)
+		solve.FrontendAttrs["platform"] = platforms.Format(platform)
 	}
 	// The scan step runs on the builder: its platform, not this machine's,
 	// decides whether this binary can be the scanner.
-	scanner, err := chooseScanner(dockerCli.Err(), builder, opts.scannerImage)
+	scanner, err := build.ChooseScanner(dockerCli.Err(), platform, opts.scannerImage, ScannerImage)
 	if err != nil {
 		return err
 	}
+	scanWith := frontend.Scanner{Image: scanner.Image, Path: frontend.ScannerPath}
 	if scanner.Local != "" {
-		solve.LocalMounts[scanner.Local] = scanner.fs
+		scanWith = frontend.Scanner{Local: scanner.Local, Path: scanner.Path}
+		solve.LocalMounts[scanner.Local] = scanner.Files
 	}
 
 	var (
@@ -261,7 +274,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		scans []frontend.PlatformScan
 	)
 	fopts := frontend.Options{
-		Scanner:     scanner.Scanner,
+		Scanner:     scanWith,
 		ToolVersion: Version,
 		FullSBOM:    opts.sbomOutput != "" || opts.reportFile != "",
 		OnScan: func(s frontend.PlatformScan) {
@@ -310,23 +323,84 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 			fmt.Fprintf(dockerCli.Err(), "warning: %v\n", writeErr)
 		}
 		if failed != nil {
-			return cli.StatusError{StatusCode: 1, Status: failed.Error()}
+			return cli.StatusError{Cause: failed, Status: failed.Error(), StatusCode: ExitPolicyFailed}
 		}
 		if ctx.Err() != nil {
-			return cli.StatusError{StatusCode: 1, Status: "build canceled"}
+			return cli.StatusError{Cause: ctx.Err(), Status: "build canceled", StatusCode: ExitBuildFailed}
 		}
-		return cli.StatusError{StatusCode: 1, Status: "build failed: " + buildErr.Error()}
+		return cli.StatusError{Cause: buildErr, Status: "build failed: " + buildErr.Error(), StatusCode: ExitBuildFailed}
 	}
 	if writeErr != nil {
 		return writeErr
 	}
-	if err := done(true); err != nil {
-		return err
-	}
-	if err := pushFromEngine(ctx, dockerCli, c.engine, pushes); err != nil {
+	// Only now, the policy passed: the outputs go into place and the
+	// engine pushes.
+	if err := exports.Finish(ctx, true); err != nil {
 		return err
 	}
 	return writeBuildResult(opts, resp)
+}
+
+// solveOptions are the flags BuildKit's solve takes as docker buildx build
+// takes them.
+func (opts buildOptions) solveOptions(dockerCli command.Cli) build.Options {
+	return build.Options{
+		ContextPath:   opts.contextPath,
+		Dockerfile:    opts.file,
+		Target:        opts.target,
+		BuildArgs:     opts.buildArgs,
+		BuildContexts: opts.buildContexts,
+		Platforms:     opts.platforms,
+		Labels:        opts.labels,
+		Secrets:       opts.secrets,
+		SSH:           opts.ssh,
+		Network:       opts.network,
+		Allow:         opts.allow,
+		NoCache:       opts.noCache,
+		Pull:          opts.pull,
+		CacheFrom:     opts.cacheFrom,
+		CacheTo:       opts.cacheTo,
+		Attests:       opts.attests,
+		Provenance:    opts.provenance,
+		SBOM:          opts.sbom,
+		Config:        dockerCli.ConfigFile(),
+	}
+}
+
+// addScanInputs gives the frontend its scan settings: the scan flags as
+// build args (a flag wins over --build-arg), the local vulnerability
+// database unless the build names one (a context, or an image by the build
+// arg), and the --policy file.
+func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
+	attrs := solve.FrontendAttrs
+	if opts.failOn != "" {
+		attrs["build-arg:"+frontend.ArgFailOn] = opts.failOn
+	}
+	if _, set := attrs["build-arg:"+frontend.ArgMaxDBAge]; !set && opts.db.maxAge != vuln.DefaultMaxAge {
+		attrs["build-arg:"+frontend.ArgMaxDBAge] = opts.db.maxAge.String()
+	}
+	if opts.onlyFixable != "" {
+		attrs["build-arg:"+frontend.ArgOnlyFixable] = opts.onlyFixable
+	}
+	if opts.incomplete != "" {
+		attrs["build-arg:"+frontend.ArgIncomplete] = opts.incomplete
+	}
+	// The image's names, for VEX statements about the image as a whole.
+	if _, given := attrs["build-arg:"+frontend.ArgImage]; !given && len(opts.tags) > 0 {
+		attrs["build-arg:"+frontend.ArgImage] = strings.Join(opts.tags, ",")
+	}
+	_, named := attrs["context:"+frontend.DBContext]
+	_, image := attrs["build-arg:"+frontend.ArgDBImage]
+	if !named && !image {
+		dir, err := opts.db.resolve()
+		if err != nil {
+			return err
+		}
+		if err := build.SendDatabase(solve, frontend.DBContext, dir); err != nil {
+			return err
+		}
+	}
+	return build.SendPolicy(solve, frontend.PolicyContext, frontend.ArgPolicy, opts.policyFile)
 }
 
 // checkScanFlags refuses bad scan flags before anything is built.
@@ -353,7 +427,7 @@ func checkScanFlags(opts buildOptions) error {
 		if path == "" {
 			continue
 		}
-		if _, err := checkDestination(path); err != nil {
+		if err := build.CheckDestination(path); err != nil {
 			return fmt.Errorf("%s %s: %w", flag, path, err)
 		}
 	}
@@ -492,4 +566,17 @@ func pluralWord(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// metadataOf is the exporter's response as buildx writes --metadata-file:
+// values that are base64-encoded JSON are decoded.
+func metadataOf(resp map[string]string) map[string]any {
+	out := map[string]any{}
+	for k, v := range resp {
+		out[k] = v
+		if b, err := base64.StdEncoding.DecodeString(v); err == nil && json.Valid(b) {
+			out[k] = json.RawMessage(b)
+		}
+	}
+	return out
 }

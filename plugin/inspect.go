@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/secure-build/secure-build/build"
+
 	"github.com/docker/cli/cli/command"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/secure-build/secure-build/attest"
@@ -99,7 +101,7 @@ func runInspect(cmd *cobra.Command, dockerCli command.Cli, opts inspectOptions, 
 	if opts.format == "json" {
 		write = writeInspectJSON
 	}
-	return writeBuffered(dockerCli.Out(), func(w io.Writer) error { return write(w, atts, platforms) })
+	return build.WriteBuffered(dockerCli.Out(), func(w io.Writer) error { return write(w, atts, platforms) })
 }
 
 // writeInspectSPDX writes the one platform's SPDX document, indented.
@@ -223,7 +225,7 @@ func writeInspectJSON(w io.Writer, atts *attest.Image, platforms []inspectPlatfo
 	return writeJSON(w, doc)
 }
 
-// writeInspectTable writes each platform's section. w is writeBuffered's:
+// writeInspectTable writes each platform's section. w is build.WriteBuffered's:
 // a failed write surfaces when it flushes.
 func writeInspectTable(w io.Writer, atts *attest.Image, platforms []inspectPlatform) error {
 	// Everything below comes from the image's attestations: whoever pushed

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secure-build/secure-build/build"
+
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/secure-build/secure-build/attest"
@@ -163,7 +165,7 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	if opts.format == "json" {
 		write = writeVerifyJSON
 	}
-	if err := writeBuffered(dockerCli.Out(), func(w io.Writer) error { return write(w, atts, results) }); err != nil {
+	if err := build.WriteBuffered(dockerCli.Out(), func(w io.Writer) error { return write(w, atts, results) }); err != nil {
 		return err
 	}
 	var failed []error
@@ -223,7 +225,7 @@ func ids(findings []vuln.Finding) []string {
 
 // writeVerifyTable writes, per platform, where the SBOM came from, the
 // build-time verdict, what is new since, and the report table of today's
-// verdict. w is writeBuffered's: a failed write surfaces when it flushes.
+// verdict. w is build.WriteBuffered's: a failed write surfaces when it flushes.
 func writeVerifyTable(w io.Writer, atts *attest.Image, results []platformVerdict) error {
 	for i, r := range results {
 		if i > 0 {

@@ -22,9 +22,6 @@ import (
 // Version is set at build time with -ldflags "-X main.Version=...".
 var Version = "dev"
 
-// ScannerPath is where the image holds this binary; the scan step runs it.
-const ScannerPath = "/bin/secure-build-frontend"
-
 func main() {
 	if err := run(appcontext.Context()); err != nil {
 		fmt.Fprintf(os.Stderr, "secure-build-frontend: %v\n", err)
@@ -43,7 +40,7 @@ func run(ctx context.Context) error {
 		return nil
 	}
 	return grpcclient.RunFromEnvironment(ctx, frontend.Build(frontend.Options{
-		Scanner:     frontend.Scanner{Self: true, Path: ScannerPath},
+		Scanner:     frontend.Scanner{Self: true, Path: frontend.ScannerPath},
 		ToolVersion: Version,
 	}))
 }

@@ -1,4 +1,4 @@
-package plugin
+package builder
 
 import (
 	"crypto/sha256"
@@ -39,16 +39,16 @@ func TestResolveBuilder(t *testing.T) {
 		"instances/ctr":     containerBuilder,
 	})
 	env := map[string]string{}
-	src := builderSources{
+	src := sources{
 		getenv:         func(k string) string { return env[k] },
 		store:          store,
 		contexts:       []string{"default", "desktop"},
 		currentContext: "default",
 		endpointKey:    "unix:///var/run/docker.sock",
 	}
-	check := func(name string, src builderSources, want builderSpec) {
+	check := func(name string, src sources, want Builder) {
 		t.Helper()
-		got, err := resolveBuilder(src)
+		got, err := resolve(src)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -57,7 +57,7 @@ func TestResolveBuilder(t *testing.T) {
 		}
 	}
 
-	check("nothing set", src, builderSpec{name: "default", driver: "docker", endpoint: "default", chosenBy: "the current Docker context"})
+	check("nothing set", src, Builder{name: "default", driver: "docker", endpoint: "default", chosenBy: "the current Docker context"})
 
 	// "docker buildx use ctr" for this endpoint, then BUILDKIT_HOST, then
 	// BUILDX_BUILDER, then --builder: each wins over the ones before.
@@ -65,17 +65,17 @@ func TestResolveBuilder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(store.dir, "current"), []byte(use), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	check("docker buildx use", src, builderSpec{name: "ctr", driver: "docker-container", endpoint: "desktop", node: "ctr0", chosenBy: `"docker buildx use"`})
+	check("docker buildx use", src, Builder{name: "ctr", driver: "docker-container", endpoint: "desktop", node: "ctr0", chosenBy: `"docker buildx use"`})
 	env["BUILDKIT_HOST"] = "tcp://buildkitd:1234"
-	check("BUILDKIT_HOST", src, builderSpec{name: "tcp://buildkitd:1234", driver: driverHost, endpoint: "tcp://buildkitd:1234", chosenBy: "BUILDKIT_HOST"})
+	check("BUILDKIT_HOST", src, Builder{name: "tcp://buildkitd:1234", driver: driverHost, endpoint: "tcp://buildkitd:1234", chosenBy: "BUILDKIT_HOST"})
 	env["BUILDX_BUILDER"] = "Remote1"
-	check("BUILDX_BUILDER", src, builderSpec{name: "remote1", driver: "remote", endpoint: "tcp://10.0.0.5:1234", chosenBy: "BUILDX_BUILDER"})
+	check("BUILDX_BUILDER", src, Builder{name: "remote1", driver: "remote", endpoint: "tcp://10.0.0.5:1234", chosenBy: "BUILDX_BUILDER"})
 	flagged := src
 	flagged.flag = "desktop"
-	check("--builder a context", flagged, builderSpec{name: "desktop", driver: "docker", endpoint: "desktop", chosenBy: "--builder"})
+	check("--builder a context", flagged, Builder{name: "desktop", driver: "docker", endpoint: "desktop", chosenBy: "--builder"})
 
 	// The remote driver's TLS files are kept for the client.
-	got, err := resolveBuilder(src)
+	got, err := resolve(src)
 	if err != nil || got.tls["cacert"] != "/certs/ca.pem" || got.tls["key"] != "/certs/key.pem" {
 		t.Errorf("remote TLS options: %+v, %v", got.tls, err)
 	}
@@ -87,12 +87,12 @@ func TestResolveBuilder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(store.dir, "current"), []byte(other), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	check("use for another endpoint", src, builderSpec{name: "default", driver: "docker", endpoint: "default", chosenBy: "the current Docker context"})
+	check("use for another endpoint", src, Builder{name: "default", driver: "docker", endpoint: "default", chosenBy: "the current Docker context"})
 	global := `{"Key":"tcp://elsewhere:2376","Name":"remote1","Global":true}`
 	if err := os.WriteFile(filepath.Join(store.dir, "current"), []byte(global), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	check("use --global", src, builderSpec{name: "remote1", driver: "remote", endpoint: "tcp://10.0.0.5:1234", chosenBy: `"docker buildx use"`})
+	check("use --global", src, Builder{name: "remote1", driver: "remote", endpoint: "tcp://10.0.0.5:1234", chosenBy: `"docker buildx use"`})
 
 	// "use --default" for this endpoint: the defaults file named by the
 	// endpoint's hash.
@@ -107,24 +107,24 @@ func TestResolveBuilder(t *testing.T) {
 	if err := os.WriteFile(def, []byte("ctr"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	check("use --default", src, builderSpec{name: "ctr", driver: "docker-container", endpoint: "desktop", node: "ctr0", chosenBy: `"docker buildx use"`})
+	check("use --default", src, Builder{name: "ctr", driver: "docker-container", endpoint: "desktop", node: "ctr0", chosenBy: `"docker buildx use"`})
 
 	// An active builder since removed leaves the context's engine, as in buildx.
 	if err := os.WriteFile(def, []byte("gone"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	check("removed active builder", src, builderSpec{name: "default", driver: "docker", endpoint: "default", chosenBy: "the current Docker context"})
+	check("removed active builder", src, Builder{name: "default", driver: "docker", endpoint: "default", chosenBy: "the current Docker context"})
 }
 
 // A wrong name is an error naming it and listing the builders there are.
 func TestUnknownBuilder(t *testing.T) {
-	src := builderSources{
+	src := sources{
 		flag:     "nope",
 		getenv:   func(string) string { return "" },
 		store:    fakeBuildxStore(t, map[string]string{"instances/remote1": remoteBuilder, "instances/ctr": containerBuilder}),
 		contexts: []string{"default"},
 	}
-	_, err := resolveBuilder(src)
+	_, err := resolve(src)
 	if _, ok := errors.AsType[*unknownBuilderError](err); !ok {
 		t.Fatalf("got %v, want an unknown builder error", err)
 	}
@@ -135,18 +135,18 @@ func TestUnknownBuilder(t *testing.T) {
 
 	src.flag = "k8s"
 	src.store = fakeBuildxStore(t, map[string]string{"instances/k8s": `{"Name":"k8s","Driver":"kubernetes","Nodes":[{"Name":"k8s0"}]}`})
-	if _, err := resolveBuilder(src); err == nil || !strings.Contains(err.Error(), "kubernetes driver") {
+	if _, err := resolve(src); err == nil || !strings.Contains(err.Error(), "kubernetes driver") {
 		t.Errorf("an unsupported driver: got %v", err)
 	}
 }
 
 func TestRemoteTLS(t *testing.T) {
-	spec := builderSpec{endpoint: "tcp://buildkitd.example:1234", tls: map[string]string{"cacert": "/ca.pem", "cert": "/c.pem", "key": "/k.pem"}}
+	spec := Builder{endpoint: "tcp://buildkitd.example:1234", tls: map[string]string{"cacert": "/ca.pem", "cert": "/c.pem", "key": "/k.pem"}}
 	opts, err := remoteTLS(spec)
 	if err != nil || len(opts) != 2 {
 		t.Errorf("CA and client certificate: %d options, %v", len(opts), err)
 	}
-	if opts, err := remoteTLS(builderSpec{endpoint: "tcp://h:1"}); err != nil || opts != nil {
+	if opts, err := remoteTLS(Builder{endpoint: "tcp://h:1"}); err != nil || opts != nil {
 		t.Errorf("no TLS: %v, %v", opts, err)
 	}
 	spec.tls = map[string]string{"cacert": "/ca.pem", "cert": "/c.pem"}
@@ -162,8 +162,8 @@ func TestDefaultLoad(t *testing.T) {
 		"instances/loader": `{"Name":"loader","Driver":"remote","Nodes":[{"Name":"loader0","Endpoint":"tcp://10.0.0.5:1234","DriverOpts":{"default-load":"true"}}]}`,
 		"instances/bad":    `{"Name":"bad","Driver":"remote","Nodes":[{"Name":"bad0","Endpoint":"tcp://10.0.0.5:1234","DriverOpts":{"default-load":"maybe"}}]}`,
 	})
-	src := builderSources{getenv: func(string) string { return "" }, store: store, contexts: []string{"default"}, currentContext: "default", flag: "loader"}
-	spec, err := resolveBuilder(src)
+	src := sources{getenv: func(string) string { return "" }, store: store, contexts: []string{"default"}, currentContext: "default", flag: "loader"}
+	spec, err := resolve(src)
 	if err != nil || !spec.defaultLoad {
 		t.Fatalf("default-load=true: %+v, %v", spec, err)
 	}
@@ -171,7 +171,7 @@ func TestDefaultLoad(t *testing.T) {
 		t.Errorf("default-load taken for a TLS option: %v, %v", opts, err)
 	}
 	src.flag = "bad"
-	if _, err := resolveBuilder(src); err == nil || !strings.Contains(err.Error(), "default-load") {
+	if _, err := resolve(src); err == nil || !strings.Contains(err.Error(), "default-load") {
 		t.Errorf("default-load=maybe: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package plugin
+package builder
 
 import (
 	"bytes"
@@ -13,6 +13,23 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	dockerclient "github.com/moby/moby/client"
 )
+
+// containerDriver is a buildx docker-container builder: a buildkitd in a
+// container of a Docker Engine.
+type containerDriver struct {
+	engine    dockerclient.APIClient
+	container string
+	// load is the engine images are loaded into: the current Docker
+	// context's, which need not be the one running the container.
+	load dockerclient.APIClient
+}
+
+func (d *containerDriver) Client(ctx context.Context) (*client.Client, error) {
+	return containerBuildKit(ctx, d.engine, d.container)
+}
+
+func (d *containerDriver) IsMobyDriver() bool             { return false }
+func (d *containerDriver) Engine() dockerclient.APIClient { return d.load }
 
 // containerBuildKit reaches the buildkitd of a buildx docker-container
 // builder, as buildx does: each connection is "buildctl dial-stdio" run in

@@ -1,4 +1,4 @@
-package plugin
+package build
 
 import (
 	"context"
@@ -15,26 +15,25 @@ import (
 	"github.com/moby/buildkit/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/secure-build/secure-build/bundle"
-	"github.com/secure-build/secure-build/frontend"
 	"github.com/tonistiigi/fsutil"
 )
 
-// scannerLocal is the local input that carries this binary to the builder.
-const scannerLocal = "secure-build-scanner"
-
-// scannerPathInImage is where the frontend image holds the binary that
-// runs the scan step.
-const scannerPathInImage = "/bin/secure-build-frontend"
-
-// scanner is the scan step's program and, for a local one, its files.
-type scanner struct {
-	frontend.Scanner
-	fs fsutil.FS
+// Scanner is the scan step's program for a builder: this executable sent
+// as a local input of the build, or an image.
+type Scanner struct {
+	// Image is the scanner image; empty for a local scanner.
+	Image string
+	// Local names the local input whose files, Files, are the step's whole
+	// root filesystem: this executable, and its loader and libraries if it
+	// has any. Path is the executable in it.
+	Local string
+	Files fsutil.FS
+	Path  string
 }
 
-// builderPlatform is the platform of the builder's first worker: what a
+// WorkerPlatform is the platform of the builder's first worker: what a
 // build without --platform builds for, and what the scan step runs on.
-func builderPlatform(ctx context.Context, c *client.Client) (ocispecs.Platform, error) {
+func WorkerPlatform(ctx context.Context, c *client.Client) (ocispecs.Platform, error) {
 	workers, err := c.ListWorkers(ctx)
 	if err != nil {
 		return ocispecs.Platform{}, fmt.Errorf("list the builder's workers: %w", err)
@@ -45,31 +44,32 @@ func builderPlatform(ctx context.Context, c *client.Client) (ocispecs.Platform, 
 	return platforms.Normalize(workers[0].Platforms[0]), nil
 }
 
-// chooseScanner sends this very binary to the builder when the builder can
+// ChooseScanner sends this very binary to the builder when the builder can
 // run it (same OS and architecture), with its loader and libraries if it is
-// dynamically linked; else it uses the scanner image, saying why.
-func chooseScanner(stderr io.Writer, builder ocispecs.Platform, image string) (scanner, error) {
+// dynamically linked; else it uses the release's scanner image, saying why.
+// image, when given, is used whatever the builder.
+func ChooseScanner(stderr io.Writer, builder ocispecs.Platform, image, release string) (Scanner, error) {
 	if image != "" {
-		return scanner{Scanner: frontend.Scanner{Image: image, Path: scannerPathInImage}}, nil
+		return Scanner{Image: image}, nil
 	}
 	if runtime.GOOS == "linux" && builder.OS == "linux" && builder.Architecture == runtime.GOARCH {
 		s, err := localScanner()
 		if err == nil {
 			return s, nil
 		}
-		if ScannerImage == "" {
-			return scanner{}, fmt.Errorf("cannot send this binary to the builder as its scanner (%w); name a scanner image with --scanner-image", err)
+		if release == "" {
+			return Scanner{}, fmt.Errorf("cannot send this binary to the builder as its scanner (%w); name a scanner image with --scanner-image", err)
 		}
-		fmt.Fprintf(stderr, "secure-build: cannot send this binary to the builder (%v); scanning with %s\n", err, ScannerImage)
+		fmt.Fprintf(stderr, "secure-build: cannot send this binary to the builder (%v); scanning with %s\n", err, release)
 	} else {
-		if ScannerImage == "" {
-			return scanner{}, fmt.Errorf("the builder is %s/%s and this binary is %s/%s, so it cannot run the scan step: name a scanner image with --scanner-image",
+		if release == "" {
+			return Scanner{}, fmt.Errorf("the builder is %s/%s and this binary is %s/%s, so it cannot run the scan step: name a scanner image with --scanner-image",
 				builder.OS, builder.Architecture, runtime.GOOS, runtime.GOARCH)
 		}
 		fmt.Fprintf(stderr, "secure-build: the builder is %s/%s and this binary %s/%s: scanning with %s\n",
-			builder.OS, builder.Architecture, runtime.GOOS, runtime.GOARCH, ScannerImage)
+			builder.OS, builder.Architecture, runtime.GOOS, runtime.GOARCH, release)
 	}
-	return scanner{Scanner: frontend.Scanner{Image: ScannerImage, Path: scannerPathInImage}}, nil
+	return Scanner{Image: release}, nil
 }
 
 // localScanner bundles this executable into a folder of the user's cache
@@ -77,17 +77,17 @@ func chooseScanner(stderr io.Writer, builder ocispecs.Platform, image string) (s
 // unchanged folder and BuildKit sends nothing on the next build. The name
 // only tells binaries apart: bundle.Executable checks that the folder is
 // private and that every file in it has the content it bundles.
-func localScanner() (scanner, error) {
+func localScanner() (Scanner, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return scanner{}, fmt.Errorf("find this executable: %w", err)
+		return Scanner{}, fmt.Errorf("find this executable: %w", err)
 	}
 	if exe, err = filepath.EvalSymlinks(exe); err != nil {
-		return scanner{}, fmt.Errorf("find this executable: %w", err)
+		return Scanner{}, fmt.Errorf("find this executable: %w", err)
 	}
 	fi, err := os.Stat(exe)
 	if err != nil {
-		return scanner{}, fmt.Errorf("find this executable: %w", err)
+		return Scanner{}, fmt.Errorf("find this executable: %w", err)
 	}
 	// Without a user cache folder (no HOME), a folder of this user's in
 	// the temporary folder does; one someone else made first is refused.
@@ -98,11 +98,11 @@ func localScanner() (scanner, error) {
 	key := sha256.Sum256([]byte(exe + "\x00" + strconv.FormatInt(fi.Size(), 10) + "\x00" + fi.ModTime().String()))
 	dir := filepath.Join(cache, "secure-build", "scanner", hex.EncodeToString(key[:8]))
 	if _, err := bundle.Executable(exe, dir, "docker-secure"); err != nil {
-		return scanner{}, err
+		return Scanner{}, err
 	}
 	fs, err := fsutil.NewFS(dir)
 	if err != nil {
-		return scanner{}, fmt.Errorf("scanner bundle %s: %w", dir, err)
+		return Scanner{}, fmt.Errorf("scanner bundle %s: %w", dir, err)
 	}
-	return scanner{Scanner: frontend.Scanner{Local: scannerLocal, Path: "/docker-secure"}, fs: fs}, nil
+	return Scanner{Local: "secure-build-scanner", Files: fs, Path: "/docker-secure"}, nil
 }

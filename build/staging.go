@@ -1,4 +1,4 @@
-package plugin
+package build
 
 import (
 	"bufio"
@@ -24,13 +24,10 @@ import (
 // replaced: in a shared folder it may have been planted to send the output
 // elsewhere.
 
-// writeOutput writes to stdout, or to file through a file beside it renamed
-// into place. A device or a fifo ("-o /dev/null") is written in place, as
-// are /dev/stdout and the like, links the system keeps.
-func writeOutput(stdout io.Writer, file string, write func(io.Writer) error) error {
-	if file == "" || file == "-" {
-		return writeBuffered(stdout, write)
-	}
+// WriteFile writes file through a file beside it renamed into place. A
+// device or a fifo ("-o /dev/null") is written in place, as are /dev/stdout
+// and the like, links the system keeps.
+func WriteFile(file string, write func(io.Writer) error) error {
 	fi, err := checkDestination(file)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
@@ -41,22 +38,26 @@ func writeOutput(stdout io.Writer, file string, write func(io.Writer) error) err
 	if fi != nil && (!fi.Mode().IsRegular() || systemLink(file)) {
 		return writeInPlace(file, write)
 	}
-	tmp, err := createBeside(file)
-	if err != nil {
+	out := &outputFile{path: file}
+	if err := out.create(); err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
-	defer os.Remove(tmp.Name())
-	err = writeBuffered(tmp, write)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	err = WriteBuffered(out.tmp, write)
 	if err == nil {
-		err = os.Rename(tmp.Name(), file)
+		err = out.commit()
 	}
 	if err != nil {
+		out.discard()
 		return fmt.Errorf("write %s: %w", file, err)
 	}
 	return nil
+}
+
+// CheckDestination refuses a path an output could not be written to: a
+// symbolic link not the system's.
+func CheckDestination(path string) error {
+	_, err := checkDestination(path)
+	return err
 }
 
 func writeInPlace(file string, write func(io.Writer) error) error {
@@ -68,7 +69,7 @@ func writeInPlace(file string, write func(io.Writer) error) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
-	err = writeBuffered(f, write)
+	err = WriteBuffered(f, write)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -78,7 +79,9 @@ func writeInPlace(file string, write func(io.Writer) error) error {
 	return nil
 }
 
-func writeBuffered(w io.Writer, write func(io.Writer) error) error {
+// WriteBuffered writes through a buffer: a failed write surfaces when it
+// flushes, as the error of the write.
+func WriteBuffered(w io.Writer, write func(io.Writer) error) error {
 	bw := bufio.NewWriter(w)
 	if err := write(bw); err != nil {
 		return err
@@ -166,20 +169,22 @@ func (o *outputFile) check() error {
 }
 
 func (o *outputFile) output(map[string]string) (io.WriteCloser, error) {
-	var (
-		f   *os.File
-		err error
-	)
-	if o.load != nil {
-		f, err = os.CreateTemp("", "secure-build-load-*.tar")
-	} else {
-		f, err = createBeside(o.path)
-	}
-	if err != nil {
+	if err := o.create(); err != nil {
 		return nil, fmt.Errorf("output %s: %w", o.path, err)
 	}
-	o.tmp = f
-	return nopCloser{f}, nil
+	return nopCloser{o.tmp}, nil
+}
+
+// create opens the file written until finish: beside the destination, or
+// for a load in the temporary folder.
+func (o *outputFile) create() error {
+	var err error
+	if o.load != nil {
+		o.tmp, err = os.CreateTemp("", "secure-build-load-*.tar")
+	} else {
+		o.tmp, err = createBeside(o.path)
+	}
+	return err
 }
 
 // nopCloser keeps the file open for finish, which closes it.
@@ -188,33 +193,47 @@ type nopCloser struct{ *os.File }
 func (nopCloser) Close() error { return nil }
 
 func (o *outputFile) finish(ok bool) error {
-	f := o.tmp
-	if f == nil {
+	if o.tmp == nil {
 		return nil
 	}
-	o.tmp = nil
-	defer os.Remove(f.Name())
 	if !ok {
-		f.Close()
+		o.discard()
 		return nil
 	}
 	if o.load != nil {
-		_, err := f.Seek(0, io.SeekStart)
-		if err != nil {
-			err = fmt.Errorf("load the image: %w", err)
-		} else {
-			err = o.load(f)
+		defer o.discard()
+		if _, err := o.tmp.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("load the image: %w", err)
 		}
-		f.Close()
-		return err
+		return o.load(o.tmp)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("output %s: %w", o.path, err)
-	}
-	if err := os.Rename(f.Name(), o.path); err != nil {
+	if err := o.commit(); err != nil {
+		o.discard()
 		return fmt.Errorf("output %s: %w", o.path, err)
 	}
 	return nil
+}
+
+// commit puts the complete file into place.
+func (o *outputFile) commit() error {
+	if err := o.tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(o.tmp.Name(), o.path); err != nil {
+		return err
+	}
+	o.tmp = nil
+	return nil
+}
+
+// discard removes the file written so far.
+func (o *outputFile) discard() {
+	if o.tmp == nil {
+		return
+	}
+	o.tmp.Close()
+	os.Remove(o.tmp.Name())
+	o.tmp = nil
 }
 
 // outputDir is a folder output of the build: type=local, and an OCI layout

@@ -1,4 +1,4 @@
-package plugin
+package build
 
 import (
 	"io"
@@ -21,12 +21,12 @@ func writeString(s string) func(io.Writer) error {
 	return func(w io.Writer) error { _, err := io.WriteString(w, s); return err }
 }
 
-// TestWriteOutputHonoursUmask: a new output file gets 0666 less the umask,
+// TestWriteFileHonoursUmask: a new output file gets 0666 less the umask,
 // as the shell gives it, not 0644 whatever the umask.
-func TestWriteOutputHonoursUmask(t *testing.T) {
+func TestWriteFileHonoursUmask(t *testing.T) {
 	withUmask(t, 0o027)
 	path := filepath.Join(t.TempDir(), "report.json")
-	if err := writeOutput(io.Discard, path, writeString("{}")); err != nil {
+	if err := WriteFile(path, writeString("{}")); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o640 {
@@ -34,10 +34,10 @@ func TestWriteOutputHonoursUmask(t *testing.T) {
 	}
 }
 
-// TestWriteOutputRefusesSymlink: a symbolic link planted at the path is
+// TestWriteFileRefusesSymlink: a symbolic link planted at the path is
 // neither followed nor replaced: the write fails saying so, and the link
 // and the file it names are as they were.
-func TestWriteOutputRefusesSymlink(t *testing.T) {
+func TestWriteFileRefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	victim := filepath.Join(dir, "victim")
 	if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
@@ -47,9 +47,9 @@ func TestWriteOutputRefusesSymlink(t *testing.T) {
 	if err := os.Symlink(victim, path); err != nil {
 		t.Fatal(err)
 	}
-	err := writeOutput(io.Discard, path, writeString("sha256:x"))
+	err := WriteFile(path, writeString("sha256:x"))
 	if err == nil || !strings.Contains(err.Error(), "is a symbolic link (to "+victim+"): refusing to write through it or replace it") {
-		t.Errorf("writeOutput to a planted link: %v, want it refused", err)
+		t.Errorf("WriteFile to a planted link: %v, want it refused", err)
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "precious" {
 		t.Errorf("the link's target holds %q", b)
@@ -62,24 +62,10 @@ func TestWriteOutputRefusesSymlink(t *testing.T) {
 	}
 }
 
-// TestBuildRefusesPlantedIIDFile: --iidfile and --metadata-file, written
-// after the export, are checked before anything is built.
-func TestBuildRefusesPlantedIIDFile(t *testing.T) {
-	link := filepath.Join(t.TempDir(), "iid")
-	if err := os.Symlink("/etc/passwd", link); err != nil {
-		t.Fatal(err)
-	}
-	for _, opts := range []buildOptions{{iidFile: link}, {metadataFile: link}} {
-		if err := checkScanFlags(opts); err == nil || !strings.Contains(err.Error(), link+": is a symbolic link") {
-			t.Errorf("%+v: %v, want the link refused before the build", opts, err)
-		}
-	}
-}
-
-// TestWriteOutputSystemLinks: /dev/null and /dev/fd/N, devices and links
+// TestWriteFileSystemLinks: /dev/null and /dev/fd/N, devices and links
 // the system keeps, are written in place.
-func TestWriteOutputSystemLinks(t *testing.T) {
-	if err := writeOutput(io.Discard, "/dev/null", writeString("x")); err != nil {
+func TestWriteFileSystemLinks(t *testing.T) {
+	if err := WriteFile("/dev/null", writeString("x")); err != nil {
 		t.Errorf("/dev/null: %v", err)
 	}
 	r, w, err := os.Pipe()
@@ -89,7 +75,7 @@ func TestWriteOutputSystemLinks(t *testing.T) {
 	defer r.Close()
 	done := make(chan string)
 	go func() { b, _ := io.ReadAll(r); done <- string(b) }()
-	err = writeOutput(io.Discard, "/dev/fd/"+strconv.Itoa(int(w.Fd())), writeString("through the pipe"))
+	err = WriteFile("/dev/fd/"+strconv.Itoa(int(w.Fd())), writeString("through the pipe"))
 	w.Close()
 	if got := <-done; err != nil || got != "through the pipe" {
 		t.Errorf("/dev/fd/N: %v, read %q", err, got)

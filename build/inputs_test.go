@@ -1,4 +1,4 @@
-package plugin
+package build
 
 import (
 	"os"
@@ -10,10 +10,10 @@ import (
 	"github.com/tonistiigi/fsutil"
 )
 
-// TestAddPolicyRefusesVEXSymlinkOutside: build --policy refuses a VEX path
+// TestSendPolicyRefusesVEXSymlinkOutside: build --policy refuses a VEX path
 // that is a symlink out of the policy file's folder before anything is
 // built, as scan and verify do; a symlink inside is sent with its target.
-func TestAddPolicyRefusesVEXSymlinkOutside(t *testing.T) {
+func TestSendPolicyRefusesVEXSymlinkOutside(t *testing.T) {
 	top := t.TempDir()
 	dir := filepath.Join(top, "policy")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -33,17 +33,17 @@ func TestAddPolicyRefusesVEXSymlinkOutside(t *testing.T) {
 		t.Fatal(err)
 	}
 	solve := client.SolveOpt{LocalMounts: map[string]fsutil.FS{}, FrontendAttrs: map[string]string{}}
-	err := addPolicy(&solve, filepath.Join(dir, "secure-build.yaml"))
+	err := SendPolicy(&solve, "secure-build-policy", "SECURE_BUILD_POLICY", filepath.Join(dir, "secure-build.yaml"))
 	if err == nil || !strings.Contains(err.Error(), "VEX document app.json: resolves to "+filepath.Join(top, "outside.json")+", outside the policy file's folder") {
-		t.Fatalf("addPolicy with a VEX symlink out of the folder: %v, want it refused", err)
+		t.Fatalf("SendPolicy with a VEX symlink out of the folder: %v, want it refused", err)
 	}
 
 	os.Remove(link)
 	if err := os.Symlink("inside.json", link); err != nil {
 		t.Fatal(err)
 	}
-	if err := addPolicy(&solve, filepath.Join(dir, "secure-build.yaml")); err != nil {
-		t.Fatalf("addPolicy with a VEX symlink inside the folder: %v", err)
+	if err := SendPolicy(&solve, "secure-build-policy", "SECURE_BUILD_POLICY", filepath.Join(dir, "secure-build.yaml")); err != nil {
+		t.Fatalf("SendPolicy with a VEX symlink inside the folder: %v", err)
 	}
 	var sent []string
 	err = solve.LocalMounts["secure-build-policy"].Walk(t.Context(), "", func(path string, _ os.DirEntry, err error) error {

@@ -1,4 +1,4 @@
-package plugin
+package builder
 
 import (
 	"crypto/sha256"

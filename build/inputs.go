@@ -1,0 +1,93 @@
+package build
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/buildkit/client"
+	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/vuln"
+	"github.com/tonistiigi/fsutil"
+)
+
+// The frontend reads the database and the policy as named contexts; their
+// names are the frontend's, passed in by its caller, so that this package
+// needs no import of it.
+
+// SendDatabase sends the vulnerability database in dir as the named context
+// name (secure-build-db), only its archive files. A missing one stops the
+// build before it starts, saying how to get one.
+func SendDatabase(solve *client.SolveOpt, name, dir string) error {
+	db, err := vuln.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("vulnerability database %s: %w", dir, err)
+	}
+	fs, err := fsutil.NewFS(dir)
+	if err != nil {
+		return fmt.Errorf("vulnerability database %s: %w", dir, err)
+	}
+	if fs, err = fsutil.NewFilterFS(fs, &fsutil.FilterOpt{IncludePatterns: []string{"*.db"}}); err != nil {
+		return fmt.Errorf("vulnerability database %s: %w", dir, err)
+	}
+	solve.LocalMounts[name] = fs
+	solve.FrontendAttrs["context:"+name] = "local:" + name
+	return nil
+}
+
+// SendPolicy sends the policy file's folder as the named context name
+// (secure-build-policy), naming the file by the build arg arg
+// (SECURE_BUILD_POLICY): the frontend reads the file and the VEX documents
+// beside it from there. Only the file and the VEX documents it names are
+// sent.
+func SendPolicy(solve *client.SolveOpt, name, arg, file string) error {
+	if file == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return fmt.Errorf("--policy %s: %w", file, err)
+	}
+	// Checked here, so that a bad file fails before the build; its VEX
+	// documents are read once, by the frontend.
+	data, err := policy.ReadFile(abs)
+	if err != nil {
+		return err
+	}
+	p, err := policy.Parse(abs, data)
+	if err != nil {
+		return err
+	}
+	// A VEX path is sent as written and, when it is a symlink, where it
+	// leads; one that leads out of the folder is refused here, as scan and
+	// verify refuse it.
+	include := []string{filepath.Base(abs)}
+	for _, ref := range p.VEX {
+		if strings.Contains(ref, "://") {
+			continue
+		}
+		inside, err := policy.VEXFile(filepath.Dir(abs), ref)
+		if err != nil {
+			return fmt.Errorf("policy %s: VEX document %s: %w", abs, ref, err)
+		}
+		rel, err := policy.VEXPath(ref)
+		if err != nil {
+			return fmt.Errorf("policy %s: VEX document %s: %w", abs, ref, err)
+		}
+		include = append(include, rel, filepath.ToSlash(inside))
+	}
+	fs, err := fsutil.NewFS(filepath.Dir(abs))
+	if err == nil {
+		fs, err = fsutil.NewFilterFS(fs, &fsutil.FilterOpt{IncludePatterns: include})
+	}
+	if err != nil {
+		return fmt.Errorf("--policy %s: %w", file, err)
+	}
+	solve.LocalMounts[name] = fs
+	solve.FrontendAttrs["context:"+name] = "local:" + name
+	solve.FrontendAttrs["build-arg:"+arg] = filepath.Base(abs)
+	return nil
+}
