@@ -9,24 +9,25 @@ import (
 // the plugin, against BUILDKIT_HOST: its help, a passing build, and a policy
 // failure that exits 1 with the findings.
 func TestBuildThroughDockerCLI(t *testing.T) {
+	t.Parallel()
 	env := pluginConfig(t)
 	res := runCmd(t, env, "docker", "secure", "build", "--help")
 	for _, want := range []string{"docker secure build [OPTIONS] PATH", "Examples:", "--fail-on", "--sbom-output", "--push"} {
-		if res.code != 0 || !strings.Contains(res.stdout, want) {
-			t.Errorf("docker secure build --help (exit %d) lacks %q:\n%s", res.code, want, res.stdout)
+		if res.Code != 0 || !strings.Contains(res.Stdout, want) {
+			t.Errorf("docker secure build --help (exit %d) lacks %q:\n%s", res.Code, want, res.Stdout)
 		}
 	}
 
 	e := newBuildEnv(t)
-	env = append(env, "BUILDKIT_HOST="+e.bk.addr, "XDG_CACHE_HOME="+e.cache)
+	env = append(env, "BUILDKIT_HOST="+e.bk.Addr, "XDG_CACHE_HOME="+e.cache)
 	good := e.project(t, multiStage, map[string]string{"node_modules/listed/package.json": npmPackage("listed", "2.0.1")})
 	res = runCmd(t, env, "docker", "secure", "build", "--progress", "plain", "--db", e.db, good)
-	if res.code != 0 || !strings.Contains(res.stderr, "secure-build linux/amd64: PASS") {
-		t.Errorf("a passing build through the docker CLI: exit %d\n%s", res.code, res.stderr)
+	if res.Code != 0 || !strings.Contains(res.Stderr, "secure-build linux/amd64: PASS") {
+		t.Errorf("a passing build through the docker CLI: exit %d\n%s", res.Code, res.Stderr)
 	}
 	bad := e.project(t, multiStage, map[string]string{"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5")})
 	res = runCmd(t, env, "docker", "secure", "build", "--progress", "plain", "--db", e.db, bad)
-	if res.code != 1 || !strings.Contains(res.stderr, fixableCriticalID+" in minimist 1.2.5 -> 1.2.6") {
-		t.Errorf("a policy failure through the docker CLI: exit %d, want 1 with the finding\n%s", res.code, res.stderr)
+	if res.Code != 1 || !strings.Contains(res.Stderr, fixableCriticalID+" in minimist 1.2.5 -> 1.2.6") {
+		t.Errorf("a policy failure through the docker CLI: exit %d, want 1 with the finding\n%s", res.Code, res.Stderr)
 	}
 }

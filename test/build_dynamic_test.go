@@ -6,14 +6,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/secure-build/secure-build/internal/testutil"
 )
 
 // TestBuildDynamicBinaryScans: a plain "go build" with cgo links
 // dynamically; sent to the builder with its loader and libraries, it still
 // runs the scan step.
 func TestBuildDynamicBinaryScans(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("gcc"); err != nil {
-		requireE2E(t, "no C compiler for a cgo build (apt-get install gcc)")
+		testutil.RequireE2E(t, "no C compiler for a cgo build (apt-get install gcc)")
 	}
 	exe := filepath.Join(t.TempDir(), "docker-secure")
 	build := exec.Command("go", "build", "-o", exe, "../cmd/docker-secure")
@@ -25,14 +28,14 @@ func TestBuildDynamicBinaryScans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if isStaticELF(b) {
+	if testutil.IsStaticELF(b) {
 		t.Fatal("the cgo build is static; the test needs a dynamically linked binary")
 	}
 
 	e := newBuildEnv(t)
 	dir := e.project(t, multiStage, map[string]string{"node_modules/listed/package.json": npmPackage("listed", "2.0.1")})
 	r := e.buildWith(t, exe, dir)
-	if r.code != 0 || !strings.Contains(r.stderr, "secure-build linux/amd64: PASS") || !strings.Contains(r.stderr, unfixedCriticalID) {
-		t.Errorf("build with the dynamically linked binary: exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "secure-build linux/amd64: PASS") || !strings.Contains(r.Stderr, unfixedCriticalID) {
+		t.Errorf("build with the dynamically linked binary: exit %d\n%s", r.Code, r.Stderr)
 	}
 }

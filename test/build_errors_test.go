@@ -11,6 +11,7 @@ import (
 // Dockerfile frontend rejects fails the same way through docker secure build,
 // with the same message, and exit status 1.
 func TestBuildDockerfileErrorsUnchanged(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	for name, tc := range map[string]struct{ dockerfile, want string }{
 		"parse":  {"FROM {{base}}\nFRM {{base}}\n", "unknown instruction: FRM"},
@@ -24,13 +25,13 @@ func TestBuildDockerfileErrorsUnchanged(t *testing.T) {
 				args = append(args, "--target", "nope")
 			}
 			r := e.build(t, dir, args...)
-			if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("docker secure build: exit %d, want 1 saying %q:\n%s", r.code, tc.want, r.stderr)
+			if r.Code != 1 || !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("docker secure build: exit %d, want 1 saying %q:\n%s", r.Code, tc.want, r.Stderr)
 			}
-			plain := runCmd(t, nil, e.bk.buildctl, append([]string{"--addr", e.bk.addr, "build", "--frontend", "dockerfile.v0",
+			plain := runCmd(t, nil, e.bk.Buildctl, append([]string{"--addr", e.bk.Addr, "build", "--frontend", "dockerfile.v0",
 				"--local", "context=" + dir, "--local", "dockerfile=" + dir}, targetOpt(args)...)...)
-			if plain.code == 0 || !strings.Contains(plain.stderr, tc.want) {
-				t.Errorf("the Dockerfile frontend itself does not fail saying %q (exit %d):\n%s", tc.want, plain.code, plain.stderr)
+			if plain.Code == 0 || !strings.Contains(plain.Stderr, tc.want) {
+				t.Errorf("the Dockerfile frontend itself does not fail saying %q (exit %d):\n%s", tc.want, plain.Code, plain.Stderr)
 			}
 		})
 	}
@@ -47,28 +48,30 @@ func targetOpt(args []string) []string {
 // saying how to get one; a database context without data fails the scan
 // step with the same advice.
 func TestBuildWithoutDatabase(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	dir := e.project(t, multiStage, map[string]string{"node_modules/listed/package.json": npmPackage("listed", "2.0.1")})
 	empty := t.TempDir()
-	r := runCmd(t, []string{"BUILDKIT_HOST=" + e.bk.addr, "XDG_CACHE_HOME=" + e.cache}, binary,
+	r := runCmd(t, []string{"BUILDKIT_HOST=" + e.bk.Addr, "XDG_CACHE_HOME=" + e.cache}, binary,
 		"build", "--progress", "plain", "--db", empty, dir)
-	if r.code != 1 || !strings.Contains(r.stderr, "docker secure db update") || !strings.Contains(r.stderr, empty) {
-		t.Errorf("--db with no data: exit %d, want 1 naming the folder and how to get data:\n%s", r.code, r.stderr)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "docker secure db update") || !strings.Contains(r.Stderr, empty) {
+		t.Errorf("--db with no data: exit %d, want 1 naming the folder and how to get data:\n%s", r.Code, r.Stderr)
 	}
 	r = e.build(t, dir, "--build-context", "secure-build-db="+empty)
-	if r.code != 1 || !strings.Contains(r.stderr, "docker secure db update") {
-		t.Errorf("an empty secure-build-db context: exit %d, want 1 with how to get data:\n%s", r.code, r.stderr)
+	if r.Code != 1 || !strings.Contains(r.Stderr, "docker secure db update") {
+		t.Errorf("an empty secure-build-db context: exit %d, want 1 with how to get data:\n%s", r.Code, r.Stderr)
 	}
 }
 
 // TestBuildForeignSyntaxWarns: a "# syntax=" line is not followed (that
 // would need a registry); the build uses the bundled frontend and says so.
 func TestBuildForeignSyntaxWarns(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	dir := e.project(t, "# syntax=docker/dockerfile:1\n"+multiStage, map[string]string{"node_modules/x/package.json": npmPackage("x", "1.0.0")})
 	r := e.build(t, dir)
-	if r.code != 0 || !strings.Contains(r.stderr, "# syntax=docker/dockerfile:1 is not followed") {
-		t.Errorf("exit %d, want a build with a warning about the syntax line:\n%s", r.code, r.stderr)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "# syntax=docker/dockerfile:1 is not followed") {
+		t.Errorf("exit %d, want a build with a warning about the syntax line:\n%s", r.Code, r.Stderr)
 	}
 }
 
@@ -76,6 +79,7 @@ func TestBuildForeignSyntaxWarns(t *testing.T) {
 // files, --iidfile and --metadata-file; a later build stopped by the policy
 // leaves every one of those files as it was.
 func TestBuildOutputs(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	files := map[string]string{"node_modules/listed/package.json": npmPackage("listed", "2.0.1")}
 	dir := e.project(t, multiStage, files)
@@ -84,8 +88,8 @@ func TestBuildOutputs(t *testing.T) {
 	args := []string{"-o", "type=oci,dest=" + path("app.tar"), "--sbom-output", path("app.spdx.json"),
 		"--report", path("scan.sarif"), "--report-format", "sarif", "--iidfile", path("iid"), "--metadata-file", path("metadata.json")}
 	r := e.build(t, dir, args...)
-	if r.code != 0 {
-		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.Code, r.Stderr)
 	}
 	before := map[string]string{}
 	for _, name := range []string{"app.tar", "app.spdx.json", "scan.sarif", "iid", "metadata.json"} {
@@ -102,8 +106,8 @@ func TestBuildOutputs(t *testing.T) {
 	}
 
 	bad := e.project(t, multiStage, map[string]string{"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5")})
-	if r := e.build(t, bad, args...); r.code != 1 {
-		t.Fatalf("the failing build: exit %d, want 1\n%s", r.code, r.stderr)
+	if r := e.build(t, bad, args...); r.Code != 1 {
+		t.Fatalf("the failing build: exit %d, want 1\n%s", r.Code, r.Stderr)
 	}
 	for name, content := range before {
 		if name == "app.spdx.json" || name == "scan.sarif" {

@@ -19,6 +19,7 @@ import (
 // into it; a passing one adds its files to an existing folder as BuildKit
 // does, and leaves nothing beside it.
 func TestBuildFolderOutputsOnlyWhenPassed(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	dir := e.project(t, multiStage, map[string]string{"node_modules/listed/package.json": npmPackage("listed", "2.0.1")})
 	out := t.TempDir()
@@ -26,8 +27,8 @@ func TestBuildFolderOutputsOnlyWhenPassed(t *testing.T) {
 	outputs := []string{"-o", "type=local,dest=" + local, "-o", "type=oci,tar=false,dest=" + layout}
 
 	r := e.build(t, dir, append(outputs, "--report", filepath.Join(out, "missing", "scan.json"))...)
-	if r.code == 0 || !strings.Contains(r.stderr, "scan.json") {
-		t.Fatalf("a build whose report cannot be written: exit %d, want a failure naming the report\n%s", r.code, r.stderr)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "scan.json") {
+		t.Fatalf("a build whose report cannot be written: exit %d, want a failure naming the report\n%s", r.Code, r.Stderr)
 	}
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Fatalf("the failed build left %v in the output folder", names(entries))
@@ -40,8 +41,8 @@ func TestBuildFolderOutputsOnlyWhenPassed(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = e.build(t, dir, outputs...)
-	if r.code != 0 {
-		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.Code, r.Stderr)
 	}
 	if b, err := os.ReadFile(filepath.Join(local, "app", "artifact")); err != nil || string(b) != "built\n" {
 		t.Errorf("type=local: /app/artifact = %q, %v", b, err)
@@ -79,12 +80,13 @@ func TestBuildFolderOutputsOnlyWhenPassed(t *testing.T) {
 // while BuildKit writes a type=local output leaves no destination, not a
 // half-written one.
 func TestBuildInterruptLeavesNoFolderOutput(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	// A final stage big enough that its export takes a while.
 	dir := e.project(t, "FROM {{base}}\nRUN /bin/busybox head -c 268435456 /dev/zero > /big\n", map[string]string{})
 	out := t.TempDir()
 	cmd := exec.Command(binary, "build", "--progress", "plain", "--db", e.db, "-o", "type=local,dest="+filepath.Join(out, "rootfs"), dir)
-	cmd.Env = append(os.Environ(), "BUILDKIT_HOST="+e.bk.addr, "XDG_CACHE_HOME="+e.cache)
+	cmd.Env = append(os.Environ(), "BUILDKIT_HOST="+e.bk.Addr, "XDG_CACHE_HOME="+e.cache)
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -41,7 +41,10 @@ func main() {
 // by its content and replaced before the build sends it, so a build with a
 // fixable critical still fails by policy and exports nothing.
 func TestBuildPlantedScannerIsReplaced(t *testing.T) {
-	e := newBuildEnv(t)
+	t.Parallel()
+	// A buildkitd of its own: whether the scanner is sent depends on what
+	// its daemon was sent before.
+	e := newBuildEnvOn(t, ownBuildKit(t))
 	dir := e.project(t, multiStage, map[string]string{
 		"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5"),
 	})
@@ -52,8 +55,8 @@ func TestBuildPlantedScannerIsReplaced(t *testing.T) {
 	}
 	planted := plantScanner(t, filepath.Join(tmp, "secure-build-"+strconv.Itoa(os.Getuid())))
 
-	ref := e.reg.host + "/app:1"
-	env := append(environWithout("HOME", "XDG_CACHE_HOME", "TMPDIR"), "TMPDIR="+tmp, "BUILDKIT_HOST="+e.bk.addr)
+	ref := e.reg.Ref("app:1")
+	env := append(environWithout("HOME", "XDG_CACHE_HOME", "TMPDIR"), "TMPDIR="+tmp, "BUILDKIT_HOST="+e.bk.Addr)
 	build := func() result {
 		t.Helper()
 		cmd := exec.Command(binary, "build", "--progress", "plain", "--db", e.db, "-t", ref, "--push", dir)
@@ -64,22 +67,22 @@ func TestBuildPlantedScannerIsReplaced(t *testing.T) {
 		if _, ok := err.(*exec.ExitError); err != nil && !ok {
 			t.Fatal(err)
 		}
-		return result{stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
+		return result{Stderr: stderr.String(), Code: cmd.ProcessState.ExitCode()}
 	}
 	r := build()
-	if r.code != 1 {
-		t.Errorf("build with a planted scanner and a fixable critical: exit %d, want 1 (policy failure)", r.code)
+	if r.Code != 1 {
+		t.Errorf("build with a planted scanner and a fixable critical: exit %d, want 1 (policy failure)", r.Code)
 	}
 	for _, want := range []string{
 		"secure-build policy failed for linux/amd64",
 		"critical " + fixableCriticalID + " in minimist 1.2.5 -> 1.2.6",
 		"nothing was exported",
 	} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("output does not say %q:\n%s", want, r.stderr)
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("output does not say %q:\n%s", want, r.Stderr)
 		}
 	}
-	if e.reg.hasTag(t, "app", "1") {
+	if e.reg.HasTag(t, "app", "1") {
 		t.Error("the build pushed app:1")
 	}
 	if got, err := os.ReadFile(planted); err != nil || !bytes.Equal(got, scanner) {
@@ -88,15 +91,15 @@ func TestBuildPlantedScannerIsReplaced(t *testing.T) {
 
 	// The checked bundle stays as it is: the next build sends no scanner.
 	sent := regexp.MustCompile(`transferring secure-build-scanner: \S*MB`)
-	if !sent.MatchString(r.stderr) {
-		t.Errorf("the first build does not show the scanner sent:\n%s", r.stderr)
+	if !sent.MatchString(r.Stderr) {
+		t.Errorf("the first build does not show the scanner sent:\n%s", r.Stderr)
 	}
 	again := build()
-	if again.code != 1 {
-		t.Errorf("second build: exit %d, want 1 (policy failure)\n%s", again.code, again.stderr)
+	if again.Code != 1 {
+		t.Errorf("second build: exit %d, want 1 (policy failure)\n%s", again.Code, again.Stderr)
 	}
-	if s := sent.FindString(again.stderr); s != "" {
-		t.Errorf("the second build sent the scanner again (%s):\n%s", s, again.stderr)
+	if s := sent.FindString(again.Stderr); s != "" {
+		t.Errorf("the second build sent the scanner again (%s):\n%s", s, again.Stderr)
 	}
 }
 

@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+
+	"github.com/secure-build/secure-build/attest"
+	"github.com/secure-build/secure-build/internal/testutil/attested"
 )
 
 // TestBuildScanStage: a stage that declares ARG BUILDKIT_SBOM_SCAN_STAGE=true
 // (as with BuildKit's SBOM generators) is scanned too, and its SBOM is
 // attached beside the final stage's.
 func TestBuildScanStage(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	dockerfile := `FROM {{base}} AS build
 ARG BUILDKIT_SBOM_SCAN_STAGE=true
@@ -24,26 +28,26 @@ COPY node_modules /app/node_modules
 		"node_modules/listed/package.json": npmPackage("listed", "2.0.1"),
 		"build-deps/builder/package.json":  npmPackage("builder", "3.0.0"),
 	})
-	ref := e.reg.host + "/app:stages"
+	ref := e.reg.Ref("app:stages")
 	r := e.build(t, dir, "-t", ref, "--push")
-	if r.code != 0 {
-		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.Code, r.Stderr)
 	}
-	img := readImage(t, ref)
+	img := attested.ReadImage(t, ref)
 	var names []string
 	stages := map[string][]string{}
-	for _, l := range img.attestationLayers["linux/amd64"] {
-		if l.statement.PredicateType != "https://spdx.dev/Document" {
+	for _, l := range img.AttestationLayers["linux/amd64"] {
+		if l.Statement.PredicateType != attest.SPDXPredicateType {
 			continue
 		}
 		var doc struct {
 			Name string `json:"name"`
 		}
-		if err := json.Unmarshal(l.statement.Predicate, &doc); err != nil {
+		if err := json.Unmarshal(l.Statement.Predicate, &doc); err != nil {
 			t.Fatal(err)
 		}
 		names = append(names, doc.Name)
-		stages[doc.Name] = spdxPackages(t, l.statement.Predicate)
+		stages[doc.Name] = attested.SPDXPackages(t, l.Statement.Predicate)
 	}
 	slices.Sort(names)
 	if !slices.Equal(names, []string{"final stage", "stage build"}) {

@@ -5,16 +5,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/secure-build/secure-build/internal/testutil"
 )
 
 // TestBuildKitHarnessMultiStage proves the end-to-end harness's components on
-// this machine: a private buildkitd built from the go.mod-pinned BuildKit, a
-// base image made locally from busybox-static, used through a named context
+// this machine: a buildkitd built from the go.mod-pinned BuildKit, a base
+// image made locally from busybox-static as an OCI layout, used through a
+// named context
 // by a multi-stage Dockerfile whose build stage runs a command (runc).
 func TestBuildKitHarnessMultiStage(t *testing.T) {
-	bk := startBuildKit(t)
+	t.Parallel()
+	bk := buildKit(t)
 	const osRelease = "ID=secure-build-test\nNAME=\"secure-build busybox base\"\nVERSION_ID=1\n"
-	base := bk.busyboxBase(t, osRelease)
+	base := testutil.WriteLayout(t, testutil.BusyboxImage(t, osRelease))
 
 	ctx := t.TempDir()
 	dockerfile := `FROM base AS build
@@ -32,7 +36,7 @@ COPY --from=build /tmp/artifact /artifact
 		"--local", "context=" + ctx, "--local", "dockerfile=" + ctx,
 		"--output", "type=local,dest=" + out,
 	}
-	bk.build(t, append(args, base.contextArgs("base")...)...)
+	bk.Build(t, append(args, base.ContextArgs("base")...)...)
 
 	got, err := os.ReadFile(filepath.Join(out, "artifact"))
 	if err != nil {

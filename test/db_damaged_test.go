@@ -11,6 +11,7 @@ import (
 // makes "docker secure scan" exit 2 with an error naming the file and how
 // to get it back, never a panic nor a scan that quietly misses findings.
 func TestScanDamagedDatabase(t *testing.T) {
+	t.Parallel()
 	env := pluginConfig(t)
 	root := t.TempDir()
 	pkgDir := filepath.Join(root, "app", "node_modules", "minimist")
@@ -28,11 +29,11 @@ func TestScanDamagedDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := filepath.Join(t.TempDir(), "db")
-	if res := runCmd(t, env, "docker", "secure", "db", "import", "--db", db, archive); res.code != 0 {
-		t.Fatalf("db import: exit %d: %s", res.code, res.stderr)
+	if res := runCmd(t, env, "docker", "secure", "db", "import", "--db", db, archive); res.Code != 0 {
+		t.Fatalf("db import: exit %d: %s", res.Code, res.Stderr)
 	}
-	if res := runCmd(t, env, "docker", "secure", "scan", "--db", db, root); res.code != 1 || !strings.Contains(res.stdout, "CVE-2021-44906") {
-		t.Fatalf("scan before the damage: exit %d, want 1 and minimist's critical:\n%s%s", res.code, res.stdout, res.stderr)
+	if res := runCmd(t, env, "docker", "secure", "scan", "--db", db, root); res.Code != 1 || !strings.Contains(res.Stdout, "CVE-2021-44906") {
+		t.Fatalf("scan before the damage: exit %d, want 1 and minimist's critical:\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 
 	file := filepath.Join(db, "npm.db")
@@ -45,15 +46,15 @@ func TestScanDamagedDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := runCmd(t, env, "docker", "secure", "scan", "--db", db, root)
-	if res.code != 2 {
-		t.Errorf("scan with a damaged npm.db: exit %d, want 2\n%s%s", res.code, res.stdout, res.stderr)
+	if res.Code != 2 {
+		t.Errorf("scan with a damaged npm.db: exit %d, want 2\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 	for _, want := range []string{file, "damaged", "docker secure db update --ecosystem npm", "docker secure db import"} {
-		if !strings.Contains(res.stderr, want) {
-			t.Errorf("scan with a damaged npm.db: stderr does not say %q:\n%s", want, res.stderr)
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("scan with a damaged npm.db: stderr does not say %q:\n%s", want, res.Stderr)
 		}
 	}
-	if strings.Contains(res.stderr, "panic") || strings.Contains(res.stderr, "goroutine ") {
-		t.Errorf("scan with a damaged npm.db panicked:\n%s", res.stderr)
+	if strings.Contains(res.Stderr, "panic") || strings.Contains(res.Stderr, "goroutine ") {
+		t.Errorf("scan with a damaged npm.db panicked:\n%s", res.Stderr)
 	}
 }

@@ -11,6 +11,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/secure-build/secure-build/attest"
+	"github.com/secure-build/secure-build/internal/testutil"
+	"github.com/secure-build/secure-build/internal/testutil/attested"
 )
 
 // dockerBuildEnv is "docker secure build" on a real Docker Engine, through
@@ -19,15 +23,16 @@ import (
 // harness's buildkitd is there to be registered as a buildx builder.
 type dockerBuildEnv struct {
 	*buildEnv
-	engine *dockerEngine
+	engine *testutil.DockerEngine
 	env    []string // the docker CLI's: DOCKER_CONFIG, DOCKER_HOST, XDG_CACHE_HOME
 }
 
+// newDockerBuildEnv is a dockerBuildEnv on the shared engine and buildkitd.
 func newDockerBuildEnv(t *testing.T) *dockerBuildEnv {
 	t.Helper()
 	e := newBuildEnv(t)
-	engine := startDockerEngine(t, e.reg.host)
-	env := append(engine.cli(t), "XDG_CACHE_HOME="+e.cache)
+	engine := dockerEngine(t)
+	env := append(engine.CLI(t, map[string]string{"docker-secure": binary}), "XDG_CACHE_HOME="+e.cache)
 	return &dockerBuildEnv{buildEnv: e, engine: engine, env: env}
 }
 
@@ -37,7 +42,7 @@ func newDockerBuildEnv(t *testing.T) *dockerBuildEnv {
 func (d *dockerBuildEnv) secureBuild(t *testing.T, dir string, args ...string) result {
 	t.Helper()
 	full := append([]string{"secure", "build", "--progress", "plain", "--network", "none", "--db", d.db}, args...)
-	return d.engine.docker(t, d.env, append(full, dir)...)
+	return d.engine.Docker(t, d.env, append(full, dir)...)
 }
 
 // pushedAttestations pushes a loaded image from the engine to the loopback
@@ -46,58 +51,54 @@ func (d *dockerBuildEnv) secureBuild(t *testing.T, dir string, args ...string) r
 // holds, attestation manifests included.
 func (d *dockerBuildEnv) pushedAttestations(t *testing.T, image, repoTag string) map[string][]string {
 	t.Helper()
-	ref := d.reg.host + "/" + repoTag
-	d.engine.mustDocker(t, d.env, "tag", image, ref)
-	d.engine.mustDocker(t, d.env, "push", ref)
+	ref := d.reg.Ref(repoTag)
+	d.engine.MustDocker(t, d.env, "tag", image, ref)
+	d.engine.MustDocker(t, d.env, "push", ref)
 	out := map[string][]string{}
-	for platform, atts := range readImage(t, ref).attestations {
-		out[platform] = keys(atts)
+	for platform, atts := range attested.ReadImage(t, ref).Attestations {
+		out[platform] = attested.Keys(atts)
 	}
 	return out
 }
 
-const (
-	spdxPredicateType = "https://spdx.dev/Document"
-	vulnPredicateType = "https://cosign.sigstore.dev/attestation/vuln/v1"
-)
-
 // TestDockerBuild: docker secure build on Docker Engine's own BuildKit, the
 // default builder. A passing multi-stage build is loaded into the engine
-// with its attestations and runs; a policy failure loads nothing; --push
-// pushes the image with its attestation manifests.
+// with its attestations and runs. (That a policy failure keeps nothing and
+// that --push pushes the attestations are scenarios of build_matrix_test.go.)
 func TestDockerBuild(t *testing.T) {
+	t.Parallel()
 	d := newDockerBuildEnv(t)
-	if got := d.engine.imageStoreDriver(t, d.env); got != "io.containerd.snapshotter.v1" {
+	if got := d.engine.ImageStoreDriver(t, d.env); got != "io.containerd.snapshotter.v1" {
 		t.Fatalf("the engine's image store is %q, want the containerd one", got)
 	}
 	good := d.project(t, multiStage, map[string]string{"node_modules/listed/package.json": npmPackage("listed", "2.0.1")})
 
 	sbom := filepath.Join(t.TempDir(), "app.spdx.json")
 	r := d.secureBuild(t, good, "-t", "app:1", "--sbom-output", sbom)
-	if r.code != 0 {
-		t.Fatalf("docker secure build -t app:1: exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("docker secure build -t app:1: exit %d\n%s", r.Code, r.Stderr)
 	}
 	for _, want := range []string{`building with builder "default" (docker driver, chosen by the current Docker context)`,
 		"secure-build linux/amd64: PASS", "SBOM (linux/amd64): " + sbom} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("build output lacks %q:\n%s", want, r.stderr)
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("build output lacks %q:\n%s", want, r.Stderr)
 		}
 	}
-	if strings.Contains(r.stderr, "classic image store") || strings.Contains(r.stderr, "No output specified") {
-		t.Errorf("a build loaded into the containerd image store warns:\n%s", r.stderr)
+	if strings.Contains(r.Stderr, "classic image store") || strings.Contains(r.Stderr, "No output specified") {
+		t.Errorf("a build loaded into the containerd image store warns:\n%s", r.Stderr)
 	}
 	// The verdict comes after the progress.
-	if i, j := strings.LastIndex(r.stderr, "#"), strings.Index(r.stderr, "secure-build linux/amd64: PASS"); i > j {
-		t.Errorf("the verdict is not after the progress:\n%s", r.stderr)
+	if i, j := strings.LastIndex(r.Stderr, "#"), strings.Index(r.Stderr, "secure-build linux/amd64: PASS"); i > j {
+		t.Errorf("the verdict is not after the progress:\n%s", r.Stderr)
 	}
-	if out := d.engine.mustDocker(t, d.env, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, "app:1") {
+	if out := d.engine.MustDocker(t, d.env, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"); !slices.Contains(strings.Split(out, "\n"), "app:1") {
 		t.Errorf("docker image ls does not list app:1:\n%s", out)
 	}
-	if r := d.engine.docker(t, d.env, "run", "--rm", "app:1", "cat", "/app/artifact"); r.code != 0 || strings.TrimSpace(r.stdout) != "built" {
-		t.Errorf("docker run app:1 cat /app/artifact: exit %d, printed %q, want the build stage's output\n%s", r.code, r.stdout, r.stderr)
+	if r := d.engine.Docker(t, d.env, "run", "--rm", "app:1", "cat", "/app/artifact"); r.Code != 0 || strings.TrimSpace(r.Stdout) != "built" {
+		t.Errorf("docker run app:1 cat /app/artifact: exit %d, printed %q, want the build stage's output\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	atts := d.pushedAttestations(t, "app:1", "app:loaded")
-	for _, want := range []string{spdxPredicateType, vulnPredicateType} {
+	for _, want := range []string{attest.SPDXPredicateType, attest.VulnPredicateType} {
 		if !slices.Contains(atts["linux/amd64"], want) {
 			t.Errorf("the image loaded into the engine lacks the %s attestation: %v", want, atts)
 		}
@@ -106,26 +107,6 @@ func TestDockerBuild(t *testing.T) {
 		t.Errorf("--sbom-output %s: %v %.100s", sbom, err, b)
 	}
 
-	bad := d.project(t, multiStage, map[string]string{"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5")})
-	r = d.secureBuild(t, bad, "-t", "bad:1")
-	if r.code != 1 || !strings.Contains(r.stderr, fixableCriticalID+" in minimist 1.2.5 -> 1.2.6") {
-		t.Errorf("a policy failure: exit %d, want 1 with the finding\n%s", r.code, r.stderr)
-	}
-	if r := d.engine.docker(t, d.env, "image", "inspect", "bad:1"); r.code == 0 {
-		t.Errorf("the image of a failed policy was loaded into the engine")
-	}
-
-	ref := d.reg.host + "/app:pushed"
-	r = d.secureBuild(t, good, "-t", ref, "--push")
-	if r.code != 0 {
-		t.Fatalf("docker secure build --push: exit %d\n%s", r.code, r.stderr)
-	}
-	img := readImage(t, ref)
-	for _, want := range []string{spdxPredicateType, vulnPredicateType} {
-		if _, ok := img.attestations["linux/amd64"][want]; !ok {
-			t.Errorf("the pushed image lacks the %s attestation; the index has %v", want, img.attestations)
-		}
-	}
 }
 
 // TestDockerBuildBuilders: --builder names a buildx builder registered in the
@@ -133,41 +114,42 @@ func TestDockerBuild(t *testing.T) {
 // --load sends into the engine with its attestations; a wrong name is an
 // error listing the builders there are.
 func TestDockerBuildBuilders(t *testing.T) {
+	t.Parallel()
 	d := newDockerBuildEnv(t)
-	createRemoteBuilder(t, d.env, "kit", d.bk.addr)
+	testutil.CreateRemoteBuilder(t, d.env, "kit", d.bk.Addr)
 	good := d.project(t, multiStage, map[string]string{"node_modules/listed/package.json": npmPackage("listed", "2.0.1")})
 
 	r := d.secureBuild(t, good, "--builder", "kit", "-t", "remote:1", "--load")
-	if r.code != 0 {
-		t.Fatalf("docker secure build --builder kit --load: exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("docker secure build --builder kit --load: exit %d\n%s", r.Code, r.Stderr)
 	}
-	if want := `building with builder "kit" (remote driver, chosen by --builder)`; !strings.Contains(r.stderr, want) {
-		t.Errorf("build output lacks %q:\n%s", want, r.stderr)
+	if want := `building with builder "kit" (remote driver, chosen by --builder)`; !strings.Contains(r.Stderr, want) {
+		t.Errorf("build output lacks %q:\n%s", want, r.Stderr)
 	}
-	if r := d.engine.docker(t, d.env, "run", "--rm", "remote:1", "cat", "/app/artifact"); r.code != 0 || strings.TrimSpace(r.stdout) != "built" {
-		t.Errorf("docker run remote:1 cat /app/artifact: exit %d, printed %q\n%s", r.code, r.stdout, r.stderr)
+	if r := d.engine.Docker(t, d.env, "run", "--rm", "remote:1", "cat", "/app/artifact"); r.Code != 0 || strings.TrimSpace(r.Stdout) != "built" {
+		t.Errorf("docker run remote:1 cat /app/artifact: exit %d, printed %q\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	atts := d.pushedAttestations(t, "remote:1", "remote:loaded")
-	for _, want := range []string{spdxPredicateType, vulnPredicateType} {
+	for _, want := range []string{attest.SPDXPredicateType, attest.VulnPredicateType} {
 		if !slices.Contains(atts["linux/amd64"], want) {
 			t.Errorf("the image --load put into the engine lacks the %s attestation: %v", want, atts)
 		}
 	}
 
 	// BUILDX_BUILDER names it too; "docker buildx use" makes it the active one.
-	r = d.engine.docker(t, append(d.env, "BUILDX_BUILDER=kit"), "secure", "build", "--progress", "plain", "--network", "none", "--db", d.db, good)
-	if r.code != 0 || !strings.Contains(r.stderr, `builder "kit" (remote driver, chosen by BUILDX_BUILDER)`) {
-		t.Errorf("BUILDX_BUILDER=kit: exit %d\n%s", r.code, r.stderr)
+	r = d.engine.Docker(t, append(d.env, "BUILDX_BUILDER=kit"), "secure", "build", "--progress", "plain", "--network", "none", "--db", d.db, good)
+	if r.Code != 0 || !strings.Contains(r.Stderr, `builder "kit" (remote driver, chosen by BUILDX_BUILDER)`) {
+		t.Errorf("BUILDX_BUILDER=kit: exit %d\n%s", r.Code, r.Stderr)
 	}
-	d.engine.mustDocker(t, d.env, "buildx", "use", "kit")
+	d.engine.MustDocker(t, d.env, "buildx", "use", "kit")
 	r = d.secureBuild(t, good)
-	if r.code != 0 || !strings.Contains(r.stderr, `builder "kit" (remote driver, chosen by "docker buildx use")`) {
-		t.Errorf("after docker buildx use kit: exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 || !strings.Contains(r.Stderr, `builder "kit" (remote driver, chosen by "docker buildx use")`) {
+		t.Errorf("after docker buildx use kit: exit %d\n%s", r.Code, r.Stderr)
 	}
 
 	r = d.secureBuild(t, good, "--builder", "nope")
-	if r.code != 1 || !strings.Contains(r.stderr, `no builder "nope" (from --builder): the builders are kit (remote), default (docker)`) {
-		t.Errorf("--builder nope: exit %d, want 1 naming it and the builders there are\n%s", r.code, r.stderr)
+	if r.Code != 1 || !strings.Contains(r.Stderr, `no builder "nope" (from --builder): the builders are kit (remote), default (docker)`) {
+		t.Errorf("--builder nope: exit %d, want 1 naming it and the builders there are\n%s", r.Code, r.Stderr)
 	}
 }
 
@@ -176,6 +158,7 @@ func TestDockerBuildBuilders(t *testing.T) {
 // status, saying so, and the output file is neither written nor left half
 // written.
 func TestDockerBuildInterrupt(t *testing.T) {
+	t.Parallel()
 	d := newDockerBuildEnv(t)
 	dir := d.project(t, "FROM {{base}}\nRUN /bin/busybox sleep 120\n", map[string]string{})
 	out := t.TempDir()

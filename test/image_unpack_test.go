@@ -4,16 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/secure-build/secure-build/internal/imagetest"
+	"github.com/secure-build/secure-build/internal/testutil"
 	sbregistry "github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/sbom"
 )
@@ -37,8 +35,9 @@ const (
 // cataloging BuildKit's root filesystem finds: every package, at every
 // location, the hard-linked dpkg status's packages included.
 func TestImageUnpackMatchesBuildKit(t *testing.T) {
-	bk := startBuildKit(t)
-	base := trickyImageLayout(t, filepath.Join(bk.dir, "tricky"))
+	t.Parallel()
+	bk := buildKit(t)
+	base := trickyImageLayout(t)
 
 	ctxDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM base\n"), 0o644); err != nil {
@@ -50,7 +49,7 @@ func TestImageUnpackMatchesBuildKit(t *testing.T) {
 		"--local", "context=" + ctxDir, "--local", "dockerfile=" + ctxDir,
 		"--output", "type=local,dest=" + out,
 	}
-	bk.build(t, append(args, base.contextArgs("base")...)...)
+	bk.Build(t, append(args, base.ContextArgs("base")...)...)
 
 	b, err := os.ReadFile(trickyTree)
 	if err != nil {
@@ -71,7 +70,7 @@ func TestImageUnpackMatchesBuildKit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	source := sbregistry.OCILayoutPrefix + base.dir + "@" + base.digest
+	source := sbregistry.OCILayoutPrefix + base.Dir + "@" + base.Digest
 	img, err := sbregistry.Open(ctx, source)
 	if err != nil {
 		t.Fatal(err)
@@ -133,36 +132,12 @@ func packageLines(s *sbom.SBOM) []string {
 	return out
 }
 
-// trickyImageLayout writes the tricky image as an OCI layout in dir.
-func trickyImageLayout(t *testing.T, dir string) ociBase {
+// trickyImageLayout writes the tricky image as an OCI layout.
+func trickyImageLayout(t *testing.T) testutil.OCILayout {
 	t.Helper()
 	layers, err := imagetest.ReadLayers(trickyImage)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := mutate.AppendLayers(empty.Image, layers...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		t.Fatal(err)
-	}
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "tricky"})); err != nil {
-		t.Fatal(err)
-	}
-	digest, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ociBase{dir: dir, digest: digest.String()}
+	return testutil.WriteLayout(t, testutil.Image(t, v1.Config{}, layers...))
 }

@@ -12,43 +12,45 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/secure-build/secure-build/attest"
+	"github.com/secure-build/secure-build/internal/testutil"
+	"github.com/secure-build/secure-build/internal/testutil/attested"
 )
 
-// provenanceV1 is the predicate type of BuildKit's default (SLSA v1)
-// provenance attestation.
-const provenanceV1 = "https://slsa.dev/provenance/v1"
-
 // TestRegistryHarness proves the registry part of the end-to-end harness: a
-// loopback registry that a private buildkitd pulls a pushed base image from
-// and pushes an image index with an attestation manifest to, over plain HTTP,
-// and readImage reading that index back as imagetools inspect would.
+// loopback registry that a buildkitd pulls a base image (pushed from the
+// test process) from and pushes an image index with an attestation manifest
+// to, over plain HTTP, and ReadImage reading that index back as imagetools
+// inspect would.
 func TestRegistryHarness(t *testing.T) {
-	reg := startRegistry(t)
-	bk := startBuildKit(t, reg.host)
+	t.Parallel()
+	reg := registry(t)
+	bk := buildKit(t)
 
 	start := time.Now()
-	base := bk.pushBusyboxBase(t, reg, "base:1", "ID=secure-build-test\nVERSION_ID=1\n")
-	t.Logf("busybox base pushed as %s in %s", base.pinned(), time.Since(start).Round(time.Millisecond))
-	if got := reg.tags(t, "base"); !slices.Equal(got, []string{"1"}) {
+	base := reg.Push(t, "base:1", testutil.BusyboxImage(t, "ID=secure-build-test\nVERSION_ID=1\n"))
+	t.Logf("busybox base pushed as %s in %s", base.Pinned(), time.Since(start).Round(time.Millisecond))
+	if got := reg.Tags(t, "base"); !slices.Equal(got, []string{"1"}) {
 		t.Errorf("tags of base = %q, want [1]", got)
 	}
-	baseInfo := readImage(t, base.ref)
-	if baseInfo.index != nil || baseInfo.digest != base.digest || baseInfo.images["linux/amd64"] != base.digest {
+	baseInfo := attested.ReadImage(t, base.Ref)
+	if baseInfo.Index != nil || baseInfo.Digest != base.Digest || baseInfo.Images["linux/amd64"] != base.Digest {
 		t.Errorf("base %s reads back as digest %s, index %v, images %v; want the single linux/amd64 manifest %s",
-			base.ref, baseInfo.digest, baseInfo.index != nil, baseInfo.images, base.digest)
+			base.Ref, baseInfo.Digest, baseInfo.Index != nil, baseInfo.Images, base.Digest)
 	}
 
 	ctx := t.TempDir()
-	dockerfile := "FROM " + base.ref + " AS build\nRUN echo hi > /hi\n\nFROM " + base.ref + "\nCOPY --from=build /hi /hi\n"
+	dockerfile := "FROM " + base.Ref + " AS build\nRUN echo hi > /hi\n\nFROM " + base.Ref + "\nCOPY --from=build /hi /hi\n"
 	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if reg.hasTag(t, "app", "1") || len(reg.writes("app")) != 0 {
-		t.Fatalf("app:1 exists before the build: tags %q, writes %v", reg.tags(t, "app"), reg.writes("app"))
+	if reg.HasTag(t, "app", "1") || len(reg.Writes("app")) != 0 {
+		t.Fatalf("app:1 exists before the build: tags %q, writes %v", reg.Tags(t, "app"), reg.Writes("app"))
 	}
-	ref := reg.host + "/app:1"
+	ref := reg.Ref("app:1")
 	start = time.Now()
-	bk.build(t,
+	bk.Build(t,
 		"--frontend", "dockerfile.v0",
 		"--local", "context="+ctx, "--local", "dockerfile="+ctx,
 		"--opt", "attest:provenance=mode=min",
@@ -56,64 +58,65 @@ func TestRegistryHarness(t *testing.T) {
 	)
 	t.Logf("2-stage build with provenance pushed in %s", time.Since(start).Round(time.Millisecond))
 
-	info := readImage(t, ref)
-	if info.index == nil {
-		t.Fatalf("%s is a single manifest (%s), want an index with an attestation manifest", ref, info.mediaType)
+	info := attested.ReadImage(t, ref)
+	if info.Index == nil {
+		t.Fatalf("%s is a single manifest (%s), want an index with an attestation manifest", ref, info.MediaType)
 	}
-	image := info.images["linux/amd64"]
-	if image == "" || len(info.images) != 1 {
-		t.Fatalf("%s platforms = %v, want linux/amd64 only", ref, info.images)
+	image := info.Images["linux/amd64"]
+	if image == "" || len(info.Images) != 1 {
+		t.Fatalf("%s platforms = %v, want linux/amd64 only", ref, info.Images)
 	}
-	if info.attestationManifests["linux/amd64"] == "" {
-		t.Fatalf("%s has no attestation manifest for linux/amd64; index: %+v", ref, info.index.Manifests)
+	if info.AttestationManifests["linux/amd64"] == "" {
+		t.Fatalf("%s has no attestation manifest for linux/amd64; index: %+v", ref, info.Index.Manifests)
 	}
-	prov, ok := info.attestations["linux/amd64"][provenanceV1]
+	prov, ok := info.Attestations["linux/amd64"][attested.PredicateProvenance]
 	if !ok {
 		var types []string
-		for _, l := range info.attestationLayers["linux/amd64"] {
-			types = append(types, l.annotations[annotationPredicateType])
+		for _, l := range info.AttestationLayers["linux/amd64"] {
+			types = append(types, l.Annotations[attest.AnnotationPredicateType])
 		}
-		t.Fatalf("%s linux/amd64 attestations have predicate types %q, want %s", ref, types, provenanceV1)
+		t.Fatalf("%s linux/amd64 attestations have predicate types %q, want %s", ref, types, attested.PredicateProvenance)
 	}
-	if prov.PredicateType != provenanceV1 || !strings.HasPrefix(prov.Type, "https://in-toto.io/Statement/") {
+	if prov.PredicateType != attested.PredicateProvenance || !strings.HasPrefix(prov.Type, "https://in-toto.io/Statement/") {
 		t.Errorf("provenance statement _type %q predicateType %q", prov.Type, prov.PredicateType)
 	}
 	if len(prov.Subject) != 1 || "sha256:"+prov.Subject[0].Digest["sha256"] != image {
 		t.Errorf("provenance subject = %+v, want the image manifest %s", prov.Subject, image)
 	}
 	// The base came from the registry: the provenance names it, by digest.
-	if !strings.Contains(string(prov.Predicate), strings.TrimPrefix(base.digest, "sha256:")) {
-		t.Errorf("provenance predicate does not name the base %s:\n%s", base.pinned(), prov.Predicate)
+	if !strings.Contains(string(prov.Predicate), strings.TrimPrefix(base.Digest, "sha256:")) {
+		t.Errorf("provenance predicate does not name the base %s:\n%s", base.Pinned(), prov.Predicate)
 	}
 
-	if got := reg.tags(t, "never"); got != nil || reg.hasTag(t, "never", "1") || len(reg.writes("never")) != 0 {
-		t.Errorf("repository never pushed to has tags %q, writes %v", got, reg.writes("never"))
+	if got := reg.Tags(t, "never"); got != nil || reg.HasTag(t, "never", "1") || len(reg.Writes("never")) != 0 {
+		t.Errorf("repository never pushed to has tags %q, writes %v", got, reg.Writes("never"))
 	}
-	if len(reg.writes("app")) == 0 {
+	if len(reg.Writes("app")) == 0 {
 		t.Errorf("no writes recorded for the pushed app repository")
 	}
 }
 
 // TestRegistryHarnessDebianBase pushes the debootstrap root as a base image
-// and runs its dpkg in a build FROM it.
+// (made in the test process) and runs its dpkg in a build FROM it.
 func TestRegistryHarnessDebianBase(t *testing.T) {
-	reg := startRegistry(t)
-	bk := startBuildKit(t, reg.host)
+	t.Parallel()
+	reg := registry(t)
+	bk := buildKit(t)
 
 	start := time.Now()
-	base := bk.pushDebianBase(t, reg, "debian:12")
-	t.Logf("Debian base pushed as %s in %s", base.pinned(), time.Since(start).Round(time.Millisecond))
+	base := reg.Push(t, "debian:12", testutil.DebianImage(t))
+	t.Logf("Debian base pushed as %s in %s", base.Pinned(), time.Since(start).Round(time.Millisecond))
 
 	ctx := t.TempDir()
 	// Only the results are exported, not the whole root.
-	dockerfile := "FROM " + base.ref + " AS debian\n" +
+	dockerfile := "FROM " + base.Ref + " AS debian\n" +
 		"RUN dpkg-query -W -f '${Package}\\n' base-files > /packages\n" +
 		"FROM scratch\nCOPY --from=debian /packages /\n"
 	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	bk.build(t,
+	bk.Build(t,
 		"--frontend", "dockerfile.v0",
 		"--local", "context="+ctx, "--local", "dockerfile="+ctx,
 		"--output", "type=local,dest="+out,
@@ -122,24 +125,24 @@ func TestRegistryHarnessDebianBase(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(got)) != "base-files" {
 		t.Errorf("dpkg-query in the Debian base wrote %q (%v), want base-files", got, err)
 	}
-	info := readImage(t, base.ref)
-	if info.index != nil || info.images["linux/amd64"] != base.digest {
-		t.Errorf("Debian base reads back as %v (index %v), want the single linux/amd64 manifest %s", info.images, info.index != nil, base.digest)
+	info := attested.ReadImage(t, base.Ref)
+	if info.Index != nil || info.Images["linux/amd64"] != base.Digest {
+		t.Errorf("Debian base reads back as %v (index %v), want the single linux/amd64 manifest %s", info.Images, info.Index != nil, base.Digest)
 	}
 
 	// The pushed layer holds the dpkg database but not the device nodes, nor
 	// the downloaded .debs, of the debootstrap root.
-	r, err := name.ParseReference(base.pinned(), name.Insecure)
+	r, err := name.ParseReference(base.Pinned(), name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
 	img, err := remote.Image(r, remote.WithContext(t.Context()))
 	if err != nil {
-		t.Fatalf("read %s: %v", base.pinned(), err)
+		t.Fatalf("read %s: %v", base.Pinned(), err)
 	}
 	layers, err := img.Layers()
 	if err != nil || len(layers) != 1 {
-		t.Fatalf("%s has %d layers (%v), want 1", base.pinned(), len(layers), err)
+		t.Fatalf("%s has %d layers (%v), want 1", base.Pinned(), len(layers), err)
 	}
 	rc, err := layers[0].Uncompressed()
 	if err != nil {
@@ -154,7 +157,7 @@ func TestRegistryHarnessDebianBase(t *testing.T) {
 			break
 		}
 		if err != nil {
-			t.Fatalf("layer of %s: %v", base.pinned(), err)
+			t.Fatalf("layer of %s: %v", base.Pinned(), err)
 		}
 		switch {
 		case h.Name == "var/lib/dpkg/status":

@@ -8,14 +8,17 @@ import (
 
 	"github.com/package-url/packageurl-go"
 	spdxjson "github.com/spdx/tools-golang/json"
+
+	"github.com/secure-build/secure-build/internal/testutil"
 )
 
 // TestDpkgQueryAgreement: on a debootstrap root, the SPDX SBOM lists exactly
 // the packages dpkg itself lists, with the same versions and source packages.
 func TestDpkgQueryAgreement(t *testing.T) {
-	root := testRootfs(t)
+	t.Parallel()
+	root := testutil.DebianRoot(t)
 	if _, err := exec.LookPath("dpkg-query"); err != nil {
-		requireE2E(t, "dpkg-query is not installed")
+		testutil.RequireE2E(t, "dpkg-query is not installed")
 	}
 	want := dpkgQuery(t, root)
 	if len(want) < 50 {
@@ -23,10 +26,10 @@ func TestDpkgQueryAgreement(t *testing.T) {
 	}
 
 	res := runCmd(t, []string{"SOURCE_DATE_EPOCH=0"}, binary, "sbom", "--format", "spdx-json", root)
-	if res.code != 0 {
-		t.Fatalf("docker-secure sbom exited %d: %s", res.code, res.stderr)
+	if res.Code != 0 {
+		t.Fatalf("docker-secure sbom exited %d: %s", res.Code, res.Stderr)
 	}
-	doc, err := spdxjson.Read(strings.NewReader(res.stdout))
+	doc, err := spdxjson.Read(strings.NewReader(res.Stdout))
 	if err != nil {
 		t.Fatalf("read SPDX output: %v", err)
 	}

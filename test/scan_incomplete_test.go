@@ -12,6 +12,7 @@ import (
 // It fails as a policy failure naming the file and line, in the table and
 // the JSON report; --incomplete warn passes and still says INCOMPLETE.
 func TestScanIncompleteThroughDockerCLI(t *testing.T) {
+	t.Parallel()
 	env := pluginConfig(t)
 	root := t.TempDir()
 	for name, content := range map[string]string{
@@ -27,20 +28,20 @@ func TestScanIncompleteThroughDockerCLI(t *testing.T) {
 		}
 	}
 	db := filepath.Join(t.TempDir(), "db")
-	if r := runCmd(t, env, "docker", "secure", "db", "import", "--db", db, "../vuln/testdata/osv/npm"); r.code != 0 {
-		t.Fatalf("db import: exit %d\n%s", r.code, r.stderr)
+	if r := runCmd(t, env, "docker", "secure", "db", "import", "--db", db, "../vuln/testdata/osv/npm"); r.Code != 0 {
+		t.Fatalf("db import: exit %d\n%s", r.Code, r.Stderr)
 	}
 	r := runCmd(t, env, "docker", "secure", "scan", "--db", db, root)
-	if r.code != 1 {
-		t.Fatalf("scan of a damaged dpkg status: exit %d, want 1 (the policy failed)\n%s%s", r.code, r.stdout, r.stderr)
+	if r.Code != 1 {
+		t.Fatalf("scan of a damaged dpkg status: exit %d, want 1 (the policy failed)\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	for _, want := range []string{"INCOMPLETE", "/var/lib/dpkg/status", "line 1"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("table does not say %q:\n%s", want, r.stdout)
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("table does not say %q:\n%s", want, r.Stdout)
 		}
 	}
 	r = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--incomplete", "warn", "--format", "json", root)
-	if r.code != 0 || !strings.Contains(r.stdout, `"status": "PASS, INCOMPLETE"`) || !strings.Contains(r.stderr, "not read: /var/lib/dpkg/status") {
-		t.Errorf("--incomplete warn: exit %d, want 0 with the status PASS, INCOMPLETE\n%s%s", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || !strings.Contains(r.Stdout, `"status": "PASS, INCOMPLETE"`) || !strings.Contains(r.Stderr, "not read: /var/lib/dpkg/status") {
+		t.Errorf("--incomplete warn: exit %d, want 0 with the status PASS, INCOMPLETE\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
 	spdxjson "github.com/spdx/tools-golang/json"
+
+	"github.com/secure-build/secure-build/internal/testutil"
 )
 
 // installedGlibc reads the root's glibc source version with dpkg-query, so
@@ -76,7 +78,8 @@ func debianRecords(glibc string) []string {
 // of a real Debian root through the docker CLI: findings, exit statuses,
 // formats, and the policy flags.
 func TestScanEndToEnd(t *testing.T) {
-	root := testRootfs(t)
+	t.Parallel()
+	root := testutil.DebianRoot(t)
 	env := pluginConfig(t)
 	glibc := installedGlibc(t, root)
 	archive := osvZip(t, debianRecords(glibc)...)
@@ -98,39 +101,39 @@ func TestScanEndToEnd(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "db")
 
 	res := runCmd(t, env, "docker", "secure", "scan", "--db", db, root)
-	if res.code != 2 || !strings.Contains(res.stderr, "db update") {
-		t.Fatalf("scan without a database: exit %d, stderr %q; want 2 and how to get one", res.code, res.stderr)
+	if res.Code != 2 || !strings.Contains(res.Stderr, "db update") {
+		t.Fatalf("scan without a database: exit %d, stderr %q; want 2 and how to get one", res.Code, res.Stderr)
 	}
 
 	for range 2 {
 		res = runCmd(t, env, "docker", "secure", "db", "update", "--db", db, "--base-url", srv.URL, "--ecosystem", "Debian")
-		if res.code != 0 {
-			t.Fatalf("db update: exit %d: %s", res.code, res.stderr)
+		if res.Code != 0 {
+			t.Fatalf("db update: exit %d: %s", res.Code, res.Stderr)
 		}
 	}
-	if downloads.Load() != 1 || !strings.Contains(res.stdout, "unchanged") {
-		t.Errorf("second db update downloaded again (%d downloads): %s", downloads.Load(), res.stdout)
+	if downloads.Load() != 1 || !strings.Contains(res.Stdout, "unchanged") {
+		t.Errorf("second db update downloaded again (%d downloads): %s", downloads.Load(), res.Stdout)
 	}
 	res = runCmd(t, env, "docker", "secure", "db", "status", "--db", db)
-	if res.code != 0 || !strings.Contains(res.stdout, "Debian") || !strings.Contains(res.stdout, srv.URL) {
-		t.Errorf("db status: exit %d:\n%s%s", res.code, res.stdout, res.stderr)
+	if res.Code != 0 || !strings.Contains(res.Stdout, "Debian") || !strings.Contains(res.Stdout, srv.URL) {
+		t.Errorf("db status: exit %d:\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 
 	// Default policy: a fixable critical fails with exit 1 and the reasons.
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, root)
-	if res.code != 1 {
-		t.Fatalf("scan: exit %d, want 1 (policy failed)\n%s%s", res.code, res.stdout, res.stderr)
+	if res.Code != 1 {
+		t.Fatalf("scan: exit %d, want 1 (policy failed)\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
-	if !strings.Contains(res.stderr, "DEBIAN-CVE-2099-1000") || !strings.Contains(res.stderr, glibc+" -> "+glibc+"+test1") {
-		t.Errorf("policy failure does not give the finding and its fix:\n%s", res.stderr)
+	if !strings.Contains(res.Stderr, "DEBIAN-CVE-2099-1000") || !strings.Contains(res.Stderr, glibc+" -> "+glibc+"+test1") {
+		t.Errorf("policy failure does not give the finding and its fix:\n%s", res.Stderr)
 	}
-	if !strings.Contains(res.stdout, "critical") || strings.Contains(res.stdout, "DEBIAN-CVE-2099-1001") {
-		t.Errorf("table:\n%s", res.stdout)
+	if !strings.Contains(res.Stdout, "critical") || strings.Contains(res.Stdout, "DEBIAN-CVE-2099-1001") {
+		t.Errorf("table:\n%s", res.Stdout)
 	}
 
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--fail-on", "none", "--format", "json", root)
-	if res.code != 0 {
-		t.Fatalf("scan --fail-on none: exit %d: %s", res.code, res.stderr)
+	if res.Code != 0 {
+		t.Fatalf("scan --fail-on none: exit %d: %s", res.Code, res.Stderr)
 	}
 	var report struct {
 		Findings []struct {
@@ -142,7 +145,7 @@ func TestScanEndToEnd(t *testing.T) {
 			} `json:"package"`
 		} `json:"findings"`
 	}
-	if err := json.Unmarshal([]byte(res.stdout), &report); err != nil {
+	if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil {
 		t.Fatalf("json report: %v", err)
 	}
 	seen := map[string]bool{}
@@ -158,10 +161,10 @@ func TestScanEndToEnd(t *testing.T) {
 
 	// The SPDX document alone is enough to match again: the same findings.
 	spdxOut := runCmd(t, env, "docker", "secure", "sbom", "--format", "spdx-json", root)
-	if spdxOut.code != 0 {
-		t.Fatalf("sbom --format spdx-json: exit %d: %s", spdxOut.code, spdxOut.stderr)
+	if spdxOut.Code != 0 {
+		t.Fatalf("sbom --format spdx-json: exit %d: %s", spdxOut.Code, spdxOut.Stderr)
 	}
-	rematched := rematchFromSPDX(t, db, spdxOut.stdout)
+	rematched := rematchFromSPDX(t, db, spdxOut.Stdout)
 	for _, f := range report.Findings {
 		key := f.Package.Name + " " + f.ID
 		if !rematched[key] {
@@ -173,23 +176,23 @@ func TestScanEndToEnd(t *testing.T) {
 		t.Errorf("the SPDX document alone gives findings the scan did not: %v", rematched)
 	}
 	spdxFile := filepath.Join(t.TempDir(), "root.spdx.json")
-	if err := os.WriteFile(spdxFile, []byte(spdxOut.stdout), 0o644); err != nil {
+	if err := os.WriteFile(spdxFile, []byte(spdxOut.Stdout), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	fromSBOM := runCmd(t, env, "docker", "secure", "scan", "--db", db, "--format", "json", "--fail-on", "none", "sbom:"+spdxFile)
-	if fromSBOM.code != 0 || strings.Count(fromSBOM.stdout, `"fixedVersion"`) != len(report.Findings) {
-		t.Errorf("scan sbom:%s: exit %d, want the scan's %d findings:\n%s", spdxFile, fromSBOM.code, len(report.Findings), fromSBOM.stderr)
+	if fromSBOM.Code != 0 || strings.Count(fromSBOM.Stdout, `"fixedVersion"`) != len(report.Findings) {
+		t.Errorf("scan sbom:%s: exit %d, want the scan's %d findings:\n%s", spdxFile, fromSBOM.Code, len(report.Findings), fromSBOM.Stderr)
 	}
 
 	// Only an unfixable finding left to gate: not with --only-fixable,
 	// yes without it.
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--fail-on", "unknown", "--only-fixable=false", "--format", "sarif", root)
-	if res.code != 1 || !strings.Contains(res.stdout, `"version": "2.1.0"`) {
-		t.Errorf("scan --fail-on unknown --only-fixable=false: exit %d\n%s", res.code, res.stderr)
+	if res.Code != 1 || !strings.Contains(res.Stdout, `"version": "2.1.0"`) {
+		t.Errorf("scan --fail-on unknown --only-fixable=false: exit %d\n%s", res.Code, res.Stderr)
 	}
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--fail-on", "bogus", root)
-	if res.code != 2 || !strings.Contains(res.stderr, "bogus") {
-		t.Errorf("scan --fail-on bogus: exit %d, stderr %q", res.code, res.stderr)
+	if res.Code != 2 || !strings.Contains(res.Stderr, "bogus") {
+		t.Errorf("scan --fail-on bogus: exit %d, stderr %q", res.Code, res.Stderr)
 	}
 
 	// A policy file: its ignore entry (by the upstream CVE id) lets the scan
@@ -202,17 +205,17 @@ func TestScanEndToEnd(t *testing.T) {
 	}
 	writePolicy("vulnerabilities:\n  ignore:\n    - id: DEBIAN-CVE-2099-1000\n      package: glibc\n      reason: the test's record\n")
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, root)
-	if res.code != 0 || !strings.Contains(res.stdout, "Suppressed (") || !strings.Contains(res.stdout, "the test's record") {
-		t.Errorf("scan --policy with an ignore entry: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	if res.Code != 0 || !strings.Contains(res.Stdout, "Suppressed (") || !strings.Contains(res.Stdout, "the test's record") {
+		t.Errorf("scan --policy with an ignore entry: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, "--fail-on", "unknown", "--only-fixable=false", root)
-	if res.code != 1 {
-		t.Errorf("--fail-on unknown over the policy file: exit %d, want 1\n%s", res.code, res.stderr)
+	if res.Code != 1 {
+		t.Errorf("--fail-on unknown over the policy file: exit %d, want 1\n%s", res.Code, res.Stderr)
 	}
 	writePolicy("vulnerabilities:\n  fail-on: severe\n")
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, root)
-	if res.code != 2 || !strings.Contains(res.stderr, policyFile+":2: vulnerabilities.fail-on") {
-		t.Errorf("an invalid policy file: exit %d, want 2 naming its line\n%s", res.code, res.stderr)
+	if res.Code != 2 || !strings.Contains(res.Stderr, policyFile+":2: vulnerabilities.fail-on") {
+		t.Errorf("an invalid policy file: exit %d, want 2 naming its line\n%s", res.Code, res.Stderr)
 	}
 }
 
