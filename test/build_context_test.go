@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/secure-build/secure-build/internal/testutil"
 )
 
 // contextFiles is a project whose final stage holds minimist 1.2.5 (a
@@ -22,7 +24,7 @@ import (
 // scanned the stage and read the policy from its context.
 func contextFiles(e *buildEnv) map[string]string {
 	return map[string]string{
-		"Dockerfile":                         strings.ReplaceAll(multiStage, "{{base}}", e.base.ref),
+		"Dockerfile":                         strings.ReplaceAll(multiStage, "{{base}}", e.base.Ref),
 		"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5"),
 		"secure-build.yaml": "vulnerabilities:\n  ignore:\n    - id: CVE-2021-44906\n      package: minimist\n" +
 			"      reason: \"not reachable\"\n      expires: " + time.Now().AddDate(1, 0, 0).Format(time.DateOnly) + "\n",
@@ -36,7 +38,7 @@ const suppressedByContextPolicy = "suppressed by ignore secure-build.yaml:3: not
 func (e *buildEnv) buildStdin(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"build", "--progress", "plain", "--db", e.db}, args...)...)
-	cmd.Env = append(os.Environ(), "BUILDKIT_HOST="+e.bk.addr, "XDG_CACHE_HOME="+e.cache)
+	cmd.Env = append(os.Environ(), "BUILDKIT_HOST="+e.bk.Addr, "XDG_CACHE_HOME="+e.cache)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -49,18 +51,18 @@ func (e *buildEnv) buildStdin(t *testing.T, stdin []byte, args ...string) result
 		}
 		code = exitErr.ExitCode()
 	}
-	return result{stdout: stdout.String(), stderr: stderr.String(), code: code}
+	return result{Stdout: stdout.String(), Stderr: stderr.String(), Code: code}
 }
 
 // wantScannedWithPolicy checks that a build passed, scanned its final stage
 // and applied the policy file of its context.
 func wantScannedWithPolicy(t *testing.T, r result) {
 	t.Helper()
-	if r.code != 0 {
-		t.Fatalf("exit %d, want 0:\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d, want 0:\n%s", r.Code, r.Stderr)
 	}
-	if !strings.Contains(r.stderr, suppressedByContextPolicy) || !strings.Contains(r.stderr, "\nsecure-build linux/") {
-		t.Errorf("the scan or the context's policy did not run (want %q and a verdict):\n%s", suppressedByContextPolicy, r.stderr)
+	if !strings.Contains(r.Stderr, suppressedByContextPolicy) || !strings.Contains(r.Stderr, "\nsecure-build linux/") {
+		t.Errorf("the scan or the context's policy did not run (want %q and a verdict):\n%s", suppressedByContextPolicy, r.Stderr)
 	}
 }
 
@@ -94,11 +96,12 @@ func tarGz(t *testing.T, files map[string]string) []byte {
 // TestBuildContextMissingPath: a context that is no folder, URL or "-" is
 // named, as buildx names it.
 func TestBuildContextMissingPath(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	missing := filepath.Join(t.TempDir(), "nope")
 	r := e.build(t, missing)
-	if r.code == 0 || !strings.Contains(r.stderr, `path "`+missing+`" not found`) || strings.Contains(r.stderr, "not a directory") {
-		t.Errorf("a missing context: exit %d, want a failure saying path %q not found:\n%s", r.code, missing, r.stderr)
+	if r.Code == 0 || !strings.Contains(r.Stderr, `path "`+missing+`" not found`) || strings.Contains(r.Stderr, "not a directory") {
+		t.Errorf("a missing context: exit %d, want a failure saying path %q not found:\n%s", r.Code, missing, r.Stderr)
 	}
 }
 
@@ -106,14 +109,15 @@ func TestBuildContextMissingPath(t *testing.T) {
 // a tar of the context from stdin; --file - reads the Dockerfile from stdin
 // for a folder's context. Each build is scanned.
 func TestBuildContextStdin(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	files := contextFiles(e)
 
 	t.Run("Dockerfile", func(t *testing.T) {
-		dockerfile := "FROM " + e.base.ref + "\nRUN echo built > /built\n"
+		dockerfile := "FROM " + e.base.Ref + "\nRUN echo built > /built\n"
 		r := e.buildStdin(t, []byte(dockerfile), "-")
-		if r.code != 0 || !strings.Contains(r.stderr, "\nsecure-build linux/") || !strings.Contains(r.stderr, "RUN echo built > /built") {
-			t.Errorf("a Dockerfile on stdin: exit %d, want a scanned build of it:\n%s", r.code, r.stderr)
+		if r.Code != 0 || !strings.Contains(r.Stderr, "\nsecure-build linux/") || !strings.Contains(r.Stderr, "RUN echo built > /built") {
+			t.Errorf("a Dockerfile on stdin: exit %d, want a scanned build of it:\n%s", r.Code, r.Stderr)
 		}
 	})
 	t.Run("file", func(t *testing.T) {
@@ -135,9 +139,10 @@ func TestBuildContextStdin(t *testing.T) {
 // (BuildKit applies .dockerignore to local contexts only, so the build sees
 // the file); without the policy file the default policy fails the build.
 func TestBuildContextGit(t *testing.T) {
+	t.Parallel()
 	git, err := exec.LookPath("git")
 	if err != nil {
-		requireE2E(t, "git is not installed (apt-get install git)")
+		testutil.RequireE2E(t, "git is not installed (apt-get install git)")
 	}
 	e := newBuildEnv(t)
 	work := t.TempDir()
@@ -182,14 +187,15 @@ func TestBuildContextGit(t *testing.T) {
 	wantScannedWithPolicy(t, e.build(t, srv.URL+"/app.git#main:app"))
 
 	r := e.build(t, srv.URL+"/app.git#strict:app")
-	if r.code != 1 || !strings.Contains(r.stderr, "secure-build policy failed for linux/") || !strings.Contains(r.stderr, fixableCriticalID) {
-		t.Errorf("the branch without a policy file: exit %d, want the default policy to fail on %s:\n%s", r.code, fixableCriticalID, r.stderr)
+	if r.Code != 3 || !strings.Contains(r.Stderr, "secure-build policy failed for linux/") || !strings.Contains(r.Stderr, fixableCriticalID) {
+		t.Errorf("the branch without a policy file: exit %d, want the default policy to fail on %s:\n%s", r.Code, fixableCriticalID, r.Stderr)
 	}
 }
 
 // TestBuildContextURL: a gzipped tar served over HTTP on loopback is the
 // context, downloaded by BuildKit; the scan and the policy file in it run.
 func TestBuildContextURL(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	archive := tarGz(t, contextFiles(e))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/secure-build/secure-build/internal/testutil"
 )
 
 // runInTerminal runs a command with a pseudo-terminal of 120x40 as its
@@ -71,9 +72,10 @@ var ttyHeader = regexp.MustCompile(`\[\+\] Building [0-9.]+s \(\d+/\d+\) FINISHE
 // progress when the output is not a terminal, and --progress tty refused
 // there as buildx refuses it.
 func TestBuildProgressTTY(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	env := append(pluginConfig(t), "XDG_CACHE_HOME="+e.cache)
-	createRemoteBuilder(t, env, "kit", e.bk.addr)
+	testutil.CreateRemoteBuilder(t, env, "kit", e.bk.Addr)
 	dir := e.project(t, multiStage, map[string]string{"node_modules/listed/package.json": npmPackage("listed", "2.0.1")})
 	out := t.TempDir()
 
@@ -103,12 +105,12 @@ func TestBuildProgressTTY(t *testing.T) {
 	}
 
 	res := runCmd(t, env, "docker", "secure", "build", "--builder", "kit", "--progress", "auto", "--db", e.db, dir)
-	if res.code != 0 || !strings.Contains(res.stderr, "#1 ") || strings.Contains(res.stderr, "\x1b[") {
-		t.Errorf("--progress auto without a terminal: exit %d, want plain progress without ANSI sequences:\n%s", res.code, res.stderr)
+	if res.Code != 0 || !strings.Contains(res.Stderr, "#1 ") || strings.Contains(res.Stderr, "\x1b[") {
+		t.Errorf("--progress auto without a terminal: exit %d, want plain progress without ANSI sequences:\n%s", res.Code, res.Stderr)
 	}
 	res = runCmd(t, env, "docker", "secure", "build", "--builder", "kit", "--progress", "tty", "--db", e.db, dir)
-	if res.code == 0 || !strings.Contains(res.stderr, "--progress") || !strings.Contains(res.stderr, "console") {
-		t.Errorf("--progress tty without a terminal: exit %d, want it refused naming --progress:\n%s", res.code, res.stderr)
+	if res.Code == 0 || !strings.Contains(res.Stderr, "--progress") || !strings.Contains(res.Stderr, "console") {
+		t.Errorf("--progress tty without a terminal: exit %d, want it refused naming --progress:\n%s", res.Code, res.Stderr)
 	}
 }
 
@@ -117,19 +119,20 @@ func TestBuildProgressTTY(t *testing.T) {
 // alone on stdout; --progress none prints nothing there;
 // -q with another progress is refused.
 func TestBuildQuietPrintsImageID(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	dir := e.project(t, multiStage, map[string]string{"node_modules/listed/package.json": npmPackage("listed", "2.0.1")})
 	out := t.TempDir()
 	build := func(args ...string) result {
 		full := append([]string{"build", "--db", e.db, "-o", "type=oci,dest=" + filepath.Join(out, "app.tar")}, args...)
-		return runCmd(t, []string{"BUILDKIT_HOST=" + e.bk.addr, "XDG_CACHE_HOME=" + e.cache}, binary, append(full, dir)...)
+		return runCmd(t, []string{"BUILDKIT_HOST=" + e.bk.Addr, "XDG_CACHE_HOME=" + e.cache}, binary, append(full, dir)...)
 	}
 
 	iidFile, metadataFile := filepath.Join(out, "iid"), filepath.Join(out, "metadata.json")
 	for _, args := range [][]string{{"--progress", "quiet"}, {"-q"}, {"--quiet", "--progress", "auto"}} {
 		r := build(append(args, "--iidfile", iidFile, "--metadata-file", metadataFile)...)
-		if r.code != 0 {
-			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+		if r.Code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, r.Code, r.Stderr)
 		}
 		var metadata map[string]any
 		b, err := os.ReadFile(metadataFile)
@@ -149,18 +152,18 @@ func TestBuildQuietPrintsImageID(t *testing.T) {
 		if config, ok := metadata["containerimage.config.digest"].(string); ok {
 			id = config
 		}
-		if !strings.HasPrefix(id, "sha256:") || r.stdout != id+"\n" || string(iid) != id {
-			t.Errorf("%v: stdout %q, iidfile %q; want the image ID %q in both", args, r.stdout, iid, id)
+		if !strings.HasPrefix(id, "sha256:") || r.Stdout != id+"\n" || string(iid) != id {
+			t.Errorf("%v: stdout %q, iidfile %q; want the image ID %q in both", args, r.Stdout, iid, id)
 		}
-		if strings.Contains(r.stderr, "#1 ") || strings.Contains(r.stderr, "building with") {
-			t.Errorf("%v: progress shown:\n%s", args, r.stderr)
+		if strings.Contains(r.Stderr, "#1 ") || strings.Contains(r.Stderr, "building with") {
+			t.Errorf("%v: progress shown:\n%s", args, r.Stderr)
 		}
 	}
 
-	if r := build("--progress", "none"); r.code != 0 || r.stdout != "" || strings.Contains(r.stderr, "#1 ") {
-		t.Errorf("--progress none: exit %d, stdout %q, want nothing on stdout and no progress:\n%s", r.code, r.stdout, r.stderr)
+	if r := build("--progress", "none"); r.Code != 0 || r.Stdout != "" || strings.Contains(r.Stderr, "#1 ") {
+		t.Errorf("--progress none: exit %d, stdout %q, want nothing on stdout and no progress:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
-	if r := build("-q", "--progress", "plain"); r.code != 2 && r.code != 1 || !strings.Contains(r.stderr, "--quiet") {
-		t.Errorf("-q --progress plain: exit %d, want it refused naming --quiet:\n%s", r.code, r.stderr)
+	if r := build("-q", "--progress", "plain"); r.Code != 2 && r.Code != 1 || !strings.Contains(r.Stderr, "--quiet") {
+		t.Errorf("-q --progress plain: exit %d, want it refused naming --quiet:\n%s", r.Code, r.Stderr)
 	}
 }

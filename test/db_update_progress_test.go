@@ -16,6 +16,7 @@ import (
 // download's bytes and rate in a terminal, and nothing more than its result
 // lines when its output is not a terminal, as in a CI log.
 func TestDBUpdateProgress(t *testing.T) {
+	t.Parallel()
 	env := pluginConfig(t)
 	// An archive of a few reads, sent in pieces with pauses between.
 	records := make([]string, 2000)
@@ -55,7 +56,7 @@ func TestDBUpdateProgress(t *testing.T) {
 	}
 
 	res := runCmd(t, env, "docker", append(args, "--db", filepath.Join(t.TempDir(), "db"))...)
-	if res.code != 0 || res.stderr != "" || strings.Contains(res.stdout, "B/s") || strings.Contains(res.stdout, "\r") {
-		t.Errorf("db update without a terminal: exit %d, want the result lines alone:\nstdout %q\nstderr %q", res.code, res.stdout, res.stderr)
+	if res.Code != 0 || res.Stderr != "" || strings.Contains(res.Stdout, "B/s") || strings.Contains(res.Stdout, "\r") {
+		t.Errorf("db update without a terminal: exit %d, want the result lines alone:\nstdout %q\nstderr %q", res.Code, res.Stdout, res.Stderr)
 	}
 }

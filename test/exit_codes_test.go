@@ -19,18 +19,18 @@ const (
 	exitPolicyFailed = 3
 )
 
-// invocation runs docker-secure one way: through the docker CLI with the
+// cliWay runs docker-secure one way: through the docker CLI with the
 // plugin installed, or the binary standalone.
-type invocation struct {
+type cliWay struct {
 	name string
 	run  func(t *testing.T, env []string, args ...string) result
 }
 
-// invocations are the two ways of running docker-secure, each with the
+// dockerAndStandalone are the two ways of running docker-secure, each with the
 // environment it needs.
-func invocations(t *testing.T) []invocation {
+func dockerAndStandalone(t *testing.T) []cliWay {
 	plugin := pluginConfig(t)
-	return []invocation{
+	return []cliWay{
 		{"docker secure", func(t *testing.T, env []string, args ...string) result {
 			return runCmd(t, append(env, plugin...), "docker", append([]string{"secure"}, args...)...)
 		}},
@@ -59,7 +59,8 @@ func npmRoot(t *testing.T, name, version string) string {
 // docker CLI (which would print help and exit 0, exit 125, or exit 1) as
 // standalone.
 func TestUsageErrorsThroughDockerCLI(t *testing.T) {
-	for _, inv := range invocations(t) {
+	t.Parallel()
+	for _, inv := range dockerAndStandalone(t) {
 		path := inv.name
 		for _, tc := range []struct {
 			args []string
@@ -78,17 +79,17 @@ func TestUsageErrorsThroughDockerCLI(t *testing.T) {
 			{[]string{"db", "update", "--ecosystem", "golang"}, []string{`--ecosystem "golang": not an OSV ecosystem; did you mean "Go"?`}},
 		} {
 			r := inv.run(t, nil, tc.args...)
-			if r.code != exitUsage {
-				t.Errorf("%s %q: exit %d, want %d\n%s%s", inv.name, tc.args, r.code, exitUsage, r.stdout, r.stderr)
+			if r.Code != exitUsage {
+				t.Errorf("%s %q: exit %d, want %d\n%s%s", inv.name, tc.args, r.Code, exitUsage, r.Stdout, r.Stderr)
 			}
 			for _, want := range tc.want {
-				if !strings.Contains(r.stderr, want) {
-					t.Errorf("%s %q: stderr does not say %q:\n%s", inv.name, tc.args, want, r.stderr)
+				if !strings.Contains(r.Stderr, want) {
+					t.Errorf("%s %q: stderr does not say %q:\n%s", inv.name, tc.args, want, r.Stderr)
 				}
 			}
 		}
-		if r := inv.run(t, nil, "db"); r.code != 0 || !strings.Contains(r.stdout, "Manage the offline vulnerability database") {
-			t.Errorf("%s db: exit %d, want its help\n%s%s", inv.name, r.code, r.stdout, r.stderr)
+		if r := inv.run(t, nil, "db"); r.Code != 0 || !strings.Contains(r.Stdout, "Manage the offline vulnerability database") {
+			t.Errorf("%s db: exit %d, want its help\n%s%s", inv.name, r.Code, r.Stdout, r.Stderr)
 		}
 	}
 }
@@ -98,15 +99,16 @@ func TestUsageErrorsThroughDockerCLI(t *testing.T) {
 // --include-unfixable, and the deprecated --only-fixable=false, fail on the
 // unfixed finding the default passes.
 func TestPolicyExitCodesThroughDockerCLI(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "db")
-	if r := runCmd(t, nil, binary, "db", "import", "--db", db, "../vuln/testdata/osv/npm"); r.code != 0 {
-		t.Fatalf("db import: exit %d\n%s", r.code, r.stderr)
+	if r := runCmd(t, nil, binary, "db", "import", "--db", db, "../vuln/testdata/osv/npm"); r.Code != 0 {
+		t.Fatalf("db import: exit %d\n%s", r.Code, r.Stderr)
 	}
 	fixable, unfixed := npmRoot(t, "minimist", "1.2.5"), npmRoot(t, "listed", "2.0.1")
 	host := testutil.MemoryRegistry(t, nil)
 	image := attesttest.Push(t, host, "app:1", attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}}, Attested: true})
 
-	for _, inv := range invocations(t) {
+	for _, inv := range dockerAndStandalone(t) {
 		for _, tc := range []struct {
 			args []string
 			code int
@@ -124,8 +126,8 @@ func TestPolicyExitCodesThroughDockerCLI(t *testing.T) {
 			{[]string{"sbom", filepath.Join(t.TempDir(), "missing")}, exitUsage, "missing"},
 		} {
 			r := inv.run(t, nil, tc.args...)
-			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("%s %q: exit %d, want %d saying %q\n%s", inv.name, tc.args, r.code, tc.code, tc.want, r.stderr)
+			if r.Code != tc.code || !strings.Contains(r.Stderr, tc.want) {
+				t.Errorf("%s %q: exit %d, want %d saying %q\n%s", inv.name, tc.args, r.Code, tc.code, tc.want, r.Stderr)
 			}
 		}
 	}
@@ -137,20 +139,21 @@ func TestPolicyExitCodesThroughDockerCLI(t *testing.T) {
 // and the build arg SECURE_BUILD_ONLY_FIXABLE=false fail on an unfixed
 // finding.
 func TestBuildExitCodesThroughDockerCLI(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
-	env := []string{"BUILDKIT_HOST=" + e.bk.addr, "XDG_CACHE_HOME=" + e.cache}
+	env := []string{"BUILDKIT_HOST=" + e.bk.Addr, "XDG_CACHE_HOME=" + e.cache}
 	fixable := e.project(t, multiStage, map[string]string{"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5")})
 	unfixed := e.project(t, multiStage, map[string]string{"node_modules/listed/package.json": npmPackage("listed", "2.0.1")})
 	broken := e.project(t, "FROM {{base}}\nRUN exit 3\n", map[string]string{})
 	build := func(args ...string) []string {
 		return append([]string{"build", "--progress", "plain", "--db", e.db}, args...)
 	}
-	for _, inv := range invocations(t) {
+	for _, inv := range dockerAndStandalone(t) {
 		out := t.TempDir()
 		sbomFile, reportFile := filepath.Join(out, "app.spdx.json"), filepath.Join(out, "scan.sarif")
 		r := inv.run(t, env, build("--sbom-output", sbomFile, "--report", reportFile, "--report-format", "sarif", fixable)...)
-		if r.code != exitPolicyFailed || !strings.Contains(r.stderr, "critical "+fixableCriticalID+" in minimist 1.2.5 -> 1.2.6") {
-			t.Errorf("%s build, fixable critical: exit %d, want %d\n%s", inv.name, r.code, exitPolicyFailed, r.stderr)
+		if r.Code != exitPolicyFailed || !strings.Contains(r.Stderr, "critical "+fixableCriticalID+" in minimist 1.2.5 -> 1.2.6") {
+			t.Errorf("%s build, fixable critical: exit %d, want %d\n%s", inv.name, r.Code, exitPolicyFailed, r.Stderr)
 		}
 		for _, f := range []string{sbomFile, reportFile} {
 			if b, err := os.ReadFile(f); err != nil || len(b) == 0 {
@@ -158,12 +161,12 @@ func TestBuildExitCodesThroughDockerCLI(t *testing.T) {
 			}
 		}
 		r = inv.run(t, env, build(broken)...)
-		if r.code != exitBuildFailed || !strings.Contains(r.stderr, "did not complete successfully: exit code: 3") || strings.Contains(r.stderr, "build failed: failed to solve") {
-			t.Errorf("%s build, RUN exit 3: exit %d, want %d with one prefix\n%s", inv.name, r.code, exitBuildFailed, r.stderr)
+		if r.Code != exitBuildFailed || !strings.Contains(r.Stderr, "did not complete successfully: exit Code: 3") || strings.Contains(r.Stderr, "build failed: failed to solve") {
+			t.Errorf("%s build, RUN exit 3: exit %d, want %d with one prefix\n%s", inv.name, r.Code, exitBuildFailed, r.Stderr)
 		}
 	}
 	// The rest once, through the docker CLI.
-	docker := invocations(t)[0]
+	docker := dockerAndStandalone(t)[0]
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -176,8 +179,8 @@ func TestBuildExitCodesThroughDockerCLI(t *testing.T) {
 		{build("--only-fixable=false", unfixed), exitPolicyFailed, "warning: --only-fixable is deprecated: use --include-unfixable"},
 	} {
 		r := docker.run(t, env, tc.args...)
-		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("docker secure %q: exit %d, want %d saying %q\n%s", tc.args, r.code, tc.code, tc.want, r.stderr)
+		if r.Code != tc.code || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("docker secure %q: exit %d, want %d saying %q\n%s", tc.args, r.Code, tc.code, tc.want, r.Stderr)
 		}
 	}
 }
@@ -186,13 +189,14 @@ func TestBuildExitCodesThroughDockerCLI(t *testing.T) {
 // --max-db-age is said to be that old, not "0s" (the age was rounded to
 // the hour).
 func TestStaleDatabaseAgeThroughDockerCLI(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "db")
-	if r := runCmd(t, nil, binary, "db", "import", "--db", db, "../vuln/testdata/osv/npm"); r.code != 0 {
-		t.Fatalf("db import: exit %d\n%s", r.code, r.stderr)
+	if r := runCmd(t, nil, binary, "db", "import", "--db", db, "../vuln/testdata/osv/npm"); r.Code != 0 {
+		t.Fatalf("db import: exit %d\n%s", r.Code, r.Stderr)
 	}
 	time.Sleep(2 * time.Second)
 	r := runCmd(t, pluginConfig(t), "docker", "secure", "db", "status", "--db", db, "--max-db-age", "1s")
-	if stale := regexp.MustCompile(`last updated [2-9]s ago \(more than 1s\)`); r.code != 0 || !stale.MatchString(r.stderr) {
-		t.Errorf("db status --max-db-age 1s of a 2-second-old database: exit %d, want a warning matching %s:\n%s", r.code, stale, r.stderr)
+	if stale := regexp.MustCompile(`last updated [2-9]s ago \(more than 1s\)`); r.Code != 0 || !stale.MatchString(r.Stderr) {
+		t.Errorf("db status --max-db-age 1s of a 2-second-old database: exit %d, want a warning matching %s:\n%s", r.Code, stale, r.Stderr)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/secure-build/secure-build/internal/testutil"
 )
 
 // TestImageTarTargets: the OCI tar that "-o type=oci,dest=app.tar" writes
@@ -20,6 +21,7 @@ import (
 // and a bare app.tar; so is the tar of "-o type=docker". A truncated tar is
 // an error naming the file.
 func TestImageTarTargets(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	dir := e.project(t, "FROM {{base}}\nCOPY node_modules /app/node_modules\n", map[string]string{
 		"node_modules/minimist/package.json": npmPackage("minimist", "1.2.6"),
@@ -27,25 +29,25 @@ func TestImageTarTargets(t *testing.T) {
 	})
 	out := t.TempDir()
 	ociTar, dockerTar := filepath.Join(out, "app.tar"), filepath.Join(out, "docker.tar")
-	if r := e.build(t, dir, "-o", "type=oci,dest="+ociTar); r.code != 0 {
-		t.Fatalf("build -o type=oci: exit %d\n%s", r.code, r.stderr)
+	if r := e.build(t, dir, "-o", "type=oci,dest="+ociTar); r.Code != 0 {
+		t.Fatalf("build -o type=oci: exit %d\n%s", r.Code, r.Stderr)
 	}
-	if r := e.build(t, dir, "-o", "type=docker,dest="+dockerTar); r.code != 0 {
-		t.Fatalf("build -o type=docker: exit %d\n%s", r.code, r.stderr)
+	if r := e.build(t, dir, "-o", "type=docker,dest="+dockerTar); r.Code != 0 {
+		t.Fatalf("build -o type=docker: exit %d\n%s", r.Code, r.Stderr)
 	}
 
 	for _, target := range []string{"oci-layout:" + ociTar, "docker-archive:" + ociTar, ociTar, dockerTar, "docker-archive:" + dockerTar} {
 		r := runCmd(t, nil, binary, "sbom", target)
-		if r.code != 0 || !strings.Contains(r.stdout, "minimist") || !strings.Contains(r.stdout, "1.2.6") {
-			t.Errorf("sbom %s: exit %d, want minimist 1.2.6 listed\nstdout:\n%s\nstderr:\n%s", target, r.code, r.stdout, r.stderr)
+		if r.Code != 0 || !strings.Contains(r.Stdout, "minimist") || !strings.Contains(r.Stdout, "1.2.6") {
+			t.Errorf("sbom %s: exit %d, want minimist 1.2.6 listed\nstdout:\n%s\nstderr:\n%s", target, r.Code, r.Stdout, r.Stderr)
 		}
 	}
 	// "listed" has a critical with no fix: found, and passing the default
 	// policy.
 	for _, target := range []string{"oci-layout:" + ociTar, ociTar, dockerTar} {
 		r := runCmd(t, nil, binary, "scan", "--db", e.db, "--format", "json", target)
-		if r.code != 0 || !strings.Contains(r.stdout, unfixedCriticalID) {
-			t.Errorf("scan %s: exit %d, want 0 finding %s\nstdout:\n%.3000s\nstderr:\n%s", target, r.code, unfixedCriticalID, r.stdout, r.stderr)
+		if r.Code != 0 || !strings.Contains(r.Stdout, unfixedCriticalID) {
+			t.Errorf("scan %s: exit %d, want 0 finding %s\nstdout:\n%.3000s\nstderr:\n%s", target, r.Code, unfixedCriticalID, r.Stdout, r.Stderr)
 		}
 	}
 
@@ -59,13 +61,13 @@ func TestImageTarTargets(t *testing.T) {
 	}
 	for _, target := range []string{truncated, "oci-layout:" + truncated} {
 		r := runCmd(t, nil, binary, "sbom", target)
-		if want := truncated + " is a truncated or corrupt tar"; r.code != 2 || !strings.Contains(r.stderr, want) {
-			t.Errorf("sbom %s: exit %d, want 2 saying %q\n%s", target, r.code, want, r.stderr)
+		if want := truncated + " is a truncated or corrupt tar"; r.Code != 2 || !strings.Contains(r.Stderr, want) {
+			t.Errorf("sbom %s: exit %d, want 2 saying %q\n%s", target, r.Code, want, r.Stderr)
 		}
 	}
 	// A directory is still a root filesystem.
-	if r := runCmd(t, nil, binary, "sbom", testRootfs(t)); r.code != 0 || !strings.Contains(r.stdout, "deb") {
-		t.Errorf("sbom of a directory: exit %d\n%s", r.code, r.stderr)
+	if r := runCmd(t, nil, binary, "sbom", testutil.DebianRoot(t)); r.Code != 0 || !strings.Contains(r.Stdout, "deb") {
+		t.Errorf("sbom of a directory: exit %d\n%s", r.Code, r.Stderr)
 	}
 }
 
@@ -73,23 +75,24 @@ func TestImageTarTargets(t *testing.T) {
 // layout with docker's manifest.json) is a target by its content, and as
 // docker-archive: and oci-layout:.
 func TestScanDockerSave(t *testing.T) {
-	engine := startDockerEngine(t)
-	env := engine.cli(t)
+	t.Parallel()
+	engine := dockerEngine(t)
+	env := engine.CLI(t, map[string]string{"docker-secure": binary})
 	module, err := crane.Layer(map[string][]byte{"app/node_modules/listed/package.json": []byte(npmPackage("listed", "2.0.1"))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := mutate.AppendLayers(busyboxImage(t, "ID=debian\nVERSION_ID=12\n"), module)
+	img, err := mutate.AppendLayers(testutil.BusyboxImage(t, "ID=debian\nVERSION_ID=12\n"), module)
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine.loadImage(t, env, "app:1", img)
+	engine.Load(t, env, "imagetar-app:1", img)
 	saved := filepath.Join(t.TempDir(), "saved.tar")
-	engine.mustDocker(t, env, "save", "-o", saved, "app:1")
+	engine.MustDocker(t, env, "save", "-o", saved, "imagetar-app:1")
 	for _, target := range []string{saved, "docker-archive:" + saved, "oci-layout:" + saved} {
 		r := runCmd(t, nil, binary, "sbom", target)
-		if r.code != 0 || !strings.Contains(r.stdout, "listed") || !strings.Contains(r.stdout, "2.0.1") {
-			t.Errorf("sbom %s: exit %d, want listed 2.0.1\nstdout:\n%s\nstderr:\n%s", target, r.code, r.stdout, r.stderr)
+		if r.Code != 0 || !strings.Contains(r.Stdout, "listed") || !strings.Contains(r.Stdout, "2.0.1") {
+			t.Errorf("sbom %s: exit %d, want listed 2.0.1\nstdout:\n%s\nstderr:\n%s", target, r.Code, r.Stdout, r.Stderr)
 		}
 	}
 }
@@ -100,12 +103,13 @@ func TestScanDockerSave(t *testing.T) {
 // bound to the image manifest by the attestation manifest's
 // vnd.docker.reference.digest.
 func TestVerifyUnnamedImage(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	dir := e.project(t, "FROM {{base}}\nCOPY minimist.json /app/node_modules/minimist/package.json\n",
 		map[string]string{"minimist.json": npmPackage("minimist", "1.2.6")})
 	layoutDir := filepath.Join(t.TempDir(), "layout")
-	if r := e.build(t, dir, "-o", "type=oci,tar=false,dest="+layoutDir); r.code != 0 {
-		t.Fatalf("build -o type=oci: exit %d\n%s", r.code, r.stderr)
+	if r := e.build(t, dir, "-o", "type=oci,tar=false,dest="+layoutDir); r.Code != 0 {
+		t.Fatalf("build -o type=oci: exit %d\n%s", r.Code, r.Stderr)
 	}
 
 	// Push the exported index as "crane push" or "skopeo copy" would.
@@ -125,7 +129,7 @@ func TestVerifyUnnamedImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := name.ParseReference(e.reg.host + "/unnamed:1")
+	ref, err := name.ParseReference(e.reg.Ref("unnamed:1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,12 +140,12 @@ func TestVerifyUnnamedImage(t *testing.T) {
 
 	env := []string{"DOCKER_CONFIG=" + t.TempDir()}
 	r := runCmd(t, env, binary, "verify", "--db", e.db, ref.String())
-	if r.code != 0 || !strings.Contains(r.stdout, "At build: PASS") || !strings.Contains(r.stdout, "New since the build: none") {
-		t.Errorf("verify: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "At build: PASS") || !strings.Contains(r.Stdout, "New since the build: none") {
+		t.Errorf("verify: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	r = runCmd(t, env, binary, "inspect", ref.String())
-	if r.code != 0 || !strings.Contains(r.stdout, "Packages: 1 (npm 1)") || !strings.Contains(r.stdout, "Verdict: PASS") {
-		t.Errorf("inspect: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Packages: 1 (npm 1)") || !strings.Contains(r.Stdout, "Verdict: PASS") {
+		t.Errorf("inspect: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 

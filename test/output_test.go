@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/secure-build/secure-build/internal/testutil"
 )
 
 // TestScanTableListsEveryFinding: through the docker CLI, "scan" lists every
@@ -13,7 +15,8 @@ import (
 // the fixable one first, each with its status; the verdict is the last line
 // and said once; --summary keeps the counts and the verdict only.
 func TestScanTableListsEveryFinding(t *testing.T) {
-	root := testRootfs(t)
+	t.Parallel()
+	root := testutil.DebianRoot(t)
 	env := pluginConfig(t)
 	glibc := installedGlibc(t, root)
 
@@ -38,8 +41,8 @@ func TestScanTableListsEveryFinding(t *testing.T) {
 	record("DEBIAN-CVE-2099-2001", "no fix yet", "")
 	record("DEBIAN-CVE-2099-2002", "fixed too, but set aside", glibc+"+test2")
 	db := filepath.Join(t.TempDir(), "db")
-	if r := runCmd(t, env, "docker", "secure", "db", "import", "--db", db, osv); r.code != 0 {
-		t.Fatalf("db import: exit %d\n%s", r.code, r.stderr)
+	if r := runCmd(t, env, "docker", "secure", "db", "import", "--db", db, osv); r.Code != 0 {
+		t.Fatalf("db import: exit %d\n%s", r.Code, r.Stderr)
 	}
 	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
 	if err := os.WriteFile(policyFile, []byte("vulnerabilities:\n  fail-on: high\n  ignore:\n    - id: DEBIAN-CVE-2099-2002\n      reason: the loader is never run setuid\n"), 0o644); err != nil {
@@ -47,16 +50,16 @@ func TestScanTableListsEveryFinding(t *testing.T) {
 	}
 
 	r := runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, root)
-	if r.code != 1 {
-		t.Fatalf("scan: exit %d, want 1 (the policy failed)\n%s%s", r.code, r.stdout, r.stderr)
+	if r.Code != 3 {
+		t.Fatalf("scan: exit %d, want 3 (the policy failed)\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
-	target := strings.Index(r.stdout, "\n/var/lib/dpkg/status (Debian:12)\n")
+	target := strings.Index(r.Stdout, "\n/var/lib/dpkg/status (Debian:12)\n")
 	if target < 0 {
-		t.Fatalf("no group for the dpkg database:\n%s", r.stdout)
+		t.Fatalf("no group for the dpkg database:\n%s", r.Stdout)
 	}
 	// libc-bin and libc6 are both of glibc: each finding twice, in order.
 	var rows []string
-	for _, line := range strings.Split(r.stdout[target:], "\n") {
+	for _, line := range strings.Split(r.Stdout[target:], "\n") {
 		if strings.HasPrefix(line, "DEBIAN-CVE-") {
 			rows = append(rows, strings.Join(strings.Fields(line), " "))
 		}
@@ -70,28 +73,28 @@ func TestScanTableListsEveryFinding(t *testing.T) {
 		"DEBIAN-CVE-2099-2002 libc6 " + glibc + " critical suppressed: the loader is never run setuid (" + policyFile + ":4) fixed too, but set aside",
 	}
 	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
-		t.Errorf("rows:\n%s\nwant:\n%s\nstdout:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"), r.stdout)
+		t.Errorf("rows:\n%s\nwant:\n%s\nstdout:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"), r.Stdout)
 	}
 	verdict := "FAIL (fail on: high or higher, fixable only): DEBIAN-CVE-2099-2000\n"
-	if !strings.HasSuffix(r.stdout, "\n"+verdict) {
-		t.Errorf("the verdict is not the table's last line:\n%s", r.stdout)
+	if !strings.HasSuffix(r.Stdout, "\n"+verdict) {
+		t.Errorf("the verdict is not the table's last line:\n%s", r.Stdout)
 	}
-	if n := strings.Count(r.stdout+r.stderr, "fail on:"); n != 1 || strings.TrimSpace(r.stderr) != "policy failed: see the verdict above" {
-		t.Errorf("the threshold is said %d times, or stderr repeats the verdict:\nstdout:\n%s\nstderr:\n%s", n, r.stdout, r.stderr)
+	if n := strings.Count(r.Stdout+r.Stderr, "fail on:"); n != 1 || strings.TrimSpace(r.Stderr) != "policy failed: see the verdict above" {
+		t.Errorf("the threshold is said %d times, or stderr repeats the verdict:\nstdout:\n%s\nstderr:\n%s", n, r.Stdout, r.Stderr)
 	}
 
 	r = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, "--summary", root)
-	if r.code != 1 || strings.Contains(r.stdout, "DEBIAN-CVE-2099-2001") || !strings.Contains(r.stdout, "SEVERITY  FINDINGS  FIXABLE  SUPPRESSED") ||
-		!strings.HasSuffix(r.stdout, "\n"+verdict) {
-		t.Errorf("--summary: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	if r.Code != 3 || strings.Contains(r.Stdout, "DEBIAN-CVE-2099-2001") || !strings.Contains(r.Stdout, "SEVERITY  FINDINGS  FIXABLE  SUPPRESSED") ||
+		!strings.HasSuffix(r.Stdout, "\n"+verdict) {
+		t.Errorf("--summary: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 
 	// With the report elsewhere, stderr carries the verdict: the threshold
 	// once, then the failing findings.
 	r = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, "--format", "json", "-o", filepath.Join(t.TempDir(), "r.json"), root)
 	wantErr := "policy failed (fail on: high or higher, fixable only):\n  critical DEBIAN-CVE-2099-2000 libc-bin " + glibc + " -> " + glibc + "+test1\n"
-	if r.code != 1 || !strings.Contains(r.stderr, wantErr) || strings.Count(r.stderr, "fail on:") != 1 {
-		t.Errorf("--format json -o: exit %d, stderr:\n%s\nwant it to hold:\n%s", r.code, r.stderr, wantErr)
+	if r.Code != 3 || !strings.Contains(r.Stderr, wantErr) || strings.Count(r.Stderr, "fail on:") != 1 {
+		t.Errorf("--format json -o: exit %d, Stderr:\n%s\nwant it to hold:\n%s", r.Code, r.Stderr, wantErr)
 	}
 }
 
@@ -101,6 +104,7 @@ func TestScanTableListsEveryFinding(t *testing.T) {
 // that passes because of an ignore entry says the finding was suppressed
 // next to its PASS.
 func TestBuildSaysEachFindingOnce(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	files := func() map[string]string {
 		return map[string]string{
@@ -109,33 +113,33 @@ func TestBuildSaysEachFindingOnce(t *testing.T) {
 		}
 	}
 	r := e.build(t, e.project(t, multiStage, files()))
-	if r.code != 1 {
-		t.Fatalf("build with a fixable critical: exit %d, want 1\n%s", r.code, r.stderr)
+	if r.Code != 3 {
+		t.Fatalf("build with a fixable critical: exit %d, want 3\n%s", r.Code, r.Stderr)
 	}
 	failing := "critical " + fixableCriticalID + " in minimist 1.2.5 -> 1.2.6"
 	other := "linux/amd64: critical " + unfixedCriticalID + " in listed 2.0.1 -> no fix yet"
-	if n := strings.Count(r.stderr, fixableCriticalID); n != 1 {
-		t.Errorf("the failing finding is said %d times, want once:\n%s", n, r.stderr)
+	if n := strings.Count(r.Stderr, fixableCriticalID); n != 1 {
+		t.Errorf("the failing finding is said %d times, want once:\n%s", n, r.Stderr)
 	}
-	if n := strings.Count(r.stderr, unfixedCriticalID); n != 1 || !strings.Contains(r.stderr, " - "+other+"\n") {
-		t.Errorf("the finding that does not fail is said %d times, want once as a warning:\n%s", n, r.stderr)
+	if n := strings.Count(r.Stderr, unfixedCriticalID); n != 1 || !strings.Contains(r.Stderr, " - "+other+"\n") {
+		t.Errorf("the finding that does not fail is said %d times, want once as a warning:\n%s", n, r.Stderr)
 	}
-	if n := strings.Count(r.stderr, "fail on:"); n != 1 {
-		t.Errorf("the threshold is said %d times, want once:\n%s", n, r.stderr)
+	if n := strings.Count(r.Stderr, "fail on:"); n != 1 {
+		t.Errorf("the threshold is said %d times, want once:\n%s", n, r.Stderr)
 	}
-	if !strings.Contains(r.stderr, "[secure-build linux/amd64] verdict: FAIL\n") {
-		t.Errorf("no verdict step named by its verdict:\n%s", r.stderr)
+	if !strings.Contains(r.Stderr, "[secure-build linux/amd64] verdict: FAIL\n") {
+		t.Errorf("no verdict step named by its verdict:\n%s", r.Stderr)
 	}
 	last := "secure-build policy failed for linux/amd64 (fail on: critical or higher, fixable only); nothing was exported:\n  " + failing + "\n"
-	if !strings.HasSuffix(r.stderr, last) {
-		t.Errorf("the verdict is not last:\n%s\nwant it to end with:\n%s", r.stderr, last)
+	if !strings.HasSuffix(r.Stderr, last) {
+		t.Errorf("the verdict is not last:\n%s\nwant it to end with:\n%s", r.Stderr, last)
 	}
 
 	withIgnore := files()
 	withIgnore["secure-build.yaml"] = "vulnerabilities:\n  ignore:\n    - id: " + fixableCriticalID + "\n      reason: options parsing is not reachable\n"
 	r = e.build(t, e.project(t, multiStage, withIgnore))
 	want := "secure-build linux/amd64: PASS (fail on: critical or higher, fixable only)\n  critical: 1 fixable of 2 (1 suppressed);"
-	if r.code != 0 || !strings.Contains(r.stderr, want) {
-		t.Errorf("a pass by an ignore entry: exit %d, want 0 saying %q:\n%s", r.code, want, r.stderr)
+	if r.Code != 0 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("a pass by an ignore entry: exit %d, want 0 saying %q:\n%s", r.Code, want, r.Stderr)
 	}
 }

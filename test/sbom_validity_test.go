@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/secure-build/secure-build/internal/sbomcheck"
+	"github.com/secure-build/secure-build/internal/testutil/attested"
 )
 
 // TestSBOMDocumentsPassTheValidators: every SBOM document the binary writes
@@ -18,16 +19,17 @@ import (
 // License List. The root's purl names the image when its repository is
 // known, the build stage otherwise.
 func TestSBOMDocumentsPassTheValidators(t *testing.T) {
+	t.Parallel()
 	e := newBuildEnv(t)
 	dir := e.project(t, singleStage, map[string]string{
 		"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5"), // a fixable critical
 		"node_modules/bsdpkg/package.json":   `{"name":"bsdpkg","version":"1.0.0","license":"BSD"}`,
 	})
-	ref := e.reg.host + "/valid:1"
+	ref := e.reg.Ref("valid:1")
 	sbomOutput := filepath.Join(t.TempDir(), "app.spdx.json")
 	r := e.build(t, dir, "-t", ref, "--push", "--fail-on", "none", "--sbom-output", sbomOutput)
-	if r.code != 0 {
-		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.Code, r.Stderr)
 	}
 	spdxDocs := map[string][]byte{}
 	b, err := os.ReadFile(sbomOutput)
@@ -35,7 +37,7 @@ func TestSBOMDocumentsPassTheValidators(t *testing.T) {
 		t.Fatalf("--sbom-output: %v", err)
 	}
 	spdxDocs["--sbom-output"] = b
-	for platform, atts := range readImage(t, ref).attestations {
+	for platform, atts := range attested.ReadImage(t, ref).Attestations {
 		st, ok := atts["https://spdx.dev/Document"]
 		if !ok {
 			t.Fatalf("%s: no SPDX attestation", platform)
@@ -49,13 +51,13 @@ func TestSBOMDocumentsPassTheValidators(t *testing.T) {
 		"scan --format cyclonedx-json": {"scan", "--db", e.db, "--fail-on", "none", "--format", "cyclonedx-json"},
 	} {
 		r := runCmd(t, nil, binary, append(args, "registry:"+ref)...)
-		if r.code != 0 {
-			t.Fatalf("%s: exit %d\n%s", name, r.code, r.stderr)
+		if r.Code != 0 {
+			t.Fatalf("%s: exit %d\n%s", name, r.Code, r.Stderr)
 		}
 		if strings.HasPrefix(name, "sbom --format spdx") {
-			spdxDocs[name] = []byte(r.stdout)
+			spdxDocs[name] = []byte(r.Stdout)
 		} else {
-			cdxDocs[name] = []byte(r.stdout)
+			cdxDocs[name] = []byte(r.Stdout)
 		}
 	}
 
