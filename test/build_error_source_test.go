@@ -15,7 +15,7 @@ func TestBuildErrorShowsSource(t *testing.T) {
 		dockerfile, marked, message string
 	}{
 		"syntax": {"FROM {{base}}\nRUN echo one\nFRM {{base}}\nRUN echo two\n", "FRM " + e.base.Ref, "unknown instruction: FRM"},
-		"step":   {"FROM {{base}}\nRUN echo one\nRUN exit 3\nRUN echo two\n", "RUN exit 3", "exit Code: 3"},
+		"step":   {"FROM {{base}}\nRUN echo one\nRUN exit 3\nRUN echo two\n", "RUN exit 3", "exit code: 3"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := e.project(t, tc.dockerfile, map[string]string{})

@@ -71,7 +71,7 @@ func TestUsageErrorsThroughDockerCLI(t *testing.T) {
 			{[]string{"scan", "--bogus", "."}, []string{"unknown flag: --bogus", "Usage:  " + path + " scan [OPTIONS] TARGET"}},
 			{[]string{"build", "--bogus", "."}, []string{"unknown flag: --bogus", "Usage:  " + path + " build [OPTIONS] PATH"}},
 			{[]string{"scan"}, []string{`"` + path + ` scan" requires 1 argument (TARGET), got 0`}},
-			{[]string{"build"}, []string{`"` + path + ` build" requires 1 argument (PATH), got 0`}},
+			{[]string{"build"}, []string{`"` + path + ` build" requires 1 argument (PATH | URL | -), got 0`}},
 			{[]string{"verify", "a", "b"}, []string{`"` + path + ` verify" requires 1 argument (IMAGE), got 2`}},
 			{[]string{"build", "--exit-code", "0", "."}, []string{"--exit-code 0: a build its policy fails exports nothing"}},
 			{[]string{"build", "--report-format", "sarif", "."}, []string{"--report-format sarif: no --report FILE to write it to"}},
@@ -99,7 +99,7 @@ func TestUsageErrorsThroughDockerCLI(t *testing.T) {
 // --include-unfixable, and the deprecated --only-fixable=false, fail on the
 // unfixed finding the default passes.
 func TestPolicyExitCodesThroughDockerCLI(t *testing.T) {
-	t.Parallel()
+	// Not in parallel: its registry gives the test an empty DOCKER_CONFIG.
 	db := filepath.Join(t.TempDir(), "db")
 	if r := runCmd(t, nil, binary, "db", "import", "--db", db, "../vuln/testdata/osv/npm"); r.Code != 0 {
 		t.Fatalf("db import: exit %d\n%s", r.Code, r.Stderr)
@@ -114,11 +114,12 @@ func TestPolicyExitCodesThroughDockerCLI(t *testing.T) {
 			code int
 			want string
 		}{
-			{[]string{"scan", "--db", db, fixable}, exitPolicyFailed, "critical " + fixableCriticalID + " minimist 1.2.5 -> 1.2.6"},
+			{[]string{"scan", "--db", db, fixable}, exitPolicyFailed, "policy failed: see the verdict above"},
+			{[]string{"scan", "--db", db, "--format", "json", fixable}, exitPolicyFailed, "critical " + fixableCriticalID + " minimist 1.2.5 -> 1.2.6"},
 			{[]string{"scan", "--db", db, "--exit-code", "1", fixable}, 1, "policy failed"},
 			{[]string{"scan", "--db", db, "--exit-code", "0", fixable}, 0, "reported only: --exit-code 0"},
 			{[]string{"scan", "--db", db, unfixed}, 0, ""},
-			{[]string{"scan", "--db", db, "--include-unfixable", unfixed}, exitPolicyFailed, unfixedCriticalID + " listed 2.0.1 -> no fix yet"},
+			{[]string{"scan", "--db", db, "--format", "json", "--include-unfixable", unfixed}, exitPolicyFailed, unfixedCriticalID + " listed 2.0.1 -> no fix yet"},
 			{[]string{"scan", "--db", db, "--only-fixable=false", unfixed}, exitPolicyFailed, "warning: --only-fixable is deprecated: use --include-unfixable"},
 			{[]string{"verify", "--db", db, image}, exitPolicyFailed, "policy failed for linux/amd64"},
 			{[]string{"verify", "--db", db, "--exit-code", "7", image}, 7, "policy failed for linux/amd64"},
@@ -161,7 +162,7 @@ func TestBuildExitCodesThroughDockerCLI(t *testing.T) {
 			}
 		}
 		r = inv.run(t, env, build(broken)...)
-		if r.Code != exitBuildFailed || !strings.Contains(r.Stderr, "did not complete successfully: exit Code: 3") || strings.Contains(r.Stderr, "build failed: failed to solve") {
+		if r.Code != exitBuildFailed || !strings.Contains(r.Stderr, "did not complete successfully: exit code: 3") || strings.Contains(r.Stderr, "build failed: failed to solve") {
 			t.Errorf("%s build, RUN exit 3: exit %d, want %d with one prefix\n%s", inv.name, r.Code, exitBuildFailed, r.Stderr)
 		}
 	}

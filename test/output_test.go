@@ -94,7 +94,7 @@ func TestScanTableListsEveryFinding(t *testing.T) {
 	r = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, "--format", "json", "-o", filepath.Join(t.TempDir(), "r.json"), root)
 	wantErr := "policy failed (fail on: high or higher, fixable only):\n  critical DEBIAN-CVE-2099-2000 libc-bin " + glibc + " -> " + glibc + "+test1\n"
 	if r.Code != 3 || !strings.Contains(r.Stderr, wantErr) || strings.Count(r.Stderr, "fail on:") != 1 {
-		t.Errorf("--format json -o: exit %d, Stderr:\n%s\nwant it to hold:\n%s", r.Code, r.Stderr, wantErr)
+		t.Errorf("--format json -o: exit %d, stderr:\n%s\nwant it to hold:\n%s", r.Code, r.Stderr, wantErr)
 	}
 }
 
