@@ -67,11 +67,17 @@ func (p Platform) SBOM() (*sbom.SBOM, error) {
 	return doc, nil
 }
 
-// Read reads ref from its registry: the index (or the single manifest), and
+// Read reads ref ("REF" or "registry:REF") from its registry: the index (or the single manifest), and
 // for each platform, or only those matching platform when it is not nil,
 // the SBOM, scan result and OpenVEX attestations. A single manifest has
 // none: BuildKit exports an index whenever it attaches attestations.
 func Read(ctx context.Context, ref string, platform *v1.Platform) (*Image, error) {
+	ref = strings.TrimPrefix(ref, registry.RegistryPrefix)
+	if registry.IsLocal(ref) {
+		return nil, fmt.Errorf("%s is an image on this machine; attestations are read from a registry: push the image with them "+
+			"(crane push DIR REF, DIR the OCI layout folder that -o type=oci,tar=false,dest=DIR writes) and name REF, "+
+			"or scan it here: docker secure scan %s", ref, ref)
+	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("image reference %q: %w", ref, err)
@@ -152,7 +158,7 @@ func (img *Image) readIndex(ctx context.Context, index *v1.IndexManifest, want *
 		if !ok {
 			continue // another platform's, or one not asked for
 		}
-		if err := img.Platforms[i].read(img.Ref.Context().Digest(m.Digest.String()), opts); err != nil {
+		if err := img.Platforms[i].read(img.Ref.Context().Digest(m.Digest.String()), subject, opts); err != nil {
 			return nil, fmt.Errorf("%s: %w", img.Platforms[i].Name, err)
 		}
 	}
@@ -161,8 +167,9 @@ func (img *Image) readIndex(ctx context.Context, index *v1.IndexManifest, want *
 
 // read reads the statements of an attestation manifest that secure-build
 // knows, the first of each kind: a build attaches the final stage's SBOM
-// before those of other stages.
-func (p *Platform) read(manifest name.Digest, opts []remote.Option) error {
+// before those of other stages. bound is the image manifest the index
+// entry of the attestation manifest names (vnd.docker.reference.digest).
+func (p *Platform) read(manifest name.Digest, bound v1.Hash, opts []remote.Option) error {
 	img, err := remote.Image(manifest, opts...)
 	if err != nil {
 		return fmt.Errorf("attestation manifest %s: %w", manifest.DigestStr(), err)
@@ -184,7 +191,7 @@ func (p *Platform) read(manifest name.Digest, opts []remote.Option) error {
 		if st.PredicateType != pt {
 			return fmt.Errorf("attestation %s: predicate type %q, but its layer is annotated %q", l.Digest, st.PredicateType, pt)
 		}
-		if err := p.take(st); err != nil {
+		if err := p.take(st, bound); err != nil {
 			return fmt.Errorf("attestation %s (%s): %w", l.Digest, pt, err)
 		}
 	}
@@ -231,10 +238,17 @@ func readStatement(img v1.Image, digest v1.Hash) (Statement, error) {
 }
 
 // take keeps a statement after checking that it speaks of this platform's
-// image: an attestation of another image must not pass for this one's.
-func (p *Platform) take(st Statement) error {
+// image: an attestation of another image must not pass for this one's. Its
+// subject names the image manifest; or it has none, as BuildKit writes the
+// statements of an image exported without a name, and then it speaks of the
+// image its attestation manifest is bound to in the index (bound), which
+// must be this one. A subject naming anything else is refused.
+func (p *Platform) take(st Statement, bound v1.Hash) error {
 	hex := p.Image.DigestStr()[len("sha256:"):]
-	if !slices.ContainsFunc(st.Subject, func(s intoto.Subject) bool { return s.Digest["sha256"] == hex }) {
+	switch {
+	case len(st.Subject) == 0 && bound.String() != p.Image.DigestStr():
+		return fmt.Errorf("it has no subject, and its attestation manifest is bound to %s, not to the image manifest %s", bound, p.Image.DigestStr())
+	case len(st.Subject) > 0 && !slices.ContainsFunc(st.Subject, func(s intoto.Subject) bool { return s.Digest["sha256"] == hex }):
 		return fmt.Errorf("its subject %v is not the image manifest %s", st.Subject, p.Image.DigestStr())
 	}
 	if len(st.Predicate) == 0 || string(st.Predicate) == "null" {

@@ -3,11 +3,14 @@ package attest_test
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	intoto "github.com/in-toto/in-toto-golang/in_toto"
 
 	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/internal/attesttest"
@@ -98,5 +101,50 @@ func TestReadErrors(t *testing.T) {
 	img, err := attest.Read(context.Background(), bare, nil)
 	if err != nil || !slices.Equal(img.Unattested(), []string{"linux/amd64"}) {
 		t.Errorf("image without attestations: %+v, %v", img, err)
+	}
+	// The registry: prefix of the scan targets names the same image.
+	if img, err := attest.Read(context.Background(), "registry:"+bare, nil); err != nil || img.Ref.String() != bare {
+		t.Errorf("registry:%s: %+v, %v", bare, img, err)
+	}
+}
+
+// TestReadLocal: an image on this machine is not looked for in a registry:
+// the error says to push it, or to scan it where it is.
+func TestReadLocal(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "app.tar")
+	if err := os.WriteFile(file, []byte("a tar"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, image := range []string{file, "oci-layout:" + file, "docker-archive:" + file} {
+		_, err := attest.Read(context.Background(), image, nil)
+		if err == nil || !strings.Contains(err.Error(), "is an image on this machine; attestations are read from a registry") ||
+			!strings.Contains(err.Error(), "docker secure scan "+image) {
+			t.Errorf("%s: %v, want an error saying to push it or scan it", image, err)
+		}
+	}
+}
+
+// TestReadUnnamed: BuildKit leaves the statements' subject empty for an
+// image exported without a name; they are bound to the image manifest by
+// their attestation manifest's vnd.docker.reference.digest. A subject naming
+// another image is still refused.
+func TestReadUnnamed(t *testing.T) {
+	host := testutil.MemoryRegistry(t, nil)
+	ref := attesttest.Push(t, host, "unnamed:1",
+		attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}}, Attested: true, AtBuild: []vuln.Finding{minimist}, Unnamed: true})
+	img, err := attest.Read(context.Background(), ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := img.Platforms[0]; p.SPDX == nil || p.Scan == nil || len(p.Scan.Findings()) != 1 {
+		t.Errorf("unnamed image's attestations: SPDX %t, scan %+v; want both read", p.SPDX != nil, p.Scan)
+	}
+
+	other := "sha256:" + strings.Repeat("ab", 32)
+	misbound := attesttest.Push(t, host, "misbound:1", attesttest.Platform{OS: "linux", Arch: "amd64", Attested: true,
+		Subject: []intoto.Subject{{Name: "_", Digest: map[string]string{"sha256": strings.Repeat("ab", 32)}}}})
+	_, err = attest.Read(context.Background(), misbound, nil)
+	if err == nil || !strings.Contains(err.Error(), "is not the image manifest") || !strings.Contains(err.Error(), strings.TrimPrefix(other, "sha256:")) {
+		t.Errorf("a statement of another image: %v, want it refused", err)
 	}
 }

@@ -8,6 +8,7 @@ package build
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,11 +26,14 @@ import (
 // Options are a build's inputs as docker buildx build takes them, less its
 // outputs (see ParseOutputs).
 type Options struct {
-	// ContextPath is the build context's folder; Dockerfile defaults to
-	// the Dockerfile in it.
+	// ContextPath is the build context: a folder, a Git or http(s) URL, or
+	// "-" for stdin (see setMainContext). Dockerfile defaults to the
+	// Dockerfile in it; "-" reads it from stdin.
 	ContextPath string
 	Dockerfile  string
-	Target      string
+	// Stdin is what "-" reads.
+	Stdin  io.Reader
+	Target string
 	// BuildArgs are name=value, or a bare name taking its value from the
 	// environment.
 	BuildArgs     []string
@@ -54,32 +58,13 @@ type Options struct {
 
 // NewSolveOpt turns opts into BuildKit's solve options, without exports.
 func NewSolveOpt(opts Options) (client.SolveOpt, error) {
-	contextDir, err := filepath.Abs(opts.ContextPath)
-	if err != nil {
-		return client.SolveOpt{}, fmt.Errorf("build context %s: %w", opts.ContextPath, err)
-	}
-	if fi, err := os.Stat(contextDir); err != nil || !fi.IsDir() {
-		return client.SolveOpt{}, fmt.Errorf("build context %s: not a directory (URLs and - are not supported yet)", opts.ContextPath)
-	}
-	dockerfile := opts.Dockerfile
-	if dockerfile == "" {
-		dockerfile = filepath.Join(contextDir, "Dockerfile")
-	}
-	if _, err := os.Stat(dockerfile); err != nil {
-		return client.SolveOpt{}, fmt.Errorf("Dockerfile %s: %w", dockerfile, err)
-	}
-	ctxFS, err := fsutil.NewFS(contextDir)
-	if err != nil {
-		return client.SolveOpt{}, fmt.Errorf("build context %s: %w", contextDir, err)
-	}
-	dfFS, err := fsutil.NewFS(filepath.Dir(dockerfile))
-	if err != nil {
-		return client.SolveOpt{}, fmt.Errorf("Dockerfile %s: %w", dockerfile, err)
-	}
 	solve := client.SolveOpt{
-		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		LocalMounts:   map[string]fsutil.FS{},
 		OCIStores:     map[string]content.Store{},
-		FrontendAttrs: map[string]string{"filename": filepath.Base(dockerfile)},
+		FrontendAttrs: map[string]string{},
+	}
+	if err := setMainContext(&solve, opts.ContextPath, opts.Dockerfile, opts.Stdin); err != nil {
+		return client.SolveOpt{}, err
 	}
 	attrs := solve.FrontendAttrs
 	if opts.Target != "" {
@@ -123,6 +108,7 @@ func NewSolveOpt(opts Options) (client.SolveOpt, error) {
 		return client.SolveOpt{}, fmt.Errorf("--allow: %w", err)
 	}
 	solve.AllowedEntitlements = opts.Allow
+	var err error
 	if solve.CacheImports, err = buildctl.ParseImportCache(opts.CacheFrom); err != nil {
 		return client.SolveOpt{}, fmt.Errorf("--cache-from: %w", err)
 	}
@@ -202,6 +188,12 @@ func ociLayoutContext(storeID, spec string) (string, content.Store, error) {
 		var err error
 		if dgst, err = layoutDigest(path, tag); err != nil {
 			return "", nil, err
+		}
+		// Chosen without a digest: sent under its tag (latest for the
+		// layout's only image, as buildx sends it), so that the policy's
+		// pinning rule sees that the user pinned nothing.
+		if tag == "" {
+			tag = "latest"
 		}
 	}
 	store, err := local.NewStore(path)

@@ -43,6 +43,19 @@ func TestBuildContexts(t *testing.T) {
 	if solve.LocalMounts["src"] == nil || solve.OCIStores["oci-layout-0"] == nil || len(solve.OCIStores) != 2 {
 		t.Errorf("the folder or the layout is not sent: %v %v", solve.LocalMounts, solve.OCIStores)
 	}
+	// The layout's only image, chosen without a tag or digest: sent as
+	// latest, which the pinning rule judges.
+	single := t.TempDir()
+	if err := os.WriteFile(filepath.Join(single, "index.json"), []byte(`{"schemaVersion":2,"manifests":[
+{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:cccc","size":1}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := addBuildContexts(&solve, []string{"only=oci-layout://" + single}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := solve.FrontendAttrs["context:only"], "oci-layout://oci-layout-2:latest@sha256:cccc"; got != want {
+		t.Errorf("context:only = %q, want %q", got, want)
+	}
 	for spec, want := range map[string]string{
 		"base=oci-layout://" + layout:             "holds 2 images",
 		"base=oci-layout://" + layout + ":3":      `0 images tagged "3"`,

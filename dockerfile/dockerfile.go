@@ -136,20 +136,16 @@ func line(loc []parser.Range) int {
 }
 
 // resolveBase says what a FROM name is once named contexts apply: a
-// context "docker-image://REF" is REF, an "oci-layout://...@sha256:..." one
-// is pinned by its digest, and others are not registry images.
+// context "docker-image://REF" is REF, an "oci-layout://STORE[:TAG]@DIGEST"
+// one is the layout's image, named by tag or by digest, and others are not
+// registry images.
 func resolveBase(name string, namedContexts map[string]string) policy.BaseImage {
 	b := policy.BaseImage{Name: name}
 	if name == "scratch" {
 		b.Scratch = true
 		return b
 	}
-	ctx, ok := namedContexts[name]
-	if !ok {
-		if named, err := reference.ParseNormalizedNamed(name); err == nil {
-			ctx, ok = namedContexts[reference.TagNameOnly(named).String()]
-		}
-	}
+	ctx, ok := namedContext(name, namedContexts)
 	ref := name
 	if ok {
 		b.Context = ctx
@@ -158,7 +154,11 @@ func resolveBase(name string, namedContexts map[string]string) policy.BaseImage 
 		case "docker-image":
 			ref = rest
 		case "oci-layout":
-			b.Digest = strings.Contains(rest, "@sha256:")
+			store, digest, _ := strings.Cut(rest, "@")
+			b.Digest = strings.HasPrefix(digest, "sha256:")
+			if i := strings.LastIndex(store, ":"); i >= 0 {
+				b.ContextTag = store[i+1:]
+			}
 			return b
 		default:
 			return b
@@ -169,6 +169,22 @@ func resolveBase(name string, namedContexts map[string]string) policy.BaseImage 
 		_, b.Digest = named.(reference.Canonical)
 	}
 	return b
+}
+
+// namedContext finds the context that serves a FROM name as BuildKit looks
+// it up (dockerui's NamedContext): by the name as written, else by its
+// familiar form without ":latest", so that "FROM debian:latest" and "FROM
+// docker.io/library/debian" are served by a context named "debian".
+func namedContext(name string, namedContexts map[string]string) (string, bool) {
+	if ctx, ok := namedContexts[name]; ok {
+		return ctx, true
+	}
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return "", false
+	}
+	ctx, ok := namedContexts[strings.TrimSuffix(reference.FamiliarString(named), ":latest")]
+	return ctx, ok
 }
 
 // buildTool matches the package names of compilers and build tools, in

@@ -54,6 +54,24 @@ RUN apt-get install -y build-essential
 	if f.Base.Ref != "" || !f.Base.Digest || f.Base.Context == "" {
 		t.Errorf("a base from an OCI layout context: %+v", f.Base)
 	}
+	// An OCI layout context named by a tag: the tag is kept, it chose the
+	// image whose digest the client looked up.
+	f = readFacts(t, "FROM base\n", "", nil, map[string]string{"base": "oci-layout://store:latest@sha256:" + strings.Repeat("a", 64)})
+	if f.Base.ContextTag != "latest" || !f.Base.Digest || f.Base.Ref != "" {
+		t.Errorf("an OCI layout context tagged latest: %+v", f.Base)
+	}
+	// BuildKit serves "FROM x:latest" and "FROM docker.io/library/x" from
+	// a context named "x".
+	for _, from := range []string{"debian:latest", "docker.io/library/debian", "docker.io/library/debian:latest"} {
+		f = readFacts(t, "FROM "+from+"\n", "", nil, map[string]string{"debian": "oci-layout://store@sha256:" + strings.Repeat("a", 64)})
+		if f.Base.Context == "" || f.Base.Ref != "" {
+			t.Errorf("FROM %s with a context named debian: %+v, want the context", from, f.Base)
+		}
+	}
+	f = readFacts(t, "FROM debian:12\n", "", nil, map[string]string{"debian": "oci-layout://store@sha256:" + strings.Repeat("a", 64)})
+	if f.Base.Context != "" || f.Base.Ref != "debian:12" {
+		t.Errorf("FROM debian:12 with a context named debian (which BuildKit does not use for it): %+v", f.Base)
+	}
 	f = readFacts(t, "FROM base\n", "", nil, map[string]string{"base": "docker-image://registry.example.com/base:1"})
 	if f.Base.Ref != "registry.example.com/base:1" {
 		t.Errorf("a base from a docker-image context: %+v", f.Base)

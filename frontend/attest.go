@@ -80,7 +80,9 @@ func verdictVertex(ctx context.Context, c client.Client, platform string, out *s
 		fa = fa.Mkfile("/"+openVEXFile, 0o644, b)
 	}
 	st := llb.Scratch().File(fa,
-		llb.WithCustomNamef("[secure-build %s] %s; %s", platform, report.VerdictLine(scan.Report), report.Summary(scan.Report.Findings)))
+		// The verdict's word only: its findings and counts are said once,
+		// by the build's error or its summary.
+		llb.WithCustomNamef("[secure-build %s] verdict: %s", platform, scan.Report.Verdict.Status()))
 	return solve(ctx, c, st, "the scan result", client.SolveRequest{Evaluate: true})
 }
 

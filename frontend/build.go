@@ -234,7 +234,8 @@ func policyError(failed *bkmaps.SyncMap[string, PlatformScan]) error {
 	return &PolicyError{Scans: byPlatform}
 }
 
-// PolicyError is a build stopped by the policy, before export.
+// PolicyError is a build stopped by the policy, before export. Its message
+// is the build's verdict, shown last: each failing finding and rule once.
 type PolicyError struct {
 	Scans []PlatformScan
 }
@@ -245,7 +246,12 @@ func (e *PolicyError) Error() string {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "secure-build policy failed for %s (%s): %s; nothing was exported:", s.Platform, s.Report.Verdict.Threshold, s.Report.Verdict.Status())
+		// "policy failed" says FAIL; an INCOMPLETE scan says so.
+		status := ""
+		if st := s.Report.Verdict.Status(); st != "FAIL" {
+			status = ": " + st
+		}
+		fmt.Fprintf(&b, "secure-build policy failed for %s (%s)%s; nothing was exported:", s.Platform, s.Report.Verdict.Threshold, status)
 		for _, r := range failingLines(s.Report.Verdict.Failing) {
 			b.WriteString("\n  " + r)
 		}

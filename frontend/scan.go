@@ -340,43 +340,54 @@ func decide(platform string, out *stepOutput, s settings, pol *policy.Policy, fa
 const maxFindingWarnings = 25
 
 // warnFindings shows the scan as BuildKit warnings on the scan step, so
-// they show in every BuildKit client and CI log: the stale database, the
-// findings that fail the policy and then the others, highest first.
+// they show in every BuildKit client and CI log (findingWarnings).
 func warnFindings(ctx context.Context, c client.Client, out *stepOutput, ps PlatformScan) {
-	warn := func(msg string) {
+	for _, msg := range findingWarnings(ps) {
 		// A client that cannot show a warning still gets the verdict.
 		_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
 	}
+}
+
+// findingWarnings are the build's warnings about its scan: the stale
+// database, what could not be read, and the findings in the order the
+// table lists them (fixable first). What fails the policy is left to the
+// build's error, the verdict shown last, so that it is said once: the
+// failing findings, and the places not read when that fails the build.
+func findingWarnings(ps PlatformScan) []string {
 	rep := ps.Report
+	var out []string
 	if rep.Database.Stale != "" {
-		warn(rep.Database.Stale)
+		out = append(out, rep.Database.Stale)
 	}
-	for _, gap := range rep.Verdict.Incomplete {
-		warn(fmt.Sprintf("%s: incomplete scan: not read: %s", ps.Platform, report.Printable(gap.String())))
-	}
-	suppression := func(f vuln.Finding) string {
-		for _, x := range rep.Verdict.Suppressed {
-			if f.Same(x.Finding) {
-				return fmt.Sprintf(" [suppressed by %s %s: %s]", x.By, x.Source, x.Reason)
-			}
+	incompleteFails := slices.ContainsFunc(rep.Verdict.Violations, func(x policy.Violation) bool {
+		return x.Rule == policy.RuleIncomplete && x.Action == policy.Fail
+	})
+	if !incompleteFails {
+		for _, gap := range rep.Verdict.Incomplete {
+			out = append(out, fmt.Sprintf("%s: incomplete scan: not read: %s", ps.Platform, report.Printable(gap.String())))
 		}
-		return ""
 	}
-	// The failing findings first (Failing keeps the report's order), then
-	// the others.
-	findings := slices.Clone(rep.Verdict.Failing)
-	for _, f := range rep.Findings {
+	var findings []vuln.Finding
+	for _, f := range report.Ordered(rep) {
 		if !slices.ContainsFunc(rep.Verdict.Failing, f.Same) {
 			findings = append(findings, f)
 		}
 	}
 	for i, f := range findings {
 		if i == maxFindingWarnings {
-			warn(fmt.Sprintf("%s: %d more findings; write them all with --report FILE", ps.Platform, len(findings)-i))
+			out = append(out, fmt.Sprintf("%s: %d more findings; write them all with --report FILE", ps.Platform, len(findings)-i))
 			break
 		}
-		warn(fmt.Sprintf("%s: %s%s", ps.Platform, findingLine(f), suppression(f)))
+		msg := fmt.Sprintf("%s: %s", ps.Platform, findingLine(f))
+		for _, x := range rep.Verdict.Suppressed {
+			if f.Same(x.Finding) {
+				msg += fmt.Sprintf(" [suppressed by %s %s: %s]", x.By, x.Source, x.Reason)
+				break
+			}
+		}
+		out = append(out, msg)
 	}
+	return out
 }
 
 // findingLine is one finding as a person reads it: severity, id, package,

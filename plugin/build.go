@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,8 @@ import (
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
+	solvererrdefs "github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/secure-build/secure-build/build"
 	"github.com/secure-build/secure-build/builder"
@@ -29,6 +32,7 @@ import (
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // ScannerImage is the published scanner image the scan step runs in when the
@@ -63,6 +67,7 @@ type buildOptions struct {
 	iidFile      string
 	metadataFile string
 	progress     string
+	quiet        bool
 
 	// Cache
 	cacheFrom []string
@@ -76,13 +81,14 @@ type buildOptions struct {
 	// Scan
 	db           dbFlags
 	failOn       string
-	onlyFixable  string
+	onlyFixable  *bool
 	incomplete   string
 	policyFile   string
 	sbomOutput   string
 	reportFile   string
 	reportFormat string
 	scannerImage string
+	exitCode     int
 
 	builder string
 }
@@ -90,7 +96,7 @@ type buildOptions struct {
 func newBuildCmd(dockerCli command.Cli) *cobra.Command {
 	var opts buildOptions
 	cmd := &cobra.Command{
-		Use:   "build [OPTIONS] PATH",
+		Use:   "build [OPTIONS] PATH | URL | -",
 		Short: "Build an image, scan its final stage during the build, and fail or attest by policy",
 		Long: `Build a Dockerfile as "docker buildx build" does, with the same flags, and
 scan each platform's final stage inside the build: BuildKit runs the scanner
@@ -113,9 +119,9 @@ the context secure-build-db; --build-context secure-build-db=... names another.
 Policy: secure-build.yaml at the root of the build context, or the file
 --policy names (never a file from the image being built); without one, fail
 on a fixable critical finding and warn on the base-image and Dockerfile
-practices. --fail-on and --only-fixable, or the build args SECURE_BUILD_FAIL_ON
-and SECURE_BUILD_ONLY_FIXABLE, override the file's threshold. Broken
-Dockerfile rules show as build warnings on their line.
+practices. --fail-on and --include-unfixable, or the build args
+SECURE_BUILD_FAIL_ON and SECURE_BUILD_ONLY_FIXABLE, override the file's
+threshold. Broken Dockerfile rules show as build warnings on their line.
 
 An INCOMPLETE scan fails the build: one where a package database, a
 lockfile, an archive or a package's version that decides findings could not
@@ -124,8 +130,9 @@ be read completely (each named with why). The policy rule scan.incomplete,
 it, at the risk of letting the vulnerable packages of what was not read
 pass unseen.
 
-Exit status: 0 built, 1 the build failed or the policy failed (each with its
-own message).`,
+Exit status: 0 built; 1 the build failed, as docker buildx build; 3 the
+policy failed, or the status --exit-code sets (1 to 125); 2 a usage error
+(an unknown flag, no PATH, a bad value of a scan flag).`,
 		Example: `  # Build and scan on Docker Engine, loading app:1 with its attestations
   docker secure build -t app:1 .
 
@@ -136,15 +143,22 @@ own message).`,
   # Build for two platforms and push with the SBOM and scan attestations
   docker secure build --platform linux/amd64,linux/arm64 -t registry.example.com/app:1 --push .
 
+  # Build a Git repository at a tag, or a Dockerfile on stdin with no context
+  docker secure build https://github.com/org/app.git#v1.2
+  docker secure build - < Dockerfile
+
   # Apply a team's policy file kept outside the build context
   docker secure build --policy ../policies/strict.yaml -t app:1 .
 
   # Fail on high findings too, and keep an SBOM and a SARIF report
   docker secure build --fail-on high --sbom-output app.spdx.json \
     --report scan.sarif --report-format sarif -o type=oci,dest=app.tar .`,
-		Args: cli.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.contextPath = args[0]
+			if err := checkScanFlags(cmd.Flags(), opts); err != nil {
+				return cli.StatusError{Cause: err, Status: err.Error(), StatusCode: ExitError}
+			}
 			// Ctrl-C cancels the build: under the Docker CLI the plugin's
 			// context ends when the CLI is interrupted; run standalone, or
 			// signalled directly, the signal ends it. A second one kills.
@@ -181,7 +195,8 @@ own message).`,
 	flags.StringVar(&opts.iidFile, "iidfile", "", "Write the image ID to a file")
 	flags.StringVar(&opts.metadataFile, "metadata-file", "", "Write build result metadata to a file")
 	flags.StringVar(&opts.builder, "builder", "", "Override the configured builder instance (a buildx builder or a Docker context)")
-	flags.StringVar(&opts.progress, "progress", "auto", `Set type of progress output ("auto", "plain", "tty", "quiet", "rawjson")`)
+	flags.StringVar(&opts.progress, "progress", "auto", `Set type of progress output ("auto", "none", "plain", "quiet", "rawjson", "tty")`)
+	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 
 	flags.StringArrayVar(&opts.cacheFrom, "cache-from", nil, `External cache sources (e.g., "user/app:cache", "type=local,src=path/to/dir")`)
 	flags.StringArrayVar(&opts.cacheTo, "cache-to", nil, `Cache export destinations (e.g., "user/app:cache", "type=local,dest=path/to/dir")`)
@@ -192,25 +207,32 @@ own message).`,
 
 	opts.db.bind(flags)
 	flags.StringVar(&opts.failOn, "fail-on", "", "Lowest severity that fails the build: critical, high, medium, low, unknown, none (default critical)")
-	flags.StringVar(&opts.onlyFixable, "only-fixable", "", "Only findings with a fixed version fail the build: true or false (default true)")
-	flags.Lookup("only-fixable").NoOptDefVal = "true"
+	bindOnlyFixable(flags, &opts.onlyFixable)
 	flags.StringVar(&opts.incomplete, "incomplete", "", "What an incomplete scan (a package database, lockfile or archive that could not be read completely) does: fail, warn or off; warn and off let the vulnerable packages of what was not read pass unseen (default fail)")
 	flags.StringVar(&opts.policyFile, "policy", "", "Policy file (default: secure-build.yaml at the root of the build context)")
 	flags.StringVar(&opts.sbomOutput, "sbom-output", "", "Also write the final stage's SPDX 2.3 SBOM to FILE (one file a platform: FILE gets the platform in its name)")
 	flags.StringVar(&opts.reportFile, "report", "", "Also write the scan report to FILE")
 	flags.StringVar(&opts.reportFormat, "report-format", "json", "Report format: json, sarif, markdown, cyclonedx-json")
 	flags.StringVar(&opts.scannerImage, "scanner-image", "", "Run the scan step in this image instead of sending this binary to the builder")
+	flags.IntVar(&opts.exitCode, "exit-code", ExitPolicyFailed, "Exit status when the policy fails the build (1 to 125)")
 	return cmd
 }
 
 func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) error {
-	if err := checkScanFlags(opts); err != nil {
+	progressMode, printImageID, err := opts.displayMode()
+	if err != nil {
 		return err
 	}
 	// The content store of an oci-layout context logs a warning on every
 	// filesystem without fsverity; the build's own warnings come through
 	// BuildKit's progress, not the log.
 	logrus.SetLevel(logrus.ErrorLevel)
+	// The context is read first: a missing path is the error to show,
+	// whatever the state of the builder.
+	solve, err := build.NewSolveOpt(opts.solveOptions(dockerCli))
+	if err != nil {
+		return err
+	}
 	b, err := builder.Choose(dockerCli, opts.builder)
 	if err != nil {
 		return err
@@ -224,17 +246,13 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		return fmt.Errorf("connect to %s: %w", b, err)
 	}
 	defer c.Close()
-	if opts.progress != string(progressui.QuietMode) && opts.progress != string(progressui.RawJSONMode) {
+	if progressMode != progressui.QuietMode && progressMode != progressui.RawJSONMode {
 		fmt.Fprintf(dockerCli.Err(), "secure-build: building with %s\n", b)
 	}
 
 	platform, err := build.WorkerPlatform(ctx, c)
 	if err != nil {
 		return fmt.Errorf("%s: %w", b, err)
-	}
-	solve, err := build.NewSolveOpt(opts.solveOptions(dockerCli))
-	if err != nil {
-		return err
 	}
 	if err := addScanInputs(&solve, opts); err != nil {
 		return err
@@ -284,9 +302,9 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		},
 	}
 
-	display, err := progressui.NewDisplay(dockerCli.Err(), progressui.DisplayMode(opts.progress))
+	display, err := progressui.NewDisplay(progressOutput(dockerCli), progressMode)
 	if err != nil {
-		return fmt.Errorf("--progress %q: %w", opts.progress, err)
+		return fmt.Errorf("--progress %s: %w", progressMode, err)
 	}
 	ch := make(chan *client.SolveStatus)
 	var (
@@ -313,7 +331,9 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if displayErr != nil {
 		fmt.Fprintf(dockerCli.Err(), "warning: progress display: %v\n", displayErr)
 	}
-	printWarnings(dockerCli.Err(), warnings)
+	if progressMode != progressui.QuietMode && progressMode != progressui.RawJSONMode {
+		printWarnings(dockerCli.Err(), warnings)
+	}
 
 	failed := printVerdicts(dockerCli.Err(), scans)
 	writeErr := writeScanFiles(dockerCli.Err(), opts, scans)
@@ -323,12 +343,13 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 			fmt.Fprintf(dockerCli.Err(), "warning: %v\n", writeErr)
 		}
 		if failed != nil {
-			return cli.StatusError{Cause: failed, Status: failed.Error(), StatusCode: ExitPolicyFailed}
+			return cli.StatusError{Cause: failed, Status: failed.Error(), StatusCode: opts.exitCode}
 		}
 		if ctx.Err() != nil {
 			return cli.StatusError{Cause: ctx.Err(), Status: "build canceled", StatusCode: ExitBuildFailed}
 		}
-		return cli.StatusError{Cause: buildErr, Status: "build failed: " + buildErr.Error(), StatusCode: ExitBuildFailed}
+		printErrorSource(dockerCli.Err(), buildErr)
+		return cli.StatusError{Cause: buildErr, Status: buildErr.Error(), StatusCode: ExitBuildFailed}
 	}
 	if writeErr != nil {
 		return writeErr
@@ -338,7 +359,53 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if err := exports.Finish(ctx, true); err != nil {
 		return err
 	}
-	return writeBuildResult(opts, resp)
+	if err := writeBuildResult(opts, resp); err != nil {
+		return err
+	}
+	if printImageID {
+		fmt.Fprintln(dockerCli.Out(), imageID(resp))
+	}
+	return nil
+}
+
+// displayMode reads --progress and --quiet as docker buildx build does:
+// "quiet" and --quiet show no progress and print the image ID at the end,
+// "none" shows none and prints nothing, and BUILDKIT_PROGRESS stands for
+// "auto".
+func (opts buildOptions) displayMode() (mode progressui.DisplayMode, printImageID bool, err error) {
+	mode, printImageID = progressui.DisplayMode(opts.progress), opts.quiet
+	switch opts.progress {
+	case "quiet":
+		printImageID = true
+	case "none":
+		mode = progressui.QuietMode
+	case "auto", "plain", "tty", "rawjson":
+	default:
+		return "", false, fmt.Errorf("--progress %q: want auto, none, plain, quiet, rawjson or tty", opts.progress)
+	}
+	if printImageID {
+		if mode != progressui.AutoMode && mode != progressui.QuietMode {
+			return "", false, fmt.Errorf("--progress %s and --quiet cannot be used together", opts.progress)
+		}
+		return progressui.QuietMode, true, nil
+	}
+	if env := os.Getenv("BUILDKIT_PROGRESS"); env != "" && mode == progressui.AutoMode {
+		mode = progressui.DisplayMode(env)
+		if !slices.Contains([]progressui.DisplayMode{progressui.AutoMode, progressui.PlainMode, progressui.TtyMode, progressui.QuietMode, progressui.RawJSONMode}, mode) {
+			return "", false, fmt.Errorf("BUILDKIT_PROGRESS=%q: want auto, plain, quiet, rawjson or tty", env)
+		}
+	}
+	return mode, false, nil
+}
+
+// progressOutput is where the progress goes: the standard error, as the
+// *os.File it is when there is one, for BuildKit's display to find the
+// terminal (a *streams.Out hides it).
+func progressOutput(dockerCli command.Cli) io.Writer {
+	if f, ok := dockerCli.Err().File(); ok {
+		return f
+	}
+	return dockerCli.Err()
 }
 
 // solveOptions are the flags BuildKit's solve takes as docker buildx build
@@ -347,6 +414,7 @@ func (opts buildOptions) solveOptions(dockerCli command.Cli) build.Options {
 	return build.Options{
 		ContextPath:   opts.contextPath,
 		Dockerfile:    opts.file,
+		Stdin:         dockerCli.In(),
 		Target:        opts.target,
 		BuildArgs:     opts.buildArgs,
 		BuildContexts: opts.buildContexts,
@@ -379,8 +447,8 @@ func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
 	if _, set := attrs["build-arg:"+frontend.ArgMaxDBAge]; !set && opts.db.maxAge != vuln.DefaultMaxAge {
 		attrs["build-arg:"+frontend.ArgMaxDBAge] = opts.db.maxAge.String()
 	}
-	if opts.onlyFixable != "" {
-		attrs["build-arg:"+frontend.ArgOnlyFixable] = opts.onlyFixable
+	if opts.onlyFixable != nil {
+		attrs["build-arg:"+frontend.ArgOnlyFixable] = strconv.FormatBool(*opts.onlyFixable)
 	}
 	if opts.incomplete != "" {
 		attrs["build-arg:"+frontend.ArgIncomplete] = opts.incomplete
@@ -404,19 +472,27 @@ func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
 }
 
 // checkScanFlags refuses bad scan flags before anything is built.
-func checkScanFlags(opts buildOptions) error {
+func checkScanFlags(flags *pflag.FlagSet, opts buildOptions) error {
 	if opts.failOn != "" {
 		if _, err := policy.ParseLevel(opts.failOn); err != nil {
-			return fmt.Errorf("--fail-on: %w", err)
+			return fmt.Errorf("--fail-on %w", err)
 		}
-	}
-	if opts.onlyFixable != "" && opts.onlyFixable != "true" && opts.onlyFixable != "false" {
-		return fmt.Errorf("--only-fixable=%q: want true or false", opts.onlyFixable)
 	}
 	if opts.incomplete != "" {
 		if _, err := policy.ParseAction(opts.incomplete); err != nil {
-			return fmt.Errorf("--incomplete: %w", err)
+			return fmt.Errorf("--incomplete %w", err)
 		}
+	}
+	if opts.exitCode == 0 {
+		// The frontend stops a failing build before export: there is no
+		// image a status 0 could stand for.
+		return fmt.Errorf("--exit-code 0: a build its policy fails exports nothing, so it cannot pass; to let findings through, use --fail-on none or the policy file's ignore entries")
+	}
+	if err := checkExitCode(opts.exitCode); err != nil {
+		return err
+	}
+	if opts.reportFile == "" && flags.Changed("report-format") {
+		return fmt.Errorf("--report-format %s: no --report FILE to write it to", opts.reportFormat)
 	}
 	if opts.reportFile != "" && (opts.reportFormat == "table" || !slices.Contains(report.Formats, opts.reportFormat)) {
 		return fmt.Errorf("--report-format %q: want json, sarif, markdown or cyclonedx-json", opts.reportFormat)
@@ -458,8 +534,9 @@ func printableStatus(s *client.SolveStatus) *client.SolveStatus {
 	return s
 }
 
-// printVerdicts prints each platform's verdict and counts, and returns the
-// policy's error when some platform failed.
+// printVerdicts prints each platform's counts, with the verdict of those
+// that passed, and returns the policy's error when some platform failed:
+// printed last, it is the verdict of those, said once.
 func printVerdicts(w io.Writer, scans []frontend.PlatformScan) error {
 	if len(scans) == 0 {
 		return nil
@@ -467,15 +544,13 @@ func printVerdicts(w io.Writer, scans []frontend.PlatformScan) error {
 	fmt.Fprintln(w)
 	var failing []frontend.PlatformScan
 	for _, s := range frontend.SortScans(scans) {
-		fmt.Fprintf(w, "secure-build %s: %s\n  %s; %d packages; database %s old\n",
-			s.Platform, report.VerdictLine(s.Report), report.Summary(s.Report.Findings),
-			s.Packages, roundAge(s.DatabaseAge))
-		if s.Report.Database.Stale != "" {
-			fmt.Fprintf(w, "  warning: %s\n", report.Printable(s.Report.Database.Stale))
-		}
+		counts := fmt.Sprintf("%s; %d packages; database %s old", report.ScanSummary(s.Report), s.Packages, roundAge(s.DatabaseAge))
 		if !s.Report.Verdict.Pass {
 			failing = append(failing, s)
+			fmt.Fprintf(w, "secure-build %s: %s\n", s.Platform, counts)
+			continue
 		}
+		fmt.Fprintf(w, "secure-build %s: %s\n  %s\n", s.Platform, report.VerdictLine(s.Report), counts)
 	}
 	if len(failing) > 0 {
 		return &frontend.PolicyError{Scans: failing}
@@ -490,10 +565,7 @@ func writeBuildResult(opts buildOptions, resp *client.SolveResponse) error {
 		return nil
 	}
 	if opts.iidFile != "" {
-		id := resp.ExporterResponse["containerimage.config.digest"]
-		if d, ok := resp.ExporterResponse["containerimage.digest"]; ok {
-			id = d
-		}
+		id := imageID(resp)
 		if id == "" {
 			return fmt.Errorf("--iidfile %s: the build exported no image", opts.iidFile)
 		}
@@ -511,6 +583,19 @@ func writeBuildResult(opts buildOptions, resp *client.SolveResponse) error {
 		}
 	}
 	return nil
+}
+
+// imageID is the image's ID as docker buildx build prints it with --quiet
+// and writes it to --iidfile: the config digest, else (an image index) the
+// digest of what was exported.
+func imageID(resp *client.SolveResponse) string {
+	if resp == nil {
+		return ""
+	}
+	if id, ok := resp.ExporterResponse[exptypes.ExporterImageConfigDigestKey]; ok {
+		return id
+	}
+	return resp.ExporterResponse[exptypes.ExporterImageDigestKey]
 }
 
 // writeScanFiles writes --sbom-output and --report, one file a platform when
@@ -579,4 +664,25 @@ func metadataOf(resp map[string]string) map[string]any {
 		}
 	}
 	return out
+}
+
+// printErrorSource prints the Dockerfile lines a build error points at, the
+// failing ones marked, as docker buildx build does before the error. The
+// lines are the user's file, or a remote one: escaped, tabs kept.
+func printErrorSource(w io.Writer, err error) {
+	for _, src := range solvererrdefs.Sources(err) {
+		var b strings.Builder
+		if src.Print(&b) != nil {
+			continue
+		}
+		lines := strings.Split(b.String(), "\n")
+		for i, line := range lines {
+			parts := strings.Split(line, "\t")
+			for j, p := range parts {
+				parts[j] = report.Printable(p)
+			}
+			lines[i] = strings.Join(parts, "\t")
+		}
+		io.WriteString(w, strings.Join(lines, "\n"))
+	}
 }

@@ -2,16 +2,21 @@ package plugin
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/docker/cli/cli/command"
+	"github.com/google/osv-scalibr/inventory/osvecosystem"
+	"github.com/package-url/packageurl-go"
 	"github.com/secure-build/secure-build/scan"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/tonistiigi/units"
 )
 
 // dbFlags are the flags of every command that reads the database.
@@ -76,17 +81,27 @@ Requests are conditional: an archive unchanged since the last update is not
 downloaded again. Each download replaces its own ecosystem's file and nothing
 else; a record in it that also names another ecosystem is found for that one
 too. A failed download or a corrupt archive leaves the database as it was; a
-damaged file is downloaded again whole.`,
+damaged file is downloaded again whole. In a terminal each download shows
+its progress and rate; elsewhere (a CI log) only the results are printed.`,
 		Example: `  docker secure db update
   docker secure db update --ecosystem Debian --ecosystem Go
   docker secure db update --base-url https://mirror.example.com/osv`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, eco := range ecosystems {
+				if err := checkEcosystem(eco); err != nil {
+					return err
+				}
+			}
 			dir, err := db.resolve()
 			if err != nil {
 				return err
 			}
-			results, err := vuln.Update(cmd.Context(), dir, baseURL, ecosystems, &http.Client{Timeout: 30 * time.Minute})
+			var progress func(vuln.DownloadProgress)
+			if dockerCli.Err().IsTerminal() {
+				progress = (&downloadLine{w: dockerCli.Err()}).draw
+			}
+			results, err := vuln.Update(cmd.Context(), dir, baseURL, ecosystems, &http.Client{Timeout: 30 * time.Minute}, progress)
 			if err != nil {
 				return err
 			}
@@ -107,6 +122,35 @@ damaged file is downloaded again whole.`,
 	return cmd
 }
 
+// downloadLine draws a download's progress on one terminal line, redrawn
+// in place at most ten times a second, with BuildKit's display's units:
+// "Debian  41.20MB / 96.50MB  8.12MB/s".
+type downloadLine struct {
+	w     io.Writer
+	drawn time.Time
+}
+
+func (d *downloadLine) draw(p vuln.DownloadProgress) {
+	now := time.Now()
+	if !p.Done && now.Sub(d.drawn) < 100*time.Millisecond {
+		return
+	}
+	d.drawn = now
+	line := fmt.Sprintf("%s  %.2f", p.Archive, units.Bytes(p.Received))
+	if p.Size >= 0 {
+		line += fmt.Sprintf(" / %.2f", units.Bytes(p.Size))
+	}
+	if elapsed := now.Sub(p.Started).Seconds(); elapsed > 0 && p.Received > 0 {
+		line += fmt.Sprintf("  %.2f/s", units.Bytes(float64(p.Received)/elapsed))
+	}
+	// Back to the line's start and erase it, then draw; a finished
+	// download keeps its line.
+	fmt.Fprintf(d.w, "\r\x1b[K%s", line)
+	if p.Done {
+		fmt.Fprintln(d.w)
+	}
+}
+
 func newDBImportCmd(dockerCli command.Cli) *cobra.Command {
 	var db dbFlags
 	cmd := &cobra.Command{
@@ -120,7 +164,7 @@ replacing that ecosystem's data. Either every path imports or none does; the
 error names the file and the record.`,
 		Example: `  docker secure db import Debian-all.zip
   docker secure db import ./osv-records/`,
-		Args: cobra.MinimumNArgs(1),
+		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := db.resolve()
 			if err != nil {
@@ -152,7 +196,7 @@ func newDBStatusCmd(dockerCli command.Cli) *cobra.Command {
 		Short: "Show where the database is, what it holds and how old it is",
 		Example: `  docker secure db status
   docker secure db status --max-db-age 24h`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := db.resolve()
 			if err != nil {
@@ -182,4 +226,32 @@ func newDBStatusCmd(dockerCli command.Cli) *cobra.Command {
 	}
 	db.bind(cmd.Flags())
 	return cmd
+}
+
+// checkEcosystem refuses a name OSV has no archive for before anything is
+// downloaded, suggesting the OSV name of a purl type or a name in another
+// case ("golang" is "Go").
+func checkEcosystem(name string) error {
+	if _, err := osvecosystem.Parse(name); err == nil && name != "" {
+		return nil
+	}
+	hint := ""
+	if osv, ok := purlTypeEcosystems[strings.ToLower(name)]; ok {
+		hint = fmt.Sprintf("; did you mean %q?", osv)
+	} else if i := slices.IndexFunc(vuln.DefaultEcosystems, func(e string) bool { return strings.EqualFold(e, name) }); i >= 0 {
+		hint = fmt.Sprintf("; did you mean %q?", vuln.DefaultEcosystems[i])
+	}
+	return fmt.Errorf("--ecosystem %q: not an OSV ecosystem%s (name them as OSV does: %s, ...)",
+		name, hint, strings.Join(vuln.DefaultEcosystems, ", "))
+}
+
+// purlTypeEcosystems are the OSV names of the purl types whose name differs
+// from their ecosystem's, as the packages' purls say them.
+var purlTypeEcosystems = map[string]string{
+	packageurl.TypeGolang:   "Go",
+	packageurl.TypeCargo:    "crates.io",
+	packageurl.TypeGem:      "RubyGems",
+	packageurl.TypeComposer: "Packagist",
+	packageurl.TypeDebian:   "Debian",
+	packageurl.TypeApk:      "Alpine",
 }

@@ -28,7 +28,7 @@ The image's creation time is the data's: when its oldest archive was imported.`,
   # In CI, with the frontend image and no plugin
   docker buildx build --build-arg BUILDKIT_SYNTAX=registry.example.com/secure-build/frontend:1 \
     --build-arg SECURE_BUILD_DB_IMAGE=registry.example.com/secure-build/db:latest .`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := name.ParseReference(args[0])
 			if err != nil {

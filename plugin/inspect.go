@@ -43,6 +43,10 @@ fixable ones first), the policy verdict and when it was made, and the
 findings the policy suppressed, with why. Nothing is matched again: for
 today's verdict, use "docker secure verify".
 
+IMAGE is a reference in a registry, REF or registry:REF; its attestations are
+bound to each platform's image as "verify" says, so an image exported without
+a name, then pushed, is read too.
+
 --format json writes all of it as one JSON document. --format spdx-json
 writes the SPDX 2.3 SBOM as attached, for other tools to read; an image with
 several platforms needs --platform for it, so that the output is always one
@@ -60,7 +64,7 @@ such image, no attestations, a registry error).`,
 
   # The build-time verdict of each platform, with jq
   docker secure inspect --format json registry.example.com/app:1.4 | jq '.platforms[] | {platform, pass: .scan.verdict.pass}'`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runInspect(cmd, dockerCli, opts, args[0])
 		},

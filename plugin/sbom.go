@@ -29,12 +29,21 @@ or CycloneDX 1.6 JSON.
 
 TARGET is one of:
   DIR                               a directory holding a root filesystem
-  oci-layout:PATH[:TAG|@DIGEST]     an OCI image layout (layers applied in order)
-  docker-archive:FILE               a tar written by "docker save"
+  FILE                              an image tar, known by its content: one written
+                                    by "docker save" or "-o type=docker" (it has
+                                    manifest.json), else an OCI layout's, as
+                                    "-o type=oci,dest=FILE" writes it
+  oci-layout:PATH[:TAG|@DIGEST]     an OCI image layout, a folder or a tar of one
+                                    (layers applied in order)
+  docker-archive:FILE               a tar written by "docker save" (an OCI layout's
+                                    tar is read as one)
   registry:REF                      an image in a registry (this machine's platform
                                     of an index; another one by its digest), with the
                                     credentials of "docker login"
   sbom:FILE                         an SPDX 2.3 JSON document (read, not cataloged again)
+
+An image tar is read where it is, not extracted; a truncated or corrupt one
+is an error naming the file.
 
 It finds OS packages (dpkg, apk, rpm) and the distribution from /etc/os-release,
 Go and Rust (cargo-auditable) binaries, npm, Python, Java, RubyGems, PHP
@@ -52,9 +61,12 @@ an error.`,
   # CycloneDX 1.6 JSON of an image saved with "docker save"
   docker secure sbom --format cyclonedx-json docker-archive:app.tar
 
+  # Packages of the OCI tar a build wrote with -o type=oci,dest=app.tar
+  docker secure sbom app.tar
+
   # Packages of an image in a registry, pulled layer by layer (no daemon)
   docker secure sbom registry:registry.example.com/app:1`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSBOM(cmd, dockerCli, opts, args[0])
 		},

@@ -14,10 +14,11 @@ import (
 )
 
 type scanOptions struct {
-	db     dbFlags
-	policy policyFlags
-	format string
-	output string
+	db      dbFlags
+	policy  policyFlags
+	format  string
+	output  string
+	summary bool
 }
 
 func newScanCmd(dockerCli command.Cli) *cobra.Command {
@@ -25,17 +26,18 @@ func newScanCmd(dockerCli command.Cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan [OPTIONS] TARGET",
 		Short: "Find the vulnerabilities of a root filesystem or an image, offline",
-		Long: `Catalog TARGET (as for "sbom": DIR, oci-layout:PATH[:TAG|@DIGEST],
-docker-archive:FILE, registry:REF, or sbom:FILE for an SPDX document's
-packages), match its
+		Long: `Catalog TARGET (as for "sbom": DIR, an image tar FILE known by its
+content, oci-layout:PATH[:TAG|@DIGEST], docker-archive:FILE, registry:REF,
+or sbom:FILE for an SPDX document's packages), match its
 packages against the offline OSV database and
 apply the policy. Distro packages match by their source package, with the
 distro's own version order, so backported fixes are not reported.
 
 The policy, the same everywhere: fail on a fixable critical finding, or what
 the --policy file says (its vulnerability and license rules; the base-image
-and Dockerfile practices apply to builds). --fail-on and --only-fixable
-override it; --only-fixable changes what fails the scan, never what is shown.
+and Dockerfile practices apply to builds). --fail-on and --include-unfixable
+override it; --include-unfixable changes what fails the scan (findings with
+no fixed version too), never what is shown.
 Severity "unknown" fails only with --fail-on unknown. Findings that the
 policy's ignore entries or VEX documents suppress are listed with the reason.
 
@@ -45,20 +47,30 @@ completely (each is listed with why). The policy rule scan.incomplete or
 --incomplete warn|off relax it, at the risk of letting the vulnerable
 packages of what was not read pass unseen.
 
-Exit status: 0 the policy passed, 1 it failed, 2 an error (bad input, no
-database).`,
-		Example: `  # Table of the fixable findings of a root filesystem
+Exit status: 0 the policy passed; 3 it failed, or the status --exit-code
+sets (0 only reports the failure); 2 a usage or input error (a bad flag, a
+missing target, no database).`,
+		Example: `  # Table of every finding of a root filesystem, by the file each package was found in
   docker secure scan ./rootfs
 
+  # Only the counts by severity and the verdict
+  docker secure scan --summary ./rootfs
+
   # Fail on high or critical findings, fixable or not; SARIF for code scanning
-  docker secure scan --fail-on high --only-fixable=false --format sarif -o scan.sarif docker-archive:app.tar
+  docker secure scan --fail-on high --include-unfixable --format sarif -o scan.sarif docker-archive:app.tar
+
+  # Exit 1 when the policy fails, as a pipeline written for Trivy expects
+  docker secure scan --exit-code 1 oci-layout:./layout
 
   # Match an SBOM again, with today's database and the team's policy file
   docker secure scan --policy secure-build.yaml sbom:app.spdx.json
 
+  # The OCI tar a build wrote with -o type=oci,dest=app.tar
+  docker secure scan app.tar
+
   # A markdown summary for a CI job
   docker secure scan --format markdown oci-layout:./layout >> "$GITHUB_STEP_SUMMARY"`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(cmd, dockerCli, opts, args[0])
 		},
@@ -67,6 +79,7 @@ database).`,
 	opts.db.bind(flags)
 	flags.StringVar(&opts.format, "format", "table", "Output format: "+strings.Join(report.Formats, ", "))
 	flags.StringVarP(&opts.output, "output", "o", "", "Write the report to FILE instead of standard output")
+	flags.BoolVar(&opts.summary, "summary", false, "Table format: only the counts by severity and the verdict, not every finding")
 	opts.policy.bind(flags)
 	return cmd
 }
@@ -74,6 +87,9 @@ database).`,
 func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target string) error {
 	if !slices.Contains(report.Formats, opts.format) {
 		return fmt.Errorf("--format %q: want one of %s", opts.format, strings.Join(report.Formats, ", "))
+	}
+	if opts.summary && opts.format != "table" {
+		return fmt.Errorf("--summary is a form of the table: it cannot be used with --format %s", opts.format)
 	}
 	pol, err := opts.policy.resolve(cmd.Context())
 	if err != nil {
@@ -98,11 +114,21 @@ func runScan(cmd *cobra.Command, dockerCli command.Cli, opts scanOptions, target
 	if rep.Database.Stale != "" {
 		fmt.Fprintf(stderr, "warning: %s\n", rep.Database.Stale)
 	}
-	if err := writeOutput(dockerCli.Out(), opts.output, func(w io.Writer) error { return report.Write(w, opts.format, rep) }); err != nil {
+	write := func(w io.Writer) error { return report.Write(w, opts.format, rep) }
+	if opts.summary {
+		write = func(w io.Writer) error { return report.WriteTableSummary(w, rep) }
+	}
+	if err := writeOutput(dockerCli.Out(), opts.output, write); err != nil {
 		return err
 	}
 	if !rep.Verdict.Pass {
-		return cli.StatusError{Cause: &scan.PolicyError{Verdict: rep.Verdict}, StatusCode: ExitPolicyFailed}
+		err := policyFailed(stderr, &scan.PolicyError{Verdict: rep.Verdict}, opts.policy.exitCode)
+		if failed, ok := err.(cli.StatusError); ok && opts.format == "table" && (opts.output == "" || opts.output == "-") {
+			// The table just printed ends with the verdict: say it once.
+			failed.Status = "policy failed: see the verdict above"
+			return failed
+		}
+		return err
 	}
 	return nil
 }

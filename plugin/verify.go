@@ -13,7 +13,6 @@ import (
 
 	"github.com/secure-build/secure-build/build"
 
-	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/policy"
@@ -45,12 +44,20 @@ one --platform names): the SPDX SBOM and the scan result "docker secure build"
 attached. Match the SBOM's packages against today's offline database, not the
 one the build used: an image that was clean when it was built can have new
 vulnerabilities now. Then apply the policy, as "scan" does: fail on a fixable
-critical finding, or what --policy FILE, --fail-on and --only-fixable say. The
+critical finding, or what --policy FILE, --fail-on and --include-unfixable say. The
 policy file's ignore entries and VEX documents apply; the OpenVEX attestation
 of the build is shown by "inspect", not applied.
 
 For each platform it prints the verdict, the verdict made at build time and
 when, and the findings that are new since the build.
+
+IMAGE is a reference in a registry, REF or registry:REF. Each attestation must
+speak of its platform's image manifest: its subject names it or, for an image
+exported without a name (BuildKit then leaves the subject empty), the index
+binds its attestation manifest to it (vnd.docker.reference.digest). An image
+on this machine (an image tar, an OCI layout) is refused: push it with its
+attestations ("crane push DIR REF" of the folder -o type=oci,tar=false,dest=DIR
+writes), or scan it where it is with "docker secure scan".
 
 An image without attestations is an error, unless --scan: then each
 platform's image is pulled and its filesystem scanned, as
@@ -58,8 +65,10 @@ platform's image is pulled and its filesystem scanned, as
 config and its credential helpers ("docker login"). Plain HTTP is tried only
 for localhost, loopback, *.local and private (RFC 1918) registry addresses.
 
-Exit status: 0 every platform passed, 1 the policy failed for one, 2 an error
-(no such image, no attestations, a registry error, no database).`,
+Exit status: 0 every platform passed; 3 the policy failed for one, or the
+status --exit-code sets (0 only reports the failure); 2 a usage or input
+error (a bad flag, no such image, no attestations, a registry error, no
+database).`,
 		Example: `  # Gate a release on the team's policy and today's database
   docker secure db update
   docker secure verify --policy secure-build.yaml registry.example.com/app:1.4
@@ -68,8 +77,11 @@ Exit status: 0 every platform passed, 1 the policy failed for one, 2 an error
   docker secure verify --platform linux/arm64 --fail-on high --format json registry.example.com/app@sha256:...
 
   # An image built by another tool: pull it and scan it
-  docker secure verify --scan registry.example.com/vendor/tool:2`,
-		Args: cobra.ExactArgs(1),
+  docker secure verify --scan registry.example.com/vendor/tool:2
+
+  # A nightly report of today's verdict that does not fail the job
+  docker secure verify --exit-code 0 registry.example.com/app:1.4`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(cmd, dockerCli, opts, args[0])
 		},
@@ -175,7 +187,7 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 		}
 	}
 	if len(failed) > 0 {
-		return cli.StatusError{Cause: errors.Join(failed...), StatusCode: ExitPolicyFailed}
+		return policyFailed(dockerCli.Err(), errors.Join(failed...), opts.policy.exitCode)
 	}
 	return nil
 }
@@ -190,7 +202,12 @@ func platformSBOM(ctx context.Context, p attest.Platform) (*sbom.SBOM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sbom.CatalogImage(ctx, img, p.Image.String())
+	s, err := sbom.CatalogImage(ctx, img, p.Image.String())
+	if err != nil {
+		return nil, err
+	}
+	s.Image.Named(p.Image)
+	return s, nil
 }
 
 // newSinceBuild are the findings that the build-time scan did not report:

@@ -31,7 +31,7 @@ func TestVerifyNewFinding(t *testing.T) {
 	for _, want := range []string{
 		"Platform: linux/amd64\nAt build: PASS (fail on: critical or higher, fixable only), decided 2025-01-02T03:04:06Z\nNew since the build: 1 (CVE-2021-44906)\n",
 		"Platform: linux/arm64\nAt build: PASS (fail on: critical or higher, fixable only), decided 2025-01-02T03:04:06Z\nNew since the build: none\n",
-		"CVE-2021-44906  minimist  1.2.5 -> 1.2.6",
+		"CVE-2021-44906  minimist  1.2.5      critical  fixed in 1.2.6",
 		"FAIL (fail on: critical or higher, fixable only): CVE-2021-44906",
 	} {
 		if !strings.Contains(stdout, want) {
@@ -130,7 +130,7 @@ func TestVerifyWithoutAttestations(t *testing.T) {
 	}
 	stdout, stderr, code := run(t, "verify", "--db", db, "--scan", ref)
 	if code != ExitPolicyFailed || !strings.Contains(stdout, "Platform: linux/amd64\nSBOM: none attached; scanned the image now (--scan)\n") ||
-		!strings.Contains(stdout, "CVE-2021-44906  minimist  1.2.5 -> 1.2.6") || !strings.Contains(stdout, "Platform: linux/arm64\nAt build: PASS") {
+		!strings.Contains(stdout, "CVE-2021-44906  minimist  1.2.5      critical  fixed in 1.2.6") || !strings.Contains(stdout, "Platform: linux/arm64\nAt build: PASS") {
 		t.Errorf("--scan: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }

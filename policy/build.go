@@ -43,6 +43,10 @@ type BaseImage struct {
 	Ref string
 	// Context is the named context that serves it, as given, when one does.
 	Context string
+	// ContextTag is the tag an oci-layout context names its image by
+	// ("oci-layout://STORE:TAG@DIGEST"); the client looked the digest up
+	// from it, so the image is chosen by the tag, not pinned by the digest.
+	ContextTag string
 	// Digest says whether it is pinned by digest.
 	Digest  bool
 	Scratch bool
@@ -69,9 +73,8 @@ func (p *Policy) buildViolations(b *BuildFacts, now time.Time) ([]Violation, []s
 	if !base.Scratch {
 		switch {
 		case base.Ref == "" && base.Context != "":
-			// An OCI layout or local context: there is no tag to judge.
-			if p.BaseImage.RequireDigest && !base.Digest {
-				at("base-image.pinned", p.BaseImage.Pinned, base.Line, "base image %s comes from the context %s, which is not pinned by digest", base.Name, base.Context)
+			if msg := p.contextPinProblem(base); msg != "" {
+				at("base-image.pinned", p.BaseImage.Pinned, base.Line, "base image %s comes from the context %s, %s", base.Name, base.Context, msg)
 			}
 		default:
 			if msg := p.pinProblem(base.Ref); msg != "" {
@@ -129,10 +132,31 @@ func (p *Policy) pinProblem(ref string) string {
 	switch {
 	case !ok:
 		return "is untagged (which means latest): pin it to a version tag"
+	case floatingTags[strings.ToLower(tagged.Tag())] && p.BaseImage.RequireDigest:
+		return fmt.Sprintf("is tagged %s, which moves from release to release: pin it by digest (@sha256:...)", tagged.Tag())
 	case floatingTags[strings.ToLower(tagged.Tag())]:
 		return fmt.Sprintf("is tagged %s, which moves from release to release: pin it to a version tag", tagged.Tag())
 	case p.BaseImage.RequireDigest:
 		return "is pinned to a tag but not by digest: add @sha256:..."
+	}
+	return ""
+}
+
+// contextPinProblem says how a base served by an OCI layout or local
+// context fails the pinning rule, "" when it does not. A client (buildx,
+// docker secure build) sends an OCI layout's image with the digest BuildKit
+// needs, looked up from the tag the user named when the user named no
+// digest: a tag in the context means the image was chosen by it.
+func (p *Policy) contextPinProblem(base BaseImage) string {
+	switch tag := base.ContextTag; {
+	case tag != "" && floatingTags[strings.ToLower(tag)]:
+		return fmt.Sprintf("which names the layout's image by the tag %s, which moves from release to release: name it by digest (oci-layout://PATH@sha256:...)", tag)
+	case !p.BaseImage.RequireDigest:
+		return ""
+	case !base.Digest:
+		return "which is not pinned by digest"
+	case tag != "":
+		return fmt.Sprintf("which names the layout's image by the tag %s, not by digest: name it oci-layout://PATH@sha256:...", tag)
 	}
 	return ""
 }

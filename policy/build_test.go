@@ -47,6 +47,13 @@ dockerfile:
 		{"require digest on a tag", digestPolicy, BuildFacts{Base: BaseImage{Ref: "debian:12"}, User: "app"}, "base-image.pinned", 1, false},
 		{"require digest, pinned", digestPolicy, BuildFacts{Base: BaseImage{Ref: "debian:12" + digest, Digest: true}, User: "app"}, "", 1, true},
 		{"require digest, OCI layout context with a digest", digestPolicy, BuildFacts{Base: BaseImage{Context: "oci-layout://s@sha256:x", Digest: true}, User: "app"}, "", 1, true},
+		// A client looks an OCI layout's digest up from the tag the user
+		// named: the tag chose the image.
+		{"require digest, OCI layout context named by a tag", digestPolicy, BuildFacts{Base: BaseImage{Context: "oci-layout://s:1.0@sha256:x", ContextTag: "1.0", Digest: true}, User: "app"}, "base-image.pinned", 1, false},
+		{"OCI layout context tagged latest", strict, BuildFacts{Base: BaseImage{Context: "oci-layout://s:latest@sha256:x", ContextTag: "latest", Digest: true, Created: created(1)}, User: "app"}, "base-image.pinned", 0, false},
+		{"defaults warn on an OCI layout context tagged latest", Defaults(), BuildFacts{Base: BaseImage{Context: "oci-layout://s:latest@sha256:x", ContextTag: "latest", Digest: true}, User: "app"}, "base-image.pinned", 1, true},
+		{"OCI layout context tagged with a version", strict, BuildFacts{Base: BaseImage{Context: "oci-layout://s:1.0@sha256:x", ContextTag: "1.0", Digest: true, Created: created(1)}, User: "app"}, "", 0, true},
+		{"require digest, latest", digestPolicy, BuildFacts{Base: BaseImage{Ref: "debian:latest"}, User: "app"}, "base-image.pinned", 1, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -61,6 +68,31 @@ dockerfile:
 				t.Errorf("rules %q pass %v notes %q; want %q pass %v and %d notes", got, v.Pass, v.Notes, c.rules, c.passes, c.notes)
 			}
 		})
+	}
+}
+
+// TestPinnedMessages: the pinning rule says what pins the base in the
+// policy's terms: a digest when it requires one.
+func TestPinnedMessages(t *testing.T) {
+	digestPolicy := mustParse(t, "base-image:\n  pinned: {action: fail, require: digest}\n")
+	for _, c := range []struct {
+		p     *Policy
+		base  BaseImage
+		wants string
+	}{
+		{digestPolicy, BaseImage{Ref: "debian:latest"}, "base image debian:latest is tagged latest, which moves from release to release: pin it by digest (@sha256:...)"},
+		{Defaults(), BaseImage{Ref: "debian:latest"}, "pin it to a version tag"},
+		{digestPolicy, BaseImage{Name: "base", Context: "oci-layout://s:1.0@sha256:x", ContextTag: "1.0", Digest: true}, "base image base comes from the context oci-layout://s:1.0@sha256:x, which names the layout's image by the tag 1.0, not by digest"},
+		{Defaults(), BaseImage{Name: "base", Context: "oci-layout://s:latest@sha256:x", ContextTag: "latest", Digest: true}, "by the tag latest, which moves from release to release: name it by digest (oci-layout://PATH@sha256:...)"},
+	} {
+		v := c.p.Evaluate(Input{Build: &BuildFacts{Dockerfile: "Dockerfile", User: "app", Base: c.base}, Now: now})
+		var msgs []string
+		for _, x := range v.Violations {
+			msgs = append(msgs, x.Message)
+		}
+		if got := strings.Join(msgs, "\n"); !strings.Contains(got, c.wants) {
+			t.Errorf("%+v: violations\n%s\nwant %q", c.base, got, c.wants)
+		}
 	}
 }
 

@@ -247,8 +247,16 @@ func validate(name string, file *ast.File, js []byte) error {
 		if ap, ok := leaf.ErrorKind.(*kind.AdditionalProperties); ok {
 			// Point at the unknown key itself, one error each.
 			for _, key := range ap.Properties {
-				out = append(out, &FileError{File: name, Line: lineOf(file, append(slices.Clone(loc), key)),
-					Msg: fmt.Sprintf("%s: unknown key '%s'", displayPath(loc), key)})
+				at := append(slices.Clone(loc), key)
+				line := keyLine(file, at)
+				if line == 0 {
+					line = lineOf(file, at)
+				}
+				msg := fmt.Sprintf("%s: unknown key '%s'", displayPath(loc), key)
+				if known := closestKey(key, allowedKeys(loc)); known != "" {
+					msg += fmt.Sprintf(" (did you mean '%s'?)", known)
+				}
+				out = append(out, &FileError{File: name, Line: line, Msg: msg})
 			}
 			continue
 		}
@@ -305,6 +313,71 @@ func displayPath(loc []string) string {
 		b.WriteString(p)
 	}
 	return b.String()
+}
+
+// allowedKeys are the keys the schema names at loc, the place of a
+// mapping in the file.
+func allowedKeys(loc []string) []string {
+	s := compiledSchema
+	for _, p := range loc {
+		for s != nil && s.Ref != nil {
+			s = s.Ref
+		}
+		if s == nil {
+			return nil
+		}
+		if _, err := strconv.Atoi(p); err == nil {
+			s = s.Items2020
+		} else {
+			s = s.Properties[p]
+		}
+	}
+	for s != nil && s.Ref != nil {
+		s = s.Ref
+	}
+	if s == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(s.Properties))
+	for k := range s.Properties {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// closestKey is the known key an unknown one is most likely a misspelling
+// of: the nearest by edit distance, ignoring case, within a third of its
+// length (two edits for a short key); "" when none is that near.
+func closestKey(unknown string, known []string) string {
+	best, bestDistance := "", max(2, len(unknown)/3)+1
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(unknown), k); d < bestDistance {
+			best, bestDistance = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // lineOf finds the line of the deepest node of loc that the file has.

@@ -107,6 +107,33 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestUnknownKeyLineAndSuggestion: an unknown key is reported on its own
+// line, also when its value is a mapping that starts on the next, with the
+// known key it is likely a misspelling of.
+func TestUnknownKeyLineAndSuggestion(t *testing.T) {
+	cases := []struct {
+		name, doc, want string
+	}{
+		{"top-level on line 1", "vulnerabilitis:\n  fail-on: high\n", "policy p.yaml:1: the file: unknown key 'vulnerabilitis' (did you mean 'vulnerabilities'?)"},
+		{"after a comment", "# policy\nlicences:\n  deny: [GPL-3.0-only]\n", "policy p.yaml:2: the file: unknown key 'licences' (did you mean 'licenses'?)"},
+		{"nested", "base-image:\n  pined:\n    action: fail\n", "policy p.yaml:2: base-image: unknown key 'pined' (did you mean 'pinned'?)"},
+		{"in a list entry", "vulnerabilities:\n  ignore:\n    - id: CVE-1\n      reason: x\n      expire: 2027-01-01\n", "policy p.yaml:5: vulnerabilities.ignore[0]: unknown key 'expire' (did you mean 'expires'?)"},
+		{"case", "Vulnerabilities:\n  fail-on: high\n", "policy p.yaml:1: the file: unknown key 'Vulnerabilities' (did you mean 'vulnerabilities'?)"},
+		{"quoted", "\"scna\":\n  incomplete: warn\n", "policy p.yaml:1: the file: unknown key 'scna' (did you mean 'scan'?)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := Parse("p.yaml", []byte(c.doc)); err == nil || err.Error() != c.want {
+				t.Errorf("got  %v\nwant %s", err, c.want)
+			}
+		})
+	}
+	// Nothing near: no suggestion.
+	if _, err := Parse("p.yaml", []byte("color: red\n")); err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("an unrelated key: %v, want an error without a suggestion", err)
+	}
+}
+
 func TestSchemaIsPublishedBesideTheCode(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("schema", "secure-build.schema.json"))
 	if err != nil || string(b) != string(Schema) {

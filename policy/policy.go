@@ -35,7 +35,7 @@ func ParseLevel(s string) (Level, error) {
 	}
 	sev, err := vuln.ParseSeverity(s)
 	if err != nil {
-		return Level{}, fmt.Errorf("fail-on %q: want critical, high, medium, low, unknown or none", s)
+		return Level{}, fmt.Errorf("%q: want critical, high, medium, low, unknown or none", s)
 	}
 	return Level{Severity: sev}, nil
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -178,4 +179,67 @@ func lineOfNode(n ast.Node) int {
 		return tk.Position.Line
 	}
 	return 0
+}
+
+// keyLine is the line of the key loc ends with (of the entry, for an index),
+// 0 when the file has no such key or the path passes an alias. lineOf
+// finds a key's value, which for a nested mapping starts on the next line.
+func keyLine(file *ast.File, loc []string) int {
+	if len(file.Docs) == 0 {
+		return 0
+	}
+	node := file.Docs[0].Body
+	for i, p := range loc {
+		node = unwrapNode(node)
+		var next ast.Node
+		switch n := node.(type) {
+		case *ast.MappingNode, *ast.MappingValueNode:
+			for _, mv := range mappingValues(n) {
+				if tk := mv.Key.GetToken(); tk != nil && tk.Value == p {
+					if i == len(loc)-1 {
+						return tk.Position.Line
+					}
+					next = mv.Value
+					break
+				}
+			}
+		case *ast.SequenceNode:
+			if idx, err := strconv.Atoi(p); err == nil && idx < len(n.Values) {
+				if i == len(loc)-1 {
+					return lineOfNode(n.Values[idx])
+				}
+				next = n.Values[idx]
+			}
+		}
+		if next == nil {
+			return 0
+		}
+		node = next
+	}
+	return 0
+}
+
+func unwrapNode(n ast.Node) ast.Node {
+	for {
+		switch v := n.(type) {
+		case *ast.TagNode:
+			n = v.Value
+		case *ast.AnchorNode:
+			n = v.Value
+		default:
+			return n
+		}
+	}
+}
+
+// mappingValues are the entries of a mapping: the parser gives a mapping
+// of one entry as that entry.
+func mappingValues(n ast.Node) []*ast.MappingValueNode {
+	switch v := n.(type) {
+	case *ast.MappingNode:
+		return v.Values
+	case *ast.MappingValueNode:
+		return []*ast.MappingValueNode{v}
+	}
+	return nil
 }

@@ -3,6 +3,10 @@ package registry
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -33,6 +37,25 @@ func IsSource(target string) bool {
 		strings.HasPrefix(target, DockerArchivePrefix)
 }
 
+// IsLocal says whether target names an image on this machine rather than
+// in a registry: an oci-layout: or docker-archive: source, a file (an image
+// tar), or a folder holding an OCI layout. A bare name that is none of
+// these is a registry reference.
+func IsLocal(target string) bool {
+	if strings.HasPrefix(target, OCILayoutPrefix) || strings.HasPrefix(target, DockerArchivePrefix) {
+		return true
+	}
+	fi, err := os.Stat(target)
+	if err != nil {
+		return false
+	}
+	if fi.IsDir() {
+		_, err := os.Stat(filepath.Join(target, tarOCILayoutFile))
+		return err == nil
+	}
+	return true
+}
+
 // Open opens the image source names. Where the source holds a
 // multi-platform index, the linux image of this machine's architecture is
 // taken; name another platform's image by its digest.
@@ -44,11 +67,7 @@ func Open(ctx context.Context, source string) (v1.Image, error) {
 		return openOCILayout(ref)
 	}
 	if file, ok := strings.CutPrefix(source, DockerArchivePrefix); ok {
-		img, err := tarball.ImageFromPath(file, nil)
-		if err != nil {
-			return nil, fmt.Errorf("open docker archive %s: %w", file, err)
-		}
-		return img, nil
+		return openDockerArchive(file)
 	}
 	return nil, fmt.Errorf("%q is not an image source: want %sREF, %sPATH[:TAG|@DIGEST] or %sFILE",
 		source, RegistryPrefix, OCILayoutPrefix, DockerArchivePrefix)
@@ -81,8 +100,65 @@ func openRemote(ctx context.Context, ref string) (v1.Image, error) {
 	return nil, fmt.Errorf("%s is a %s, neither an image nor an index", r, desc.MediaType)
 }
 
-// openOCILayout opens PATH, PATH:TAG or PATH@DIGEST. Without a tag or digest
-// the layout must hold one image (or one index).
+// OpenTar opens the image of an image tar, recognised by its content: a
+// tar written by docker save (manifest.json: the image it names, every
+// layer present), else an OCI image layout (oci-layout and index.json), as
+// BuildKit's "-o type=oci,dest=FILE" writes it. The tar is read in place.
+func OpenTar(file string) (v1.Image, error) {
+	t, err := readImageTar(file)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case t.isDockerArchive():
+		return openDockerTar(t)
+	case t.isOCILayout():
+		return openLayoutTar(t, "", "")
+	}
+	return nil, fmt.Errorf("%s is a tar, but neither a docker save archive (no %s) nor an OCI image layout (no %s and %s)",
+		file, tarDockerFile, tarOCILayoutFile, tarOCIIndexFile)
+}
+
+// openDockerArchive opens the image of a docker save tar; a tar that is an
+// OCI layout only, as BuildKit's type=oci output, is opened as one.
+func openDockerArchive(file string) (v1.Image, error) {
+	t, err := readImageTar(file)
+	if err != nil {
+		return nil, fmt.Errorf("open docker archive: %w", err)
+	}
+	if !t.isDockerArchive() && t.isOCILayout() {
+		return openLayoutTar(t, "", "")
+	}
+	return openDockerTar(t)
+}
+
+func openDockerTar(t *imageTar) (v1.Image, error) {
+	if !t.isDockerArchive() {
+		return nil, fmt.Errorf("open docker archive %s: no %s: not a tar written by docker save", t.path, tarDockerFile)
+	}
+	// The tarball package reads manifest.json and the config whole.
+	if size := t.entries[tarDockerFile].size; size > maxManifestSize {
+		return nil, fmt.Errorf("open docker archive %s: its %s has %d bytes, more than the %d it may have", t.path, tarDockerFile, size, maxManifestSize)
+	}
+	manifest, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(t.path) })
+	if err != nil {
+		return nil, fmt.Errorf("open docker archive %s: %s: %w", t.path, tarDockerFile, err)
+	}
+	for _, m := range manifest {
+		if size := t.entries[path.Clean(m.Config)].size; size > maxManifestSize {
+			return nil, fmt.Errorf("open docker archive %s: its config %s has %d bytes, more than the %d it may have", t.path, m.Config, size, maxManifestSize)
+		}
+	}
+	img, err := tarball.ImageFromPath(t.path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open docker archive %s: %w", t.path, err)
+	}
+	return img, nil
+}
+
+// openOCILayout opens PATH, PATH:TAG or PATH@DIGEST, PATH a folder or a tar
+// of one. Without a tag or digest the layout must hold one image (or one
+// index).
 func openOCILayout(ref string) (v1.Image, error) {
 	dir, digest, tag := ref, "", ""
 	if i := strings.LastIndex(ref, "@"); i >= 0 {
@@ -90,13 +166,44 @@ func openOCILayout(ref string) (v1.Image, error) {
 	} else if i := strings.LastIndex(ref, ":"); i >= 0 && !strings.ContainsAny(ref[i+1:], `/\`) {
 		dir, tag = ref[:i], ref[i+1:]
 	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		t, err := readImageTar(dir)
+		if err != nil {
+			return nil, fmt.Errorf("open OCI layout: %w", err)
+		}
+		return openLayoutTar(t, digest, tag)
+	}
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open OCI layout %s: %w", dir, err)
 	}
+	return pickImage(idx, dir, digest, tag)
+}
+
+// openLayoutTar opens the image tagged tag, or of digest, of the OCI
+// layout in t; with neither, its one image.
+func openLayoutTar(t *imageTar, digest, tag string) (v1.Image, error) {
+	if !t.isOCILayout() {
+		hint := ""
+		if t.isDockerArchive() {
+			hint = fmt.Sprintf(": it is a docker save archive, open it as %s%s", DockerArchivePrefix, t.path)
+		}
+		return nil, fmt.Errorf("open OCI layout %s: no %s and %s in the tar%s", t.path, tarOCILayoutFile, tarOCIIndexFile, hint)
+	}
+	idx, err := openTarLayout(t)
+	if err != nil {
+		return nil, fmt.Errorf("open OCI layout: %w", err)
+	}
+	return pickImage(idx, t.path, digest, tag)
+}
+
+// pickImage picks, from the index of the layout at layoutPath, the
+// manifest of digest, the one tagged tag, or with neither the one there is.
+func pickImage(idx v1.ImageIndex, layoutPath, digest, tag string) (v1.Image, error) {
+	what := "OCI layout " + layoutPath
 	manifest, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("read OCI layout %s index: %w", dir, err)
+		return nil, fmt.Errorf("read %s index: %w", what, err)
 	}
 	var picked []v1.Descriptor
 	for _, d := range manifest.Manifests {
@@ -110,25 +217,25 @@ func openOCILayout(ref string) (v1.Image, error) {
 	}
 	switch {
 	case len(picked) == 0 && digest != "":
-		return nil, fmt.Errorf("OCI layout %s has no manifest %s", dir, digest)
+		return nil, fmt.Errorf("%s has no manifest %s", what, digest)
 	case len(picked) == 0 && tag != "":
-		return nil, fmt.Errorf("OCI layout %s has no image tagged %q", dir, tag)
+		return nil, fmt.Errorf("%s has no image tagged %q", what, tag)
 	case len(picked) == 0:
-		return nil, fmt.Errorf("OCI layout %s holds no image", dir)
+		return nil, fmt.Errorf("%s holds no image", what)
 	case len(picked) > 1:
-		return nil, fmt.Errorf("OCI layout %s holds %d images: name one with :TAG or @DIGEST", dir, len(picked))
+		return nil, fmt.Errorf("%s holds %d images: name one as %s%s:TAG or %s%s@DIGEST", what, len(picked), OCILayoutPrefix, layoutPath, OCILayoutPrefix, layoutPath)
 	}
 	d := picked[0]
 	if d.MediaType.IsIndex() {
 		child, err := idx.ImageIndex(d.Digest)
 		if err != nil {
-			return nil, fmt.Errorf("open index %s in OCI layout %s: %w", d.Digest, dir, err)
+			return nil, fmt.Errorf("open index %s in %s: %w", d.Digest, what, err)
 		}
-		return thisPlatform(child, fmt.Sprintf("index %s in OCI layout %s", d.Digest, dir))
+		return thisPlatform(child, fmt.Sprintf("index %s in %s", d.Digest, what))
 	}
 	img, err := idx.Image(d.Digest)
 	if err != nil {
-		return nil, fmt.Errorf("open image %s in OCI layout %s: %w", d.Digest, dir, err)
+		return nil, fmt.Errorf("open image %s in %s: %w", d.Digest, what, err)
 	}
 	return img, nil
 }

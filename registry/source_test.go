@@ -106,7 +106,7 @@ func TestOpenOCILayout(t *testing.T) {
 	checkOpens(t, OCILayoutPrefix+dir+":v2", v2Image)
 	checkOpens(t, OCILayoutPrefix+dir+"@"+digestOf(t, v1Image).String(), v1Image)
 	checkFails(t, map[string]string{
-		OCILayoutPrefix + dir:                                        "holds 2 images: name one with :TAG or @DIGEST",
+		OCILayoutPrefix + dir:                                        "holds 2 images: name one as oci-layout:" + dir + ":TAG or oci-layout:" + dir + "@DIGEST",
 		OCILayoutPrefix + dir + ":v3":                                `no image tagged "v3"`,
 		OCILayoutPrefix + dir + "@sha256:" + strings.Repeat("0", 64): "has no manifest sha256:000",
 		OCILayoutPrefix + filepath.Join(t.TempDir(), "none"):         "open OCI layout",
@@ -115,7 +115,7 @@ func TestOpenOCILayout(t *testing.T) {
 	// One untagged image needs no tag; two are ambiguous.
 	checkOpens(t, OCILayoutPrefix+writeLayout(t, map[string]v1.Image{"untagged": v2Image}), v2Image)
 	checkFails(t, map[string]string{
-		OCILayoutPrefix + writeLayout(t, map[string]v1.Image{"untagged1": v1Image, "untagged2": v2Image}): "name one with :TAG or @DIGEST",
+		OCILayoutPrefix + writeLayout(t, map[string]v1.Image{"untagged1": v1Image, "untagged2": v2Image}): "holds 2 images: name one as oci-layout:",
 	})
 }
 
@@ -221,6 +221,24 @@ func TestIsSource(t *testing.T) {
 		}
 	}
 	checkFails(t, map[string]string{"./rootfs": `"./rootfs" is not an image source`})
+}
+
+func TestIsLocal(t *testing.T) {
+	file, _ := ociTar(t)
+	layoutDir := writeLayout(t, map[string]v1.Image{"v1": randomImage(t)})
+	for target, want := range map[string]bool{
+		file:                               true,
+		layoutDir:                          true,
+		"oci-layout:" + layoutDir + ":v1":  true,
+		"docker-archive:app.tar":           true,
+		t.TempDir():                        false, // a folder, but no OCI layout
+		"registry.example.com/app:1":       false,
+		filepath.Join(t.TempDir(), "none"): false,
+	} {
+		if got := IsLocal(target); got != want {
+			t.Errorf("IsLocal(%q) = %v, want %v", target, got, want)
+		}
+	}
 }
 
 func mustRef(t *testing.T, ref string) name.Reference {

@@ -31,7 +31,10 @@ func (s *SBOM) CycloneDX(opts EncodeOptions) *cdx.BOM {
 	h := []byte(s.contentHash())
 	h[12], h[16] = '5', "89ab"[h[16]%4]
 	bom.SerialNumber = fmt.Sprintf("urn:uuid:%s-%s-%s-%s-%s", h[0:8], h[8:12], h[12:16], h[16:20], h[20:32])
-	root := cdx.Component{BOMRef: CycloneDXRootRef, Type: cdx.ComponentTypeContainer, Name: s.Source}
+	root := cdx.Component{
+		BOMRef: CycloneDXRootRef, Type: cdx.ComponentTypeContainer, Name: s.Source,
+		Version: s.RootVersion(), PackageURL: s.RootPURL(),
+	}
 	bom.Metadata = &cdx.Metadata{
 		Timestamp: opts.Created.UTC().Format(time.RFC3339),
 		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{
@@ -45,6 +48,7 @@ func (s *SBOM) CycloneDX(opts EncodeOptions) *cdx.BOM {
 		ref := "os:" + d.PURLQualifier()
 		components = append(components, cdx.Component{
 			BOMRef: ref, Type: cdx.ComponentTypeOS, Name: d.ID, Version: firstNonEmpty(d.VersionID, d.VersionCodename), Description: d.PrettyName,
+			PackageURL: d.OSPURL(),
 		})
 		refs = append(refs, ref)
 	}

@@ -17,11 +17,20 @@ import (
 )
 
 // CatalogImage catalogs an image's flattened filesystem; source names it in
-// the SBOM and in errors. The layers are applied into a folder of the OS's
+// the SBOM and in errors, the SBOM's Image holds its digest and platform
+// (the caller that knows its repository and tag adds them). The layers are applied into a folder of the OS's
 // temporary folder, not /dev/shm: only the files the extractors read are
 // written, but those (Go binaries, jars) can take gigabytes, which on a
 // tmpfs would be memory; the unpack is bounded by maxUnpackBytes.
 func CatalogImage(ctx context.Context, img v1.Image, source string) (*SBOM, error) {
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("digest of %s: %w", source, err)
+	}
+	config, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("config of %s: %w", source, err)
+	}
 	extractors, err := newExtractors()
 	if err != nil {
 		return nil, err
@@ -40,6 +49,7 @@ func CatalogImage(ctx context.Context, img v1.Image, source string) (*SBOM, erro
 		return nil, err
 	}
 	s.Incomplete = SortGaps(append(s.Incomplete, gaps...))
+	s.Image = &Image{Digest: digest.String(), Architecture: config.Architecture}
 	return s, nil
 }
 

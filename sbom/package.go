@@ -52,7 +52,9 @@ func (d *Distro) PURLQualifier() string {
 // SBOM is the catalog of one root filesystem.
 type SBOM struct {
 	// Source names what was cataloged, as the user gave it.
-	Source   string    `json:"source"`
+	Source string `json:"source"`
+	// Image is the image cataloged, nil for a folder.
+	Image    *Image    `json:"image,omitempty"`
 	Distro   *Distro   `json:"distro,omitempty"`
 	Packages []Package `json:"packages"`
 	// Incomplete names each thing that decides findings and could not be

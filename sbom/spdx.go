@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/github/go-spdx/v2/spdxexp/spdxlicenses"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx/v2/common"
 	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
@@ -80,17 +81,20 @@ func (s *SBOM) SPDX(opts EncodeOptions) *spdx.Document {
 				{CreatorType: "Organization", Creator: "secure-build"},
 				{CreatorType: "Tool", Creator: "secure-build-" + opts.ToolVersion},
 			},
-			Created: opts.Created.UTC().Format(time.RFC3339),
+			Created:            opts.Created.UTC().Format(time.RFC3339),
+			LicenseListVersion: licenseListVersion(),
 		},
 	}
 	root := &spdx.Package{
-		PackageName:             s.Source,
-		PackageSPDXIdentifier:   "Root",
-		PackageDownloadLocation: noAssertion,
-		PrimaryPackagePurpose:   "CONTAINER",
-		PackageLicenseConcluded: noAssertion,
-		PackageLicenseDeclared:  noAssertion,
-		PackageCopyrightText:    noAssertion,
+		PackageName:               s.Source,
+		PackageSPDXIdentifier:     "Root",
+		PackageVersion:            s.RootVersion(),
+		PackageDownloadLocation:   noAssertion,
+		PrimaryPackagePurpose:     "CONTAINER",
+		PackageLicenseConcluded:   noAssertion,
+		PackageLicenseDeclared:    noAssertion,
+		PackageCopyrightText:      noAssertion,
+		PackageExternalReferences: purlReference(s.RootPURL()),
 	}
 	doc.Packages = append(doc.Packages, root)
 	doc.Relationships = append(doc.Relationships, &spdx.Relationship{
@@ -112,10 +116,13 @@ func (s *SBOM) SPDX(opts EncodeOptions) *spdx.Document {
 			PackageVersion:          firstNonEmpty(s.Distro.VersionID, s.Distro.VersionCodename),
 			PackageDescription:      s.Distro.PrettyName,
 			PackageDownloadLocation: noAssertion,
-			PrimaryPackagePurpose:   "OPERATING-SYSTEM",
-			PackageLicenseConcluded: noAssertion,
-			PackageLicenseDeclared:  noAssertion,
-			PackageCopyrightText:    noAssertion,
+			// The JSON spelling: the tag-value one, OPERATING-SYSTEM,
+			// fails the SPDX 2.3 JSON schema.
+			PrimaryPackagePurpose:     purposeOperatingSystem,
+			PackageLicenseConcluded:   noAssertion,
+			PackageLicenseDeclared:    noAssertion,
+			PackageCopyrightText:      noAssertion,
+			PackageExternalReferences: purlReference(s.Distro.OSPURL()),
 		}
 		doc.Packages = append(doc.Packages, os)
 		contains(os.PackageSPDXIdentifier)
@@ -123,20 +130,16 @@ func (s *SBOM) SPDX(opts EncodeOptions) *spdx.Document {
 	licenses := spdxLicenses{}
 	for _, p := range s.Packages {
 		pkg := &spdx.Package{
-			PackageName:             p.Name,
-			PackageSPDXIdentifier:   common.ElementID(SPDXPackageID(p)),
-			PackageVersion:          p.Version,
-			PackageDownloadLocation: noAssertion,
-			PackageLicenseConcluded: noAssertion,
-			PackageLicenseDeclared:  licenses.expression(p.Licenses),
-			PackageCopyrightText:    noAssertion,
-			PackageSourceInfo:       "found in: " + strings.Join(p.Locations, ", "),
-			PrimaryPackagePurpose:   "LIBRARY",
-			PackageExternalReferences: []*spdx.PackageExternalReference{{
-				Category: common.CategoryPackageManager,
-				RefType:  common.TypePackageManagerPURL,
-				Locator:  p.PURL,
-			}},
+			PackageName:               p.Name,
+			PackageSPDXIdentifier:     common.ElementID(SPDXPackageID(p)),
+			PackageVersion:            p.Version,
+			PackageDownloadLocation:   noAssertion,
+			PackageLicenseConcluded:   noAssertion,
+			PackageLicenseDeclared:    licenses.expression(p.Licenses),
+			PackageCopyrightText:      noAssertion,
+			PackageSourceInfo:         "found in: " + strings.Join(p.Locations, ", "),
+			PrimaryPackagePurpose:     "LIBRARY",
+			PackageExternalReferences: purlReference(p.PURL),
 		}
 		doc.Packages = append(doc.Packages, pkg)
 		contains(pkg.PackageSPDXIdentifier)
@@ -157,6 +160,18 @@ func (s *SBOM) SPDX(opts EncodeOptions) *spdx.Document {
 	return doc
 }
 
+// purposeOperatingSystem is the primaryPackagePurpose of the distribution
+// in SPDX 2.3 JSON.
+const purposeOperatingSystem = "OPERATING_SYSTEM"
+
+func purlReference(purl string) []*spdx.PackageExternalReference {
+	return []*spdx.PackageExternalReference{{
+		Category: common.CategoryPackageManager,
+		RefType:  common.TypePackageManagerPURL,
+		Locator:  purl,
+	}}
+}
+
 // incompleteAnnotation starts the comment of a document annotation that
 // names something the catalog could not read, as JSON after it.
 const incompleteAnnotation = "secure-build incomplete: "
@@ -169,10 +184,13 @@ func (s *SBOM) WriteSPDX(w io.Writer, opts EncodeOptions) error {
 	return nil
 }
 
-// spdxLicenses turns declared licenses into valid SPDX license expressions.
-// A declared value that is not an expression ("Apache 2.0", "BSD License")
-// becomes a LicenseRef- whose text is the value, listed in the document's
-// hasExtractedLicensingInfos as SPDX requires.
+// spdxLicenses turns declared licenses into SPDX license expressions that
+// the SPDX validators accept: every license id on the SPDX License List (in
+// its canonical case), every other one a LicenseRef- whose text is what was
+// declared, listed in the document's hasExtractedLicensingInfos as SPDX
+// requires. A declaration that is not an expression ("Apache 2.0") becomes
+// one LicenseRef-; in one that is, only the ids not on the list do
+// ("GPL-2.0-only OR BSD" keeps GPL-2.0-only).
 type spdxLicenses struct {
 	others []*spdx.OtherLicense
 	seen   map[string]string
@@ -187,12 +205,29 @@ var (
 // license string cannot exhaust the stack.
 const maxExpressionDepth = 32
 
+// licenseListVersion is the version of the SPDX License List the ids are
+// checked against, as creationInfo.licenseListVersion wants it: "3.29".
+func licenseListVersion() string {
+	v := spdxlicenses.LicenseListVersion()
+	if major, rest, ok := strings.Cut(v, "."); ok {
+		minor, _, _ := strings.Cut(rest, ".")
+		return major + "." + minor
+	}
+	return v
+}
+
 // isSPDXExpression says whether s is a license expression by the grammar of
 // SPDX 2.3 Annex D: license ids (or LicenseRef-s), each with an optional "+"
 // and "WITH" an exception id, joined by AND and OR, with parentheses.
 func isSPDXExpression(s string) bool {
+	_, ok := parseExpression(s)
+	return ok
+}
+
+// parseExpression splits s into its tokens when it is an expression.
+func parseExpression(s string) ([]string, bool) {
 	p := &expressionParser{tokens: strings.Fields(strings.NewReplacer("(", " ( ", ")", " ) ").Replace(s))}
-	return p.expression(0) && p.pos == len(p.tokens)
+	return p.tokens, p.expression(0) && p.pos == len(p.tokens)
 }
 
 type expressionParser struct {
@@ -247,24 +282,70 @@ func isLicenseID(t string) bool {
 	return !spdxOperators[t] && spdxLicenseToken.MatchString(t)
 }
 
+// listedLicense is id as the SPDX License List spells it, deprecated ids
+// ("GPL-2.0+") included: the validators warn of those, they do not refuse
+// them.
+func listedLicense(id string) (string, bool) {
+	if ok, canonical := spdxlicenses.IsActiveLicense(id); ok {
+		return canonical, true
+	}
+	if ok, canonical := spdxlicenses.IsDeprecatedLicense(id); ok {
+		return canonical, true
+	}
+	return "", false
+}
+
 func (l *spdxLicenses) expression(declared []string) string {
 	var parts []string
 	for _, d := range declared {
-		// A declared LicenseRef- is not defined in this document: the
-		// whole declaration becomes one of ours, which is.
-		if isSPDXExpression(d) && !strings.Contains(d, "LicenseRef-") {
-			if len(declared) > 1 && strings.Contains(d, " ") {
-				d = "(" + d + ")"
-			}
-			parts = append(parts, d)
+		e, ok := l.listedExpression(d)
+		if !ok {
+			parts = append(parts, l.ref(d))
 			continue
 		}
-		parts = append(parts, l.ref(d))
+		if len(declared) > 1 && strings.Contains(e, " ") {
+			e = "(" + e + ")"
+		}
+		parts = append(parts, e)
 	}
 	if len(parts) == 0 {
 		return noAssertion
 	}
 	return strings.Join(parts, " AND ")
+}
+
+// listedExpression rewrites the expression d with the ids of the list, and
+// a LicenseRef- of ours for each license id that is not on it (a declared
+// LicenseRef- is not defined in this document: it becomes one of ours,
+// which is). It fails when d is no expression, or names an exception that
+// is not on the list: SPDX 2.3 has no reference for an exception.
+func (l *spdxLicenses) listedExpression(d string) (string, bool) {
+	tokens, ok := parseExpression(d)
+	if !ok {
+		return "", false
+	}
+	out := make([]string, 0, len(tokens))
+	for i, t := range tokens {
+		switch {
+		case t == "(" || t == ")" || t == "AND" || t == "OR" || t == "WITH":
+			out = append(out, t)
+		case i > 0 && tokens[i-1] == "WITH":
+			ok, exception := spdxlicenses.IsException(t)
+			if !ok {
+				return "", false
+			}
+			out = append(out, exception)
+		default:
+			if id, ok := listedLicense(t); ok {
+				out = append(out, id)
+			} else if id, ok := listedLicense(strings.TrimSuffix(t, "+")); ok && strings.HasSuffix(t, "+") {
+				out = append(out, id+"+")
+			} else {
+				out = append(out, l.ref(t))
+			}
+		}
+	}
+	return strings.NewReplacer("( ", "(", " )", ")").Replace(strings.Join(out, " ")), true
 }
 
 func (l *spdxLicenses) ref(text string) string {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/github/go-spdx/v2/spdxexp/spdxlicenses"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx/v2/common"
 )
@@ -242,9 +243,10 @@ func TestSPDXLicenseRefs(t *testing.T) {
 	if !strings.HasPrefix(ref, "LicenseRef-") || texts[ref] != "Apache 2.0" {
 		t.Errorf("requests licenseDeclared %q (text %q): want a LicenseRef- of \"Apache 2.0\"", ref, texts[ref])
 	}
-	// Two licenses, one an expression and one not.
-	if got := declared["json-schema"]; got != "AFLv2.1 AND BSD" {
-		t.Errorf("json-schema licenseDeclared %q, want AFLv2.1 AND BSD", got)
+	// Two license ids, neither on the SPDX License List: each its own
+	// LicenseRef-, whose text is the id.
+	if got, want := declared["json-schema"], refOf(texts, "AFLv2.1")+" AND "+refOf(texts, "BSD"); got != want || strings.Count(got, "LicenseRef-") != 2 {
+		t.Errorf("json-schema licenseDeclared %q, want %q", got, want)
 	}
 	used := map[string]bool{}
 	for _, d := range declared {
@@ -264,10 +266,25 @@ func TestSPDXLicenseRefs(t *testing.T) {
 	}
 }
 
+// refOf is the LicenseRef- whose extracted text is text, "" when none is.
+func refOf(texts map[string]string, text string) string {
+	for id, t := range texts {
+		if t == text {
+			return id
+		}
+	}
+	return ""
+}
+
+// TestSPDXLicenseExpression: ids on the SPDX License List stay, in the
+// list's spelling; any other id becomes a LicenseRef- of its own, a text
+// that is no expression one LicenseRef- of the whole.
 func TestSPDXLicenseExpression(t *testing.T) {
 	tests := []struct {
 		declared []string
-		want     string // "REF" stands for the LicenseRef- of the text
+		// "REF" stands for the LicenseRef- of the whole text, {X} for the
+		// LicenseRef- of the id X.
+		want string
 	}{
 		{nil, noAssertion},
 		{[]string{"MIT"}, "MIT"},
@@ -278,7 +295,20 @@ func TestSPDXLicenseExpression(t *testing.T) {
 		{[]string{"(MIT OR Apache-2.0)"}, "(MIT OR Apache-2.0)"},
 		// A LicenseRef- must be defined in the document: ours is.
 		{[]string{"LicenseRef-Proprietary"}, "REF"},
-		{[]string{"MIT OR LicenseRef-x"}, "REF"},
+		{[]string{"MIT OR LicenseRef-x"}, "MIT OR {LicenseRef-x}"},
+		// Ids that are not on the SPDX License List.
+		{[]string{"BSD"}, "REF"},
+		{[]string{"GPL-2.0-only OR BSD"}, "GPL-2.0-only OR {BSD}"},
+		{[]string{"(GPL-2+ AND Artistic) OR MIT"}, "({GPL-2+} AND {Artistic}) OR MIT"},
+		{[]string{"MIT", "BSD"}, "MIT AND {BSD}"},
+		// The list's spelling, deprecated ids and "+" kept.
+		{[]string{"mit"}, "MIT"},
+		{[]string{"bsd-3-clause OR apache-2.0"}, "BSD-3-Clause OR Apache-2.0"},
+		{[]string{"LGPL-2.1+"}, "LGPL-2.1+"},
+		{[]string{"gpl-2.0-only with classpath-exception-2.0"}, "REF"}, // "with" is no operator
+		{[]string{"GPL-2.0-only WITH classpath-exception-2.0"}, "GPL-2.0-only WITH Classpath-exception-2.0"},
+		// An exception not on the list has no reference in SPDX 2.3.
+		{[]string{"GPL-2.0-only WITH Foo-exception"}, "REF"},
 		{[]string{"Apache 2.0"}, "REF"},
 		{[]string{"MIT License"}, "REF"},
 		{[]string{"MIT AND"}, "REF"},
@@ -296,12 +326,26 @@ func TestSPDXLicenseExpression(t *testing.T) {
 	for _, tt := range tests {
 		var l spdxLicenses
 		got := l.expression(tt.declared)
+		texts := map[string]string{}
+		for _, o := range l.others {
+			texts[o.LicenseIdentifier] = o.ExtractedText
+		}
 		if tt.want == "REF" {
 			if len(l.others) != 1 || got != l.others[0].LicenseIdentifier || l.others[0].ExtractedText != tt.declared[0] {
 				t.Errorf("expression(%q) = %q with %d extracted licenses; want one LicenseRef- of the text", tt.declared, got, len(l.others))
 			}
-		} else if got != tt.want || len(l.others) != 0 {
-			t.Errorf("expression(%q) = %q with %d extracted licenses; want %q and none", tt.declared, got, len(l.others), tt.want)
+		} else {
+			want := regexp.MustCompile(`\{[^}]+\}`).ReplaceAllStringFunc(tt.want, func(m string) string { return refOf(texts, m[1:len(m)-1]) })
+			if got != want || len(l.others) != strings.Count(tt.want, "{") {
+				t.Errorf("expression(%q) = %q with %d extracted licenses; want %q", tt.declared, got, len(l.others), tt.want)
+			}
+		}
+		for _, tok := range strings.Fields(strings.NewReplacer("(", " ", ")", " ", "+", " ").Replace(got)) {
+			if listed, _ := listedLicense(tok); tok != listed && !spdxOperators[tok] && !strings.HasPrefix(tok, "LicenseRef-") && tok != noAssertion {
+				if ok, _ := spdxlicenses.IsException(tok); !ok {
+					t.Errorf("expression(%q) = %q: %s is neither on the SPDX License List nor a LicenseRef-", tt.declared, got, tok)
+				}
+			}
 		}
 		if got != noAssertion && !validSPDXExpression(got) {
 			t.Errorf("expression(%q) = %q: not a valid SPDX license expression", tt.declared, got)
@@ -396,8 +440,9 @@ func FuzzSPDXLicenseExpression(f *testing.F) {
 		listed := map[string]bool{}
 		for _, o := range l.others {
 			listed[o.LicenseIdentifier] = true
-			if !slices.Contains([]string{a, b}, o.ExtractedText) {
-				t.Fatalf("extracted text %q is not a declared license", o.ExtractedText)
+			tokens := append(strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(a)), strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(b))...)
+			if !slices.Contains([]string{a, b}, o.ExtractedText) && !slices.Contains(tokens, o.ExtractedText) {
+				t.Fatalf("extracted text %q is neither a declared license nor an id of one", o.ExtractedText)
 			}
 		}
 		for _, tok := range strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(got)) {

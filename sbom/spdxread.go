@@ -11,6 +11,7 @@ import (
 	"github.com/package-url/packageurl-go"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx/v2/common"
+	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
 )
 
 // SBOMPrefix names an SPDX JSON document as a target: its packages are taken
@@ -18,8 +19,9 @@ import (
 const SBOMPrefix = "sbom:"
 
 // ReadSPDX reads the packages of an SPDX 2.x JSON document, such as one this
-// package wrote or a build attached: every package with a purl, and the
-// distribution from the OPERATING-SYSTEM package. The purls carry what
+// package wrote or a build attached: every package with a purl but the
+// document's root, and the distribution from the OPERATING_SYSTEM package
+// (OPERATING-SYSTEM in documents of earlier versions). The purls carry what
 // matching needs (the upstream source package, the distro), so a document
 // alone can be matched again.
 func ReadSPDX(file string) (*SBOM, error) {
@@ -39,10 +41,14 @@ func DecodeSPDX(r io.Reader, file string) (*SBOM, error) {
 		return nil, fmt.Errorf("read SPDX document %s: %w", file, err)
 	}
 	s := &SBOM{Source: SBOMPrefix + file}
+	roots := documentRoots(doc)
 	byPURL := map[string]*Package{}
 	for _, p := range doc.Packages {
-		if p.PrimaryPackagePurpose == "OPERATING-SYSTEM" && s.Distro == nil {
+		if (p.PrimaryPackagePurpose == purposeOperatingSystem || p.PrimaryPackagePurpose == "OPERATING-SYSTEM") && s.Distro == nil {
 			s.Distro = &Distro{ID: p.PackageName, VersionID: p.PackageVersion, PrettyName: p.PackageDescription}
+			continue
+		}
+		if roots[p.PackageSPDXIdentifier] {
 			continue
 		}
 		for _, ref := range p.PackageExternalReferences {
@@ -89,4 +95,26 @@ func DecodeSPDX(r io.Reader, file string) (*SBOM, error) {
 	s.Incomplete = SortGaps(s.Incomplete)
 	slices.SortFunc(s.Packages, func(a, b Package) int { return strings.Compare(a.PURL, b.PURL) })
 	return s, nil
+}
+
+// documentRoots are the packages that stand for what a document describes,
+// not for what it found: those the document DESCRIBES that CONTAIN others.
+// Their purls (pkg:oci, pkg:generic) name the image or folder, which is no
+// package to match.
+func documentRoots(doc *spdx.Document) map[common.ElementID]bool {
+	described, containers := map[common.ElementID]bool{}, map[common.ElementID]bool{}
+	for _, r := range doc.Relationships {
+		switch {
+		case r.RefA.ElementRefID == "DOCUMENT" && r.Relationship == common.TypeRelationshipDescribe:
+			described[r.RefB.ElementRefID] = true
+		case r.Relationship == common.TypeRelationshipContains:
+			containers[r.RefA.ElementRefID] = true
+		}
+	}
+	for id := range described {
+		if !containers[id] {
+			delete(described, id)
+		}
+	}
+	return described
 }

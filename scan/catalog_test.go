@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -65,6 +66,16 @@ func TestCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The same layout as a tar, as "-o type=oci,dest=FILE" writes it.
+	ociTar := filepath.Join(t.TempDir(), "app-oci.tar")
+	if out, err := exec.Command("tar", "-cf", ociTar, "-C", dir, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	notTar := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notTar, []byte(strings.Repeat("not a tar\n", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	host := testutil.MemoryRegistry(t, nil)
 	ref, err := name.ParseReference(host + "/app:1")
 	if err != nil {
@@ -74,7 +85,8 @@ func TestCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, target := range []string{root, "sbom:" + spdx, "oci-layout:" + dir + ":1", "docker-archive:" + archive, "registry:" + ref.String()} {
+	for _, target := range []string{root, "sbom:" + spdx, "oci-layout:" + dir + ":1", "docker-archive:" + archive, "registry:" + ref.String(),
+		"oci-layout:" + ociTar + ":1", "docker-archive:" + ociTar, ociTar, archive} {
 		s, err := Catalog(ctx, target)
 		if err != nil {
 			t.Errorf("%s: %v", target, err)
@@ -93,6 +105,8 @@ func TestCatalog(t *testing.T) {
 		"oci-layout:" + filepath.Join(root, "none"):   "open OCI layout",
 		"sbom:" + filepath.Join(root, "none.json"):    "none.json",
 		"docker-archive:" + filepath.Join(root, "no"): "open docker archive",
+		notTar:                      notTar + " is not a tar",
+		filepath.Join(root, "none"): "no such file or directory",
 	} {
 		if _, err := Catalog(ctx, target); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error saying %q", target, err, want)

@@ -130,7 +130,20 @@ func Staleness(database string, updated map[string]time.Time, maxAge time.Durati
 	if database != "" {
 		what += " in " + database
 	}
-	return fmt.Sprintf("%s was last updated %s ago (more than %s): run 'docker secure db update'", what, age.Round(time.Hour), maxAge)
+	return fmt.Sprintf("%s was last updated %s ago (more than %s): run 'docker secure db update'", what, roughly(age), maxAge)
+}
+
+// roughly rounds an age to the precision a reader needs of it: seconds
+// under an hour (a 3-minute age must not read "0s" against a --max-db-age
+// of 1m), minutes under a day, hours beyond.
+func roughly(age time.Duration) time.Duration {
+	switch {
+	case age < time.Hour:
+		return age.Round(time.Second)
+	case age < 24*time.Hour:
+		return age.Round(time.Minute)
+	}
+	return age.Round(time.Hour)
 }
 
 // PolicyError is a scan whose policy failed, with why.
@@ -141,14 +154,19 @@ type PolicyError struct {
 	Verdict policy.Verdict
 }
 
+// Error names the threshold once, then each failing finding (highest
+// severity first, the fixable ones first within it) and each failing rule.
 func (e *PolicyError) Error() string {
 	what := "policy failed"
 	if e.Name != "" {
 		what += " for " + report.Printable(e.Name)
 	}
-	reasons := e.Verdict.Reasons()
-	for i, r := range reasons {
-		reasons[i] = report.Printable(r)
+	var reasons []string
+	for _, f := range vuln.Sorted(e.Verdict.Failing) {
+		reasons = append(reasons, report.Printable(fmt.Sprintf("%s %s %s %s -> %s", f.Severity, f.ID, f.Package.Name, f.Package.Version, f.Fix())))
+	}
+	for _, r := range e.Verdict.RuleReasons() {
+		reasons = append(reasons, report.Printable(r))
 	}
 	return fmt.Sprintf("%s (%s):\n  %s", what, e.Verdict.Threshold, strings.Join(reasons, "\n  "))
 }

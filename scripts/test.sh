@@ -15,6 +15,9 @@ command -v docker >/dev/null || ensure_apt docker.io
 # the frontend image is built in a Go image made here, whose module downloads
 # need the CA certificates.
 ensure_apt runc busybox-static gcc libc6-dev ca-certificates
+# Git contexts: buildkitd runs git to fetch them, and the test serves its
+# repository with git http-backend.
+ensure_apt git
 build_buildkit
 # The Docker Engine end-to-end tests run a private dockerd on its own
 # containerd, both built from their modules, on a bridge they make with ip;

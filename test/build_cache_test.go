@@ -52,8 +52,8 @@ func TestBuildCachedScanStillReports(t *testing.T) {
 	// The policy is applied on every build: a stricter one fails the same
 	// cached scan.
 	strict := e.build(t, dir, "--only-fixable=false")
-	if strict.Code != 1 || !strings.Contains(strict.Stderr, unfixedCriticalID+" in listed 2.0.1 -> no fix yet") {
-		t.Errorf("--only-fixable=false on the cached scan: exit %d, want 1 naming %s\n%s", strict.Code, unfixedCriticalID, strict.Stderr)
+	if strict.Code != 3 || !strings.Contains(strict.Stderr, unfixedCriticalID+" in listed 2.0.1 -> no fix yet") {
+		t.Errorf("--only-fixable=false on the cached scan: exit %d, want 3 naming %s\n%s", strict.Code, unfixedCriticalID, strict.Stderr)
 	}
 	if !scanStepCached(t, strict.Stderr) {
 		t.Errorf("changing the policy ran the scan step again:\n%s", strict.Stderr)

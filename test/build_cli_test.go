@@ -27,7 +27,7 @@ func TestBuildThroughDockerCLI(t *testing.T) {
 	}
 	bad := e.project(t, multiStage, map[string]string{"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5")})
 	res = runCmd(t, env, "docker", "secure", "build", "--progress", "plain", "--db", e.db, bad)
-	if res.Code != 1 || !strings.Contains(res.Stderr, fixableCriticalID+" in minimist 1.2.5 -> 1.2.6") {
-		t.Errorf("a policy failure through the docker CLI: exit %d, want 1 with the finding\n%s", res.Code, res.Stderr)
+	if res.Code != 3 || !strings.Contains(res.Stderr, fixableCriticalID+" in minimist 1.2.5 -> 1.2.6") {
+		t.Errorf("a policy failure through the docker CLI: exit %d, want 3 with the finding\n%s", res.Code, res.Stderr)
 	}
 }

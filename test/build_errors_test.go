@@ -106,8 +106,8 @@ func TestBuildOutputs(t *testing.T) {
 	}
 
 	bad := e.project(t, multiStage, map[string]string{"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5")})
-	if r := e.build(t, bad, args...); r.Code != 1 {
-		t.Fatalf("the failing build: exit %d, want 1\n%s", r.Code, r.Stderr)
+	if r := e.build(t, bad, args...); r.Code != 3 {
+		t.Fatalf("the failing build: exit %d, want 3\n%s", r.Code, r.Stderr)
 	}
 	for name, content := range before {
 		if name == "app.spdx.json" || name == "scan.sarif" {

@@ -35,8 +35,8 @@ func TestBuildIncompleteFailsClosed(t *testing.T) {
 	dir := e.project(t, "FROM {{base}}\nCOPY status /var/lib/dpkg/status\n", map[string]string{"status": damagedStatus})
 	ref := e.reg.Ref("incomplete:1")
 	r := e.build(t, dir, "-t", ref, "--push")
-	if r.Code != 1 {
-		t.Fatalf("build of a stage with a damaged dpkg status: exit %d, want 1\n%s", r.Code, r.Stderr)
+	if r.Code != 3 {
+		t.Fatalf("build of a stage with a damaged dpkg status: exit %d, want 3\n%s", r.Code, r.Stderr)
 	}
 	for _, want := range []string{"INCOMPLETE", "/var/lib/dpkg/status", "line 1", "nothing was exported", "scan.incomplete"} {
 		if !strings.Contains(r.Stderr, want) {
@@ -61,8 +61,8 @@ func TestBuildIncompleteFailsClosed(t *testing.T) {
 		t.Errorf("policy scan.incomplete: warn: exit %d, want 0\n%s", r.Code, r.Stderr)
 	}
 	// Flags override the policy file.
-	if r := e.build(t, dir, "--incomplete", "fail"); r.Code != 1 {
-		t.Errorf("--incomplete fail over a relaxing policy file: exit %d, want 1\n%s", r.Code, r.Stderr)
+	if r := e.build(t, dir, "--incomplete", "fail"); r.Code != 3 {
+		t.Errorf("--incomplete fail over a relaxing policy file: exit %d, want 3\n%s", r.Code, r.Stderr)
 	}
 	if r := e.build(t, dir, "--incomplete", "sometimes"); r.Code == 0 || !strings.Contains(r.Stderr, "--incomplete") {
 		t.Errorf("--incomplete sometimes: exit %d, want an error naming the flag\n%s", r.Code, r.Stderr)
@@ -86,8 +86,8 @@ func TestBuildReadsWALRPMDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.build(t, dir, "--fail-on", "high")
-	if r.Code != 1 || !strings.Contains(r.Stderr, "RLSA-2023:5249") {
-		t.Fatalf("build with glibc 2.34-60.el9 in a WAL-mode rpmdb: exit %d, want 1 naming RLSA-2023:5249\n%s", r.Code, r.Stderr)
+	if r.Code != 3 || !strings.Contains(r.Stderr, "RLSA-2023:5249") {
+		t.Fatalf("build with glibc 2.34-60.el9 in a WAL-mode rpmdb: exit %d, want 3 naming RLSA-2023:5249\n%s", r.Code, r.Stderr)
 	}
 	if strings.Contains(r.Stderr, "INCOMPLETE") {
 		t.Errorf("the WAL-mode database was not read completely:\n%s", r.Stderr)

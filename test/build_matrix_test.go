@@ -43,7 +43,7 @@ var invocations = []struct {
 			push: func(t *testing.T, dir, ref string) result {
 				return e.build(t, dir, "-t", ref, "--push")
 			},
-			policyExit: 1,
+			policyExit: 3,
 			failure:    []string{"secure-build policy failed for linux/amd64", "nothing was exported"},
 			attested:   attested.Want{Provenance: true},
 		}
@@ -55,7 +55,7 @@ var invocations = []struct {
 			push: func(t *testing.T, dir, ref string) result {
 				return d.secureBuild(t, dir, "-t", ref, "--push")
 			},
-			policyExit: 1,
+			policyExit: 3,
 			nothingKept: func(t *testing.T, ref string) {
 				if r := d.engine.Docker(t, d.env, "image", "inspect", ref); r.Code == 0 {
 					t.Errorf("the image of a failed policy was kept in the engine as %s", ref)

@@ -15,8 +15,8 @@ func TestBuildPolicyKnobs(t *testing.T) {
 		"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5"),
 	})
 	ref := e.reg.Ref("app:1")
-	if r := e.build(t, dir, "-t", ref, "--push"); r.Code != 1 {
-		t.Fatalf("build with a fixable critical: exit %d, want 1\n%s", r.Code, r.Stderr)
+	if r := e.build(t, dir, "-t", ref, "--push"); r.Code != 3 {
+		t.Fatalf("build with a fixable critical: exit %d, want 3\n%s", r.Code, r.Stderr)
 	}
 	if e.reg.HasTag(t, "app", "1") {
 		t.Fatal("the failed build pushed app:1")
@@ -53,7 +53,7 @@ func TestBuildPolicyUnfixedPassesByDefault(t *testing.T) {
 		t.Errorf("the verdict does not count the unfixed critical:\n%s", r.Stderr)
 	}
 	r = e.build(t, dir, "--only-fixable=false")
-	if r.Code != 1 || !strings.Contains(r.Stderr, unfixedCriticalID+" in listed 2.0.1 -> no fix yet") {
-		t.Errorf("--only-fixable=false: exit %d, want 1 naming %s\n%s", r.Code, unfixedCriticalID, r.Stderr)
+	if r.Code != 3 || !strings.Contains(r.Stderr, unfixedCriticalID+" in listed 2.0.1 -> no fix yet") {
+		t.Errorf("--only-fixable=false: exit %d, want 3 naming %s\n%s", r.Code, unfixedCriticalID, r.Stderr)
 	}
 }

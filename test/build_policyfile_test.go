@@ -55,8 +55,8 @@ func TestBuildPolicyFileUnpinnedBase(t *testing.T) {
 	strict := e.project(t, dockerfile, files("base-image:\n  pinned: {action: fail}\n"))
 	ref2 := e.reg.Ref("app2:1")
 	r = e.build(t, strict, "-t", ref2, "--push")
-	if r.Code != 1 {
-		t.Fatalf("pinned: fail and a latest base: exit %d, want 1\n%s", r.Code, r.Stderr)
+	if r.Code != 3 {
+		t.Fatalf("pinned: fail and a latest base: exit %d, want 3\n%s", r.Code, r.Stderr)
 	}
 	for _, want := range []string{"is tagged latest, which moves from release to release: pin it to a version tag (Dockerfile:1, base-image.pinned)", "nothing was exported"} {
 		if !strings.Contains(r.Stderr, want) {
@@ -77,7 +77,7 @@ func TestBuildPolicyFileUnpinnedBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = e.build(t, e.project(t, singleStage, files("")), "--policy", outside)
-	if r.Code != 1 || !strings.Contains(r.Stderr, "is pinned to a tag but not by digest") {
+	if r.Code != 3 || !strings.Contains(r.Stderr, "is pinned to a tag but not by digest") {
 		t.Errorf("--policy with require: digest on a tag: exit %d\n%s", r.Code, r.Stderr)
 	}
 
@@ -92,8 +92,8 @@ func TestBuildPolicyFileUnpinnedBase(t *testing.T) {
 
 	// License rules read the SBOM the scan step wrote.
 	r = e.build(t, e.project(t, singleStage, files("licenses:\n  deny: [MIT]\n")))
-	if r.Code != 1 || !strings.Contains(r.Stderr, "minimist 1.2.6 (npm): license MIT needs a denied license (MIT) (licenses)") {
-		t.Errorf("licenses deny MIT on an MIT package: exit %d, want 1 naming it\n%s", r.Code, r.Stderr)
+	if r.Code != 3 || !strings.Contains(r.Stderr, "minimist 1.2.6 (npm): license MIT needs a denied license (MIT) (licenses)") {
+		t.Errorf("licenses deny MIT on an MIT package: exit %d, want 3 naming it\n%s", r.Code, r.Stderr)
 	}
 
 	bad := e.project(t, dockerfile, files("vulnerabilities:\n  ignore:\n    - id: CVE-2021-44906\n      package: minimist\n"))
@@ -127,8 +127,8 @@ func TestBuildPolicyFileIgnoreExpiry(t *testing.T) {
 
 	yesterday := today.AddDate(0, 0, -1).Format(time.DateOnly)
 	r = e.build(t, e.project(t, multiStage, ignore(today.AddDate(0, 0, -1))))
-	if r.Code != 1 {
-		t.Fatalf("an ignore entry that expired yesterday: exit %d, want 1\n%s", r.Code, r.Stderr)
+	if r.Code != 3 {
+		t.Fatalf("an ignore entry that expired yesterday: exit %d, want 3\n%s", r.Code, r.Stderr)
 	}
 	for _, want := range []string{"critical " + fixableCriticalID + " in minimist 1.2.5 -> 1.2.6", "expired on " + yesterday} {
 		if !strings.Contains(r.Stderr, want) {

@@ -70,8 +70,8 @@ func TestBuildPlantedScannerIsReplaced(t *testing.T) {
 		return result{Stderr: stderr.String(), Code: cmd.ProcessState.ExitCode()}
 	}
 	r := build()
-	if r.Code != 1 {
-		t.Errorf("build with a planted scanner and a fixable critical: exit %d, want 1 (policy failure)", r.Code)
+	if r.Code != 3 {
+		t.Errorf("build with a planted scanner and a fixable critical: exit %d, want 3 (policy failure)", r.Code)
 	}
 	for _, want := range []string{
 		"secure-build policy failed for linux/amd64",
@@ -95,8 +95,8 @@ func TestBuildPlantedScannerIsReplaced(t *testing.T) {
 		t.Errorf("the first build does not show the scanner sent:\n%s", r.Stderr)
 	}
 	again := build()
-	if again.Code != 1 {
-		t.Errorf("second build: exit %d, want 1 (policy failure)\n%s", again.Code, again.Stderr)
+	if again.Code != 3 {
+		t.Errorf("second build: exit %d, want 3 (policy failure)\n%s", again.Code, again.Stderr)
 	}
 	if s := sent.FindString(again.Stderr); s != "" {
 		t.Errorf("the second build sent the scanner again (%s):\n%s", s, again.Stderr)

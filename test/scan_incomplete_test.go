@@ -32,8 +32,8 @@ func TestScanIncompleteThroughDockerCLI(t *testing.T) {
 		t.Fatalf("db import: exit %d\n%s", r.Code, r.Stderr)
 	}
 	r := runCmd(t, env, "docker", "secure", "scan", "--db", db, root)
-	if r.Code != 1 {
-		t.Fatalf("scan of a damaged dpkg status: exit %d, want 1 (the policy failed)\n%s%s", r.Code, r.Stdout, r.Stderr)
+	if r.Code != 3 {
+		t.Fatalf("scan of a damaged dpkg status: exit %d, want 3 (the policy failed)\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 	for _, want := range []string{"INCOMPLETE", "/var/lib/dpkg/status", "line 1"} {
 		if !strings.Contains(r.Stdout, want) {

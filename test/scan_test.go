@@ -119,13 +119,16 @@ func TestScanEndToEnd(t *testing.T) {
 		t.Errorf("db status: exit %d:\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 
-	// Default policy: a fixable critical fails with exit 1 and the reasons.
+	// Default policy: a fixable critical fails with the policy's status; the
+	// table on the terminal lists it with its fix and ends with the verdict,
+	// and stderr points there rather than say it again.
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, root)
-	if res.Code != 1 {
-		t.Fatalf("scan: exit %d, want 1 (policy failed)\n%s%s", res.Code, res.Stdout, res.Stderr)
+	if res.Code != 3 {
+		t.Fatalf("scan: exit %d, want 3 (policy failed)\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
-	if !strings.Contains(res.Stderr, "DEBIAN-CVE-2099-1000") || !strings.Contains(res.Stderr, glibc+" -> "+glibc+"+test1") {
-		t.Errorf("policy failure does not give the finding and its fix:\n%s", res.Stderr)
+	if !strings.Contains(res.Stdout, "DEBIAN-CVE-2099-1000") || !strings.Contains(res.Stdout, "fixed in "+glibc+"+test1") ||
+		!strings.Contains(res.Stderr, "policy failed: see the verdict above") {
+		t.Errorf("policy failure does not give the finding and its fix:\n%s%s", res.Stdout, res.Stderr)
 	}
 	if !strings.Contains(res.Stdout, "critical") || strings.Contains(res.Stdout, "DEBIAN-CVE-2099-1001") {
 		t.Errorf("table:\n%s", res.Stdout)
@@ -187,7 +190,7 @@ func TestScanEndToEnd(t *testing.T) {
 	// Only an unfixable finding left to gate: not with --only-fixable,
 	// yes without it.
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--fail-on", "unknown", "--only-fixable=false", "--format", "sarif", root)
-	if res.Code != 1 || !strings.Contains(res.Stdout, `"version": "2.1.0"`) {
+	if res.Code != 3 || !strings.Contains(res.Stdout, `"version": "2.1.0"`) {
 		t.Errorf("scan --fail-on unknown --only-fixable=false: exit %d\n%s", res.Code, res.Stderr)
 	}
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--fail-on", "bogus", root)
@@ -205,12 +208,12 @@ func TestScanEndToEnd(t *testing.T) {
 	}
 	writePolicy("vulnerabilities:\n  ignore:\n    - id: DEBIAN-CVE-2099-1000\n      package: glibc\n      reason: the test's record\n")
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, root)
-	if res.Code != 0 || !strings.Contains(res.Stdout, "Suppressed (") || !strings.Contains(res.Stdout, "the test's record") {
+	if res.Code != 0 || !strings.Contains(res.Stdout, "suppressed: the test's record (") || !strings.Contains(res.Stdout, "the test's record") {
 		t.Errorf("scan --policy with an ignore entry: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, "--fail-on", "unknown", "--only-fixable=false", root)
-	if res.Code != 1 {
-		t.Errorf("--fail-on unknown over the policy file: exit %d, want 1\n%s", res.Code, res.Stderr)
+	if res.Code != 3 {
+		t.Errorf("--fail-on unknown over the policy file: exit %d, want 3\n%s", res.Code, res.Stderr)
 	}
 	writePolicy("vulnerabilities:\n  fail-on: severe\n")
 	res = runCmd(t, env, "docker", "secure", "scan", "--db", db, "--policy", policyFile, root)

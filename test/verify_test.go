@@ -65,9 +65,9 @@ func TestVerifyPushedImage(t *testing.T) {
 		t.Fatalf("db import: exit %d\n%s", r.Code, r.Stderr)
 	}
 	r = runCmd(t, env, binary, "verify", "--db", today, ref)
-	if r.Code != 1 || !strings.Contains(r.Stdout, "New since the build: 1 ("+newMinimistID+")") ||
+	if r.Code != 3 || !strings.Contains(r.Stdout, "New since the build: 1 ("+newMinimistID+")") ||
 		!strings.Contains(r.Stderr, "critical "+newMinimistID+" minimist 1.2.6 -> 1.2.7") {
-		t.Errorf("verify with today's database: exit %d, want 1 naming %s\nstdout:\n%s\nstderr:\n%s", r.Code, newMinimistID, r.Stdout, r.Stderr)
+		t.Errorf("verify with today's database: exit %d, want 3 naming %s\nstdout:\n%s\nstderr:\n%s", r.Code, newMinimistID, r.Stdout, r.Stderr)
 	}
 
 	// An image pushed by plain BuildKit has no attestations.
@@ -77,8 +77,8 @@ func TestVerifyPushedImage(t *testing.T) {
 		t.Errorf("verify without attestations: exit %d, want 2 saying %q and --scan\n%s", r.Code, want, r.Stderr)
 	}
 	r = runCmd(t, env, binary, "verify", "--scan", "--db", today, plain.Ref)
-	if r.Code != 1 || !strings.Contains(r.Stdout, "scanned the image now (--scan)") || !strings.Contains(r.Stderr, newMinimistID+" minimist 1.2.6") {
-		t.Errorf("verify --scan: exit %d, want 1 naming %s\nstdout:\n%s\nstderr:\n%s", r.Code, newMinimistID, r.Stdout, r.Stderr)
+	if r.Code != 3 || !strings.Contains(r.Stdout, "scanned the image now (--scan)") || !strings.Contains(r.Stderr, newMinimistID+" minimist 1.2.6") {
+		t.Errorf("verify --scan: exit %d, want 3 naming %s\nstdout:\n%s\nstderr:\n%s", r.Code, newMinimistID, r.Stdout, r.Stderr)
 	}
 	r = runCmd(t, env, binary, "scan", "--db", e.db, "registry:"+plain.Ref)
 	if r.Code != 0 || !strings.Contains(r.Stdout, "Target: registry:"+plain.Ref) {

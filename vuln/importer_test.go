@@ -271,7 +271,7 @@ func TestUpdateFromLoopbackServer(t *testing.T) {
 	srv := newOSVServer(t, map[string][]byte{"npm": zipFolder(t, "npm"), "Go": zipFolder(t, "Go")})
 	ctx := context.Background()
 
-	results, err := Update(ctx, dir, srv.URL, []string{"npm", "Go"}, srv.Client())
+	results, err := Update(ctx, dir, srv.URL, []string{"npm", "Go"}, srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestUpdateFromLoopbackServer(t *testing.T) {
 	}
 
 	// Unchanged archives are not downloaded again.
-	results, err = Update(ctx, dir, srv.URL, []string{"npm", "Go"}, srv.Client())
+	results, err = Update(ctx, dir, srv.URL, []string{"npm", "Go"}, srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,12 +295,12 @@ func TestUpdateFromLoopbackServer(t *testing.T) {
 	// database survives.
 	srv.zips["npm"] = append(zipFolder(t, "npm"), 0) // a new ETag
 	srv.status.Store(http.StatusInternalServerError)
-	if _, err := Update(ctx, dir, srv.URL, []string{"npm"}, srv.Client()); err == nil || !strings.Contains(err.Error(), "500") {
+	if _, err := Update(ctx, dir, srv.URL, []string{"npm"}, srv.Client(), nil); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Errorf("update from a failing server: %v", err)
 	}
 	srv.status.Store(0)
 	srv.truncate.Store(true)
-	if _, err := Update(ctx, dir, srv.URL, []string{"npm"}, srv.Client()); err == nil {
+	if _, err := Update(ctx, dir, srv.URL, []string{"npm"}, srv.Client(), nil); err == nil {
 		t.Errorf("update with a truncated download succeeded")
 	}
 	if got := findingsOf(t, dir, minimist); len(got) != 1 {

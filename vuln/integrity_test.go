@@ -91,7 +91,7 @@ func TestUpdateReplacesOnlyWhatItDownloaded(t *testing.T) {
 	srv := newOSVServer(t, map[string][]byte{"npm": zipOf(t, "npm", nil), "PyPI": zipOf(t, "PyPI", nil)})
 	update := func(wantUnchanged ...string) {
 		t.Helper()
-		results, err := Update(ctx, dir, srv.URL, []string{"npm", "PyPI"}, srv.Client())
+		results, err := Update(ctx, dir, srv.URL, []string{"npm", "PyPI"}, srv.Client(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +200,7 @@ func TestHelperUpdateProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestKilledUpdateIsCleanedUp")
 	}
-	Update(context.Background(), dir, url, []string{"npm"}, nil)
+	Update(context.Background(), dir, url, []string{"npm"}, nil, nil)
 }
 
 // TestKilledUpdateIsCleanedUp: an update killed (SIGKILL) in the middle of
@@ -255,7 +255,7 @@ func TestKilledUpdateIsCleanedUp(t *testing.T) {
 		t.Fatalf("the killed update's download is not there to clean up: %v", err)
 	}
 
-	if _, err := Update(context.Background(), dir, srv.URL, []string{"npm"}, srv.Client()); err != nil {
+	if _, err := Update(context.Background(), dir, srv.URL, []string{"npm"}, srv.Client(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, downloadPattern)); len(leftovers) > 0 {

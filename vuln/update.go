@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // DefaultBaseURL is OSV's public bucket: <base>/<Ecosystem>/all.zip.
@@ -33,6 +34,17 @@ type UpdateResult struct {
 	Status    ArchiveStatus
 }
 
+// DownloadProgress is how far an archive's download has got.
+type DownloadProgress struct {
+	Archive string
+	// Received bytes of Size; Size is -1 when the server did not say.
+	Received, Size int64
+	// Started is when the server began to send the archive.
+	Started time.Time
+	// Done is set on the last report of a download, complete or not.
+	Done bool
+}
+
 // Update downloads <baseURL>/<ecosystem>/all.zip for each ecosystem, with
 // the validators of the last download so an unchanged archive is not
 // downloaded again, and imports what changed: each download replaces its own
@@ -40,7 +52,9 @@ type UpdateResult struct {
 // before anything is imported; a failed download or import leaves the
 // database as it was. The folder's lock is held throughout, so the
 // downloads a killed update left behind are removed by the next one.
-func Update(ctx context.Context, dir, baseURL string, ecosystems []string, client *http.Client) ([]UpdateResult, error) {
+// progress, when not nil, is told as each download starts, as its bytes
+// arrive, and when it ends; an unchanged archive has no download.
+func Update(ctx context.Context, dir, baseURL string, ecosystems []string, client *http.Client, progress func(DownloadProgress)) ([]UpdateResult, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -49,6 +63,9 @@ func Update(ctx context.Context, dir, baseURL string, ecosystems []string, clien
 	}
 	if len(ecosystems) == 0 {
 		ecosystems = DefaultEcosystems
+	}
+	if progress == nil {
+		progress = func(DownloadProgress) {}
 	}
 	unlock, err := lockDir(ctx, dir)
 	if err != nil {
@@ -64,7 +81,7 @@ func Update(ctx context.Context, dir, baseURL string, ecosystems []string, clien
 	}()
 	for _, eco := range ecosystems {
 		prev := previousStatus(dir, eco)
-		src, unchanged, err := download(ctx, client, dir, baseURL, eco, prev)
+		src, unchanged, err := download(ctx, client, dir, baseURL, eco, prev, progress)
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +118,7 @@ func previousStatus(dir, archive string) ArchiveStatus {
 // downloadPattern names the files downloads are written to until imported.
 const downloadPattern = ".download-*.zip"
 
-func download(ctx context.Context, client *http.Client, dir, baseURL, ecosystem string, prev ArchiveStatus) (Source, bool, error) {
+func download(ctx context.Context, client *http.Client, dir, baseURL, ecosystem string, prev ArchiveStatus, progress func(DownloadProgress)) (Source, bool, error) {
 	u := strings.TrimSuffix(baseURL, "/") + "/" + url.PathEscape(ecosystem) + "/all.zip"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -130,7 +147,12 @@ func download(ctx context.Context, client *http.Client, dir, baseURL, ecosystem 
 	if err != nil {
 		return Source{}, false, fmt.Errorf("download %s: %w", u, err)
 	}
-	n, err := io.Copy(f, io.LimitReader(resp.Body, maxDownload+1))
+	body := &progressReader{r: io.LimitReader(resp.Body, maxDownload+1), report: progress,
+		at: DownloadProgress{Archive: ecosystem, Size: resp.ContentLength, Started: time.Now()}}
+	progress(body.at)
+	n, err := io.Copy(f, body)
+	body.at.Done = true
+	progress(body.at)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -148,4 +170,20 @@ func download(ctx context.Context, client *http.Client, dir, baseURL, ecosystem 
 		Path: f.Name(), Archive: ecosystem, Name: u,
 		ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"),
 	}, false, nil
+}
+
+// progressReader reports the bytes read through it.
+type progressReader struct {
+	r      io.Reader
+	report func(DownloadProgress)
+	at     DownloadProgress
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.at.Received += int64(n)
+		p.report(p.at)
+	}
+	return n, err
 }

@@ -53,6 +53,10 @@ type Platform struct {
 	Suppressed []policy.Suppressed
 	// Statement, when set, replaces the SPDX attestation's layer bytes.
 	Statement []byte
+	// Unnamed leaves the statements' subject empty, as BuildKit does for an
+	// image exported without a name; Subject, when set, replaces it.
+	Unnamed bool
+	Subject []intoto.Subject
 }
 
 // Push pushes an index with one image per platform and, for the attested
@@ -127,7 +131,14 @@ func attestationManifest(t testing.TB, img v1.Image, doc *sbom.SBOM, p Platform)
 			t.Fatal(err)
 		}
 		st := attest.NewStatement(predicateType, b)
-		st.Subject = []intoto.Subject{{Name: "_", Digest: map[string]string{"sha256": digest.Hex}}}
+		switch {
+		case p.Unnamed:
+			st.Subject = []intoto.Subject{}
+		case p.Subject != nil:
+			st.Subject = p.Subject
+		default:
+			st.Subject = []intoto.Subject{{Name: "_", Digest: map[string]string{"sha256": digest.Hex}}}
+		}
 		if b, err = json.Marshal(st); err != nil {
 			t.Fatal(err)
 		}
