@@ -37,21 +37,8 @@ const suppressedByContextPolicy = "suppressed by ignore secure-build.yaml:3: not
 // context.
 func (e *buildEnv) buildStdin(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"build", "--progress", "plain", "--db", e.db}, args...)...)
-	cmd.Env = append(os.Environ(), "BUILDKIT_HOST="+e.bk.Addr, "XDG_CACHE_HOME="+e.cache)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if err != nil {
-		exitErr, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("run %s: %v", binary, err)
-		}
-		code = exitErr.ExitCode()
-	}
-	return result{Stdout: stdout.String(), Stderr: stderr.String(), Code: code}
+	env := []string{"BUILDKIT_HOST=" + e.bk.Addr, "XDG_CACHE_HOME=" + e.cache}
+	return testutil.RunWithStdin(t, env, bytes.NewReader(stdin), binary, append([]string{"build", "--progress", "plain", "--db", e.db}, args...)...)
 }
 
 // wantScannedWithPolicy checks that a build passed, scanned its final stage

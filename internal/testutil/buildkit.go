@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,8 +145,15 @@ type Result struct {
 // output and exit status; only a failure to start it fails the test.
 func Run(t testing.TB, env []string, name string, args ...string) Result {
 	t.Helper()
+	return RunWithStdin(t, env, nil, name, args...)
+}
+
+// RunWithStdin is Run with stdin as the command's standard input.
+func RunWithStdin(t testing.TB, env []string, stdin io.Reader, name string, args ...string) Result {
+	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
