@@ -104,7 +104,8 @@ const (
 // B, another fresh buildkitd, imports it (--cache-from) and takes the scan
 // step from it instead of running the scanner, yet makes its own verdict
 // from the cached findings with its own policy and today's database age. A
-// database that changed on B makes B scan again.
+// database that changed on B makes B scan again. A mode=min cache carries
+// the scan step as well.
 func TestBuildFleetScansOnce(t *testing.T) {
 	t.Parallel()
 	// Two buildkitds of the test's own: each must start cold, and B must
@@ -159,8 +160,12 @@ func TestBuildFleetScansOnce(t *testing.T) {
 	rb := b.build(t, dir, "--cache-from", "type=registry,ref="+cacheRef,
 		"--max-db-age", "1s", "--report", reportB, "--report-format", "json")
 	coldB := time.Since(startB)
-	t.Logf("cold builds: A scans and exports its cache in %s; B imports it and takes the scan from it in %s (B/A %.2fx)",
-		coldA.Round(10*time.Millisecond), coldB.Round(10*time.Millisecond), coldB.Seconds()/coldA.Seconds())
+	prep := "?"
+	if m := regexp.MustCompile(`preparing build cache for export (\S+) done`).FindStringSubmatch(ra.Stderr); m != nil {
+		prep = m[1]
+	}
+	t.Logf("cold builds: A scans and exports its cache (mode=max) in %s, %s of it preparing the export; B imports it and takes the scan from it in %s (B/A %.2fx)",
+		coldA.Round(10*time.Millisecond), prep, coldB.Round(10*time.Millisecond), coldB.Seconds()/coldA.Seconds())
 	if !scanStepFromCache(t, rb.Stderr) {
 		t.Errorf("builder B ran the scan step although A's cache has it:\n%s", rb.Stderr)
 	}
@@ -217,6 +222,18 @@ func TestBuildFleetScansOnce(t *testing.T) {
 	}
 	if !strings.Contains(rb.Stderr, "was last updated "+m[1]+" ago") {
 		t.Errorf("builder B does not warn that the database is %s old:\n%s", m[1], rb.Stderr)
+	}
+
+	// mode=min carries the scan step too: its result is part of the
+	// build's result. A exports it (warm, so cheaply); a third fresh
+	// builder takes the scan from it.
+	minRef := a.reg.Ref("cache:app-min")
+	if r := a.build(t, dir, "--fail-on", "none", "--cache-to", "type=registry,ref="+minRef+",mode=min"); r.Code != 0 {
+		t.Fatalf("builder A, mode=min: exit %d\n%s", r.Code, r.Stderr)
+	}
+	c := &buildEnv{bk: ownBuildKit(t), reg: b.reg, base: b.base, db: b.db, cache: t.TempDir()}
+	if r := c.build(t, dir, "--cache-from", "type=registry,ref="+minRef); r.Code != 3 || !scanStepFromCache(t, r.Stderr) {
+		t.Errorf("builder C with A's mode=min cache: exit %d (want 3), the scan step taken from the cache: %v\n%s", r.Code, scanStepFromCache(t, r.Stderr), r.Stderr)
 	}
 
 	// 4. One more record in B's database: B scans again, even with A's
