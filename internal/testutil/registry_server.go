@@ -37,6 +37,9 @@ type registryServer struct {
 	served   chan error
 	mu       sync.Mutex
 	requests []RegistryRequest // every request served, in order; what a failed test shows
+	// owners are the tests each namespace was given to: a test run again
+	// in the same process (go test -count=2) gets a namespace of its own.
+	owners map[string]testing.TB
 }
 
 // RegistryRequest is one request the registry answered.
@@ -56,7 +59,7 @@ func NewRegistry() (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: listen on 127.0.0.1: %w", err)
 	}
-	s := &registryServer{served: make(chan error, 1)}
+	s := &registryServer{served: make(chan error, 1), owners: map[string]testing.TB{}}
 	handler := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	s.http = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -91,14 +94,30 @@ var notRepoChars = regexp.MustCompile(`[^a-z0-9]+`)
 // test fails.
 func (r *Registry) Namespace(t testing.TB) *Registry {
 	t.Helper()
-	ns := strings.Trim(notRepoChars.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
-	v := &Registry{Addr: r.Addr, prefix: r.prefix + ns + "/", srv: r.srv}
+	ns := r.srv.namespaceFor(t, r.prefix+strings.Trim(notRepoChars.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-"))
+	v := &Registry{Addr: r.Addr, prefix: ns + "/", srv: r.srv}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("registry %s requests under %s:\n%s", r.Addr, v.prefix, v.requestsUnder(""))
 		}
 	})
 	return v
+}
+
+// namespaceFor is name for t: the same for every call of one test, with a
+// number added when another test (the same one run again) holds it.
+func (s *registryServer) namespaceFor(t testing.TB, name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns := name
+	for i := 2; ; i++ {
+		owner, taken := s.owners[ns]
+		if !taken || owner == t {
+			s.owners[ns] = t
+			return ns
+		}
+		ns = fmt.Sprintf("%s-%d", name, i)
+	}
 }
 
 // Ref is the reference of repoTag ("app:1", or "app@sha256:...") in this
