@@ -9,9 +9,9 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/secure-build/secure-build/registry"
+	"github.com/secure-build/secure-build/scan"
+
 	"github.com/secure-build/secure-build/report"
-	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -45,7 +45,7 @@ func runStages(args []string) error {
 	}
 	defer db.Close()
 	t1 := time.Now()
-	doc, err := catalog(ctx, target)
+	doc, err := scan.Catalog(ctx, target)
 	if err != nil {
 		return err
 	}
@@ -64,16 +64,4 @@ func runStages(args []string) error {
 	fmt.Printf("stages: open db %s, unpack+catalog %s (%d packages), match %s (%d findings), json report %s; total %s\n",
 		ms(t1.Sub(t0)), ms(t2.Sub(t1)), len(doc.Packages), ms(t3.Sub(t2)), len(findings), ms(t4.Sub(t3)), ms(t4.Sub(t0)))
 	return nil
-}
-
-// catalog catalogs an image source, as scan does, or a root filesystem.
-func catalog(ctx context.Context, target string) (*sbom.SBOM, error) {
-	if !registry.IsSource(target) {
-		return sbom.Catalog(ctx, target, target)
-	}
-	img, err := registry.Open(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	return sbom.CatalogImage(ctx, img, target)
 }
