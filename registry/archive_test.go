@@ -18,7 +18,7 @@ import (
 
 // tarOf writes the files under dir into a new tar, as BuildKit's
 // "-o type=oci,dest=FILE" does: names relative to dir, folders omitted.
-func tarOf(t *testing.T, dir string) string {
+func tarOf(t testing.TB, dir string) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "image.tar")
 	f, err := os.Create(file)
@@ -55,7 +55,7 @@ func tarOf(t *testing.T, dir string) string {
 
 // ociTar is the tar of an OCI layout holding a multi-platform index tagged
 // "multi", as BuildKit exports an image with attestations.
-func ociTar(t *testing.T) (file string, here v1.Image) {
+func ociTar(t testing.TB) (file string, here v1.Image) {
 	t.Helper()
 	idx, here, _, _ := platformIndex(t)
 	dir := filepath.Join(t.TempDir(), "layout")

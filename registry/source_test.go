@@ -20,7 +20,7 @@ import (
 	"github.com/secure-build/secure-build/internal/testutil"
 )
 
-func randomImage(t *testing.T) v1.Image {
+func randomImage(t testing.TB) v1.Image {
 	t.Helper()
 	img, err := random.Image(64, 1)
 	if err != nil {
@@ -83,7 +83,7 @@ func writeLayout(t *testing.T, imgs map[string]v1.Image) string {
 
 // platformIndex is an index as BuildKit exports it: an attestation manifest
 // first, then an image for another architecture and one for this machine's.
-func platformIndex(t *testing.T) (idx v1.ImageIndex, here, elsewhere v1.Image, otherArch string) {
+func platformIndex(t testing.TB) (idx v1.ImageIndex, here, elsewhere v1.Image, otherArch string) {
 	t.Helper()
 	here, elsewhere = randomImage(t), randomImage(t)
 	otherArch = "s390x"

@@ -108,7 +108,7 @@ FUZZ_TARGETS=(
 	sbom:FuzzDpkgStatus sbom:FuzzApkInstalled sbom:FuzzOSRelease sbom:FuzzUnpackLayer
 	sbom:FuzzJavaArchiveCheck sbom:FuzzZippedPython sbom:FuzzRustDepSection sbom:FuzzMayHoldGoBuildInfo
 	sbom:FuzzManifestValues sbom:FuzzParseComposerInstalled
-	sbom:FuzzRPMHeaderCheck policy:FuzzParse policy:FuzzAddVEX vuln:FuzzParseRecord
+	sbom:FuzzRPMHeaderCheck policy:FuzzParse policy:FuzzAddVEX vuln:FuzzParseRecord registry:FuzzOpenTar
 )
 if [[ $FUZZTIME != 0 ]]; then
 	for t in "${FUZZ_TARGETS[@]}"; do
