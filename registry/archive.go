@@ -59,14 +59,17 @@ func readImageTar(file string) (*imageTar, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
 		return nil, err
-	} else if fi.IsDir() {
+	}
+	if fi.IsDir() {
 		return nil, fmt.Errorf("%s is a directory, not a tar", file)
 	}
 	t := &imageTar{path: file, entries: map[string]tarEntry{}}
 	tr := tar.NewReader(f) // an *os.File: the content is skipped by seeking
-	for i := 0; ; i++ {
+	i := 0
+	for ; ; i++ {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -90,7 +93,24 @@ func readImageTar(file string) (*imageTar, error) {
 		}
 		t.entries[name] = tarEntry{offset: offset, size: hdr.Size}
 	}
+	if i > 0 && !endsWithZeroBlock(f, fi.Size()) {
+		return nil, fmt.Errorf("%s is a truncated or corrupt tar (after %d entries): no end-of-archive marker", file, i)
+	}
 	return t, nil
+}
+
+// endsWithZeroBlock says whether the tar's last 512-byte block is zeros, as
+// every tar writer ends an archive. Go's reader takes a tar cut at a block
+// boundary for a whole one; this tells them apart.
+func endsWithZeroBlock(f *os.File, size int64) bool {
+	var block [512]byte
+	if size < int64(len(block)) {
+		return false
+	}
+	if _, err := f.ReadAt(block[:], size-int64(len(block))); err != nil {
+		return false
+	}
+	return block == [512]byte{}
 }
 
 func (t *imageTar) has(name string) bool {
