@@ -142,15 +142,15 @@ func mdEscape(s string) string {
 }
 
 // Line is the advice in one line, as a build's verdict shows it: "base
-// debian:12.4-slim: refresh available, fixes 3 high; update 12.8-slim fixes
-// 5 high". Empty when there is nothing to advise.
+// debian:12.4-slim: refresh available, fixes 3 high; update 12.8-slim
+// (minor) fixes 5 high". Empty when there is nothing to advise.
 func Line(a *Advice) string {
 	var parts []string
 	if o := a.Refresh; o != nil {
 		parts = append(parts, "refresh available"+fixesText(o.Fixed, ", fixes "))
 	}
 	if o := a.Best(); o != nil {
-		parts = append(parts, fmt.Sprintf("%s %s%s", o.Bucket, o.Tag, fixesText(o.Fixed, " fixes ")))
+		parts = append(parts, fmt.Sprintf("update %s (%s)%s", o.Tag, o.Bucket, fixesText(o.Fixed, " fixes ")))
 	}
 	if len(parts) == 0 {
 		return ""

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/docker/cli/cli/command"
@@ -119,11 +120,14 @@ func runRecommend(ctx context.Context, dockerCli command.Cli, opts recommendOpti
 		return err
 	}
 	defer db.Close()
+	stderr := dockerCli.Err()
+	if stale := scan.Staleness(db.Dir(), db.Updated(), opts.db.maxAge, time.Now()); stale != "" {
+		fmt.Fprintf(stderr, "warning: %s\n", stale)
+	}
 	cache, err := baseimage.DefaultCache()
 	if err != nil {
 		return err
 	}
-	stderr := dockerCli.Err()
 	advice, err := baseimage.Recommend(ctx, baseimage.Request{
 		Image:          image,
 		Platform:       platform,
