@@ -291,11 +291,15 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		mu    sync.Mutex
 		scans []frontend.PlatformScan
 	)
+	advisor := newBaseAdvisor(ctx, opts)
 	fopts := frontend.Options{
 		Scanner:     scanWith,
 		ToolVersion: Version,
 		FullSBOM:    opts.sbomOutput != "" || opts.reportFile != "",
 		OnScan: func(s frontend.PlatformScan) {
+			if advisor != nil {
+				advisor.advise(s)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			scans = append(scans, s)
@@ -336,6 +340,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	}
 
 	failed := printVerdicts(dockerCli.Err(), scans)
+	advisor.print(dockerCli.Err())
 	writeErr := writeScanFiles(dockerCli.Err(), opts, scans)
 	if failed != nil || buildErr != nil {
 		// The files show why; failing to write one must not hide the why.

@@ -162,17 +162,7 @@ func recommendImage(opts recommendOptions, args []string, platform v1.Platform) 
 	if err != nil {
 		return "", fmt.Errorf("read Dockerfile: %w", err)
 	}
-	buildArgs := map[string]string{}
-	for _, kv := range opts.buildArgs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			v, ok = os.LookupEnv(k) // as docker build: NAME alone takes the environment's
-		}
-		if ok {
-			buildArgs[k] = v
-		}
-	}
-	facts, err := dockerfile.Read(opts.file, src, dockerfile.Input{Target: opts.target, BuildArgs: buildArgs, PlatformArgs: platformArgs(platform)})
+	facts, err := dockerfile.Read(opts.file, src, dockerfile.Input{Target: opts.target, BuildArgs: keyValues(opts.buildArgs), PlatformArgs: platformArgs(platform)})
 	if err != nil {
 		return "", err
 	}
