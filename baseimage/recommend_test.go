@@ -28,7 +28,7 @@ func (s *scansByDigest) Scan(_ context.Context, pinned string) (*ScanResult, err
 	return &ScanResult{Distro: "debian 12", Findings: s.findings[digest]}, nil
 }
 
-func pushTag(t *testing.T, ref string, files map[string]string) string {
+func pushTag(t testing.TB, ref string, files map[string]string) string {
 	t.Helper()
 	img := testutil.Image(t, v1.Config{}, testutil.FilesLayer(t, files))
 	tag, err := name.NewTag(ref)
