@@ -139,7 +139,9 @@ func TestRecommend(t *testing.T) {
 	})
 
 	t.Run("second run scans nothing", func(t *testing.T) {
+		start := time.Now()
 		again := recommendJSON(t, reg.Ref("app:1.0"))
+		t.Logf("cached run: %s", time.Since(start).Round(time.Millisecond))
 		if again.Scans.Scanned != 0 || again.Scans.Cached != 5 {
 			t.Errorf("second run: %+v, want no scan and 5 from the cache", again.Scans)
 		}
@@ -163,6 +165,15 @@ func TestRecommend(t *testing.T) {
 		for _, tag := range []string{"1.0.1", "2.1-rc1", "sha-3f2a1bc", "20240101", "0.9", "latest"} {
 			if strings.Contains(r.Stdout, " "+tag+" ") {
 				t.Errorf("table offers %s:\n%s", tag, r.Stdout)
+			}
+		}
+	})
+
+	t.Run("markdown", func(t *testing.T) {
+		r := recommend(t, "--format", "markdown", reg.Ref("app:1.0"))
+		for _, want := range []string{"| bucket | tag |", "| minor | `1.3 (1.2)` |", "| major | `2.0` |", "**base "} {
+			if r.Code != 0 || !strings.Contains(r.Stdout, want) {
+				t.Errorf("markdown (exit %d) lacks %q:\n%s%s", r.Code, want, r.Stdout, r.Stderr)
 			}
 		}
 	})
