@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -218,5 +219,17 @@ func TestBuildOrigins(t *testing.T) {
 	got := originWarnings(t, r.Stderr)
 	if w := "Dockerfile:10 COPY --from=build /out/app /usr/local/bin/app"; got["GO-2099-0100 golang.org/x/text"] != w {
 		t.Errorf("after a comment line: origin %q, want %q", got["GO-2099-0100 golang.org/x/text"], w)
+	}
+
+	// Attribution off: the findings, no origins.
+	r = e.build(t, dir, "--fail-on", "none", "--build-arg", "SECURE_BUILD_ORIGINS=false")
+	if r.Code != 0 {
+		t.Fatalf("build without origins: exit %d\n%s", r.Code, r.Stderr)
+	}
+	if got := originWarnings(t, r.Stderr); len(got) != 0 {
+		t.Errorf("SECURE_BUILD_ORIGINS=false: findings with origins %q", got)
+	}
+	if !strings.Contains(r.Stderr, "GO-2099-0100 in golang.org/x/text") {
+		t.Errorf("SECURE_BUILD_ORIGINS=false: the findings are gone:\n%s", r.Stderr)
 	}
 }
