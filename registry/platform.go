@@ -24,6 +24,9 @@ type PlatformImage struct {
 	Created time.Time
 	// Size is what a pull downloads: the config and the compressed layers.
 	Size int64
+	// Annotations are the image manifest's (the base image a build names
+	// there: org.opencontainers.image.base.name and .digest).
+	Annotations map[string]string
 }
 
 // Pinned is the image by digest, "HOST/team/app@sha256:...".
@@ -90,7 +93,7 @@ func ResolvePlatform(ctx context.Context, ref name.Reference, platform v1.Platfo
 	if err != nil {
 		return nil, fmt.Errorf("read the manifest of %s: %w", ref, err)
 	}
-	out.Digest = digest.String()
+	out.Digest, out.Annotations = digest.String(), manifest.Annotations
 	out.Size = manifest.Config.Size
 	for _, l := range manifest.Layers {
 		out.Size += l.Size

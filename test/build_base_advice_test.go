@@ -11,8 +11,9 @@ import (
 // TestBuildBaseAdvice: a build FROM a pinned base whose tag was pushed
 // again with a fix prints one line of base advice after its verdict (the
 // refresh and the best later tag, with what they fix) and keeps it in the
-// JSON report; base-image.refresh: fail makes the stale build fail, before
-// anything is pushed.
+// JSON report; inspect --base-advice of the pushed image says the same from
+// its base annotations; base-image.refresh: fail makes the stale build fail,
+// before anything is pushed.
 func TestBuildBaseAdvice(t *testing.T) {
 	t.Parallel()
 	e := newBuildEnv(t)
@@ -28,7 +29,8 @@ func TestBuildBaseAdvice(t *testing.T) {
 	dockerfile := "FROM " + old.Pinned() + "\nCOPY hello /hello\n"
 	report := filepath.Join(t.TempDir(), "report.json")
 	dir := e.project(t, dockerfile, map[string]string{"hello": "hi\n", "secure-build.yaml": tolerant})
-	r := e.build(t, dir, "--report", report, "--report-format", "json")
+	pushed := e.reg.Ref("fresh:1")
+	r := e.build(t, dir, "--report", report, "--report-format", "json", "-t", pushed, "--push")
 	if r.Code != 0 {
 		t.Fatalf("build: exit %d\n%s", r.Code, r.Stderr)
 	}
@@ -41,6 +43,12 @@ func TestBuildBaseAdvice(t *testing.T) {
 	}
 	if b, err := os.ReadFile(report); err != nil || !strings.Contains(string(b), "refresh available, fixes 1 critical") {
 		t.Errorf("JSON report lacks the advice (%v):\n%s", err, b)
+	}
+
+	// The pushed image names its base in its manifest: inspect advises on it.
+	r = runCmd(t, []string{"XDG_CACHE_HOME=" + e.cache}, binary, "inspect", "--base-advice", "--db", e.db, pushed)
+	if r.Code != 0 || !strings.Contains(r.Stdout, ": "+want) {
+		t.Errorf("inspect --base-advice: exit %d, want a line %q\n%s%s", r.Code, want, r.Stdout, r.Stderr)
 	}
 
 	strict := tolerant + "base-image:\n  refresh: fail\n"
