@@ -3,7 +3,6 @@ package baseimage
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -221,6 +220,11 @@ func (r *recommender) run(ctx context.Context) (*Advice, error) {
 		if base, err = registry.ResolvePlatform(ctx, d, r.req.Platform); err != nil {
 			return nil, err
 		}
+		if base.Digest == now.Digest {
+			// An index that changed for other platforms only: this
+			// platform's image is the same.
+			base = now
+		}
 	}
 	a.Base = imageOf(a.Tag, base)
 
@@ -305,8 +309,8 @@ func (r *recommender) options(ctx context.Context, tags []string, bucket Bucket,
 		}
 		img, err := registry.ResolvePlatform(ctx, r.repo.Tag(tag), r.req.Platform)
 		if err != nil {
-			if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
-				return nil, err
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
 			r.advice.Notes = append(r.advice.Notes, fmt.Sprintf("%s: left out: %v", tag, err))
 			continue

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/secure-build/secure-build/internal/testutil"
@@ -78,5 +80,56 @@ func TestRecommendDamagedCache(t *testing.T) {
 	}
 	if a := run(); a.Scans.Scanned != 0 || len(a.Notes) != 0 {
 		t.Errorf("run after the rewrite: scans %+v, notes %q", a.Scans, a.Notes)
+	}
+}
+
+// TestRecommendRefreshPerPlatform: an index pushed again with only another
+// platform's image changed is no refresh for this platform; it is for that
+// one.
+func TestRecommendRefreshPerPlatform(t *testing.T) {
+	host := testutil.MemoryRegistry(t, nil)
+	image := func(arch, content string) v1.Image {
+		img := testutil.Image(t, v1.Config{}, testutil.FilesLayer(t, map[string]string{"v": content}))
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg = cfg.DeepCopy()
+		cfg.Architecture = arch
+		if img, err = mutate.ConfigFile(img, cfg); err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	index := func(amd, arm v1.Image) v1.ImageIndex {
+		return mutate.AppendManifests(empty.Index,
+			mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+			mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	}
+	amd := image("amd64", "a")
+	first := index(amd, image("arm64", "b1"))
+	second := index(amd, image("arm64", "b2"))
+	tag, err := name.NewTag(host + "/app:1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(tag, first); err != nil {
+		t.Fatal(err)
+	}
+	firstDigest, _ := first.Digest()
+	if err := remote.WriteIndex(tag, second); err != nil {
+		t.Fatal(err)
+	}
+	for arch, refreshed := range map[string]bool{"amd64": false, "arm64": true} {
+		a, err := Recommend(context.Background(), Request{
+			Image: tag.String(), BaseDigest: firstDigest.String(), Platform: v1.Platform{OS: "linux", Architecture: arch},
+			Scanner: &scansByDigest{},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (a.Refresh != nil) != refreshed {
+			t.Errorf("%s: refresh %+v, want refreshed %v", arch, a.Refresh, refreshed)
+		}
 	}
 }
