@@ -115,14 +115,21 @@ func platformAdvice(ctx context.Context, opts buildOptions, pol *policy.Policy, 
 	unavailable := func(err error) (string, *policy.Violation) {
 		return "base advice unavailable: " + firstLine(err.Error()), pol.RefreshViolation(0, "", err)
 	}
-	db, err := opts.db.open()
-	if err != nil {
-		return unavailable(err)
-	}
-	defer db.Close()
 	cache, err := baseimage.DefaultCache()
 	if err != nil {
 		return unavailable(err)
+	}
+	// The local database scans the candidates. A build that was sent
+	// another one may have none here: that matters only when a candidate
+	// is to be scanned.
+	var scanner baseimage.Scanner
+	database := ""
+	db, err := opts.db.open()
+	if err == nil {
+		defer db.Close()
+		scanner, database = baseimage.DBScanner{DB: db}, baseimage.DatabaseVersion(db)
+	} else {
+		scanner = noDatabase{err}
 	}
 	digest, findings := buildBase(s.Report.Findings)
 	advice, err := baseimage.Recommend(ctx, baseimage.Request{
@@ -133,9 +140,9 @@ func platformAdvice(ctx context.Context, opts buildOptions, pol *policy.Policy, 
 		Gates:          s.Report.Threshold.Gates,
 		PerBucket:      1,
 		Updates:        true,
-		Scanner:        baseimage.DBScanner{DB: db},
+		Scanner:        scanner,
 		Cache:          cache,
-		Database:       baseimage.DatabaseVersion(db),
+		Database:       database,
 		ScannerVersion: scannerVersion(),
 	})
 	if err != nil {
@@ -151,6 +158,12 @@ func platformAdvice(ctx context.Context, opts buildOptions, pol *policy.Policy, 
 	}
 	return line, pol.RefreshViolation(gating, line, nil)
 }
+
+// noDatabase is the scanner of an advice with no local database: it says
+// why when a candidate is to be scanned.
+type noDatabase struct{ err error }
+
+func (n noDatabase) Scan(context.Context, string) (*baseimage.ScanResult, error) { return nil, n.err }
 
 // buildBase is what the build's attribution says of its base: the digest
 // it resolved to, and the findings of base origin (non-nil once any finding
