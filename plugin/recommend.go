@@ -20,6 +20,7 @@ import (
 	"github.com/secure-build/secure-build/baseimage"
 	"github.com/secure-build/secure-build/dockerfile"
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/scan"
 )
 
@@ -154,7 +155,7 @@ func recommendImage(opts recommendOptions, args []string, platform v1.Platform) 
 	case len(args) == 1 && opts.file != "":
 		return "", fmt.Errorf("name an IMAGE or a Dockerfile with -f, not both")
 	case len(args) == 1:
-		return args[0], nil
+		return strings.TrimPrefix(args[0], registry.RegistryPrefix), nil // as scan names it, registry:REF
 	case opts.file == "":
 		return "", fmt.Errorf("name an IMAGE, or a Dockerfile with -f")
 	}
