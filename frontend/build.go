@@ -169,17 +169,21 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 	var failed bkmaps.SyncMap[string, PlatformScan]
 	var shownMu sync.Mutex
 	shown := map[string]bool{}
-	if err := rb.EachPlatform(ctx, func(ctx context.Context, id string, _ ocispecs.Platform) error {
+	if err := rb.EachPlatform(ctx, func(ctx context.Context, id string, p ocispecs.Platform) error {
 		out, ok := scans.Load(id)
 		if !ok {
 			return fmt.Errorf("no scan of platform %s", id)
 		}
 		f, _ := facts.Load(id)
 		scan := decide(id, out, settings, pol, f, opts.ToolVersion)
-		warnFindings(ctx, c, out, scan)
+		// The warnings go to a vertex of their own, reported again after
+		// them, so that clients print them (openWarnVertex says why).
+		wv := openWarnVertex(ctx, c, id, p, out.vertex)
+		warnFindings(ctx, wv, scan)
 		shownMu.Lock()
-		warnRules(ctx, c, src, out, scan, shown)
+		warnRules(ctx, wv, src, scan, shown)
 		shownMu.Unlock()
+		wv.close(ctx)
 		if opts.OnScan != nil {
 			opts.OnScan(scan)
 		}

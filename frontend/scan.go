@@ -339,12 +339,11 @@ func decide(platform string, out *stepOutput, s settings, pol *policy.Policy, fa
 // file and the attestation hold them all.
 const maxFindingWarnings = 25
 
-// warnFindings shows the scan as BuildKit warnings on the scan step, so
-// they show in every BuildKit client and CI log (findingWarnings).
-func warnFindings(ctx context.Context, c client.Client, out *stepOutput, ps PlatformScan) {
+// warnFindings shows the scan as BuildKit warnings, so they show in every
+// BuildKit client and CI log (findingWarnings).
+func warnFindings(ctx context.Context, wv *warnVertex, ps PlatformScan) {
 	for _, msg := range findingWarnings(ps) {
-		// A client that cannot show a warning still gets the verdict.
-		_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
+		wv.warn(ctx, msg, client.WarnOpts{Level: 1})
 	}
 }
 
