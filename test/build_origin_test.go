@@ -289,7 +289,7 @@ func TestBuildOriginsMultiPlatform(t *testing.T) {
 	}
 	for _, p := range []string{"amd64", "arm64"} {
 		for _, want := range []string{
-			" - linux/" + p + ": critical DEBIAN-CVE-2023-4911 in libc6 2.36-9 -> 2.36-9+deb12u3 (base " + baseRef + ")",
+			" - linux/" + p + ": high DEBIAN-CVE-2023-4911 in libc6 2.36-9 -> 2.36-9+deb12u3 (base " + baseRef + ")",
 			" - linux/" + p + ": unknown GO-2099-0100 in golang.org/x/text v0.42.0 -> no fix yet (Dockerfile:2 COPY app /usr/local/bin/app)",
 		} {
 			if !strings.Contains(r.Stderr, want) {
