@@ -83,6 +83,7 @@ type buildOptions struct {
 	failOn       string
 	onlyFixable  *bool
 	incomplete   string
+	scope        string
 	policyFile   string
 	sbomOutput   string
 	reportFile   string
@@ -121,7 +122,11 @@ Policy: secure-build.yaml at the root of the build context, or the file
 on a fixable critical finding and warn on the base-image and Dockerfile
 practices. --fail-on and --include-unfixable, or the build args
 SECURE_BUILD_FAIL_ON and SECURE_BUILD_ONLY_FIXABLE, override the file's
-threshold. Broken Dockerfile rules show as build warnings on their line.
+threshold. --scope added, the file's vulnerabilities.scope or the build arg
+SECURE_BUILD_SCOPE gate only the findings the Dockerfile added or changed
+("no new vulnerabilities beyond the base image"): those inherited from the
+base image are reported and do not gate; one nothing attributed gates.
+Broken Dockerfile rules show as build warnings on their line.
 
 An INCOMPLETE scan fails the build: one where a package database, a
 lockfile, an archive or a package's version that decides findings could not
@@ -209,6 +214,7 @@ policy failed, or the status --exit-code sets (1 to 125); 2 a usage error
 	flags.StringVar(&opts.failOn, "fail-on", "", "Lowest severity that fails the build: critical, high, medium, low, unknown, none (default critical)")
 	bindOnlyFixable(flags, &opts.onlyFixable)
 	flags.StringVar(&opts.incomplete, "incomplete", "", "What an incomplete scan (a package database, lockfile or archive that could not be read completely) does: fail, warn or off; warn and off let the vulnerable packages of what was not read pass unseen (default fail)")
+	flags.StringVar(&opts.scope, "scope", "", "Which findings gate: all, or added (only those the Dockerfile added or changed; those inherited from the base image are reported, not gating) (default all)")
 	flags.StringVar(&opts.policyFile, "policy", "", "Policy file (default: secure-build.yaml at the root of the build context)")
 	flags.StringVar(&opts.sbomOutput, "sbom-output", "", "Also write the final stage's SPDX 2.3 SBOM to FILE (one file a platform: FILE gets the platform in its name)")
 	flags.StringVar(&opts.reportFile, "report", "", "Also write the scan report to FILE")
@@ -453,6 +459,9 @@ func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
 	if opts.incomplete != "" {
 		attrs["build-arg:"+frontend.ArgIncomplete] = opts.incomplete
 	}
+	if opts.scope != "" {
+		attrs["build-arg:"+frontend.ArgScope] = opts.scope
+	}
 	// The image's names, for VEX statements about the image as a whole.
 	if _, given := attrs["build-arg:"+frontend.ArgImage]; !given && len(opts.tags) > 0 {
 		attrs["build-arg:"+frontend.ArgImage] = strings.Join(opts.tags, ",")
@@ -481,6 +490,11 @@ func checkScanFlags(flags *pflag.FlagSet, opts buildOptions) error {
 	if opts.incomplete != "" {
 		if _, err := policy.ParseAction(opts.incomplete); err != nil {
 			return fmt.Errorf("--incomplete %w", err)
+		}
+	}
+	if opts.scope != "" {
+		if _, err := policy.ParseScope(opts.scope); err != nil {
+			return fmt.Errorf("--scope %w", err)
 		}
 	}
 	if opts.exitCode == 0 {
