@@ -562,9 +562,12 @@ func printVerdicts(w io.Writer, scans []frontend.PlatformScan) error {
 		if !s.Report.Verdict.Pass {
 			failing = append(failing, s)
 			fmt.Fprintf(w, "secure-build %s: %s\n", s.Platform, counts)
-			continue
+		} else {
+			fmt.Fprintf(w, "secure-build %s: %s\n  %s\n", s.Platform, report.VerdictLine(s.Report), counts)
 		}
-		fmt.Fprintf(w, "secure-build %s: %s\n  %s\n", s.Platform, report.VerdictLine(s.Report), counts)
+		if line := report.OriginLine(s.Report.Findings); line != "" {
+			fmt.Fprintf(w, "  %s\n", report.Printable(line))
+		}
 	}
 	if len(failing) > 0 {
 		return &frontend.PolicyError{Scans: failing}

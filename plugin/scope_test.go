@@ -14,7 +14,7 @@ func TestScanScopeAdded(t *testing.T) {
 	if code != ExitPolicyFailed {
 		t.Errorf("--scope added on findings without origins: exit %d, want %d:\n%s", code, ExitPolicyFailed, stderr)
 	}
-	if !strings.Contains(stdout, "added only") || !strings.Contains(stdout, "1 finding could not be attributed") {
+	if !strings.Contains(stdout, "scope added: inherited findings do not gate") || !strings.Contains(stdout, "1 finding could not be attributed") {
 		t.Errorf("the verdict must say the scope and that nothing attributed the finding:\n%s", stdout)
 	}
 }

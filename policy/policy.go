@@ -113,7 +113,7 @@ func (t Threshold) String() string {
 		s += ", fixable only"
 	}
 	if t.Scope == ScopeAdded {
-		s += ", added only (inherited from the base image: reported, not gating)"
+		s += ", scope added: inherited findings do not gate"
 	}
 	return s
 }

@@ -39,7 +39,7 @@ func TestScopeAdded(t *testing.T) {
 	if !v.Pass || len(v.Notes) != 0 {
 		t.Errorf("scope added: an inherited critical must not gate: %+v", v)
 	}
-	if !strings.Contains(v.Threshold, "added only") {
+	if !strings.Contains(v.Threshold, "scope added: inherited findings do not gate") {
 		t.Errorf("the verdict does not say the scope: %q", v.Threshold)
 	}
 	v = p.Evaluate(Input{Findings: []vuln.Finding{inherited, added, both}, Now: now})

@@ -24,6 +24,9 @@ func WriteMarkdown(w io.Writer, s *Scan) error {
 	fmt.Fprintf(ew, "## secure-build scan: %s\n\n", verdict)
 	fmt.Fprintf(ew, "Target: %s  \n", mdEscape(s.Target))
 	fmt.Fprintf(ew, "Policy: %s\n", mdEscape(s.Verdict.Threshold))
+	if line := OriginLine(s.Findings); line != "" {
+		fmt.Fprintf(ew, "\nOrigin: %s\n", mdEscape(line))
+	}
 	if !s.Verdict.Pass {
 		fmt.Fprintf(ew, "\nFailing: %s\n", mdEscape(joinCapped(failingIDs(s.Verdict), 20)))
 	}
