@@ -148,8 +148,8 @@ func joinAnd(items []string, limit int) string {
 	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
-// originCell is a finding's origins in a table cell, joined.
-func originCell(f vuln.Finding) string {
+// OriginCell is a finding's origins in a table cell, joined; not escaped.
+func OriginCell(f vuln.Finding) string {
 	texts := make([]string, len(f.Package.Origins))
 	for i, o := range f.Package.Origins {
 		texts[i] = o.String()
@@ -157,8 +157,8 @@ func originCell(f vuln.Finding) string {
 	return strings.Join(texts, "; ")
 }
 
-// hasOrigins says whether some finding has an origin: only then do tables
+// HasOrigins says whether some finding has an origin: only then do tables
 // have an ORIGIN column.
-func hasOrigins(findings []vuln.Finding) bool {
+func HasOrigins(findings []vuln.Finding) bool {
 	return slices.ContainsFunc(findings, func(f vuln.Finding) bool { return len(f.Package.Origins) > 0 })
 }

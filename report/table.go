@@ -116,7 +116,7 @@ func writeFindings(w io.Writer, s *Scan) error {
 	}
 	// An ORIGIN column only when something attributed the findings: a
 	// directory scan has none, and an empty column says nothing.
-	origins := hasOrigins(findings)
+	origins := HasOrigins(findings)
 	for _, g := range groups {
 		fmt.Fprintf(w, "\n%s\n", Printable(findingTarget(g[0])))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -129,7 +129,7 @@ func writeFindings(w io.Writer, s *Scan) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t", Printable(f.ID), Printable(f.Package.Name), Printable(f.Package.Version),
 				f.Severity, Printable(statusCell(s.Verdict, f)))
 			if origins {
-				fmt.Fprintf(tw, "%s\t", Printable(originCell(f)))
+				fmt.Fprintf(tw, "%s\t", Printable(OriginCell(f)))
 			}
 			fmt.Fprintf(tw, "%s\n", Printable(truncate(oneLine(f.Summary), summaryWidth)))
 		}
