@@ -628,6 +628,8 @@ func writeScanFiles(stderr io.Writer, opts buildOptions, scans []frontend.Platfo
 			fmt.Fprintf(stderr, "  SBOM (%s): %s\n", s.Platform, path)
 		}
 		if opts.reportFile != "" {
+			// SARIF places findings on the Dockerfile as the repository holds it.
+			s.Report.Dockerfile = build.DockerfileInContext(opts.contextPath, opts.file)
 			path := platformFile(opts.reportFile, s.Platform, len(scans))
 			if err := writeOutput(stderr, path, func(w io.Writer) error { return report.Write(w, opts.reportFormat, s.Report) }); err != nil {
 				return err

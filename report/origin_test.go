@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/policy"
@@ -175,5 +176,82 @@ func TestJSONOrigins(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), `"origins": []`) || !strings.Contains(buf.String(), `"origins": {`) {
 		t.Errorf("origins must always be written:\n%s", buf.String())
+	}
+}
+
+// TestSARIFOrigins: a finding a Dockerfile line brought in is a result on
+// that line of the Dockerfile as the build context holds it (a base's on
+// its FROM line), under %SRCROOT%; one with no line keeps its package's
+// location. The fingerprint does not follow the line number.
+func TestSARIFOrigins(t *testing.T) {
+	s := attributedScan(policy.ScopeAll)
+	s.Dockerfile = "app/Dockerfile"
+	results := func(s *Scan) map[string]*sarif.Result {
+		var buf bytes.Buffer
+		if err := WriteSARIF(&buf, s); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := sarif.FromBytes(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rep.Validate(); err != nil {
+			t.Fatalf("not valid SARIF 2.1.0: %v", err)
+		}
+		out := map[string]*sarif.Result{}
+		for _, r := range rep.Runs[0].Results {
+			out[*r.RuleID+" "+strings.Fields(*r.Message.Text)[0]] = r
+		}
+		return out
+	}
+	got := results(s)
+	for key, want := range map[string]struct {
+		uri, base  string
+		start, end int
+	}{
+		"DSA-5678-1 libssl3":                         {"app/Dockerfile", srcRoot, 7, 9},
+		"GHSA-m425-mq94-257g google.golang.org/grpc": {"app/Dockerfile", srcRoot, 15, 15},
+		"CVE-2023-45853 zlib1g":                      {"app/Dockerfile", srcRoot, 5, 5},
+		"DSA-5678-1 openssl":                         {"var/lib/dpkg/status", "", 1, 0},
+	} {
+		r := got[key]
+		if r == nil || len(r.Locations) != 1 {
+			t.Errorf("%s: no result, or not one location: %+v", key, r)
+			continue
+		}
+		pl := r.Locations[0].PhysicalLocation
+		base := ""
+		if pl.ArtifactLocation.URIBaseID != nil {
+			base = *pl.ArtifactLocation.URIBaseID
+		}
+		end := 0
+		if pl.Region.EndLine != nil {
+			end = *pl.Region.EndLine
+		}
+		if *pl.ArtifactLocation.URI != want.uri || base != want.base || *pl.Region.StartLine != want.start || end != want.end {
+			t.Errorf("%s at %s (base %q) lines %d-%d, want %+v", key, *pl.ArtifactLocation.URI, base, *pl.Region.StartLine, end, want)
+		}
+	}
+	if !strings.Contains(*got["DSA-5678-1 libssl3"].Message.Text, "Dockerfile:7-9 RUN apt-get update") {
+		t.Errorf("the message does not say the origin: %s", *got["DSA-5678-1 libssl3"].Message.Text)
+	}
+	// Two blank lines added above: the same alerts.
+	for i := range s.Findings {
+		for j := range s.Findings[i].Package.Origins {
+			if o := &s.Findings[i].Package.Origins[j]; o.StartLine > 0 {
+				o.StartLine += 2
+				o.EndLine += 2
+			}
+		}
+	}
+	for key, r := range results(s) {
+		if got[key] == nil || !reflect.DeepEqual(r.PartialFingerprints, got[key].PartialFingerprints) {
+			t.Errorf("%s: fingerprint changed with the line numbers", key)
+		}
+	}
+	// Without the context's path, the origin's own file.
+	s.Dockerfile = ""
+	if pl := results(s)["DSA-5678-1 libssl3"].Locations[0].PhysicalLocation; *pl.ArtifactLocation.URI != "Dockerfile" {
+		t.Errorf("no Dockerfile path: uri %s, want the origin's file", *pl.ArtifactLocation.URI)
 	}
 }
