@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/secure-build/secure-build/internal/sbomcheck"
 	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/vuln"
@@ -253,5 +256,41 @@ func TestSARIFOrigins(t *testing.T) {
 	s.Dockerfile = ""
 	if pl := results(s)["DSA-5678-1 libssl3"].Locations[0].PhysicalLocation; *pl.ArtifactLocation.URI != "Dockerfile" {
 		t.Errorf("no Dockerfile path: uri %s, want the origin's file", *pl.ArtifactLocation.URI)
+	}
+}
+
+// TestCycloneDXOrigins: each finding's component says where the package
+// came from, and the document stays valid CycloneDX 1.6.
+func TestCycloneDXOrigins(t *testing.T) {
+	bom, doc := decodeCycloneDX(t, attributedScan(policy.ScopeAll))
+	if err := sbomcheck.CycloneDX(doc); err != nil {
+		t.Fatal(err)
+	}
+	props := map[string][]string{}
+	for _, c := range *bom.Components {
+		if c.Properties == nil {
+			continue
+		}
+		for _, p := range *c.Properties {
+			if strings.HasPrefix(p.Name, "secure-build:origin") {
+				props[c.Name] = append(props[c.Name], p.Name+"="+p.Value)
+			}
+		}
+	}
+	want := map[string][]string{
+		"zlib1g":                 {"secure-build:origin=base debian:12-slim", "secure-build:origin:base-image=debian:12-slim@" + baseDigest, "secure-build:origin:dockerfile-lines=Dockerfile:5"},
+		"libssl3":                {"secure-build:origin=Dockerfile:7-9 RUN apt-get update && …", "secure-build:origin:dockerfile-lines=Dockerfile:7-9"},
+		"google.golang.org/grpc": {"secure-build:origin=Dockerfile:15 COPY --from=build /out/server /usr/local/bin/", "secure-build:origin:dockerfile-lines=Dockerfile:15"},
+		"openssl":                {"secure-build:origin=unknown: not attributed: /var/lib/dpkg/status"},
+	}
+	want["tar"] = want["zlib1g"]
+	if !reflect.DeepEqual(props, want) {
+		t.Errorf("origin properties:\n got %q\nwant %q", props, want)
+	}
+	bom, _ = decodeCycloneDX(t, testScan())
+	for _, c := range *bom.Components {
+		if c.Properties != nil && slices.ContainsFunc(*c.Properties, func(p cdx.Property) bool { return strings.HasPrefix(p.Name, "secure-build:origin") }) {
+			t.Errorf("%s: an origin property without origins", c.Name)
+		}
 	}
 }
