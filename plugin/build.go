@@ -532,6 +532,11 @@ func printWarnings(w io.Writer, warnings []client.VertexWarning) {
 	fmt.Fprintf(w, "\n%d %s found:\n", len(warnings), pluralWord(len(warnings), "warning", "warnings"))
 	for _, warn := range warnings {
 		fmt.Fprintf(w, " - %s\n", report.Printable(strings.TrimSpace(string(warn.Short))))
+		// A warning about a Dockerfile line (a practice, a finding that
+		// line brought in) shows the line, as a build error does.
+		if warn.SourceInfo != nil && len(warn.Range) > 0 {
+			printSource(w, &solvererrdefs.Source{Info: warn.SourceInfo, Ranges: warn.Range})
+		}
 	}
 }
 
@@ -690,18 +695,24 @@ func metadataOf(resp map[string]string) map[string]any {
 // lines are the user's file, or a remote one: escaped, tabs kept.
 func printErrorSource(w io.Writer, err error) {
 	for _, src := range solvererrdefs.Sources(err) {
-		var b strings.Builder
-		if src.Print(&b) != nil {
-			continue
-		}
-		lines := strings.Split(b.String(), "\n")
-		for i, line := range lines {
-			parts := strings.Split(line, "\t")
-			for j, p := range parts {
-				parts[j] = report.Printable(p)
-			}
-			lines[i] = strings.Join(parts, "\t")
-		}
-		io.WriteString(w, strings.Join(lines, "\n"))
+		printSource(w, src)
 	}
+}
+
+// printSource prints the Dockerfile lines src points at, escaped, tabs
+// kept: the lines are the user's file, or a remote one.
+func printSource(w io.Writer, src *solvererrdefs.Source) {
+	var b strings.Builder
+	if src.Print(&b) != nil {
+		return
+	}
+	lines := strings.Split(b.String(), "\n")
+	for i, line := range lines {
+		parts := strings.Split(line, "\t")
+		for j, p := range parts {
+			parts[j] = report.Printable(p)
+		}
+		lines[i] = strings.Join(parts, "\t")
+	}
+	io.WriteString(w, strings.Join(lines, "\n"))
 }

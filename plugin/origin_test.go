@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/solver/pb"
+
 	"github.com/secure-build/secure-build/frontend"
 	"github.com/secure-build/secure-build/internal/attesttest"
 	"github.com/secure-build/secure-build/internal/testutil"
@@ -63,5 +66,30 @@ func TestAttestedOrigins(t *testing.T) {
 	ref = attesttest.Push(t, host, "app:2", attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}}, Attested: true})
 	if stdout, stderr, code = run(t, "verify", "--db", db, "--scope", "added", ref); code != ExitPolicyFailed || !strings.Contains(stdout, "could not be attributed") {
 		t.Errorf("verify --scope added, no origins: exit %d, want %d (fail closed):\n%s\n%s", code, ExitPolicyFailed, stdout, stderr)
+	}
+}
+
+// TestWarningSnippet: a warning about a Dockerfile range shows those lines
+// marked, as a build error does, escaped; one without a source does not.
+func TestWarningSnippet(t *testing.T) {
+	info := &pb.SourceInfo{Filename: "Dockerfile", Data: []byte("FROM debian:12-slim\nRUN apt-get update && \\\n    apt-get install -y curl\x1b[2J\nCMD [\"curl\"]\n")}
+	var buf bytes.Buffer
+	printWarnings(&buf, []client.VertexWarning{
+		{Short: []byte("linux/amd64: CVE-2024-1 in curl (added by Dockerfile:2-3)"), SourceInfo: info,
+			Range: []*pb.Range{{Start: &pb.Position{Line: 2}, End: &pb.Position{Line: 3}}}},
+		{Short: []byte("linux/amd64: no source")},
+	})
+	out := buf.String()
+	noRawControl(t, "warning snippet", out)
+	for _, want := range []string{
+		" - linux/amd64: CVE-2024-1 in curl (added by Dockerfile:2-3)\nDockerfile:2\n--------------------\n",
+		"   1 |     FROM debian:12-slim\n",
+		"   2 | >>> RUN apt-get update && \\\n",
+		"   3 | >>>     apt-get install -y curl\\x1b[2J\n",
+		"--------------------\n - linux/amd64: no source\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("warnings lack %q:\n%s", want, out)
+		}
 	}
 }
