@@ -155,6 +155,9 @@ policy failed, or the status --exit-code sets (1 to 125); 2 a usage error
   # Apply a team's policy file kept outside the build context
   docker secure build --policy ../policies/strict.yaml -t app:1 .
 
+  # Fail only on what the Dockerfile added, not on what the base image brings
+  docker secure build --scope added --fail-on high -t app:1 .
+
   # Fail on high findings too, and keep an SBOM and a SARIF report
   docker secure build --fail-on high --sbom-output app.spdx.json \
     --report scan.sarif --report-format sarif -o type=oci,dest=app.tar .`,
