@@ -141,6 +141,16 @@ func TestScopeInReports(t *testing.T) {
 		!strings.Contains(buf.String(), "scope added: inherited findings do not gate") {
 		t.Errorf("markdown lacks the origin line or the scope:\n%s", buf.String())
 	}
+	if !strings.Contains(buf.String(), "| Severity | Origin | Summary |") || !strings.Contains(buf.String(), "| high | Dockerfile:15 COPY --from=build /out/server /usr/local/bin/ | gRPC-Go") {
+		t.Errorf("markdown's findings lack their origin:\n%s", buf.String())
+	}
+	buf.Reset()
+	if err := WriteMarkdown(&buf, testScan()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "Origin") {
+		t.Errorf("markdown without origins has an origin column:\n%s", buf.String())
+	}
 }
 
 func TestJSONOrigins(t *testing.T) {
