@@ -533,11 +533,21 @@ func printWarnings(w io.Writer, warnings []client.VertexWarning) {
 		return
 	}
 	fmt.Fprintf(w, "\n%d %s found:\n", len(warnings), pluralWord(len(warnings), "warning", "warnings"))
+	shown := map[string]bool{}
 	for _, warn := range warnings {
 		fmt.Fprintf(w, " - %s\n", report.Printable(strings.TrimSpace(string(warn.Short))))
 		// A warning about a Dockerfile line (a practice, a finding that
-		// line brought in) shows the line, as a build error does.
-		if warn.SourceInfo != nil && len(warn.Range) > 0 {
+		// line brought in) shows the lines, as a build error does; once
+		// for each range, since many findings come from one FROM or RUN.
+		if warn.SourceInfo == nil || len(warn.Range) == 0 {
+			continue
+		}
+		key := warn.SourceInfo.Filename
+		for _, r := range warn.Range {
+			key += fmt.Sprintf(":%d-%d", r.GetStart().GetLine(), r.GetEnd().GetLine())
+		}
+		if !shown[key] {
+			shown[key] = true
 			printSource(w, &solvererrdefs.Source{Info: warn.SourceInfo, Ranges: warn.Range})
 		}
 	}

@@ -70,7 +70,8 @@ func TestAttestedOrigins(t *testing.T) {
 }
 
 // TestWarningSnippet: a warning about a Dockerfile range shows those lines
-// marked, as a build error does, escaped; one without a source does not.
+// marked, as a build error does, escaped, once for each range; one without
+// a source does not.
 func TestWarningSnippet(t *testing.T) {
 	info := &pb.SourceInfo{Filename: "Dockerfile", Data: []byte("FROM debian:12-slim\nRUN apt-get update && \\\n    apt-get install -y curl\x1b[2J\nCMD [\"curl\"]\n")}
 	var buf bytes.Buffer
@@ -78,6 +79,8 @@ func TestWarningSnippet(t *testing.T) {
 		{Short: []byte("linux/amd64: CVE-2024-1 in curl (added by Dockerfile:2-3)"), SourceInfo: info,
 			Range: []*pb.Range{{Start: &pb.Position{Line: 2}, End: &pb.Position{Line: 3}}}},
 		{Short: []byte("linux/amd64: no source")},
+		{Short: []byte("linux/amd64: CVE-2024-2 in curl (added by Dockerfile:2-3)"), SourceInfo: info,
+			Range: []*pb.Range{{Start: &pb.Position{Line: 2}, End: &pb.Position{Line: 3}}}},
 	})
 	out := buf.String()
 	noRawControl(t, "warning snippet", out)
@@ -86,10 +89,13 @@ func TestWarningSnippet(t *testing.T) {
 		"   1 |     FROM debian:12-slim\n",
 		"   2 | >>> RUN apt-get update && \\\n",
 		"   3 | >>>     apt-get install -y curl\\x1b[2J\n",
-		"--------------------\n - linux/amd64: no source\n",
+		"--------------------\n - linux/amd64: no source\n - linux/amd64: CVE-2024-2 in curl (added by Dockerfile:2-3)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("warnings lack %q:\n%s", want, out)
 		}
+	}
+	if n := strings.Count(out, "Dockerfile:2\n"); n != 1 {
+		t.Errorf("the lines of one range are shown %d times, want once:\n%s", n, out)
 	}
 }

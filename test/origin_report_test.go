@@ -72,6 +72,12 @@ func TestOriginReports(t *testing.T) {
 		t.Errorf("SARIF base finding at %+v, want the FROM line naming %s:\n%s", base, e.base.Ref, dockerfile)
 	}
 
+	// A finding's warning shows the lines that brought it in.
+	if !strings.Contains(r.Stderr, "\nDockerfile:5\n--------------------\n") || !strings.Contains(r.Stderr, "   5 | >>> RUN printf 'Package: tildepkg") ||
+		!strings.Contains(r.Stderr, "   6 | >>>     printf 'Version: 1.0~rc1-1") {
+		t.Errorf("the warning of a finding a RUN added does not show its lines:\n%s", r.Stderr)
+	}
+
 	// The verdict says where the findings came from.
 	wantLine := "added by Dockerfile:5-6, :9 and :10"
 	if !strings.Contains(r.Stderr, "inherited from "+e.base.Ref+"@sha256:") || !strings.Contains(r.Stderr, wantLine) {
