@@ -304,3 +304,30 @@ func TestCycloneDXOrigins(t *testing.T) {
 		}
 	}
 }
+
+// TestSARIFViolationInContext: a Dockerfile rule's result stands in the
+// Dockerfile as the build context holds it, as the findings' do.
+func TestSARIFViolationInContext(t *testing.T) {
+	s := testScan()
+	s.Dockerfile = "app/Dockerfile"
+	s.Verdict.Violations = []policy.Violation{{Rule: "dockerfile.non-root-user", Action: policy.Warn, Message: "runs as root", File: "Dockerfile", Line: 8}}
+	var buf bytes.Buffer
+	if err := WriteSARIF(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := sarif.FromBytes(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Runs[0].Results {
+		if *r.RuleID != "secure-build/dockerfile.non-root-user" {
+			continue
+		}
+		loc := r.Locations[0].PhysicalLocation.ArtifactLocation
+		if *loc.URI != "app/Dockerfile" || loc.URIBaseID == nil || *loc.URIBaseID != srcRoot {
+			t.Errorf("the rule's result is at %s (base %v), want app/Dockerfile under %s", *loc.URI, loc.URIBaseID, srcRoot)
+		}
+		return
+	}
+	t.Error("no result of the rule")
+}

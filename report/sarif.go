@@ -92,7 +92,7 @@ func WriteSARIF(w io.Writer, s *Scan) error {
 		}
 	}
 
-	addViolations(run, s.Verdict.Violations)
+	addViolations(run, s.Dockerfile, s.Verdict.Violations)
 
 	inv := sarif.NewInvocation().WithExecutionSuccessful(true)
 	if s.Database.Stale != "" {
@@ -138,8 +138,9 @@ func sarifSuppressions(s *Scan, f vuln.Finding) []*sarif.Suppression {
 }
 
 // addViolations adds the broken policy rules, one SARIF rule each, placed
-// on their Dockerfile line when they have one.
-func addViolations(run *sarif.Run, violations []policy.Violation) {
+// on their Dockerfile line when they have one: in dockerfile, the
+// Dockerfile's path in the build context, when known.
+func addViolations(run *sarif.Run, dockerfile string, violations []policy.Violation) {
 	for _, v := range violations {
 		id := "secure-build/" + v.Rule
 		if run.GetRuleIndex(id) < 0 {
@@ -154,8 +155,12 @@ func addViolations(run *sarif.Run, violations []policy.Violation) {
 			WithMessage(sarif.NewTextMessage(v.Message)).
 			WithPartialFingerprints(map[string]string{"secure-build/rule/v1": fingerprint(v.Rule, v.Message)})
 		if v.File != "" && v.Line > 0 {
+			loc := sarif.NewSimpleArtifactLocation(v.File)
+			if dockerfile != "" {
+				loc = sarif.NewSimpleArtifactLocation((&url.URL{Path: strings.TrimLeft(dockerfile, "/")}).String()).WithURIBaseID(srcRoot)
+			}
 			res.AddLocation(sarif.NewLocationWithPhysicalLocation(sarif.NewPhysicalLocation().
-				WithArtifactLocation(sarif.NewSimpleArtifactLocation(v.File)).
+				WithArtifactLocation(loc).
 				WithRegion(sarif.NewRegion().WithStartLine(v.Line))))
 		}
 		run.AddResult(res)
