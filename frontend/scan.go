@@ -379,19 +379,18 @@ func decide(platform string, out *stepOutput, s settings, pol *policy.Policy, fa
 // file and the attestation hold them all.
 const maxFindingWarnings = 25
 
-// warnFindings shows the scan as BuildKit warnings on the scan step, so
-// they show in every BuildKit client and CI log (findingWarnings). A
-// finding that a Dockerfile line brought in points at that line, so that
-// clients print it as they do a lint warning's.
-func warnFindings(ctx context.Context, c client.Client, out *stepOutput, ps PlatformScan, sm *llb.SourceMap) {
+// warnFindings shows the scan as BuildKit warnings, so they show in every
+// BuildKit client and CI log (findingWarnings). A finding that a Dockerfile
+// line brought in points at that line, so that clients print it as they do
+// a lint warning's.
+func warnFindings(ctx context.Context, wv *warnVertex, ps PlatformScan, sm *llb.SourceMap) {
 	for _, w := range findingWarnings(ps) {
 		opts := client.WarnOpts{Level: 1}
 		if w.at != nil && sm != nil {
 			opts.SourceInfo = sourceInfo(sm)
 			opts.Range = []*pb.Range{{Start: &pb.Position{Line: int32(w.at.StartLine)}, End: &pb.Position{Line: int32(w.at.EndLine)}}}
 		}
-		// A client that cannot show a warning still gets the verdict.
-		_ = c.Warn(ctx, out.vertex, w.msg, opts)
+		wv.warn(ctx, w.msg, opts)
 	}
 }
 
