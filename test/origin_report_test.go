@@ -138,3 +138,27 @@ func after(s, sep string) string {
 	_, rest, _ := strings.Cut(s, sep)
 	return rest
 }
+
+// TestOriginAttested: the origins travel with the pushed image: inspect
+// shows them from the scan attestation, and verify gives today's findings
+// the build's origins, so scope added gates on what the Dockerfile added.
+func TestOriginAttested(t *testing.T) {
+	t.Parallel()
+	e, dir := originEnv(t)
+	ref := e.reg.Ref("app:attested")
+	if r := e.build(t, dir, "--fail-on", "none", "-t", ref, "--push"); r.Code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.Code, r.Stderr)
+	}
+	env := []string{"DOCKER_CONFIG=" + t.TempDir()}
+	r := runCmd(t, env, binary, "inspect", ref)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "ORIGIN") || !strings.Contains(r.Stdout, "Dockerfile:9 COPY --from=build /out/app /usr/local/bin/app") ||
+		!strings.Contains(r.Stdout, "base "+e.base.Ref) {
+		t.Errorf("inspect: exit %d, want the ORIGIN column\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = runCmd(t, env, binary, "verify", "--db", e.db, "--fail-on", "unknown", "--include-unfixable", "--scope", "added", ref)
+	failed := after(r.Stderr, "policy failed")
+	if r.Code != 3 || !strings.Contains(r.Stdout, "Dockerfile:5-6 RUN printf") || !strings.Contains(r.Stdout, "added by Dockerfile:5-6, :9 and :10") ||
+		!strings.Contains(failed, "tildepkg") || strings.Contains(failed, "libc6") {
+		t.Errorf("verify --scope added: exit %d, want 3 on the added findings only\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
