@@ -19,8 +19,9 @@ import (
 // writeInspectAdvice writes, for each platform of a pushed image, one line
 // of advice on the base image its manifest names (the annotations
 // org.opencontainers.image.base.name and .digest a build sets): is the tag
-// refreshed since, which later tag fixes the most. The base is scanned
-// whole, as "recommend" scans it. A platform that cannot be advised on says
+// refreshed since, which later tag fixes the most, of the findings the
+// scan attestation attributes to the base (else of the base scanned whole,
+// as "recommend" scans it). A platform that cannot be advised on says
 // why in its line; nothing here fails the command.
 func writeInspectAdvice(ctx context.Context, w io.Writer, atts *attest.Image, db dbFlags) error {
 	vdb, err := db.open()
@@ -52,10 +53,17 @@ func inspectAdviceLine(ctx context.Context, p attest.Platform, vdb *vuln.DB, cac
 	if base == "" {
 		return "no base image named in the manifest (" + ocispecs.AnnotationBaseImageName + "): built FROM scratch, or not by docker secure build"
 	}
+	// The build's findings of base origin, when its scan attestation has
+	// them; else the base is scanned whole.
+	var findings []vuln.Finding
+	if p.Scan != nil {
+		_, findings = buildBase(p.Scan.Findings())
+	}
 	advice, err := baseimage.Recommend(ctx, baseimage.Request{
 		Image:          base,
 		Platform:       *platform,
 		BaseDigest:     digest,
+		BaseFindings:   findings,
 		Gates:          policy.Default.Gates,
 		PerBucket:      1,
 		Updates:        true,
