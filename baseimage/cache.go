@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -62,6 +63,10 @@ func (e *CorruptError) Error() string {
 	return fmt.Sprintf("cache entry %s is damaged (%s): ignored and rewritten", e.Path, e.Reason)
 }
 
+// maxEntrySize bounds what a cache entry may hold: the findings of one
+// image scan are far less.
+const maxEntrySize = 64 << 20
+
 // entry is a cache file: its key, the checksum of its value, the value.
 type entry struct {
 	Key    string          `json:"key"`
@@ -84,12 +89,20 @@ func (c *Cache) path(kind, key string) string {
 // checksum.
 func (c *Cache) get(kind, key string, v any) (time.Time, bool, error) {
 	path := c.path(kind, key)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return time.Time{}, false, nil
 	}
 	if err != nil {
 		return time.Time{}, false, &CorruptError{Path: path, Reason: err.Error()}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxEntrySize+1))
+	switch {
+	case err != nil:
+		return time.Time{}, false, &CorruptError{Path: path, Reason: err.Error()}
+	case len(b) > maxEntrySize:
+		return time.Time{}, false, &CorruptError{Path: path, Reason: fmt.Sprintf("larger than %d MiB", maxEntrySize>>20)}
 	}
 	var e entry
 	switch {
