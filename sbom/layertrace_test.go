@@ -1,0 +1,67 @@
+package sbom
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// statusStanza is a dpkg status record of an installed package.
+func statusStanza(name, version string) string {
+	return "Package: " + name + "\nStatus: install ok installed\nVersion: " + version + "\nArchitecture: amd64\n\n"
+}
+
+// TestImageLayersVersions: each layer's version of a package database is
+// kept, and asked about by the packages it holds; a version a bound cut
+// short cannot be told (an error, never "absent"), and a file whose
+// versions were not kept says so.
+func TestImageLayersVersions(t *testing.T) {
+	isolateTemp(t)
+	osRelease := file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+	padding := strings.Repeat(statusStanza("filler", "1.0"), 200)
+	img := image(t,
+		layer(t, osRelease, file("var/lib/dpkg/status", statusStanza("libc6", "2.36-9")+padding)),
+		layer(t, file("var/lib/dpkg/status", statusStanza("libc6", "2.36-9")+statusStanza("curl", "7.88"))),
+		layer(t, file("etc/motd", "hello")),
+		layer(t, file("var/lib/dpkg/.wh.status", "")),
+		layer(t, file("var/lib/dpkg/status", statusStanza("libc6", "2.36-9")+statusStanza("curl", "7.88"))),
+	)
+	// The first status does not fit the budget; the others do.
+	s, layers, err := unpackAndCatalog(context.Background(), img, "test", true, int64(len(padding)/2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer layers.Close()
+	if len(s.Incomplete) != 0 {
+		t.Fatalf("the final catalog should be whole: %v", s.Incomplete)
+	}
+	curl := requirePackage(t, s, "pkg:deb/debian/curl@7.88?arch=amd64&distro=debian-12&upstream=curl%407.88")
+	const loc = "/var/lib/dpkg/status"
+	if layers.Len() != 5 || !layers.Traced(loc) {
+		t.Fatalf("Len %d, Traced %v: want 5 layers and the status traced", layers.Len(), layers.Traced(loc))
+	}
+	changed := map[int]bool{1: true, 2: false, 3: true, 4: true}
+	for k, want := range changed {
+		got, err := layers.Changed(loc, k)
+		if err != nil || got != want {
+			t.Errorf("Changed(layer %d) = %v, %v; want %v", k, got, err, want)
+		}
+	}
+	has := map[int]bool{1: true, 2: true, 3: false, 4: true}
+	for k, want := range has {
+		got, err := layers.Has(context.Background(), curl.PURL, loc, k)
+		if err != nil || got != want {
+			t.Errorf("Has(curl, layer %d) = %v, %v; want %v", k, got, err, want)
+		}
+	}
+	if _, err := layers.Has(context.Background(), curl.PURL, loc, 0); err == nil || !strings.Contains(err.Error(), "budget") {
+		t.Errorf("Has on the version the budget cut = %v; want an error naming the budget", err)
+	}
+	if _, err := layers.Changed("/etc/motd", 2); !errors.Is(err, ErrNotTraced) {
+		t.Errorf("Changed on a file no extractor reads = %v; want ErrNotTraced", err)
+	}
+	if k, ok := layers.LastWriter(loc); !ok || k != 4 {
+		t.Errorf("LastWriter = %d, %v; want layer 4", k, ok)
+	}
+}
