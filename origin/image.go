@@ -190,3 +190,15 @@ func (f ImageFacts) origin(k int) Origin {
 	}
 	return o
 }
+
+// Unknowns gives every package location of doc an unknown origin, for
+// reason: an attribution that could not be made is never taken for base.
+func Unknowns(doc *sbom.SBOM, reason string) Attribution {
+	out := Attribution{}
+	for _, p := range doc.Packages {
+		for _, loc := range p.Locations {
+			out[Key{PURL: p.PURL, Location: loc}] = Origin{Kind: Unknown, Reason: reason}
+		}
+	}
+	return out
+}
