@@ -19,7 +19,7 @@ func TestFindingWarnings(t *testing.T) {
 	fixableHigh := vuln.Finding{ID: "CVE-2099-1", Severity: vuln.High, FixedVersion: "2.0",
 		Package: vuln.Package{Name: "lib", Version: "1.0"}}
 	ps := decide("linux/amd64", stepOf([]vuln.Finding{unfixedCritical, fixableHigh, fixableCritical}, time.Now()), s, policy.Defaults(), nil, "test")
-	got := findingWarnings(ps)
+	got := warningTexts(findingWarnings(ps))
 	want := []string{
 		"linux/amd64: high CVE-2099-1 in lib 1.0 -> 2.0",
 		"linux/amd64: critical GHSA-2099-last-aff in listed 2.0.1 -> no fix yet",
@@ -43,7 +43,7 @@ func TestFindingWarningsIncomplete(t *testing.T) {
 	if failing.Report.Verdict.Pass {
 		t.Fatal("an incomplete scan passed the default policy")
 	}
-	if got := findingWarnings(failing); len(got) != 0 {
+	if got := warningTexts(findingWarnings(failing)); len(got) != 0 {
 		t.Errorf("warnings of a failing incomplete scan repeat its error: %q", got)
 	}
 	msg := (&PolicyError{Scans: []PlatformScan{failing}}).Error()
@@ -54,8 +54,16 @@ func TestFindingWarningsIncomplete(t *testing.T) {
 	warn := policy.Defaults()
 	warn.Incomplete = policy.Warn
 	passing := decide("linux/amd64", out, s, warn, nil, "test")
-	got := findingWarnings(passing)
+	got := warningTexts(findingWarnings(passing))
 	if !slices.Contains(got, "linux/amd64: incomplete scan: not read: /var/lib/dpkg/status: truncated") {
 		t.Errorf("warnings of a passing incomplete scan do not name what was not read: %q", got)
 	}
+}
+
+func warningTexts(ws []scanWarning) []string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.msg)
+	}
+	return out
 }
