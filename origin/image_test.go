@@ -2,7 +2,6 @@ package origin
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -15,11 +14,6 @@ import (
 	"github.com/secure-build/secure-build/internal/testutil"
 	"github.com/secure-build/secure-build/sbom"
 )
-
-// stanza is a dpkg status record of an installed package.
-func stanza(name, version string) string {
-	return fmt.Sprintf("Package: %s\nStatus: install ok installed\nVersion: %s\nArchitecture: amd64\nDescription: %s\n\n", name, version, name)
-}
 
 func file(name, body string) imagetest.Entry {
 	return imagetest.Entry{Name: name, Typeflag: '0', Body: body}
@@ -66,13 +60,13 @@ func purlOf(t *testing.T, doc *sbom.SBOM, name string) sbom.Package {
 
 func TestTraceImage(t *testing.T) {
 	const status = "var/lib/dpkg/status"
-	osRelease := file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+	osReleaseFile := file("etc/os-release", osRelease)
 	self, err := os.ReadFile(os.Args[0]) // a Go binary with build info
 	if err != nil {
 		t.Fatal(err)
 	}
 	img := historyImage(t,
-		step{"ADD rootfs.tar /", testLayer(t, osRelease,
+		step{"ADD rootfs.tar /", testLayer(t, osReleaseFile,
 			file(status, stanza("base-files", "12.4")+stanza("libc6", "2.36-9")+stanza("libssl3", "3.0.11-1"))),
 		},
 		step{`CMD ["bash"]`, nil},
