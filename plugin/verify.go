@@ -15,6 +15,7 @@ import (
 
 	"github.com/docker/cli/cli/command"
 	"github.com/secure-build/secure-build/attest"
+	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/report"
@@ -141,13 +142,18 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	}
 	var results []platformVerdict
 	for _, p := range atts.Platforms {
-		doc, err := platformSBOM(ctx, p)
+		doc, attribution, err := platformSBOM(ctx, p)
 		if err != nil {
 			return err
 		}
 		m, err := scan.Match(db, doc)
 		if err != nil {
 			return err
+		}
+		if p.SPDX == nil {
+			scan.Attribute(m.Findings, attribution)
+		} else if p.Scan != nil {
+			scan.OriginsFromBuild(m.Findings, p.Scan.Findings())
 		}
 		// What the build's scan could not read stays unread: its SBOM lacks it.
 		if p.Scan != nil {
@@ -193,21 +199,23 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 }
 
 // platformSBOM is the platform's SBOM: its attestation, or with --scan for
-// a platform without one, a catalog of the image pulled now.
-func platformSBOM(ctx context.Context, p attest.Platform) (*sbom.SBOM, error) {
+// a platform without one, a catalog of the image pulled now, its packages
+// attributed to its layers (nil attribution for an attestation's).
+func platformSBOM(ctx context.Context, p attest.Platform) (*sbom.SBOM, origin.Attribution, error) {
 	if p.SPDX != nil {
-		return p.SBOM()
+		doc, err := p.SBOM()
+		return doc, nil, err
 	}
 	img, err := registry.Image(ctx, p.Image)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	s, err := sbom.CatalogImage(ctx, img, p.Image.String())
+	s, attribution, err := scan.CatalogImageAttributed(ctx, img, p.Image.String(), p.Provenance)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.Image.Named(p.Image)
-	return s, nil
+	return s, attribution, nil
 }
 
 // newSinceBuild are the findings that the build-time scan did not report:

@@ -51,22 +51,71 @@ func CatalogAttributed(ctx context.Context, target string) (*sbom.SBOM, origin.A
 	if err != nil {
 		return nil, nil, err
 	}
-	doc, layers, err := sbom.CatalogImageLayers(ctx, img, target)
+	var prov *attest.Provenance
+	var provErr error
+	if idx != nil {
+		prov, provErr = readProvenance(img, idx)
+	}
+	doc, a, err := CatalogImageAttributed(ctx, img, target, prov)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer layers.Close()
+	if provErr != nil {
+		// The findings stand; where they came from cannot be told.
+		a = origin.Unknowns(doc, provErr.Error())
+	}
 	if ref, ok := strings.CutPrefix(target, registry.RegistryPrefix); ok {
 		if r, err := name.ParseReference(ref); err == nil {
 			doc.Image.Named(r)
 		}
 	}
-	facts, err := ImageFacts(ctx, img, idx)
+	return doc, a, nil
+}
+
+func readProvenance(img v1.Image, idx v1.ImageIndex) (*attest.Provenance, error) {
+	digest, err := img.Digest()
 	if err != nil {
-		// The findings stand; where they came from cannot be told.
+		return nil, err
+	}
+	prov, err := attest.ReadProvenance(idx, digest)
+	if err != nil {
+		return nil, fmt.Errorf("read the provenance: %w", err)
+	}
+	return prov, nil
+}
+
+// CatalogImageAttributed catalogs img, which source names, and attributes
+// each package location to the layer that brought it, with what ImageFacts
+// tells of the layers; prov is the image's provenance, nil for none.
+func CatalogImageAttributed(ctx context.Context, img v1.Image, source string, prov *attest.Provenance) (*sbom.SBOM, origin.Attribution, error) {
+	doc, layers, err := sbom.CatalogImageLayers(ctx, img, source)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer layers.Close()
+	facts, err := ImageFacts(ctx, img, prov)
+	if err != nil {
 		return doc, origin.Unknowns(doc, err.Error()), nil
 	}
 	return doc, origin.TraceImage(ctx, doc, layers, facts), nil
+}
+
+// OriginsFromBuild gives each finding the origins the build-time scan gave
+// its package (the same purl), for a finding matched again from an SBOM
+// attestation, whose image is not unpacked. A package the build-time scan
+// had no finding in keeps none.
+func OriginsFromBuild(findings, atBuild []vuln.Finding) {
+	byPURL := map[string][]origin.Origin{}
+	for _, f := range atBuild {
+		if len(f.Package.Origins) > 0 {
+			byPURL[f.Package.PURL] = f.Package.Origins
+		}
+	}
+	for i := range findings {
+		if o, ok := byPURL[findings[i].Package.PURL]; ok {
+			findings[i].Package.Origins = o
+		}
+	}
 }
 
 // ImageFacts are what an image says of its layers: their history, the
@@ -75,10 +124,8 @@ func CatalogAttributed(ctx context.Context, target string) (*sbom.SBOM, origin.A
 // base annotations name, with the boundary its provenance gives or, when
 // it has none, the base's layers as its registry has them; the docker-image
 // source its provenance started from; else a probable base guessed from
-// its history. idx is the index img was picked from, nil for none: its
-// attestations hold the provenance. A provenance that cannot be read is an
-// error: the base it would tell cannot be told otherwise.
-func ImageFacts(ctx context.Context, img v1.Image, idx v1.ImageIndex) (origin.ImageFacts, error) {
+// its history. prov is the image's provenance, nil for none.
+func ImageFacts(ctx context.Context, img v1.Image, prov *attest.Provenance) (origin.ImageFacts, error) {
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		return origin.ImageFacts{}, fmt.Errorf("read the config: %w", err)
@@ -88,18 +135,8 @@ func ImageFacts(ctx context.Context, img v1.Image, idx v1.ImageIndex) (origin.Im
 		return origin.ImageFacts{}, fmt.Errorf("read the manifest: %w", err)
 	}
 	facts := origin.ImageFacts{Layers: origin.LayersOf(cfg)}
-	if idx != nil {
-		digest, err := img.Digest()
-		if err != nil {
-			return origin.ImageFacts{}, err
-		}
-		prov, err := attest.ReadProvenance(idx, digest)
-		if err != nil {
-			return origin.ImageFacts{}, fmt.Errorf("read the provenance: %w", err)
-		}
-		if prov != nil {
-			facts.Base = withProvenance(&facts, prov.LayerSources(manifest.Layers, cfg.RootFS.DiffIDs))
-		}
+	if prov != nil {
+		facts.Base = withProvenance(&facts, prov.LayerSources(manifest.Layers, cfg.RootFS.DiffIDs))
 	}
 	baseName, baseDigest := manifest.Annotations[ocispecs.AnnotationBaseImageName], manifest.Annotations[ocispecs.AnnotationBaseImageDigest]
 	if baseName != "" && baseDigest != "" {
