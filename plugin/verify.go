@@ -62,7 +62,9 @@ writes), or scan it where it is with "docker secure scan".
 
 An image without attestations is an error, unless --scan: then each
 platform's image is pulled and its filesystem scanned, as
-"docker secure scan registry:IMAGE" does. Credentials come from the Docker
+"docker secure scan registry:IMAGE" does, each finding attributed to the
+layer that brought its package. Findings matched from an SBOM attestation
+take the origins the build-time scan gave their package. Credentials come from the Docker
 config and its credential helpers ("docker login"). Plain HTTP is tried only
 for localhost, loopback, *.local and private (RFC 1918) registry addresses.
 
