@@ -704,7 +704,7 @@ func (a *applier) place(n *node, rel, dst string, gaps *[]Incompleteness) error 
 				if err = mkdir(); err == nil {
 					err = os.Link(d.blob, cdst)
 				}
-				a.versions.wrote(crel, child.upper)
+				a.versions.wrote(crel, child.upper, child.want)
 			}
 		}
 		if err != nil {

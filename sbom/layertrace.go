@@ -18,8 +18,8 @@ import (
 // maxTraceLookups bounds the names looked up again after each layer to
 // keep their versions: a few thousand package files in a few dozen layers
 // take a few hundred thousand. Past it the trace stops and says so: the
-// catalog itself is whole.
-const maxTraceLookups = 1 << 22
+// catalog itself is whole. A variable, for the test of the cut.
+var maxTraceLookups = 1 << 22
 
 // layerVersions keeps, for each name the catalog reads a package file at,
 // the file found there after each layer: the changes only, in layer order.
@@ -27,8 +27,10 @@ type layerVersions struct {
 	layers int
 	names  map[string][]fileVersion
 	// lastWriter is, for each file of the final tree whose data the
-	// catalog reads, the layer that made its name.
+	// catalog reads, the layer that made its name; byContent says which of
+	// them it reads for their content, not as binaries.
 	lastWriter map[string]int
+	byContent  map[string]bool
 	lookups    int
 	// cut says why the versions stopped being kept.
 	cut string
@@ -41,7 +43,7 @@ type fileVersion struct {
 }
 
 func newLayerVersions(layers int) *layerVersions {
-	v := &layerVersions{layers: layers, names: map[string][]fileVersion{}, lastWriter: map[string]int{}}
+	v := &layerVersions{layers: layers, names: map[string][]fileVersion{}, lastWriter: map[string]int{}, byContent: map[string]bool{}}
 	// The package databases may be reached through symlinks (see
 	// wantLinkedDatabases): their names are watched from the start.
 	for _, rel := range osDatabases {
@@ -67,10 +69,12 @@ func (v *layerVersions) watch(rel string, w want) {
 	}
 }
 
-// wrote records the layer that made a final file's name.
-func (v *layerVersions) wrote(rel string, layer int) {
+// wrote records the layer that made a final file's name, and whether the
+// catalog reads it for its content.
+func (v *layerVersions) wrote(rel string, layer int, w want) {
 	if v != nil {
 		v.lastWriter[rel] = layer
+		v.byContent[rel] = w == write
 	}
 }
 
@@ -179,11 +183,14 @@ func (l *ImageLayers) LastWriter(location string) (int, bool) {
 	return k, ok
 }
 
-// Traced says whether the versions of the file at location were kept, so
-// that Changed and Has can be asked about it.
+// Traced says whether the file at location is followed through the
+// layers by its content, so that Changed and Has are asked about it (and
+// say why not when its versions could not be kept); false for a binary,
+// known by its LastWriter.
 func (l *ImageLayers) Traced(location string) bool {
-	_, ok := l.versions.names[strings.TrimPrefix(location, "/")]
-	return ok && l.versions.cut == ""
+	rel := strings.TrimPrefix(location, "/")
+	_, ok := l.versions.names[rel]
+	return ok || l.versions.byContent[rel]
 }
 
 // Changed says whether layer k (k ≥ 1) changed the file at location: a

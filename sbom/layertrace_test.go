@@ -3,6 +3,7 @@ package sbom
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -63,5 +64,62 @@ func TestImageLayersVersions(t *testing.T) {
 	}
 	if k, ok := layers.LastWriter(loc); !ok || k != 4 {
 		t.Errorf("LastWriter = %d, %v; want layer 4", k, ok)
+	}
+}
+
+// TestImageLayersLinkedDatabase: a package database the container reaches
+// through a symlink has each layer's version kept too, though its own name
+// is one no extractor reads: the earlier version is read again after the
+// layers, as the final one is.
+func TestImageLayersLinkedDatabase(t *testing.T) {
+	isolateTemp(t)
+	img := image(t,
+		layer(t, file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"), file("data/dpkg/status", statusStanza("libc6", "2.36-9")), link("var/lib/dpkg", "/data/dpkg")),
+		layer(t, file("data/dpkg/status", statusStanza("libc6", "2.36-9")+statusStanza("curl", "7.88"))),
+	)
+	s, layers, err := CatalogImageLayers(context.Background(), img, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer layers.Close()
+	const loc = "/var/lib/dpkg/status"
+	libc := requirePackage(t, s, "pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12&upstream=libc6%402.36-9")
+	curl := requirePackage(t, s, "pkg:deb/debian/curl@7.88?arch=amd64&distro=debian-12&upstream=curl%407.88")
+	if !slices.Contains(libc.Locations, loc) {
+		t.Fatalf("libc6 at %v, want %s", libc.Locations, loc)
+	}
+	for _, c := range []struct {
+		purl string
+		want bool
+	}{{libc.PURL, true}, {curl.PURL, false}} {
+		got, err := layers.Has(context.Background(), c.purl, loc, 0)
+		if err != nil || got != c.want {
+			t.Errorf("Has(%s, layer 0) = %v, %v; want %v", c.purl, got, err, c.want)
+		}
+	}
+}
+
+// TestImageLayersTraceCut: past the bound on lookups the versions are not
+// kept, and a package file read for its content says why rather than
+// passing for its last writer's.
+func TestImageLayersTraceCut(t *testing.T) {
+	isolateTemp(t)
+	defer func(n int) { maxTraceLookups = n }(maxTraceLookups)
+	maxTraceLookups = 3
+	img := image(t,
+		layer(t, file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"), file("var/lib/dpkg/status", statusStanza("libc6", "2.36-9"))),
+		layer(t, file("var/lib/dpkg/status", statusStanza("libc6", "2.36-9")+statusStanza("curl", "7.88"))),
+	)
+	_, layers, err := CatalogImageLayers(context.Background(), img, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer layers.Close()
+	const loc = "/var/lib/dpkg/status"
+	if !layers.Traced(loc) {
+		t.Fatal("the status is read for its content: it must be traced, not taken by its last writer")
+	}
+	if _, err := layers.Changed(loc, 1); err == nil || !strings.Contains(err.Error(), "lookups") {
+		t.Errorf("Changed after the cut = %v; want an error naming the bound", err)
 	}
 }
