@@ -183,10 +183,14 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 		l, _ := lines.Load(id)
 		out.result.Findings = attribute(out.result.Findings, out.result, out.chain, l)
 		scan := decide(id, out, settings, pol, f, opts.ToolVersion)
-		warnFindings(ctx, c, out, scan, src.SourceMap)
+		// The warnings go to a vertex of their own, reported again after
+		// them, so that clients print them (openWarnVertex says why).
+		wv := openWarnVertex(ctx, c, id, p, out.vertex)
+		warnFindings(ctx, wv, scan, src.SourceMap)
 		shownMu.Lock()
-		warnRules(ctx, c, src, out, scan, shown)
+		warnRules(ctx, wv, src, scan, shown)
 		shownMu.Unlock()
+		wv.close(ctx)
 		if opts.OnScan != nil {
 			opts.OnScan(scan)
 		}

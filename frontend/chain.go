@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -145,6 +146,10 @@ const maxChainMounts = 32
 // is the base (nil when there is none: FROM scratch, or an image with no
 // layers), each later state one op's output, the last the final stage.
 type buildChain struct {
+	// unknown says why the chain could not be read, when it could not.
+	unknown string
+	// off: the build asked for no attribution (ArgOrigins).
+	off    bool
 	def    *pb.Definition
 	states []*link
 	// folded are, for a state, the earlier links folded into it.
@@ -168,6 +173,19 @@ func newBuildChain(chain []link, def *pb.Definition) buildChain {
 		b.states = append(b.states, &rest[i])
 	}
 	return b
+}
+
+// finalChain reads the chain of the final stage's state.
+func finalChain(ctx context.Context, st llb.State) (buildChain, error) {
+	def, err := st.Marshal(ctx)
+	if err != nil {
+		return buildChain{}, fmt.Errorf("marshal the final stage: %w", err)
+	}
+	links, err := chainOf(def.ToPB())
+	if err != nil {
+		return buildChain{}, err
+	}
+	return newBuildChain(links, def.ToPB()), nil
 }
 
 // sourceRef splits a docker-image or oci-layout source identifier into the

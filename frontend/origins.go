@@ -37,6 +37,16 @@ type dockerfileLines struct {
 
 // attribute gives each finding the origins of its package's locations.
 func attribute(findings []vuln.Finding, res StepResult, chain buildChain, df *dockerfileLines) []vuln.Finding {
+	if chain.off {
+		return findings
+	}
+	if chain.unknown != "" {
+		out := slices.Clone(findings)
+		for i := range out {
+			out[i].Package.Origins = []origin.Origin{{Kind: origin.Unknown, Reason: "the final stage's chain could not be read: " + chain.unknown}}
+		}
+		return out
+	}
 	if res.States == 0 || df == nil {
 		return findings
 	}
@@ -162,7 +172,7 @@ func pbSpan(ranges []*pb.Range) (start, end int) {
 // does not pin: a named context given as docker-image://REF. The resolver
 // has usually resolved it already for the build.
 func resolveBaseDigest(ctx context.Context, c client.Client, chain buildChain, p ocispecs.Platform) (string, error) {
-	if chain.states[0] == nil {
+	if len(chain.states) == 0 || chain.states[0] == nil {
 		return "", nil
 	}
 	scheme, ref, dgst := sourceRef(chain.states[0].source())

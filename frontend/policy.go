@@ -254,9 +254,9 @@ func platformArgs(target, build ocispecs.Platform) map[string]string {
 }
 
 // warnRules shows the broken rules as BuildKit warnings: the Dockerfile's
-// on their line, as lint checks are shown, the others on the scan step.
-// Each shows once, whatever the number of platforms.
-func warnRules(ctx context.Context, c client.Client, src *dockerui.Source, out *stepOutput, scan PlatformScan, shown map[string]bool) {
+// with their line, as lint checks are shown. Each shows once, whatever the
+// number of platforms.
+func warnRules(ctx context.Context, wv *warnVertex, src *dockerui.Source, scan PlatformScan, shown map[string]bool) {
 	for _, v := range scan.Report.Verdict.Violations {
 		msg := fmt.Sprintf("%s: %s", v.Rule, v.Message)
 		if v.Action == policy.Fail {
@@ -276,16 +276,16 @@ func warnRules(ctx context.Context, c client.Client, src *dockerui.Source, out *
 		shown[msg] = true
 		if v.Line > 0 {
 			loc := []parser.Range{{Start: parser.Position{Line: v.Line}, End: parser.Position{Line: v.Line}}}
-			src.Warn(ctx, msg, warnOpts(loc, nil, ""))
+			wv.warnAt(ctx, src, msg, warnOpts(loc, nil, ""))
 			continue
 		}
-		_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
+		wv.warn(ctx, msg, client.WarnOpts{Level: 1})
 	}
 	for _, n := range scan.Report.Verdict.Notes {
 		msg := scan.Platform + ": " + n
 		if !shown[msg] {
 			shown[msg] = true
-			_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
+			wv.warn(ctx, msg, client.WarnOpts{Level: 1})
 		}
 	}
 }

@@ -56,6 +56,10 @@ const (
 	ArgDBImage     = "SECURE_BUILD_DB_IMAGE"
 	ArgImage       = "SECURE_BUILD_IMAGE"
 	ArgIncomplete  = "SECURE_BUILD_INCOMPLETE"
+	// ArgOrigins=false leaves findings without origins: the scan step
+	// mounts and traces nothing but the final stage (a gate on what the
+	// build added then counts every finding).
+	ArgOrigins = "SECURE_BUILD_ORIGINS"
 )
 
 // settings are the build args that tune the scan. failOn and onlyFixable,
@@ -69,6 +73,7 @@ type settings struct {
 	// built (the plugin passes its -t names), for VEX statements whose
 	// product is the image.
 	image           []string
+	noOrigins       bool
 	maxDBAge        time.Duration
 	sourceDateEpoch string
 }
@@ -95,6 +100,13 @@ func readSettings(args map[string]string) (settings, error) {
 			return s, fmt.Errorf("build arg %s: %w", ArgIncomplete, err)
 		}
 		s.incomplete = &a
+	}
+	if v, ok := args[ArgOrigins]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, fmt.Errorf("build arg %s=%q: want true or false", ArgOrigins, v)
+		}
+		s.noOrigins = !b
 	}
 	if v, ok := args[ArgMaxDBAge]; ok {
 		d, err := time.ParseDuration(v)
@@ -224,17 +236,18 @@ type stepOutput struct {
 // and reads its output: reading it is what makes BuildKit run the step now,
 // before the policy decides, not lazily at export.
 func runScanStep(ctx context.Context, c client.Client, in inputs, platform string, df *dockerfile2llb.Result, s settings, fullSBOM bool, cacheImports []client.CacheOptionsEntry) (*stepOutput, error) {
-	coreDef, err := df.SBOM.Core.Marshal(ctx)
+	chain, err := finalChain(ctx, df.SBOM.Core)
 	if err != nil {
-		return nil, fmt.Errorf("marshal the final stage: %w", err)
+		// Findings are then of unknown origin, which a gate on what the
+		// build added counts: the build goes on, closed.
+		chain = buildChain{unknown: err.Error()}
 	}
-	links, err := chainOf(coreDef.ToPB())
-	if err != nil {
-		return nil, err
+	traced := chain.states
+	if s.noOrigins {
+		chain.off, traced = true, nil
 	}
-	chain := newBuildChain(links, coreDef.ToPB())
 	runOpts := []llb.RunOption{
-		llb.Args([]string{in.scannerPath, StepCommand, "--states", strconv.Itoa(len(chain.states))}),
+		llb.Args([]string{in.scannerPath, StepCommand, "--states", strconv.Itoa(len(traced))}),
 		llb.Network(llb.NetModeNone),
 		// Root in the step's sandbox, whatever the scanner image's USER:
 		// the scanned root's files are not all readable by others.
@@ -256,7 +269,7 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	run.AddMount(stepSourceDir, df.SBOM.Core, llb.Readonly, noHash)
 	// The states before the final one, for attribution. They are the
 	// final stage's own parents, so mounting them reads no new data.
-	for i, l := range chain.states[:len(chain.states)-1] {
+	for i, l := range traced[:max(len(traced)-1, 0)] {
 		if l == nil {
 			continue
 		}
@@ -298,8 +311,8 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	if o.result.Format != stepResultFormat {
 		return nil, fmt.Errorf("the scan step's %s is format %d, this build reads format %d: the scanner is another version of secure-build (give a --scanner-image of this version)", stepResultFile, o.result.Format, stepResultFormat)
 	}
-	if o.result.States != len(chain.states) {
-		return nil, fmt.Errorf("the scan step traced %d states of the final stage, the build has %d", o.result.States, len(chain.states))
+	if o.result.States != len(traced) {
+		return nil, fmt.Errorf("the scan step traced %d states of the final stage, the build has %d", o.result.States, len(traced))
 	}
 	// The verdict and the attestations need only the step's findings; the
 	// whole SBOM is read when the caller writes it or a report of it.
@@ -366,19 +379,18 @@ func decide(platform string, out *stepOutput, s settings, pol *policy.Policy, fa
 // file and the attestation hold them all.
 const maxFindingWarnings = 25
 
-// warnFindings shows the scan as BuildKit warnings on the scan step, so
-// they show in every BuildKit client and CI log (findingWarnings). A
-// finding that a Dockerfile line brought in points at that line, so that
-// clients print it as they do a lint warning's.
-func warnFindings(ctx context.Context, c client.Client, out *stepOutput, ps PlatformScan, sm *llb.SourceMap) {
+// warnFindings shows the scan as BuildKit warnings, so they show in every
+// BuildKit client and CI log (findingWarnings). A finding that a Dockerfile
+// line brought in points at that line, so that clients print it as they do
+// a lint warning's.
+func warnFindings(ctx context.Context, wv *warnVertex, ps PlatformScan, sm *llb.SourceMap) {
 	for _, w := range findingWarnings(ps) {
 		opts := client.WarnOpts{Level: 1}
 		if w.at != nil && sm != nil {
 			opts.SourceInfo = sourceInfo(sm)
 			opts.Range = []*pb.Range{{Start: &pb.Position{Line: int32(w.at.StartLine)}, End: &pb.Position{Line: int32(w.at.EndLine)}}}
 		}
-		// A client that cannot show a warning still gets the verdict.
-		_ = c.Warn(ctx, out.vertex, w.msg, opts)
+		wv.warn(ctx, w.msg, opts)
 	}
 }
 

@@ -45,12 +45,11 @@ func wrapSource(err error, sm *llb.SourceMap, ranges []parser.Range) error {
 // sourceInfo is the Dockerfile as BuildKit's wire format carries it with a
 // warning or an error, for clients to print the lines.
 func sourceInfo(sm *llb.SourceMap) *pb.SourceInfo {
-	return &pb.SourceInfo{
-		Data:       sm.Data,
-		Filename:   sm.Filename,
-		Language:   sm.Language,
-		Definition: sm.Definition.ToPB(),
+	info := &pb.SourceInfo{Data: sm.Data, Filename: sm.Filename, Language: sm.Language}
+	if sm.Definition != nil {
+		info.Definition = sm.Definition.ToPB()
 	}
+	return info
 }
 
 // solve marshals st and solves it with req's other fields, returning its

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
@@ -66,4 +67,36 @@ func warningTexts(ws []scanWarning) []string {
 		out = append(out, w.msg)
 	}
 	return out
+}
+
+// TestFindingWarningsNameTheirOrigin: the findings name their origin: the warning says it, and one from a
+// Dockerfile line points at it, for clients to print the lines.
+func TestFindingWarningsNameTheirOrigin(t *testing.T) {
+	s, _ := readSettings(nil)
+	added := vuln.Finding{ID: "CVE-2099-7", Severity: vuln.High, FixedVersion: "2.0",
+		Package: vuln.Package{Name: "curl", Version: "1.0", Origins: []origin.Origin{{Kind: origin.Instruction, File: "Dockerfile", StartLine: 7, EndLine: 8, Instruction: "RUN apt-get install -y \\\n curl"}}}}
+	inherited := vuln.Finding{ID: "CVE-2099-8", Severity: vuln.High, FixedVersion: "2.0",
+		Package: vuln.Package{Name: "bash", Version: "1.0", Origins: []origin.Origin{{Kind: origin.Base, Image: "debian:12", StartLine: 1, EndLine: 1}}}}
+	unknown := vuln.Finding{ID: "CVE-2099-9", Severity: vuln.High, FixedVersion: "2.0",
+		Package: vuln.Package{Name: "zlib", Version: "1.0", Origins: []origin.Origin{{Kind: origin.Unknown, Reason: "no chain"}}}}
+	ps := decide("linux/amd64", stepOf([]vuln.Finding{added, inherited, unknown}, time.Now()), s, policy.Defaults(), nil, "test")
+	got := map[string]scanWarning{}
+	for _, w := range findingWarnings(ps) {
+		got[w.msg] = w
+	}
+	for msg, line := range map[string]int{
+		"linux/amd64: high CVE-2099-7 in curl 1.0 -> 2.0 (Dockerfile:7-8 RUN apt-get install -y …)": 7,
+		"linux/amd64: high CVE-2099-8 in bash 1.0 -> 2.0 (base debian:12)":                          1,
+		"linux/amd64: high CVE-2099-9 in zlib 1.0 -> 2.0 (unknown: no chain)":                       0,
+	} {
+		w, ok := got[msg]
+		switch {
+		case !ok:
+			t.Errorf("no warning %q in %q", msg, warningTexts(findingWarnings(ps)))
+		case line == 0 && w.at != nil:
+			t.Errorf("%q points at line %d: it has no line", msg, w.at.StartLine)
+		case line != 0 && (w.at == nil || w.at.StartLine != line):
+			t.Errorf("%q does not point at line %d: %+v", msg, line, w.at)
+		}
+	}
 }

@@ -5,9 +5,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -93,20 +96,25 @@ func originEnv(t *testing.T) (*buildEnv, string) {
 		t.Fatal(err)
 	}
 	e.importDB(t, "../vuln/testdata/osv/Debian", records)
-	reg := e.reg.Namespace(t)
-	base, err := mutate.AppendLayers(testutil.BusyboxImage(t, debianOSRelease), testutil.FileLayer(t, map[string][]byte{
-		"var/lib/dpkg/status": []byte(originBaseStatus),
-	}))
+	e.reg = e.reg.Namespace(t)
+	base, err := e.originBase(t)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.base = reg.Push(t, "debian-like:12", base)
-	e.reg = reg
+	e.base = e.reg.Push(t, "debian-like:12", base)
 	dir := e.project(t, originDockerfile, map[string]string{"app": string(goBinaryWithXNet(t))})
 	if err := os.Chmod(filepath.Join(dir, "app"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return e, dir
+}
+
+// originBase is the origin tests' base image: busybox as Debian 12 with
+// originBaseStatus.
+func (e *buildEnv) originBase(t *testing.T) (v1.Image, error) {
+	return mutate.AppendLayers(testutil.BusyboxImage(t, debianOSRelease), testutil.FileLayer(t, map[string][]byte{
+		"var/lib/dpkg/status": []byte(originBaseStatus),
+	}))
 }
 
 // originWarnings are the finding warnings of a plain progress output, by
@@ -218,5 +226,112 @@ func TestBuildOrigins(t *testing.T) {
 	got := originWarnings(t, r.Stderr)
 	if w := "Dockerfile:10 COPY --from=build /out/app /usr/local/bin/app"; got["GO-2099-0100 golang.org/x/text"] != w {
 		t.Errorf("after a comment line: origin %q, want %q", got["GO-2099-0100 golang.org/x/text"], w)
+	}
+
+	// Attribution off: the findings, no origins.
+	r = e.build(t, dir, "--fail-on", "none", "--build-arg", "SECURE_BUILD_ORIGINS=false")
+	if r.Code != 0 {
+		t.Fatalf("build without origins: exit %d\n%s", r.Code, r.Stderr)
+	}
+	if got := originWarnings(t, r.Stderr); len(got) != 0 {
+		t.Errorf("SECURE_BUILD_ORIGINS=false: findings with origins %q", got)
+	}
+	if !strings.Contains(r.Stderr, "GO-2099-0100 in golang.org/x/text") {
+		t.Errorf("SECURE_BUILD_ORIGINS=false: the findings are gone:\n%s", r.Stderr)
+	}
+}
+
+// TestBuildOriginsMultiPlatform: each platform's manifest names the base
+// the FROM line resolved to (a multi-platform index, by its digest), and
+// each platform's findings are attributed on their own.
+func TestBuildOriginsMultiPlatform(t *testing.T) {
+	t.Parallel()
+	e, _ := originEnv(t)
+	amd64, err := e.originBase(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := amd64.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Architecture = "arm64"
+	arm64, err := mutate.ConfigFile(amd64, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+	)
+	baseRef := e.reg.Ref("multi:1")
+	tag, err := name.NewTag(baseRef, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(tag, idx, remote.WithContext(t.Context())); err != nil {
+		t.Fatal(err)
+	}
+	idxDigest, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// COPY only: the arm64 stage runs nothing, so no emulator is needed.
+	dir := e.project(t, "FROM "+baseRef+"\nCOPY app /usr/local/bin/app\n", map[string]string{"app": string(goBinaryWithXNet(t))})
+	if err := os.Chmod(filepath.Join(dir, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ref := e.reg.Ref("app:multi")
+	r := e.build(t, dir, "--fail-on", "none", "--platform", "linux/amd64,linux/arm64", "-t", ref, "--push")
+	if r.Code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.Code, r.Stderr)
+	}
+	for _, p := range []string{"amd64", "arm64"} {
+		for _, want := range []string{
+			" - linux/" + p + ": critical DEBIAN-CVE-2023-4911 in libc6 2.36-9 -> 2.36-9+deb12u3 (base " + baseRef + ")",
+			" - linux/" + p + ": unknown GO-2099-0100 in golang.org/x/text v0.42.0 -> no fix yet (Dockerfile:2 COPY app /usr/local/bin/app)",
+		} {
+			if !strings.Contains(r.Stderr, want) {
+				t.Errorf("build output does not say %q:\n%s", want, r.Stderr)
+			}
+		}
+	}
+
+	pushed, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, err := remote.Index(pushed, remote.WithContext(t.Context()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := index.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, d := range im.Manifests {
+		if d.Platform == nil || d.Platform.OS != "linux" {
+			continue
+		}
+		img, err := index.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		if got := m.Annotations[ocispecs.AnnotationBaseImageName]; got != tag.Name() {
+			t.Errorf("%s: annotation %s = %q, want %q", d.Platform.Architecture, ocispecs.AnnotationBaseImageName, got, tag.Name())
+		}
+		if got := m.Annotations[ocispecs.AnnotationBaseImageDigest]; got != idxDigest.String() {
+			t.Errorf("%s: annotation %s = %q, want the index digest %s", d.Platform.Architecture, ocispecs.AnnotationBaseImageDigest, got, idxDigest)
+		}
+	}
+	if seen != 2 {
+		t.Errorf("%d platform manifests, want 2", seen)
 	}
 }
