@@ -19,9 +19,9 @@ import (
 	"github.com/secure-build/secure-build/vuln"
 )
 
-// originBase is a base image with two vulnerable node modules in a layer
+// imageOriginBase is a base image with two vulnerable node modules in a layer
 // of its own, over busybox, ending with a CMD as base images do.
-func originBase(t *testing.T) v1.Image {
+func imageOriginBase(t *testing.T) v1.Image {
 	t.Helper()
 	img, err := mutate.Append(empty.Image,
 		mutate.Addendum{Layer: testutil.BusyboxLayer(t, debianOSRelease), History: v1.History{CreatedBy: "ADD busybox /"}},
@@ -47,9 +47,9 @@ func originBase(t *testing.T) v1.Image {
 	return img
 }
 
-// originDockerfile adds minimist 1.2.5 on a multi-line RUN (lines 2-4) and
+// imageOriginDockerfile adds minimist 1.2.5 on a multi-line RUN (lines 2-4) and
 // upgrades the base's "listed" on line 6; the base's @scope/lastpkg stays.
-const originDockerfile = `FROM {{base}}
+const imageOriginDockerfile = `FROM {{base}}
 RUN /bin/busybox mkdir -p /usr/lib/node_modules/minimist && \
     echo '{"name":"minimist","version":"1.2.5","license":"MIT"}' \
       > /usr/lib/node_modules/minimist/package.json
@@ -65,8 +65,8 @@ COPY listed.json /usr/lib/node_modules/listed/package.json
 func TestScanOriginImage(t *testing.T) {
 	t.Parallel()
 	e := newBuildEnv(t)
-	base := e.reg.Push(t, "originbase:1", originBase(t))
-	dir := e.project(t, strings.ReplaceAll(originDockerfile, "{{base}}", base.Ref), map[string]string{
+	base := e.reg.Push(t, "originbase:1", imageOriginBase(t))
+	dir := e.project(t, strings.ReplaceAll(imageOriginDockerfile, "{{base}}", base.Ref), map[string]string{
 		"listed.json": npmPackage("listed", "2.0.2"),
 	})
 	db, err := vuln.Open(e.db)
