@@ -58,7 +58,7 @@ COPY listed.json /usr/lib/node_modules/listed/package.json
 `
 
 // TestScanOriginImage: an image built by BuildKit, exported to an OCI
-// layout and scanned there: each finding names the layer that brought its
+// layout (or pushed) and scanned there: each finding names the layer that brought its
 // package and the history entry that made it; with mode=max provenance
 // (SLSA v0.2 and v1) also the Dockerfile lines, and the base image the
 // build started from; without it, a probable base from the history.
@@ -87,15 +87,24 @@ func TestScanOriginImage(t *testing.T) {
 		name       string
 		provenance string
 		approx     bool
+		// pushed builds to the registry and scans registry:REF, not an OCI
+		// layout.
+		pushed bool
 	}{
-		{"provenance v0.2", "mode=max", false},
-		{"provenance v1", "mode=max,version=v1", false},
-		{"history only", "", true},
+		{"provenance v0.2", "mode=max", false, false},
+		{"provenance v1", "mode=max,version=v1", false, false},
+		{"history only", "", true, false},
+		{"registry, provenance v1", "mode=max,version=v1", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			layout := filepath.Join(t.TempDir(), "layout")
-			args := []string{"--frontend", "dockerfile.v0", "--local", "context=" + dir, "--local", "dockerfile=" + dir,
-				"--output", "type=oci,tar=false,dest=" + layout}
+			target := "oci-layout:" + layout
+			output := "type=oci,tar=false,dest=" + layout
+			if tc.pushed {
+				ref := e.reg.Ref("origin-app:1")
+				target, output = "registry:"+ref, "type=image,name="+ref+",push=true,registry.insecure=true"
+			}
+			args := []string{"--frontend", "dockerfile.v0", "--local", "context=" + dir, "--local", "dockerfile=" + dir, "--output", output}
 			if tc.provenance != "" {
 				args = append(args, "--opt", "attest:provenance="+tc.provenance)
 			}
@@ -145,7 +154,7 @@ func TestScanOriginImage(t *testing.T) {
 				}
 			}
 
-			rep, err := scan.Run(context.Background(), "oci-layout:"+layout, db, policy.Defaults(), scan.Options{})
+			rep, err := scan.Run(context.Background(), target, db, policy.Defaults(), scan.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,9 +162,9 @@ func TestScanOriginImage(t *testing.T) {
 
 			// The command: the JSON report carries each finding's origins
 			// once the report writes them (report/json.go).
-			r := runCmd(t, nil, binary, "scan", "--db", e.db, "--format", "json", "oci-layout:"+layout)
+			r := runCmd(t, nil, binary, "scan", "--db", e.db, "--format", "json", target)
 			if r.Code != 3 {
-				t.Fatalf("docker-secure scan oci-layout: exit %d, want 3 (the fixable critical in minimist)\n%s%s", r.Code, r.Stdout, r.Stderr)
+				t.Fatalf("docker-secure scan %s: exit %d, want 3 (the fixable critical in minimist)\n%s%s", target, r.Code, r.Stdout, r.Stderr)
 			}
 			var doc struct {
 				Findings []struct {
