@@ -3,6 +3,8 @@ package sbom
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -121,5 +123,56 @@ func TestImageLayersTraceCut(t *testing.T) {
 	}
 	if _, err := layers.Changed(loc, 1); err == nil || !strings.Contains(err.Error(), "lookups") {
 		t.Errorf("Changed after the cut = %v; want an error naming the bound", err)
+	}
+}
+
+// TestImageLayersHostile: the hostile image cataloged with its layers'
+// versions kept gives the same catalog, and every package location can be
+// asked about in every layer without leaving the unpack: the new module
+// of the opaque folder and the one written through a symlink came with the
+// top layer, the base's status with the first.
+func TestImageLayersHostile(t *testing.T) {
+	isolateTemp(t)
+	marker := "secure-build-test-" + filepath.Base(t.TempDir())
+	ctx := context.Background()
+	s, layers, err := CatalogImageLayers(ctx, hostileImage(t, marker), "hostile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer layers.Close()
+	checkHostileImageCatalog(t, s)
+	for _, p := range s.Packages {
+		for _, loc := range p.Locations {
+			if !layers.Traced(loc) {
+				t.Errorf("%s at %s: not traced", p.PURL, loc)
+				continue
+			}
+			for k := range layers.Len() {
+				if k > 0 {
+					if _, err := layers.Changed(loc, k); err != nil {
+						t.Errorf("%s at %s: Changed(%d): %v", p.PURL, loc, k, err)
+					}
+				}
+				if _, err := layers.Has(ctx, p.PURL, loc, k); err != nil {
+					t.Errorf("%s at %s: Has(%d): %v", p.PURL, loc, k, err)
+				}
+			}
+		}
+	}
+	for _, c := range []struct {
+		purl, loc string
+		in0       bool
+	}{
+		{"pkg:npm/new@2.0.0", "/srv/opq/node_modules/new/package.json", false},
+		{"pkg:npm/through@1.0.0", "/srv/target/node_modules/through/package.json", false},
+		{"pkg:npm/kept@1.0.0", "/srv/node_modules/kept/package.json", true},
+		{"pkg:deb/debian/libc6@2.36-9?arch=amd64&distro=debian-12&upstream=glibc%402.36-9", "/var/lib/dpkg/status", true},
+	} {
+		if got, err := layers.Has(ctx, c.purl, c.loc, 0); err != nil || got != c.in0 {
+			t.Errorf("Has(%s, layer 0) = %v, %v; want %v", c.purl, got, err, c.in0)
+		}
+	}
+	if _, err := os.Lstat("/etc/" + marker); err == nil {
+		t.Errorf("/etc/%s written on the host", marker)
 	}
 }
