@@ -21,7 +21,7 @@ import (
 
 // baseReadTimeout bounds reading a base image from its registry to find
 // where it ends in the image: past it, the boundary is guessed instead.
-const baseReadTimeout = 30 * time.Second
+const baseReadTimeout = 10 * time.Second
 
 // Attribute gives each finding the origins of its package's locations
 // (none when a is nil: nothing was attributed).
