@@ -63,8 +63,7 @@ writes), or scan it where it is with "docker secure scan".
 An image without attestations is an error, unless --scan: then each
 platform's image is pulled and its filesystem scanned, as
 "docker secure scan registry:IMAGE" does, each finding attributed to the
-layer that brought its package. Findings matched from an SBOM attestation
-take the origins the build-time scan gave their package. Credentials come from the Docker
+layer that brought its package. Credentials come from the Docker
 config and its credential helpers ("docker login"). Plain HTTP is tried only
 for localhost, loopback, *.local and private (RFC 1918) registry addresses.
 
@@ -152,11 +151,9 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 		if err != nil {
 			return err
 		}
-		if p.SPDX == nil {
-			scan.Attribute(m.Findings, attribution)
-		} else if p.Scan != nil {
-			scan.OriginsFromBuild(m.Findings, p.Scan.Findings())
-		}
+		// The layers of an image pulled with --scan; an SBOM attestation's
+		// packages are not attributed here.
+		scan.Attribute(m.Findings, attribution)
 		// What the build's scan could not read stays unread: its SBOM lacks it.
 		if p.Scan != nil {
 			m.Incomplete = append(m.Incomplete, p.Scan.Report.Verdict.Incomplete...)

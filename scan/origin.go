@@ -100,24 +100,6 @@ func CatalogImageAttributed(ctx context.Context, img v1.Image, source string, pr
 	return doc, origin.TraceImage(ctx, doc, layers, facts), nil
 }
 
-// OriginsFromBuild gives each finding the origins the build-time scan gave
-// its package (the same purl), for a finding matched again from an SBOM
-// attestation, whose image is not unpacked. A package the build-time scan
-// had no finding in keeps none.
-func OriginsFromBuild(findings, atBuild []vuln.Finding) {
-	byPURL := map[string][]origin.Origin{}
-	for _, f := range atBuild {
-		if len(f.Package.Origins) > 0 {
-			byPURL[f.Package.PURL] = f.Package.Origins
-		}
-	}
-	for i := range findings {
-		if o, ok := byPURL[findings[i].Package.PURL]; ok {
-			findings[i].Package.Origins = o
-		}
-	}
-}
-
 // ImageFacts are what an image says of its layers: their history, the
 // Dockerfile lines its BuildKit provenance (mode=max) gives each, and
 // where its base image ends. The base is, in this order, the one its own

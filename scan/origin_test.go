@@ -20,7 +20,6 @@ import (
 	"github.com/secure-build/secure-build/internal/attesttest"
 	"github.com/secure-build/secure-build/internal/testutil"
 	"github.com/secure-build/secure-build/origin"
-	"github.com/secure-build/secure-build/vuln"
 )
 
 // layered is an image of one layer per history entry that makes one;
@@ -159,25 +158,5 @@ func TestCatalogAttributedBrokenProvenance(t *testing.T) {
 	got := a.Of(p0.PURL, p0.Locations)
 	if len(got) != 1 || got[0].Kind != origin.Unknown || !strings.Contains(got[0].Reason, "provenance") {
 		t.Errorf("origins with a broken provenance: %+v, want unknown, naming the provenance", got)
-	}
-}
-
-// TestOriginsFromBuild: a finding matched again from an SBOM attestation
-// takes the origins the build-time scan gave its package; one in a
-// package the build had no finding in gets none.
-func TestOriginsFromBuild(t *testing.T) {
-	layer := 2
-	added := origin.Origin{Kind: origin.Layer, Layer: &layer, CreatedBy: "RUN npm ci # buildkit"}
-	atBuild := []vuln.Finding{{ID: "CVE-1", Package: vuln.Package{PURL: "pkg:npm/minimist@1.2.5", Origins: []origin.Origin{added}}}}
-	now := []vuln.Finding{
-		{ID: "CVE-2", Package: vuln.Package{PURL: "pkg:npm/minimist@1.2.5"}},
-		{ID: "CVE-3", Package: vuln.Package{PURL: "pkg:npm/left-pad@1.3.0"}},
-	}
-	OriginsFromBuild(now, atBuild)
-	if len(now[0].Package.Origins) != 1 || !origin.Equal(now[0].Package.Origins[0], added) {
-		t.Errorf("minimist's new finding: origins %+v, want the build's %+v", now[0].Package.Origins, added)
-	}
-	if now[1].Package.Origins != nil {
-		t.Errorf("left-pad, not in the build's findings: origins %+v, want none", now[1].Package.Origins)
 	}
 }
