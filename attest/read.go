@@ -40,11 +40,11 @@ type Platform struct {
 	SPDX json.RawMessage
 	// Scan is secure-build's scan result, made at build time.
 	Scan *Scan
+	// Provenance is BuildKit's SLSA provenance, v0.2 or v1.
+	Provenance *Provenance
 	// OpenVEX is the OpenVEX document of the findings suppressed at build
 	// time, as attached.
 	OpenVEX json.RawMessage
-	// Provenance is BuildKit's SLSA provenance, v0.2 or v1.
-	Provenance *Provenance
 }
 
 // Unattested lists the platforms that have no SBOM to read.
