@@ -87,22 +87,26 @@ func TestScanOriginImage(t *testing.T) {
 		name       string
 		provenance string
 		approx     bool
-		// pushed builds to the registry and scans registry:REF, not an OCI
-		// layout.
-		pushed bool
+		// to is where the image goes and is scanned: an OCI layout, the
+		// registry, or a docker save archive.
+		to string
 	}{
-		{"provenance v0.2", "mode=max", false, false},
-		{"provenance v1", "mode=max,version=v1", false, false},
-		{"history only", "", true, false},
-		{"registry, provenance v1", "mode=max,version=v1", false, true},
+		{"provenance v0.2", "mode=max", false, "oci-layout"},
+		{"provenance v1", "mode=max,version=v1", false, "oci-layout"},
+		{"history only", "", true, "oci-layout"},
+		{"registry, provenance v1", "mode=max,version=v1", false, "registry"},
+		{"docker archive", "", true, "docker-archive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			layout := filepath.Join(t.TempDir(), "layout")
-			target := "oci-layout:" + layout
-			output := "type=oci,tar=false,dest=" + layout
-			if tc.pushed {
-				ref := e.reg.Ref("origin-app:1")
+			out := filepath.Join(t.TempDir(), "image")
+			var target, output string
+			switch ref := e.reg.Ref("origin-app:1"); tc.to {
+			case "oci-layout":
+				target, output = "oci-layout:"+out, "type=oci,tar=false,dest="+out
+			case "registry":
 				target, output = "registry:"+ref, "type=image,name="+ref+",push=true,registry.insecure=true"
+			case "docker-archive":
+				target, output = "docker-archive:"+out, "type=docker,name="+ref+",dest="+out
 			}
 			args := []string{"--frontend", "dockerfile.v0", "--local", "context=" + dir, "--local", "dockerfile=" + dir, "--output", output}
 			if tc.provenance != "" {
