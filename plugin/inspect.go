@@ -264,9 +264,18 @@ func writeInspectTable(w io.Writer, atts *attest.Image, platforms []inspectPlatf
 		fmt.Fprintf(w, "Findings at build: %s\n", pr(s.Summary))
 		if len(s.Findings) > 0 {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "  ID\tPACKAGE\tINSTALLED -> FIXED\tSEVERITY\tSUMMARY")
+			origins := report.HasOrigins(s.Findings)
+			originHeader := ""
+			if origins {
+				originHeader = "ORIGIN\t"
+			}
+			fmt.Fprintln(tw, "  ID\tPACKAGE\tINSTALLED -> FIXED\tSEVERITY\t"+originHeader+"SUMMARY")
 			for _, f := range s.Findings {
-				fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t%s\t%s\n", pr(f.ID), pr(f.Package.Name), pr(f.Package.Version), pr(f.Fix()), pr(f.Severity.String()), pr(oneLine(f.Summary, 60)))
+				fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t%s\t", pr(f.ID), pr(f.Package.Name), pr(f.Package.Version), pr(f.Fix()), pr(f.Severity.String()))
+				if origins {
+					fmt.Fprintf(tw, "%s\t", pr(report.OriginCell(f)))
+				}
+				fmt.Fprintf(tw, "%s\n", pr(oneLine(f.Summary, 60)))
 			}
 			if err := tw.Flush(); err != nil {
 				return err

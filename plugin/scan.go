@@ -66,6 +66,9 @@ missing target, no database).`,
   # Fail on high or critical findings, fixable or not; SARIF for code scanning
   docker secure scan --fail-on high --include-unfixable --format sarif -o scan.sarif docker-archive:app.tar
 
+  # Fail only on findings the image's layers added over its base image
+  docker secure scan --scope added registry:registry.example.com/app:1
+
   # Exit 1 when the policy fails, as a pipeline written for Trivy expects
   docker secure scan --exit-code 1 oci-layout:./layout
 

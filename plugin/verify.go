@@ -157,6 +157,8 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 		// What the build's scan could not read stays unread: its SBOM lacks it.
 		if p.Scan != nil {
 			m.Incomplete = append(m.Incomplete, p.Scan.Report.Verdict.Incomplete...)
+			// Where the packages came from, as the build attributed them.
+			m.Findings = p.Scan.WithOrigins(m.Findings)
 		}
 		r := platformVerdict{
 			att:     p,

@@ -120,6 +120,7 @@ type fileDoc struct {
 	Vulnerabilities *struct {
 		FailOn      *string        `json:"fail-on"`
 		OnlyFixable *bool          `json:"only-fixable"`
+		Scope       *string        `json:"scope"`
 		MaxCounts   map[string]int `json:"max-counts"`
 		Ignore      []struct {
 			ID       string `json:"id"`
@@ -422,6 +423,13 @@ func fromDoc(name string, file *ast.File, doc *fileDoc) (*Policy, error) {
 		}
 		if v.OnlyFixable != nil {
 			p.Threshold.OnlyFixable = *v.OnlyFixable
+		}
+		if v.Scope != nil {
+			scope, err := ParseScope(*v.Scope)
+			if err != nil {
+				bad([]string{"vulnerabilities", "scope"}, "%v", err)
+			}
+			p.Threshold.Scope = scope
 		}
 		for sev, n := range v.MaxCounts {
 			s, err := vuln.ParseSeverity(sev)
