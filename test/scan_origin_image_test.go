@@ -62,6 +62,7 @@ COPY listed.json /usr/lib/node_modules/listed/package.json
 // package and the history entry that made it; with mode=max provenance
 // (SLSA v0.2 and v1) also the Dockerfile lines, and the base image the
 // build started from; without it, a probable base from the history.
+// verify --scan of the pushed image says the same.
 func TestScanOriginImage(t *testing.T) {
 	t.Parallel()
 	e := newBuildEnv(t)
@@ -169,25 +170,52 @@ func TestScanOriginImage(t *testing.T) {
 			if r.Code != 3 {
 				t.Fatalf("docker-secure scan %s: exit %d, want 3 (the fixable critical in minimist)\n%s%s", target, r.Code, r.Stdout, r.Stderr)
 			}
-			var doc struct {
-				Findings []struct {
-					Package struct {
-						Name string `json:"name"`
-					} `json:"package"`
-					Origins *[]origin.Origin `json:"origins"`
-				} `json:"findings"`
+			check("scan --format json", findingsOfJSON(t, []byte(r.Stdout)))
+
+			if tc.to != "registry" {
+				return
 			}
-			if err := json.Unmarshal([]byte(r.Stdout), &doc); err != nil {
-				t.Fatalf("scan --format json: %v\n%s", err, r.Stdout)
+			// verify --scan pulls the image, which has provenance and no
+			// SBOM attestation, and attributes its findings the same way.
+			r = runCmd(t, nil, binary, "verify", "--scan", "--db", e.db, "--format", "json", strings.TrimPrefix(target, "registry:"))
+			if r.Code != 3 {
+				t.Fatalf("docker-secure verify --scan: exit %d, want 3\n%s%s", r.Code, r.Stdout, r.Stderr)
 			}
-			var fromJSON []vuln.Finding
-			for _, f := range doc.Findings {
-				if f.Origins == nil {
-					t.Fatalf("scan --format json: the finding in %s carries no origins:\n%s", f.Package.Name, r.Stdout)
-				}
-				fromJSON = append(fromJSON, vuln.Finding{Package: vuln.Package{Name: f.Package.Name, Origins: *f.Origins}})
+			var verified struct {
+				Platforms []struct {
+					SBOM   string          `json:"sbom"`
+					Report json.RawMessage `json:"report"`
+				} `json:"platforms"`
 			}
-			check("scan --format json", fromJSON)
+			if err := json.Unmarshal([]byte(r.Stdout), &verified); err != nil || len(verified.Platforms) != 1 || verified.Platforms[0].SBOM != "scan" {
+				t.Fatalf("verify --format json: %v, want one platform scanned now:\n%s", err, r.Stdout)
+			}
+			check("verify --scan --format json", findingsOfJSON(t, verified.Platforms[0].Report))
 		})
 	}
+}
+
+// findingsOfJSON reads the findings of a JSON report with their package's
+// name and origins; a finding without origins fails the test.
+func findingsOfJSON(t *testing.T, report []byte) []vuln.Finding {
+	t.Helper()
+	var doc struct {
+		Findings []struct {
+			Package struct {
+				Name string `json:"name"`
+			} `json:"package"`
+			Origins *[]origin.Origin `json:"origins"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(report, &doc); err != nil {
+		t.Fatalf("JSON report: %v\n%s", err, report)
+	}
+	var out []vuln.Finding
+	for _, f := range doc.Findings {
+		if f.Origins == nil {
+			t.Fatalf("JSON report: the finding in %s carries no origins:\n%s", f.Package.Name, report)
+		}
+		out = append(out, vuln.Finding{Package: vuln.Package{Name: f.Package.Name, Origins: *f.Origins}})
+	}
+	return out
 }
