@@ -25,7 +25,7 @@ import (
 
 // baseAdviceTimeout bounds what the advice may add to a build: a slow
 // registry gives a line saying so, not a hung build.
-const baseAdviceTimeout = 2 * time.Minute
+const baseAdviceTimeout = 30 * time.Second
 
 // baseAdvisor gives each platform's scan its base-image advice while the
 // build runs, before the verdict is applied: is the base's tag refreshed,
