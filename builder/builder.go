@@ -61,6 +61,10 @@ func (b *Builder) String() string {
 	if b.driver == hostDriver {
 		return fmt.Sprintf("BuildKit at %s (BUILDKIT_HOST)", b.name)
 	}
+	if b.driver == "" {
+		// A Docker context's builder before its engine told the driver.
+		return fmt.Sprintf("builder %q (chosen by %s)", b.name, b.chosenBy)
+	}
 	return fmt.Sprintf("builder %q (%s driver, chosen by %s)", b.name, b.driver, b.chosenBy)
 }
 

@@ -109,7 +109,9 @@ SBOM and the scan result (the cosign vulnerability predicate) as attestations.
 The builder is, in this order: --builder NAME, BUILDX_BUILDER, the BuildKit at
 BUILDKIT_HOST, the builder "docker buildx use" made active, and else the
 current Docker context's engine (its embedded BuildKit). A name is a buildx
-builder (docker, docker-container or remote driver) or a Docker context.
+builder (docker, docker-container, kubernetes or remote driver) or a Docker
+context. A builder of several nodes builds each --platform on the node that
+supports it, as docker buildx build does, and --push joins them in one index.
 On the docker driver the image goes into the engine, as with docker buildx
 build; attestations need the engine's containerd image store.
 
