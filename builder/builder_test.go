@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/docker/cli/cli/command"
@@ -184,5 +185,31 @@ current-context: test
 	t.Setenv("HOME", t.TempDir())
 	if _, err := Choose(ctx, cli, "k8s"); err == nil || !strings.Contains(err.Error(), `builder "k8s"`) || !strings.Contains(err.Error(), "k8s0") {
 		t.Errorf("no kubeconfig: %v", err)
+	}
+}
+
+// An unreachable remote node says why at once (buildx's boot would wait
+// 20 s for it and then say only that the wait ended).
+func TestUnreachableRemote(t *testing.T) {
+	cli := dockerCLI(t, nil)
+	sock := filepath.Join(t.TempDir(), "nothing.sock")
+	t.Setenv("BUILDKIT_HOST", "unix://"+sock)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := Choose(ctx, cli, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := b.Nodes(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := nodes[0].Driver.Client(ctx)
+	if err == nil {
+		defer c.Close()
+		_, err = c.ListWorkers(ctx)
+	}
+	if err == nil || !strings.Contains(err.Error(), sock) {
+		t.Errorf("dial a socket that is not there: %v; want an error naming %s", err, sock)
 	}
 }

@@ -48,6 +48,12 @@ func (b *Builder) Nodes(ctx context.Context, platforms []ocispecs.Platform) ([]N
 		n := b.nodes[0]
 		d := &nodeDriver{handle: n.Driver, engine: b.engine(n)}
 		d.client = func(ctx context.Context) (*client.Client, error) {
+			if n.Driver.Factory().Name() == "remote" {
+				// Booting a remote node only waits, up to 20 s, for its
+				// address to answer, and then says no more than that the
+				// wait ended: dialed at once, an unreachable one says why.
+				return n.Driver.Client(ctx)
+			}
 			return driver.Boot(ctx, ctx, n.Driver, nil)
 		}
 		return []Node{{Name: n.Name, Platforms: platforms, Driver: d}}, nil

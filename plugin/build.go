@@ -249,6 +249,14 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if err != nil {
 		return err
 	}
+	if progressMode != progressui.QuietMode && progressMode != progressui.RawJSONMode {
+		fmt.Fprintf(dockerCli.Err(), "secure-build: building with %s\n", b)
+		if len(nodes) > 1 {
+			for _, n := range nodes {
+				fmt.Fprintf(dockerCli.Err(), "secure-build: node %s builds %s\n", n.Name, build.FormatPlatforms(n.Platforms))
+			}
+		}
+	}
 	if err := addScanInputs(&solve, opts); err != nil {
 		return err
 	}
@@ -328,15 +336,6 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 			OnScan:      onScan,
 		}}
 	}
-	if progressMode != progressui.QuietMode && progressMode != progressui.RawJSONMode {
-		fmt.Fprintf(dockerCli.Err(), "secure-build: building with %s\n", b)
-		if len(nodes) > 1 {
-			for _, n := range nodes {
-				fmt.Fprintf(dockerCli.Err(), "secure-build: node %s builds %s\n", n.Name, build.FormatPlatforms(n.Platforms))
-			}
-		}
-	}
-
 	display, err := progressui.NewDisplay(progressOutput(dockerCli), progressMode)
 	if err != nil {
 		return fmt.Errorf("--progress %s: %w", progressMode, err)
