@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,12 +71,14 @@ func (b *Builder) String() string {
 
 // Choose picks the builder --builder names (flag, may be empty) or, without
 // one, the builder docker buildx build would use, and constructs the
-// drivers of its nodes; nothing is dialed yet.
+// drivers of its nodes; nothing is dialed yet. contextPath is the build
+// context as given: as in buildx, a kubernetes builder of several replicas
+// sends the builds of one context to one pod, where its cache is.
 //
 // The order is docker buildx build's: --builder, BUILDX_BUILDER, then
 // (secure-build's own) BUILDKIT_HOST, then the builder "docker buildx use"
 // made active, then the current Docker context's engine.
-func Choose(ctx context.Context, dockerCli command.Cli, flag string) (*Builder, error) {
+func Choose(ctx context.Context, dockerCli command.Cli, flag, contextPath string) (*Builder, error) {
 	if flag == "" && os.Getenv("BUILDX_BUILDER") == "" {
 		if host := os.Getenv("BUILDKIT_HOST"); host != "" {
 			return hostBuilder(ctx, dockerCli, host)
@@ -87,7 +90,10 @@ func Choose(ctx context.Context, dockerCli command.Cli, flag string) (*Builder, 
 	}
 	defer release()
 
-	opts := []bxbuilder.Option{bxbuilder.WithStore(txn), bxbuilder.WithSkippedValidation()}
+	if abs, err := filepath.Abs(contextPath); err == nil {
+		contextPath = abs
+	}
+	opts := []bxbuilder.Option{bxbuilder.WithStore(txn), bxbuilder.WithSkippedValidation(), bxbuilder.WithContextPathHash(contextPath)}
 	chosenBy := "the current Docker context"
 	name := flag
 	switch {

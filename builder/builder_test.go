@@ -65,7 +65,7 @@ func TestChoose(t *testing.T) {
 	ctx := context.Background()
 	check := func(name, flag, want string) {
 		t.Helper()
-		b, err := Choose(ctx, cli, flag)
+		b, err := Choose(ctx, cli, flag, ".")
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -83,7 +83,7 @@ func TestChoose(t *testing.T) {
 	// The remote driver reads its TLS options itself: a relative path is
 	// buildx's error.
 	bad := dockerCLI(t, map[string]string{"instances/tls": `{"Name":"tls","Driver":"remote","Nodes":[{"Name":"tls0","Endpoint":"tcp://10.0.0.5:1234","DriverOpts":{"cacert":"ca.pem"}}]}`})
-	if _, err := Choose(ctx, bad, "tls"); err == nil || !strings.Contains(err.Error(), `builder "tls"`) || !strings.Contains(err.Error(), "ca.pem") {
+	if _, err := Choose(ctx, bad, "tls", "."); err == nil || !strings.Contains(err.Error(), `builder "tls"`) || !strings.Contains(err.Error(), "ca.pem") {
 		t.Errorf("a relative cacert: %v", err)
 	}
 }
@@ -91,7 +91,7 @@ func TestChoose(t *testing.T) {
 // A wrong name is an error naming it and listing the builders there are.
 func TestUnknownBuilder(t *testing.T) {
 	cli := dockerCLI(t, map[string]string{"instances/remote1": remoteBuilder, "instances/ctr": containerBuilder})
-	_, err := Choose(context.Background(), cli, "nope")
+	_, err := Choose(context.Background(), cli, "nope", ".")
 	want := `no builder "nope" (from --builder): the builders are ctr (docker-container), remote1 (remote), default (docker)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
@@ -105,11 +105,11 @@ func TestDefaultLoad(t *testing.T) {
 		"instances/loader": `{"Name":"loader","Driver":"remote","Nodes":[{"Name":"loader0","Endpoint":"tcp://10.0.0.5:1234","DriverOpts":{"default-load":"true"}}]}`,
 		"instances/bad":    `{"Name":"bad","Driver":"remote","Nodes":[{"Name":"bad0","Endpoint":"tcp://10.0.0.5:1234","DriverOpts":{"default-load":"maybe"}}]}`,
 	})
-	b, err := Choose(context.Background(), cli, "loader")
+	b, err := Choose(context.Background(), cli, "loader", ".")
 	if err != nil || !b.DefaultLoad() {
 		t.Fatalf("default-load=true: %v, %v", b, err)
 	}
-	if _, err := Choose(context.Background(), cli, "bad"); err == nil || !strings.Contains(err.Error(), "maybe") {
+	if _, err := Choose(context.Background(), cli, "bad", "."); err == nil || !strings.Contains(err.Error(), "maybe") {
 		t.Errorf("default-load=maybe: %v", err)
 	}
 }
@@ -160,7 +160,7 @@ current-context: test
 	})
 	t.Setenv("KUBECONFIG", kubeconfig)
 	ctx := context.Background()
-	b, err := Choose(ctx, cli, "k8s")
+	b, err := Choose(ctx, cli, "k8s", ".")
 	if err != nil {
 		t.Fatalf("choose the kubernetes builder: %v", err)
 	}
@@ -183,7 +183,7 @@ current-context: test
 	// error names the builder and its node.
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("HOME", t.TempDir())
-	if _, err := Choose(ctx, cli, "k8s"); err == nil || !strings.Contains(err.Error(), `builder "k8s"`) || !strings.Contains(err.Error(), "k8s0") {
+	if _, err := Choose(ctx, cli, "k8s", "."); err == nil || !strings.Contains(err.Error(), `builder "k8s"`) || !strings.Contains(err.Error(), "k8s0") {
 		t.Errorf("no kubeconfig: %v", err)
 	}
 }
@@ -196,7 +196,7 @@ func TestUnreachableRemote(t *testing.T) {
 	t.Setenv("BUILDKIT_HOST", "unix://"+sock)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := Choose(ctx, cli, "")
+	b, err := Choose(ctx, cli, "", ".")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -235,7 +235,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if err != nil {
 		return err
 	}
-	b, err := builder.Choose(ctx, dockerCli, opts.builder)
+	b, err := builder.Choose(ctx, dockerCli, opts.builder, opts.contextPath)
 	if err != nil {
 		return err
 	}
