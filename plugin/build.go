@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -358,7 +359,11 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 				s = printableStatus(s)
 				if summarize {
 					for _, w := range s.Warnings {
-						warnings = append(warnings, *w)
+						// Each node of a spread build warns of the
+						// Dockerfile: said once.
+						if !slices.ContainsFunc(warnings, func(seen client.VertexWarning) bool { return bytes.Equal(seen.Short, w.Short) }) {
+							warnings = append(warnings, *w)
+						}
 					}
 					s.Warnings = nil
 				}

@@ -116,6 +116,9 @@ COPY --from=build /out /app
 			t.Errorf("build output does not say %q:\n%s", want, r.Stderr)
 		}
 	}
+	if n := strings.Count(r.Stderr, " - dockerfile.non-root-user"); n != 1 {
+		t.Errorf("the Dockerfile's warning is listed %d times, want once:\n%s", n, r.Stderr)
+	}
 	if got := builtPlatforms(t, amd64Node); !slices.Equal(got, []string{"linux/amd64"}) {
 		t.Errorf("node spread0 built %v, want linux/amd64 alone", got)
 	}
