@@ -40,6 +40,8 @@ type Platform struct {
 	SPDX json.RawMessage
 	// Scan is secure-build's scan result, made at build time.
 	Scan *Scan
+	// Provenance is BuildKit's SLSA provenance, v0.2 or v1.
+	Provenance *Provenance
 	// OpenVEX is the OpenVEX document of the findings suppressed at build
 	// time, as attached.
 	OpenVEX json.RawMessage
@@ -178,7 +180,7 @@ func (p *Platform) read(manifest name.Digest, bound v1.Hash, opts []remote.Optio
 	if err != nil {
 		return fmt.Errorf("attestation manifest %s: %w", manifest.DigestStr(), err)
 	}
-	known := []string{SPDXPredicateType, VulnPredicateType, OpenVEXPredicateType}
+	known := []string{SPDXPredicateType, VulnPredicateType, OpenVEXPredicateType, ProvenanceV02PredicateType, ProvenanceV1PredicateType}
 	for _, l := range m.Layers {
 		pt := l.Annotations[AnnotationPredicateType]
 		if !slices.Contains(known, pt) || p.has(pt) {
@@ -204,6 +206,8 @@ func (p *Platform) has(predicateType string) bool {
 		return p.SPDX != nil
 	case VulnPredicateType:
 		return p.Scan != nil
+	case ProvenanceV02PredicateType, ProvenanceV1PredicateType:
+		return p.Provenance != nil
 	}
 	return p.OpenVEX != nil
 }
@@ -265,6 +269,12 @@ func (p *Platform) take(st Statement, bound v1.Hash) error {
 		p.Scan = scan
 	case OpenVEXPredicateType:
 		p.OpenVEX = st.Predicate
+	case ProvenanceV02PredicateType, ProvenanceV1PredicateType:
+		prov, err := DecodeProvenance(st.PredicateType, st.Predicate)
+		if err != nil {
+			return err
+		}
+		p.Provenance = prov
 	}
 	return nil
 }

@@ -70,6 +70,10 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 	if err != nil {
 		return nil, err
 	}
+	scope, err := readScope(bc.BuildArgs)
+	if err != nil {
+		return nil, err
+	}
 
 	convertOpt := dockerfile2llb.ConvertOpt{
 		Config:       bc.Config,
@@ -125,7 +129,7 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 	if err != nil {
 		return nil, err
 	}
-	pol = withOverrides(pol, settings)
+	pol = withScope(withOverrides(pol, settings), scope)
 
 	var scans bkmaps.SyncMap[string, *stepOutput]
 	var facts bkmaps.SyncMap[string, *policy.BuildFacts]

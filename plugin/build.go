@@ -84,6 +84,7 @@ type buildOptions struct {
 	failOn       string
 	onlyFixable  *bool
 	incomplete   string
+	scope        string
 	policyFile   string
 	sbomOutput   string
 	reportFile   string
@@ -124,7 +125,11 @@ Policy: secure-build.yaml at the root of the build context, or the file
 on a fixable critical finding and warn on the base-image and Dockerfile
 practices. --fail-on and --include-unfixable, or the build args
 SECURE_BUILD_FAIL_ON and SECURE_BUILD_ONLY_FIXABLE, override the file's
-threshold. Broken Dockerfile rules show as build warnings on their line.
+threshold. --scope added, the file's vulnerabilities.scope or the build arg
+SECURE_BUILD_SCOPE gate only the findings the Dockerfile added or changed
+("no new vulnerabilities beyond the base image"): those inherited from the
+base image are reported and do not gate; one nothing attributed gates.
+Broken Dockerfile rules show as build warnings on their line.
 
 An INCOMPLETE scan fails the build: one where a package database, a
 lockfile, an archive or a package's version that decides findings could not
@@ -152,6 +157,9 @@ policy failed, or the status --exit-code sets (1 to 125); 2 a usage error
 
   # Apply a team's policy file kept outside the build context
   docker secure build --policy ../policies/strict.yaml -t app:1 .
+
+  # Fail only on what the Dockerfile added, not on what the base image brings
+  docker secure build --scope added --fail-on high -t app:1 .
 
   # Fail on high findings too, and keep an SBOM and a SARIF report
   docker secure build --fail-on high --sbom-output app.spdx.json \
@@ -212,6 +220,7 @@ policy failed, or the status --exit-code sets (1 to 125); 2 a usage error
 	flags.StringVar(&opts.failOn, "fail-on", "", "Lowest severity that fails the build: critical, high, medium, low, unknown, none (default critical)")
 	bindOnlyFixable(flags, &opts.onlyFixable)
 	flags.StringVar(&opts.incomplete, "incomplete", "", "What an incomplete scan (a package database, lockfile or archive that could not be read completely) does: fail, warn or off; warn and off let the vulnerable packages of what was not read pass unseen (default fail)")
+	flags.StringVar(&opts.scope, "scope", "", "Which findings gate: all, or added (only those the Dockerfile added or changed; those inherited from the base image are reported, not gating) (default all)")
 	flags.StringVar(&opts.policyFile, "policy", "", "Policy file (default: secure-build.yaml at the root of the build context)")
 	flags.StringVar(&opts.sbomOutput, "sbom-output", "", "Also write the final stage's SPDX 2.3 SBOM to FILE (one file a platform: FILE gets the platform in its name)")
 	flags.StringVar(&opts.reportFile, "report", "", "Also write the scan report to FILE")
@@ -278,7 +287,11 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		mu    sync.Mutex
 		scans []frontend.PlatformScan
 	)
+	advisor := newBaseAdvisor(ctx, opts)
 	onScan := func(s frontend.PlatformScan) {
+		if advisor != nil {
+			advisor.advise(s)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		scans = append(scans, s)
@@ -389,6 +402,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	}
 
 	failed := printVerdicts(dockerCli.Err(), scans)
+	advisor.print(dockerCli.Err())
 	writeErr := writeScanFiles(dockerCli.Err(), opts, scans)
 	if failed != nil || buildErr != nil {
 		// The files show why; failing to write one must not hide the why.
@@ -512,6 +526,9 @@ func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
 	if opts.incomplete != "" {
 		attrs["build-arg:"+frontend.ArgIncomplete] = opts.incomplete
 	}
+	if opts.scope != "" {
+		attrs["build-arg:"+frontend.ArgScope] = opts.scope
+	}
 	// The image's names, for VEX statements about the image as a whole.
 	if _, given := attrs["build-arg:"+frontend.ArgImage]; !given && len(opts.tags) > 0 {
 		attrs["build-arg:"+frontend.ArgImage] = strings.Join(opts.tags, ",")
@@ -540,6 +557,11 @@ func checkScanFlags(flags *pflag.FlagSet, opts buildOptions) error {
 	if opts.incomplete != "" {
 		if _, err := policy.ParseAction(opts.incomplete); err != nil {
 			return fmt.Errorf("--incomplete %w", err)
+		}
+	}
+	if opts.scope != "" {
+		if _, err := policy.ParseScope(opts.scope); err != nil {
+			return fmt.Errorf("--scope %w", err)
 		}
 	}
 	if opts.exitCode == 0 {
@@ -575,8 +597,23 @@ func printWarnings(w io.Writer, warnings []client.VertexWarning) {
 		return
 	}
 	fmt.Fprintf(w, "\n%d %s found:\n", len(warnings), pluralWord(len(warnings), "warning", "warnings"))
+	shown := map[string]bool{}
 	for _, warn := range warnings {
 		fmt.Fprintf(w, " - %s\n", report.Printable(strings.TrimSpace(string(warn.Short))))
+		// A warning about a Dockerfile line (a practice, a finding that
+		// line brought in) shows the lines, as a build error does; once
+		// for each range, since many findings come from one FROM or RUN.
+		if warn.SourceInfo == nil || len(warn.Range) == 0 {
+			continue
+		}
+		key := warn.SourceInfo.Filename
+		for _, r := range warn.Range {
+			key += fmt.Sprintf(":%d-%d", r.GetStart().GetLine(), r.GetEnd().GetLine())
+		}
+		if !shown[key] {
+			shown[key] = true
+			printSource(w, &solvererrdefs.Source{Info: warn.SourceInfo, Ranges: warn.Range})
+		}
 	}
 }
 
@@ -607,9 +644,12 @@ func printVerdicts(w io.Writer, scans []frontend.PlatformScan) error {
 		if !s.Report.Verdict.Pass {
 			failing = append(failing, s)
 			fmt.Fprintf(w, "secure-build %s: %s\n", s.Platform, counts)
-			continue
+		} else {
+			fmt.Fprintf(w, "secure-build %s: %s\n  %s\n", s.Platform, report.VerdictLine(s.Report), counts)
 		}
-		fmt.Fprintf(w, "secure-build %s: %s\n  %s\n", s.Platform, report.VerdictLine(s.Report), counts)
+		if line := report.OriginLine(s.Report.Findings); line != "" {
+			fmt.Fprintf(w, "  %s\n", report.Printable(line))
+		}
 	}
 	if len(failing) > 0 {
 		return &frontend.PolicyError{Scans: failing}
@@ -670,6 +710,8 @@ func writeScanFiles(stderr io.Writer, opts buildOptions, scans []frontend.Platfo
 			fmt.Fprintf(stderr, "  SBOM (%s): %s\n", s.Platform, path)
 		}
 		if opts.reportFile != "" {
+			// SARIF places findings on the Dockerfile as the repository holds it.
+			s.Report.Dockerfile = build.DockerfileInContext(opts.contextPath, opts.file)
 			path := platformFile(opts.reportFile, s.Platform, len(scans))
 			if err := writeOutput(stderr, path, func(w io.Writer) error { return report.Write(w, opts.reportFormat, s.Report) }); err != nil {
 				return err
@@ -730,18 +772,24 @@ func metadataOf(resp map[string]string) map[string]any {
 // lines are the user's file, or a remote one: escaped, tabs kept.
 func printErrorSource(w io.Writer, err error) {
 	for _, src := range solvererrdefs.Sources(err) {
-		var b strings.Builder
-		if src.Print(&b) != nil {
-			continue
-		}
-		lines := strings.Split(b.String(), "\n")
-		for i, line := range lines {
-			parts := strings.Split(line, "\t")
-			for j, p := range parts {
-				parts[j] = report.Printable(p)
-			}
-			lines[i] = strings.Join(parts, "\t")
-		}
-		io.WriteString(w, strings.Join(lines, "\n"))
+		printSource(w, src)
 	}
+}
+
+// printSource prints the Dockerfile lines src points at, escaped, tabs
+// kept: the lines are the user's file, or a remote one.
+func printSource(w io.Writer, src *solvererrdefs.Source) {
+	var b strings.Builder
+	if src.Print(&b) != nil {
+		return
+	}
+	lines := strings.Split(b.String(), "\n")
+	for i, line := range lines {
+		parts := strings.Split(line, "\t")
+		for j, p := range parts {
+			parts[j] = report.Printable(p)
+		}
+		lines[i] = strings.Join(parts, "\t")
+	}
+	io.WriteString(w, strings.Join(lines, "\n"))
 }

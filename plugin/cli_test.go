@@ -73,6 +73,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"build", "--exit-code", "0", "."}, "--exit-code 0: a build its policy fails exports nothing"},
 		{[]string{"build", "--report-format", "sarif", "."}, "--report-format sarif: no --report FILE to write it to"},
 		{[]string{"build", "--fail-on", "hihg", "."}, `--fail-on "hihg": want critical`},
+		{[]string{"scan", "--scope", "new", "."}, `--scope "new": want all or added`},
+		{[]string{"build", "--scope", "new", "."}, `--scope "new": want all or added`},
 	} {
 		_, stderr, code := run(t, tc.args...)
 		if code != ExitError || !strings.Contains(stderr, tc.want) {

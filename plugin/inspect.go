@@ -25,8 +25,10 @@ import (
 )
 
 type inspectOptions struct {
-	format   string
-	platform string
+	format     string
+	platform   string
+	baseAdvice bool
+	db         dbFlags
 }
 
 var inspectFormats = []string{"table", "json", "spdx-json"}
@@ -62,6 +64,9 @@ such image, no attestations, a registry error).`,
   # The SBOM of one platform, for another SPDX tool
   docker secure inspect --format spdx-json --platform linux/arm64 registry.example.com/app:1.4 > app.spdx.json
 
+  # And whether its base image has been refreshed since, or has a later tag that fixes more
+  docker secure inspect --base-advice registry.example.com/app:1.4
+
   # The build-time verdict of each platform, with jq
   docker secure inspect --format json registry.example.com/app:1.4 | jq '.platforms[] | {platform, pass: .scan.verdict.pass}'`,
 		Args: exactArgs(1),
@@ -72,12 +77,17 @@ such image, no attestations, a registry error).`,
 	flags := cmd.Flags()
 	flags.StringVar(&opts.format, "format", "table", "Output format: "+strings.Join(inspectFormats, ", "))
 	flags.StringVar(&opts.platform, "platform", "", "Show only this platform (os/arch[/variant]); default every platform")
+	flags.BoolVar(&opts.baseAdvice, "base-advice", false, "Table format: also advise on each platform's base image, as its manifest names it (refresh, update; see recommend)")
+	opts.db.bind(flags)
 	return cmd
 }
 
 func runInspect(cmd *cobra.Command, dockerCli command.Cli, opts inspectOptions, image string) error {
 	if !slices.Contains(inspectFormats, opts.format) {
 		return fmt.Errorf("--format %q: want one of %s", opts.format, strings.Join(inspectFormats, ", "))
+	}
+	if opts.baseAdvice && opts.format != "table" {
+		return fmt.Errorf("--base-advice is a part of the table: it cannot be used with --format %s", opts.format)
 	}
 	want, err := parsePlatform(opts.platform)
 	if err != nil {
@@ -105,7 +115,10 @@ func runInspect(cmd *cobra.Command, dockerCli command.Cli, opts inspectOptions, 
 	if opts.format == "json" {
 		write = writeInspectJSON
 	}
-	return build.WriteBuffered(dockerCli.Out(), func(w io.Writer) error { return write(w, atts, platforms) })
+	if err := build.WriteBuffered(dockerCli.Out(), func(w io.Writer) error { return write(w, atts, platforms) }); err != nil || !opts.baseAdvice {
+		return err
+	}
+	return build.WriteBuffered(dockerCli.Out(), func(w io.Writer) error { return writeInspectAdvice(cmd.Context(), w, atts, opts.db) })
 }
 
 // writeInspectSPDX writes the one platform's SPDX document, indented.
@@ -264,9 +277,18 @@ func writeInspectTable(w io.Writer, atts *attest.Image, platforms []inspectPlatf
 		fmt.Fprintf(w, "Findings at build: %s\n", pr(s.Summary))
 		if len(s.Findings) > 0 {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "  ID\tPACKAGE\tINSTALLED -> FIXED\tSEVERITY\tSUMMARY")
+			origins := report.HasOrigins(s.Findings)
+			originHeader := ""
+			if origins {
+				originHeader = "ORIGIN\t"
+			}
+			fmt.Fprintln(tw, "  ID\tPACKAGE\tINSTALLED -> FIXED\tSEVERITY\t"+originHeader+"SUMMARY")
 			for _, f := range s.Findings {
-				fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t%s\t%s\n", pr(f.ID), pr(f.Package.Name), pr(f.Package.Version), pr(f.Fix()), pr(f.Severity.String()), pr(oneLine(f.Summary, 60)))
+				fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t%s\t", pr(f.ID), pr(f.Package.Name), pr(f.Package.Version), pr(f.Fix()), pr(f.Severity.String()))
+				if origins {
+					fmt.Fprintf(tw, "%s\t", pr(report.OriginCell(f)))
+				}
+				fmt.Fprintf(tw, "%s\n", pr(oneLine(f.Summary, 60)))
 			}
 			if err := tw.Flush(); err != nil {
 				return err

@@ -17,6 +17,7 @@ type policyFlags struct {
 	file       string
 	failOn     string
 	incomplete string
+	scope      string
 	// onlyFixable is what --include-unfixable (or the deprecated
 	// --only-fixable) set; nil leaves the policy's.
 	onlyFixable *bool
@@ -30,6 +31,7 @@ func (o *policyFlags) bind(flags *pflag.FlagSet) {
 	flags.StringVar(&o.failOn, "fail-on", policy.Default.FailOn.String(), "Lowest severity that fails: critical, high, medium, low, unknown, none")
 	bindOnlyFixable(flags, &o.onlyFixable)
 	flags.StringVar(&o.incomplete, "incomplete", string(policy.Fail), "What an incomplete scan (a package database, lockfile or archive that could not be read completely) does: fail, warn or off; warn and off let the vulnerable packages of what was not read pass unseen")
+	flags.StringVar(&o.scope, "scope", string(policy.ScopeAll), "Which findings gate: all, or added (only those the image's build added or changed; those inherited from the base image are reported, not gating; one no origin attributes gates)")
 	flags.IntVar(&o.exitCode, "exit-code", ExitPolicyFailed, "Exit status when the policy fails; 0 reports the failure and exits 0")
 }
 
@@ -61,6 +63,13 @@ func (o *policyFlags) resolve(ctx context.Context) (*policy.Policy, error) {
 			return nil, fmt.Errorf("--incomplete %w", err)
 		}
 		p.Incomplete = a
+	}
+	if o.flags.Changed("scope") {
+		scope, err := policy.ParseScope(o.scope)
+		if err != nil {
+			return nil, fmt.Errorf("--scope %w", err)
+		}
+		p.Threshold.Scope = scope
 	}
 	return p, nil
 }

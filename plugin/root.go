@@ -228,7 +228,7 @@ error); 3 the policy failed (build, scan, verify; --exit-code N sets N, and
 	// Found before the docker CLI's own, which exits 125.
 	cmd.SetFlagErrorFunc(usageError)
 	cmd.AddCommand(newBuildCmd(dockerCli), newSBOMCmd(dockerCli), newScanCmd(dockerCli), newDBCmd(dockerCli))
-	cmd.AddCommand(newVerifyCmd(dockerCli), newInspectCmd(dockerCli))
+	cmd.AddCommand(newVerifyCmd(dockerCli), newInspectCmd(dockerCli), newRecommendCmd(dockerCli))
 	withExitStatus(cmd)
 	return cmd
 }

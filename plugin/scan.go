@@ -47,6 +47,13 @@ completely (each is listed with why). The policy rule scan.incomplete or
 --incomplete warn|off relax it, at the risk of letting the vulnerable
 packages of what was not read pass unseen.
 
+The findings of an image say which layer brought their package (its index,
+diff ID and history created_by; a package a later layer upgraded is that
+layer's), and which Dockerfile lines made it when the image carries BuildKit
+provenance with mode=max. Layers of the base image are "base": as far as the
+image's base annotations or its provenance say, else a probable base guessed
+from the history.
+
 Exit status: 0 the policy passed; 3 it failed, or the status --exit-code
 sets (0 only reports the failure); 2 a usage or input error (a bad flag, a
 missing target, no database).`,
@@ -59,6 +66,9 @@ missing target, no database).`,
   # Fail on high or critical findings, fixable or not; SARIF for code scanning
   docker secure scan --fail-on high --include-unfixable --format sarif -o scan.sarif docker-archive:app.tar
 
+  # Fail only on findings the image's layers added over its base image
+  docker secure scan --scope added registry:registry.example.com/app:1
+
   # Exit 1 when the policy fails, as a pipeline written for Trivy expects
   docker secure scan --exit-code 1 oci-layout:./layout
 
@@ -67,6 +77,10 @@ missing target, no database).`,
 
   # The OCI tar a build wrote with -o type=oci,dest=app.tar
   docker secure scan app.tar
+
+  # Which layer and Dockerfile line brought each finding of an image built with provenance
+  buildctl build ... --opt attest:provenance=mode=max --output type=oci,tar=false,dest=./layout
+  docker secure scan --format json oci-layout:./layout
 
   # A markdown summary for a CI job
   docker secure scan --format markdown oci-layout:./layout >> "$GITHUB_STEP_SUMMARY"`,

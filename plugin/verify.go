@@ -15,6 +15,7 @@ import (
 
 	"github.com/docker/cli/cli/command"
 	"github.com/secure-build/secure-build/attest"
+	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/registry"
 	"github.com/secure-build/secure-build/report"
@@ -61,7 +62,8 @@ writes), or scan it where it is with "docker secure scan".
 
 An image without attestations is an error, unless --scan: then each
 platform's image is pulled and its filesystem scanned, as
-"docker secure scan registry:IMAGE" does. Credentials come from the Docker
+"docker secure scan registry:IMAGE" does, each finding attributed to the
+layer that brought its package. Credentials come from the Docker
 config and its credential helpers ("docker login"). Plain HTTP is tried only
 for localhost, loopback, *.local and private (RFC 1918) registry addresses.
 
@@ -141,7 +143,7 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	}
 	var results []platformVerdict
 	for _, p := range atts.Platforms {
-		doc, err := platformSBOM(ctx, p)
+		doc, attribution, err := platformSBOM(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -149,9 +151,14 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 		if err != nil {
 			return err
 		}
+		// The layers of an image pulled with --scan; an SBOM attestation's
+		// packages are not attributed here.
+		scan.Attribute(m.Findings, attribution)
 		// What the build's scan could not read stays unread: its SBOM lacks it.
 		if p.Scan != nil {
 			m.Incomplete = append(m.Incomplete, p.Scan.Report.Verdict.Incomplete...)
+			// Where the packages came from, as the build attributed them.
+			m.Findings = p.Scan.WithOrigins(m.Findings)
 		}
 		r := platformVerdict{
 			att:     p,
@@ -193,21 +200,23 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 }
 
 // platformSBOM is the platform's SBOM: its attestation, or with --scan for
-// a platform without one, a catalog of the image pulled now.
-func platformSBOM(ctx context.Context, p attest.Platform) (*sbom.SBOM, error) {
+// a platform without one, a catalog of the image pulled now, its packages
+// attributed to its layers (nil attribution for an attestation's).
+func platformSBOM(ctx context.Context, p attest.Platform) (*sbom.SBOM, origin.Attribution, error) {
 	if p.SPDX != nil {
-		return p.SBOM()
+		doc, err := p.SBOM()
+		return doc, nil, err
 	}
 	img, err := registry.Image(ctx, p.Image)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	s, err := sbom.CatalogImage(ctx, img, p.Image.String())
+	s, attribution, err := scan.CatalogImageAttributed(ctx, img, p.Image.String(), p.Provenance)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.Image.Named(p.Image)
-	return s, nil
+	return s, attribution, nil
 }
 
 // newSinceBuild are the findings that the build-time scan did not report:

@@ -188,3 +188,26 @@ func isRoot(user string) bool {
 	u, _, _ := strings.Cut(user, ":")
 	return u == "" || u == "root" || u == "0"
 }
+
+// RuleRefresh is the key of the base-image refresh rule.
+const RuleRefresh = "base-image.refresh"
+
+// RefreshViolation judges a build against its base image's tag as the
+// registry serves it now: gatingFixed are the build's gating findings the
+// refreshed image fixes, advice the one line that says so; checkErr, when
+// the registry could not be asked. A failed check breaks the rule only when
+// it fails (a gate that could not look fails closed); else it is a line
+// for the reader, not a violation. Nil when nothing is broken.
+func (p *Policy) RefreshViolation(gatingFixed int, advice string, checkErr error) *Violation {
+	action := p.BaseImage.Refresh
+	switch {
+	case action == Off || action == "":
+		return nil
+	case checkErr != nil && action == Fail:
+		return &Violation{Rule: RuleRefresh, Action: Fail, Message: fmt.Sprintf("could not check for a refreshed base image: %v", checkErr)}
+	case checkErr != nil || gatingFixed == 0:
+		return nil
+	}
+	return &Violation{Rule: RuleRefresh, Action: action, Message: fmt.Sprintf("%s: the refreshed base fixes %s; rebuild with --pull (the build is stale, not the code)",
+		advice, plural(gatingFixed, "gating finding", "gating findings"))}
+}

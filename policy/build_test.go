@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,52 @@ func TestViolationNamesTheLine(t *testing.T) {
 	reasons := strings.Join(v.Reasons(), "\n")
 	if v.Pass || !strings.Contains(reasons, "apk upgrade upgrades the whole distribution") || !strings.Contains(reasons, "(app/Dockerfile:7, dockerfile.no-distro-upgrade)") {
 		t.Errorf("reasons: %s", reasons)
+	}
+}
+
+func TestRefreshRule(t *testing.T) {
+	for doc, want := range map[string]Action{
+		"":                                    Warn,
+		"base-image:\n  refresh: fail\n":      Fail,
+		"base-image:\n  refresh: off\n":       Off,
+		"base-image:\n  max-age: {days: 9}\n": Warn,
+	} {
+		p, err := Parse("secure-build.yaml", []byte(doc))
+		if err != nil {
+			t.Fatalf("%q: %v", doc, err)
+		}
+		if p.BaseImage.Refresh != want {
+			t.Errorf("%q: refresh %q, want %q", doc, p.BaseImage.Refresh, want)
+		}
+	}
+	if _, err := Parse("secure-build.yaml", []byte("base-image:\n  refresh: sometimes\n")); err == nil || !strings.Contains(err.Error(), "refresh") {
+		t.Errorf("refresh: sometimes: %v, want an error naming the key", err)
+	}
+
+	offline := errors.New("cannot reach registry.example.com")
+	for _, tc := range []struct {
+		action  Action
+		gating  int
+		err     error
+		want    Action // "" for no violation
+		message string
+	}{
+		{Warn, 2, nil, Warn, "advice: the refreshed base fixes 2 gating findings"},
+		{Fail, 1, nil, Fail, "fixes 1 gating finding;"},
+		{Fail, 0, nil, "", ""},
+		{Off, 3, nil, "", ""},
+		{Warn, 0, offline, "", ""},
+		{Fail, 0, offline, Fail, "could not check for a refreshed base image: cannot reach"},
+		{Off, 0, offline, "", ""},
+	} {
+		p := Defaults()
+		p.BaseImage.Refresh = tc.action
+		v := p.RefreshViolation(tc.gating, "advice", tc.err)
+		switch {
+		case tc.want == "" && v != nil:
+			t.Errorf("%s, %d gating, %v: %+v, want none", tc.action, tc.gating, tc.err, v)
+		case tc.want != "" && (v == nil || v.Action != tc.want || v.Rule != RuleRefresh || !strings.Contains(v.Message, tc.message)):
+			t.Errorf("%s, %d gating, %v: %+v, want %s with %q", tc.action, tc.gating, tc.err, v, tc.want, tc.message)
+		}
 	}
 }

@@ -88,6 +88,9 @@ func (p *Policy) Evaluate(in Input) Verdict {
 		kept = append(kept, f)
 	}
 	v.Failing, v.Violations = p.gate(kept)
+	if note := p.Threshold.unattributedNote(v.Failing); note != "" {
+		v.Notes = append(v.Notes, note)
+	}
 	v.Violations = append(v.Violations, p.licenseViolations(in.Packages)...)
 	if in.Build != nil {
 		vs, notes := p.buildViolations(in.Build, now)
@@ -145,7 +148,7 @@ func (p *Policy) gate(findings []vuln.Finding) ([]vuln.Finding, []Violation) {
 // counted says whether a finding counts toward its severity's maximum.
 func (p *Policy) counted(f vuln.Finding) bool {
 	_, ok := p.MaxCounts[f.Severity]
-	return ok && (!p.Threshold.OnlyFixable || f.Fixable())
+	return ok && (!p.Threshold.OnlyFixable || f.Fixable()) && p.Threshold.inScope(f)
 }
 
 // describe is the threshold in words, with the counts.

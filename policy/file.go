@@ -89,6 +89,10 @@ type BaseImageRules struct {
 	AllowedRepos  []string
 	MaxAge        Action
 	MaxAgeDays    int
+	// Refresh is what a build does when its base image's tag now names a
+	// refreshed image that fixes gating findings: the build is stale, not
+	// the code.
+	Refresh Action
 }
 
 // DockerfileRules are the practices read off the Dockerfile and the final
@@ -105,7 +109,7 @@ func Defaults() *Policy {
 	return &Policy{
 		Threshold:  Default,
 		Licenses:   Licenses{Action: Fail},
-		BaseImage:  BaseImageRules{Pinned: Warn, Repositories: Warn, MaxAge: Warn, MaxAgeDays: DefaultMaxBaseAgeDays},
+		BaseImage:  BaseImageRules{Pinned: Warn, Repositories: Warn, MaxAge: Warn, MaxAgeDays: DefaultMaxBaseAgeDays, Refresh: Warn},
 		Docker:     DockerfileRules{MultiStage: Warn, NoDistroUpgrade: Warn, NonRootUser: Warn},
 		Incomplete: Fail,
 	}
@@ -120,6 +124,7 @@ type fileDoc struct {
 	Vulnerabilities *struct {
 		FailOn      *string        `json:"fail-on"`
 		OnlyFixable *bool          `json:"only-fixable"`
+		Scope       *string        `json:"scope"`
 		MaxCounts   map[string]int `json:"max-counts"`
 		Ignore      []struct {
 			ID       string `json:"id"`
@@ -148,6 +153,7 @@ type fileDoc struct {
 			Action Action `json:"action"`
 			Days   int    `json:"days"`
 		} `json:"max-age"`
+		Refresh Action `json:"refresh"`
 	} `json:"base-image"`
 	Dockerfile *struct {
 		MultiStage      *ruleDoc `json:"multi-stage"`
@@ -423,6 +429,13 @@ func fromDoc(name string, file *ast.File, doc *fileDoc) (*Policy, error) {
 		if v.OnlyFixable != nil {
 			p.Threshold.OnlyFixable = *v.OnlyFixable
 		}
+		if v.Scope != nil {
+			scope, err := ParseScope(*v.Scope)
+			if err != nil {
+				bad([]string{"vulnerabilities", "scope"}, "%v", err)
+			}
+			p.Threshold.Scope = scope
+		}
 		for sev, n := range v.MaxCounts {
 			s, err := vuln.ParseSeverity(sev)
 			if err != nil {
@@ -476,6 +489,7 @@ func fromDoc(name string, file *ast.File, doc *fileDoc) (*Policy, error) {
 				p.BaseImage.MaxAgeDays = b.MaxAge.Days
 			}
 		}
+		p.BaseImage.Refresh = orAction(b.Refresh, p.BaseImage.Refresh)
 	}
 	if d := doc.Dockerfile; d != nil {
 		for _, r := range []struct {

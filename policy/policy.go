@@ -16,6 +16,8 @@ import (
 type Threshold struct {
 	FailOn      Level
 	OnlyFixable bool
+	// Scope is which findings gate by origin; "" is ScopeAll.
+	Scope Scope
 }
 
 // Level is a fail-on level: a severity, or none.
@@ -49,9 +51,10 @@ func (l Level) String() string {
 
 // Gates says whether a finding fails the threshold. "unknown" as the level
 // gates every finding, unknown ones included; any other level gates the
-// findings at or above it, never the unknown ones.
+// findings at or above it, never the unknown ones. Under scope added, a
+// finding inherited from the base image never gates.
 func (t Threshold) Gates(f vuln.Finding) bool {
-	if t.FailOn.None || (t.OnlyFixable && !f.Fixable()) {
+	if t.FailOn.None || (t.OnlyFixable && !f.Fixable()) || !t.inScope(f) {
 		return false
 	}
 	if t.FailOn.Severity == vuln.Unknown {
@@ -108,6 +111,9 @@ func (t Threshold) String() string {
 	}
 	if t.OnlyFixable {
 		s += ", fixable only"
+	}
+	if t.Scope == ScopeAdded {
+		s += ", scope added: inherited findings do not gate"
 	}
 	return s
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -70,7 +71,15 @@ func readError(what string, repo name.Repository, missing string, err error) err
 			return fmt.Errorf("%s: %s: %w", what, missing, err)
 		case http.StatusUnauthorized, http.StatusForbidden:
 			return fmt.Errorf("%s: not allowed to read it (docker login %s?): %w", what, repo.RegistryStr(), err)
+		case http.StatusTooManyRequests:
+			return fmt.Errorf("%s: rate limited by %s (try again later, or docker login for a higher limit): %w", what, repo.RegistryStr(), err)
 		}
+	}
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return fmt.Errorf("%s: cannot reach %s (offline?): %w", what, repo.RegistryStr(), err)
+	}
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		return fmt.Errorf("%s: cannot reach %s (offline?): %w", what, repo.RegistryStr(), err)
 	}
 	return fmt.Errorf("read %s from the registry: %w", what, err)
 }

@@ -10,6 +10,7 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
+	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
 )
@@ -64,6 +65,52 @@ func addVulnerabilities(bom *cdx.BOM, findings []vuln.Finding) {
 		vulns = append(vulns, cycloneDXVulnerability(id, byID[id]))
 	}
 	bom.Vulnerabilities = &vulns
+	addOrigins(bom, findings)
+}
+
+// The component properties that say where a package came from, in the
+// secure-build namespace the SBOM's own properties use: each origin as the
+// table shows it, and of those, the base image with its digest and the
+// Dockerfile lines, for tools that look one up.
+const (
+	propOrigin          = "secure-build:origin"
+	propOriginBaseImage = "secure-build:origin:base-image"
+	propOriginLines     = "secure-build:origin:dockerfile-lines"
+)
+
+// addOrigins puts the origins of each finding's package on its component.
+func addOrigins(bom *cdx.BOM, findings []vuln.Finding) {
+	if bom.Components == nil {
+		return
+	}
+	index := map[string]int{}
+	for i, c := range *bom.Components {
+		index[c.BOMRef] = i
+	}
+	for _, f := range findings {
+		i, ok := index[componentRef(f.Package)]
+		if !ok {
+			continue
+		}
+		c := &(*bom.Components)[i]
+		for _, o := range f.Package.Origins {
+			props := []cdx.Property{{Name: propOrigin, Value: o.String()}}
+			if o.Kind == origin.Base && o.Image != "" {
+				props = append(props, cdx.Property{Name: propOriginBaseImage, Value: strings.TrimSuffix(o.Image+"@"+o.Digest, "@")})
+			}
+			if loc := o.Location(); loc != "" {
+				props = append(props, cdx.Property{Name: propOriginLines, Value: loc})
+			}
+			for _, p := range props {
+				if c.Properties == nil {
+					c.Properties = &[]cdx.Property{}
+				}
+				if !slices.Contains(*c.Properties, p) {
+					*c.Properties = append(*c.Properties, p)
+				}
+			}
+		}
+	}
 }
 
 // componentRef is a package's bom-ref: its purl, as sbom names components;

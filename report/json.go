@@ -1,11 +1,13 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/vuln"
@@ -14,7 +16,7 @@ import (
 // SchemaVersion is the version of the JSON report's schema
 // (report/schema/report.schema.json), MAJOR.MINOR: MINOR grows when fields
 // are added, MAJOR when one changes meaning or goes away.
-const SchemaVersion = "1.2"
+const SchemaVersion = "1.3"
 
 // The JSON report's own types, apart from vuln's and sbom's, so that a change
 // there cannot change the documented document unnoticed. Every field is
@@ -60,6 +62,15 @@ type (
 		Medium   JSONCounts `json:"medium"`
 		Low      JSONCounts `json:"low"`
 		Unknown  JSONCounts `json:"unknown"`
+		// Origins count the findings by where they came from.
+		Origins JSONOriginCounts `json:"origins"`
+	}
+	JSONOriginCounts struct {
+		Inherited    int `json:"inherited"`
+		Added        int `json:"added"`
+		Unattributed int `json:"unattributed"`
+		// Text is OriginLine: what the verdict says of them.
+		Text string `json:"text"`
 	}
 	JSONVerdict struct {
 		Pass       bool                  `json:"pass"`
@@ -92,6 +103,7 @@ type (
 	JSONThreshold struct {
 		FailOn      string `json:"failOn"`
 		OnlyFixable bool   `json:"onlyFixable"`
+		Scope       string `json:"scope"`
 		Description string `json:"description"`
 	}
 	JSONFinding struct {
@@ -105,6 +117,25 @@ type (
 		Score          float64       `json:"score"`
 		SeveritySource string        `json:"severitySource"`
 		Summary        string        `json:"summary"`
+		Origins        []JSONOrigin  `json:"origins"`
+	}
+	// JSONOrigin is origin.Origin, every field written; layer is null when
+	// the origin is not a layer.
+	JSONOrigin struct {
+		Kind        string `json:"kind"`
+		Image       string `json:"image"`
+		Digest      string `json:"digest"`
+		File        string `json:"file"`
+		StartLine   int    `json:"startLine"`
+		EndLine     int    `json:"endLine"`
+		Instruction string `json:"instruction"`
+		Stage       string `json:"stage"`
+		CopiedFrom  string `json:"copiedFrom"`
+		Layer       *int   `json:"layer"`
+		DiffID      string `json:"diffID"`
+		CreatedBy   string `json:"createdBy"`
+		Approximate bool   `json:"approximate"`
+		Reason      string `json:"reason"`
 	}
 	JSONPackage struct {
 		Name         string   `json:"name"`
@@ -147,6 +178,7 @@ func newJSONReport(s *Scan) JSONReport {
 			Threshold: JSONThreshold{
 				FailOn:      s.Threshold.FailOn.String(),
 				OnlyFixable: s.Threshold.OnlyFixable,
+				Scope:       string(cmp.Or(s.Threshold.Scope, policy.ScopeAll)),
 				Description: s.Verdict.Threshold,
 			},
 			Failing:    failingIDs(s.Verdict),
@@ -182,6 +214,9 @@ func newJSONReport(s *Scan) JSONReport {
 		Total: t.all.total, Fixable: t.all.fixable,
 		Critical: c(vuln.Critical), High: c(vuln.High), Medium: c(vuln.Medium), Low: c(vuln.Low), Unknown: c(vuln.Unknown),
 	}
+	if oc, ok := CountOrigins(s.Findings); ok {
+		r.Summary.Origins = JSONOriginCounts{Inherited: oc.Inherited, Added: oc.Added, Unattributed: oc.Unattributed, Text: OriginLine(s.Findings)}
+	}
 	for _, f := range vuln.Sorted(s.Findings) {
 		r.Findings = append(r.Findings, JSONFinding{
 			ID:       f.ID,
@@ -202,6 +237,7 @@ func newJSONReport(s *Scan) JSONReport {
 			Score:          f.Score,
 			SeveritySource: f.SeveritySource,
 			Summary:        f.Summary,
+			Origins:        jsonOrigins(f.Package.Origins),
 		})
 	}
 	return r
@@ -222,6 +258,7 @@ func (f JSONFinding) Finding() vuln.Finding {
 			Ecosystem:    f.Package.Ecosystem,
 			MatchName:    f.Package.MatchName,
 			MatchVersion: f.Package.MatchVersion,
+			Origins:      f.origins(),
 		},
 		FixedVersion:   f.FixedVersion,
 		Severity:       f.Severity,
@@ -229,6 +266,39 @@ func (f JSONFinding) Finding() vuln.Finding {
 		SeveritySource: f.SeveritySource,
 		Summary:        f.Summary,
 	}
+}
+
+func jsonOrigins(origins []origin.Origin) []JSONOrigin {
+	out := make([]JSONOrigin, len(origins))
+	for i, o := range origins {
+		out[i] = JSONOrigin{
+			Kind: string(o.Kind), Image: o.Image, Digest: o.Digest,
+			File: o.File, StartLine: o.StartLine, EndLine: o.EndLine, Instruction: o.Instruction,
+			Stage: o.Stage, CopiedFrom: o.CopiedFrom,
+			Layer: o.Layer, DiffID: o.DiffID, CreatedBy: o.CreatedBy,
+			Approximate: o.Approximate, Reason: o.Reason,
+		}
+	}
+	return out
+}
+
+// origins are the finding's origins as origin.Origin holds them; nil for
+// a report written before they were (schema 1.2 and older).
+func (f JSONFinding) origins() []origin.Origin {
+	if len(f.Origins) == 0 {
+		return nil
+	}
+	out := make([]origin.Origin, len(f.Origins))
+	for i, o := range f.Origins {
+		out[i] = origin.Origin{
+			Kind: origin.Kind(o.Kind), Image: o.Image, Digest: o.Digest,
+			File: o.File, StartLine: o.StartLine, EndLine: o.EndLine, Instruction: o.Instruction,
+			Stage: o.Stage, CopiedFrom: o.CopiedFrom,
+			Layer: o.Layer, DiffID: o.DiffID, CreatedBy: o.CreatedBy,
+			Approximate: o.Approximate, Reason: o.Reason,
+		}
+	}
+	return out
 }
 
 // Violation is the rule broken as policy.Violation holds it.

@@ -107,7 +107,7 @@ func TestWriteJSON(t *testing.T) {
 		t.Errorf("summary: got %+v, want %+v", r.Summary, wantSummary)
 	}
 	if r.Verdict.Pass || !slices.Equal(r.Verdict.Failing, []string{"GHSA-m425-mq94-257g"}) ||
-		r.Verdict.Threshold != (JSONThreshold{FailOn: "high", OnlyFixable: true, Description: "fail on: high or higher, fixable only"}) {
+		r.Verdict.Threshold != (JSONThreshold{FailOn: "high", OnlyFixable: true, Scope: "all", Description: "fail on: high or higher, fixable only"}) {
 		t.Errorf("verdict: %+v", r.Verdict)
 	}
 

@@ -24,6 +24,9 @@ func WriteMarkdown(w io.Writer, s *Scan) error {
 	fmt.Fprintf(ew, "## secure-build scan: %s\n\n", verdict)
 	fmt.Fprintf(ew, "Target: %s  \n", mdEscape(s.Target))
 	fmt.Fprintf(ew, "Policy: %s\n", mdEscape(s.Verdict.Threshold))
+	if line := OriginLine(s.Findings); line != "" {
+		fmt.Fprintf(ew, "\nOrigin: %s\n", mdEscape(line))
+	}
 	if !s.Verdict.Pass {
 		fmt.Fprintf(ew, "\nFailing: %s\n", mdEscape(joinCapped(failingIDs(s.Verdict), 20)))
 	}
@@ -52,7 +55,12 @@ func WriteMarkdown(w io.Writer, s *Scan) error {
 	fmt.Fprintf(ew, "| **total** | **%d** | **%d** |\n", t.all.total, t.all.fixable)
 
 	if t.all.fixable > 0 {
-		fmt.Fprint(ew, "\n### Fixable findings\n\n| ID | Package | Installed | Fixed | Severity | Summary |\n| --- | --- | --- | --- | --- | --- |\n")
+		origins := HasOrigins(s.Findings)
+		if origins {
+			fmt.Fprint(ew, "\n### Fixable findings\n\n| ID | Package | Installed | Fixed | Severity | Origin | Summary |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+		} else {
+			fmt.Fprint(ew, "\n### Fixable findings\n\n| ID | Package | Installed | Fixed | Severity | Summary |\n| --- | --- | --- | --- | --- | --- |\n")
+		}
 		rows := 0
 		for _, f := range vuln.Sorted(s.Findings) {
 			if !f.Fixable() {
@@ -62,8 +70,12 @@ func WriteMarkdown(w io.Writer, s *Scan) error {
 				break
 			}
 			rows++
-			fmt.Fprintf(ew, "| %s | %s | %s | %s | %s | %s |\n", mdEscape(f.ID), mdEscape(f.Package.Name),
-				mdEscape(f.Package.Version), mdEscape(f.FixedVersion), f.Severity, mdEscape(truncate(oneLine(f.Summary), 100)))
+			fmt.Fprintf(ew, "| %s | %s | %s | %s | %s | ", mdEscape(f.ID), mdEscape(f.Package.Name),
+				mdEscape(f.Package.Version), mdEscape(f.FixedVersion), f.Severity)
+			if origins {
+				fmt.Fprintf(ew, "%s | ", mdEscape(OriginCell(f)))
+			}
+			fmt.Fprintf(ew, "%s |\n", mdEscape(truncate(oneLine(f.Summary), 100)))
 		}
 		if t.all.fixable > rows {
 			fmt.Fprintf(ew, "\n_Showing %d of %d fixable findings; the JSON report lists every finding._\n", rows, t.all.fixable)

@@ -28,6 +28,10 @@ type Scan struct {
 	Database    Database
 	ScannedAt   time.Time
 	ToolVersion string
+	// Dockerfile is the Dockerfile's path inside the build context, where
+	// SARIF places the findings a Dockerfile line brought in; "" takes
+	// the file as the origins name it.
+	Dockerfile string
 }
 
 // Database is what a report says of the vulnerability data a scan used.

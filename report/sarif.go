@@ -13,6 +13,7 @@ import (
 
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 
+	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/vuln"
 )
@@ -54,11 +55,30 @@ func WriteSARIF(w io.Writer, s *Scan) error {
 
 	for _, f := range findings {
 		suppressions := sarifSuppressions(s, f)
-		for _, loc := range sarifLocations(s, f) {
-			run.AddResult(sarif.NewRuleResult(f.ID).
+		result := func() *sarif.Result {
+			return sarif.NewRuleResult(f.ID).
 				WithSuppressions(suppressions).
 				WithRuleIndex(run.GetRuleIndex(f.ID)).
-				WithLevel(sarifLevel(f.Severity)).
+				WithLevel(sarifLevel(f.Severity))
+		}
+		// A finding a Dockerfile line brought in stands on that line (a
+		// base's on its FROM line), so that code scanning annotates the
+		// line to change.
+		if lines := sarifOriginLocations(s, f); len(lines) > 0 {
+			for _, l := range lines {
+				run.AddResult(result().
+					WithMessage(sarif.NewTextMessage(sarifMessage(f) + "; " + l.origin.String())).
+					AddLocation(sarif.NewLocationWithPhysicalLocation(sarif.NewPhysicalLocation().
+						WithArtifactLocation(sarif.NewSimpleArtifactLocation(l.uri).WithURIBaseID(srcRoot)).
+						WithRegion(sarif.NewRegion().WithStartLine(l.origin.StartLine).WithEndLine(max(l.origin.EndLine, l.origin.StartLine))))).
+					// Not the line: an alert follows its instruction when
+					// lines above it are added or removed.
+					WithPartialFingerprints(map[string]string{"secure-build/origin/v1": fingerprint(f.ID, f.Package.PURL, l.uri, l.key)}))
+			}
+			continue
+		}
+		for _, loc := range sarifLocations(s, f) {
+			run.AddResult(result().
 				WithMessage(sarif.NewTextMessage(sarifMessage(f))).
 				AddLocation(sarif.NewLocationWithPhysicalLocation(sarif.NewPhysicalLocation().
 					WithArtifactLocation(sarif.NewSimpleArtifactLocation(loc)).
@@ -72,7 +92,7 @@ func WriteSARIF(w io.Writer, s *Scan) error {
 		}
 	}
 
-	addViolations(run, s.Verdict.Violations)
+	addViolations(run, s.Dockerfile, s.Verdict.Violations)
 
 	inv := sarif.NewInvocation().WithExecutionSuccessful(true)
 	if s.Database.Stale != "" {
@@ -118,8 +138,9 @@ func sarifSuppressions(s *Scan, f vuln.Finding) []*sarif.Suppression {
 }
 
 // addViolations adds the broken policy rules, one SARIF rule each, placed
-// on their Dockerfile line when they have one.
-func addViolations(run *sarif.Run, violations []policy.Violation) {
+// on their Dockerfile line when they have one: in dockerfile, the
+// Dockerfile's path in the build context, when known.
+func addViolations(run *sarif.Run, dockerfile string, violations []policy.Violation) {
 	for _, v := range violations {
 		id := "secure-build/" + v.Rule
 		if run.GetRuleIndex(id) < 0 {
@@ -134,8 +155,12 @@ func addViolations(run *sarif.Run, violations []policy.Violation) {
 			WithMessage(sarif.NewTextMessage(v.Message)).
 			WithPartialFingerprints(map[string]string{"secure-build/rule/v1": fingerprint(v.Rule, v.Message)})
 		if v.File != "" && v.Line > 0 {
+			loc := sarif.NewSimpleArtifactLocation(v.File)
+			if dockerfile != "" {
+				loc = sarif.NewSimpleArtifactLocation((&url.URL{Path: strings.TrimLeft(dockerfile, "/")}).String()).WithURIBaseID(srcRoot)
+			}
 			res.AddLocation(sarif.NewLocationWithPhysicalLocation(sarif.NewPhysicalLocation().
-				WithArtifactLocation(sarif.NewSimpleArtifactLocation(v.File)).
+				WithArtifactLocation(loc).
 				WithRegion(sarif.NewRegion().WithStartLine(v.Line))))
 		}
 		run.AddResult(res)
@@ -219,6 +244,41 @@ func sarifLocations(s *Scan, f vuln.Finding) []string {
 	for _, p := range paths {
 		// url.URL escapes what a URI cannot hold (spaces, '%', '#').
 		out = append(out, (&url.URL{Path: strings.TrimLeft(p, "/")}).String())
+	}
+	return out
+}
+
+// srcRoot is the uriBaseId of a Dockerfile location: the root of the
+// sources the build context came from, the repository's root for code
+// scanning.
+const srcRoot = "%SRCROOT%"
+
+// originLocation is a Dockerfile range that brought a finding in.
+type originLocation struct {
+	uri    string
+	origin origin.Origin
+	// key names the origin apart from its lines, for the fingerprint.
+	key string
+}
+
+// sarifOriginLocations are the Dockerfile ranges of a finding's origins,
+// each once; none when no origin has a line (a directory scan, a layer
+// without provenance, an unknown origin) or no file to put it in.
+func sarifOriginLocations(s *Scan, f vuln.Finding) []originLocation {
+	var out []originLocation
+	for _, o := range f.Package.Origins {
+		file := cmp.Or(s.Dockerfile, o.File)
+		if o.StartLine <= 0 || file == "" {
+			continue
+		}
+		uri := (&url.URL{Path: strings.TrimLeft(file, "/")}).String()
+		if slices.ContainsFunc(out, func(l originLocation) bool {
+			return l.uri == uri && l.origin.StartLine == o.StartLine && l.origin.EndLine == o.EndLine
+		}) {
+			continue
+		}
+		key := string(o.Kind) + "\x00" + o.Stage + "\x00" + o.Image + "\x00" + o.Instruction
+		out = append(out, originLocation{uri: uri, origin: o, key: key})
 	}
 	return out
 }

@@ -60,7 +60,11 @@ func writeTable(w io.Writer, s *Scan, listFindings bool) error {
 		}
 	}
 	writePolicyDetail(ew, s)
-	fmt.Fprintf(ew, "\n%s\n", VerdictLine(s))
+	fmt.Fprintln(ew)
+	if line := OriginLine(s.Findings); line != "" {
+		fmt.Fprintf(ew, "%s\n", Printable(line))
+	}
+	fmt.Fprintf(ew, "%s\n", VerdictLine(s))
 	return ew.err
 }
 
@@ -110,13 +114,24 @@ func writeFindings(w io.Writer, s *Scan) error {
 		}
 		groups[i] = append(groups[i], f)
 	}
+	// An ORIGIN column only when something attributed the findings: a
+	// directory scan has none, and an empty column says nothing.
+	origins := HasOrigins(findings)
 	for _, g := range groups {
 		fmt.Fprintf(w, "\n%s\n", Printable(findingTarget(g[0])))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tPACKAGE\tINSTALLED\tSEVERITY\tSTATUS\tSUMMARY")
+		header := "ID\tPACKAGE\tINSTALLED\tSEVERITY\tSTATUS\t"
+		if origins {
+			header += "ORIGIN\t"
+		}
+		fmt.Fprintln(tw, header+"SUMMARY")
 		for _, f := range g {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", Printable(f.ID), Printable(f.Package.Name), Printable(f.Package.Version),
-				f.Severity, Printable(statusCell(s.Verdict, f)), Printable(truncate(oneLine(f.Summary), summaryWidth)))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t", Printable(f.ID), Printable(f.Package.Name), Printable(f.Package.Version),
+				f.Severity, Printable(statusCell(s.Verdict, f)))
+			if origins {
+				fmt.Fprintf(tw, "%s\t", Printable(OriginCell(f)))
+			}
+			fmt.Fprintf(tw, "%s\n", Printable(truncate(oneLine(f.Summary), summaryWidth)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

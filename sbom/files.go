@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -65,14 +64,7 @@ func (f *Files) Packages(location string) ([]string, []Incompleteness) {
 	case !info.Mode().IsRegular():
 		return nil, nil
 	}
-	open := func() (*os.File, error) {
-		file, err := c.fsys.Open(rel)
-		if err != nil {
-			return nil, err
-		}
-		return file.(*os.File), nil
-	}
-	c.extract(&resolvedFile{path: rel, info: info}, open, "")
+	c.extract(&resolvedFile{path: rel, info: info}, c.opener(rel), "")
 	purls := make([]string, 0, len(c.found))
 	for p := range c.found {
 		purls = append(purls, p)

@@ -2,12 +2,9 @@ package sbom
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -23,34 +20,8 @@ import (
 // written, but those (Go binaries, jars) can take gigabytes, which on a
 // tmpfs would be memory; the unpack is bounded by maxUnpackBytes.
 func CatalogImage(ctx context.Context, img v1.Image, source string) (*SBOM, error) {
-	digest, err := img.Digest()
-	if err != nil {
-		return nil, fmt.Errorf("digest of %s: %w", source, err)
-	}
-	config, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("config of %s: %w", source, err)
-	}
-	extractors, err := newExtractors()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "secure-build-image-")
-	if err != nil {
-		return nil, fmt.Errorf("unpack %s: %w", source, err)
-	}
-	defer os.RemoveAll(dir)
-	gaps, err := unpackImage(ctx, img, dir, wantedBy(extractors), maxUnpackBytes)
-	if err != nil {
-		return nil, fmt.Errorf("unpack %s: %w", source, err)
-	}
-	s, err := catalogWith(ctx, filepath.Join(dir, "root"), source, extractors)
-	if err != nil {
-		return nil, err
-	}
-	s.Incomplete = SortGaps(append(s.Incomplete, gaps...))
-	s.Image = &Image{Digest: digest.String(), Architecture: config.Architecture}
-	return s, nil
+	s, _, err := unpackAndCatalog(ctx, img, source, false, maxUnpackBytes)
+	return s, err
 }
 
 // want is what to do with a file of an image; a file with several names

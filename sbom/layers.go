@@ -149,6 +149,9 @@ type applier struct {
 	// pending[layer][entry] is data a hard link wants that was not written
 	// when its layer was read.
 	pending map[int]map[int]*fileData
+	// versions, when tracing, keeps each layer's version of the files the
+	// catalog reads.
+	versions *layerVersions
 }
 
 // unpackImage applies img's layers and makes under dir/root the tree they
@@ -157,9 +160,16 @@ type applier struct {
 // layer that cannot be read completely, or that containerd could not apply
 // (a hard link to nothing, a name under a file), is an error.
 func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(string, fs.FileInfo) (want, int64), budget int64) ([]Incompleteness, error) {
+	gaps, _, err := unpack(ctx, img, dir, wanted, budget, false)
+	return gaps, err
+}
+
+// unpack is unpackImage; with trace, it also keeps each layer's version of
+// the files the catalog reads (layerVersions).
+func unpack(ctx context.Context, img v1.Image, dir string, wanted func(string, fs.FileInfo) (want, int64), budget int64, trace bool) ([]Incompleteness, *layerVersions, error) {
 	layers, err := img.Layers()
 	if err != nil {
-		return nil, fmt.Errorf("read layers: %w", err)
+		return nil, nil, fmt.Errorf("read layers: %w", err)
 	}
 	a := &applier{
 		ctx:     ctx,
@@ -170,14 +180,18 @@ func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(stri
 		total:   budget,
 		pending: map[int]map[int]*fileData{},
 	}
+	if trace {
+		a.versions = newLayerVersions(len(layers))
+	}
 	if err := os.Mkdir(a.blobs, 0o700); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i, l := range layers {
 		a.layer, a.opaqued = i, map[*node]bool{}
 		if err := a.readLayer(l, a.applyEntry); err != nil {
-			return nil, layerError(i, l, err)
+			return nil, nil, layerError(i, l, err)
 		}
+		a.recordVersions()
 	}
 	a.wantLinkedDatabases()
 	for _, i := range slices.Sorted(maps.Keys(a.pending)) {
@@ -199,18 +213,18 @@ func unpackImage(ctx context.Context, img v1.Image, dir string, wanted func(stri
 			err = errors.New("the layer changed between two reads")
 		}
 		if err != nil {
-			return nil, layerError(i, layers[i], err)
+			return nil, nil, layerError(i, layers[i], err)
 		}
 	}
 	var gaps []Incompleteness
 	root := filepath.Join(dir, "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := a.place(a.root, "", root, &gaps); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return gaps, nil
+	return gaps, a.versions, nil
 }
 
 // wantLinkedDatabases marks for writing the package databases the
@@ -434,6 +448,7 @@ func (a *applier) entryNode(hdr *tar.Header, r io.Reader, rel, base string) (*no
 		n.data = d
 		n.want, d.limit = a.wanted(rel, d.info(rel))
 		d.want = n.want
+		a.versions.watch(rel, n.want)
 		if n.want != skip {
 			if err := a.writeData(d, r); err != nil {
 				return nil, err
@@ -489,6 +504,7 @@ func (a *applier) hardlink(linkname, rel string) (*node, error) {
 		n.data = d
 		var limit int64
 		n.want, limit = a.wanted(rel, d.info(rel))
+		a.versions.watch(rel, n.want)
 		if n.want > d.want {
 			d.want, d.limit = n.want, max(d.limit, limit)
 		}
@@ -688,6 +704,7 @@ func (a *applier) place(n *node, rel, dst string, gaps *[]Incompleteness) error 
 				if err = mkdir(); err == nil {
 					err = os.Link(d.blob, cdst)
 				}
+				a.versions.wrote(crel, child.upper, child.want)
 			}
 		}
 		if err != nil {

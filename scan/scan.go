@@ -97,11 +97,12 @@ func Evaluate(m *Matched, pol *policy.Policy, o Options) *report.Scan {
 }
 
 // Run catalogs target (as Catalog reads it), matches it against db and
-// evaluates pol: the whole scan of a command. target is the report's
+// evaluates pol: the whole scan of a command. The findings of an image say
+// which of its layers each came from (CatalogAttributed). target is the report's
 // Target, and an image in a registry is named by its reference for VEX
 // statements.
 func Run(ctx context.Context, target string, db *vuln.DB, pol *policy.Policy, o Options) (*report.Scan, error) {
-	doc, err := Catalog(ctx, target)
+	doc, attribution, err := CatalogAttributed(ctx, target)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +110,7 @@ func Run(ctx context.Context, target string, db *vuln.DB, pol *policy.Policy, o 
 	if err != nil {
 		return nil, err
 	}
+	Attribute(m.Findings, attribution)
 	o.Target = target
 	if ref, ok := strings.CutPrefix(target, registry.RegistryPrefix); ok {
 		o.Image = policy.ImageIdentities(ref)

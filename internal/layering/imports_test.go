@@ -20,6 +20,9 @@ var flow = []string{"sbom", "origin", "vuln", "policy", "report"}
 var importers = map[string][]string{
 	"plugin":   {"cmd/docker-secure"},
 	"frontend": {"plugin", "cmd/docker-secure", "cmd/secure-build-frontend"},
+	// baseimage asks registries and scans candidates: advice for the
+	// commands and the build, never something the pipeline depends on.
+	"baseimage": {"plugin", "frontend"},
 }
 
 // forbidden names what a package may not import at all, project package or

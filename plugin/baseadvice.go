@@ -1,0 +1,251 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/secure-build/secure-build/baseimage"
+	"github.com/secure-build/secure-build/dockerfile"
+	"github.com/secure-build/secure-build/frontend"
+	"github.com/secure-build/secure-build/origin"
+	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/report"
+	"github.com/secure-build/secure-build/vuln"
+)
+
+// baseAdviceTimeout bounds what the advice may add to a build: a slow
+// registry gives a line saying so, not a hung build.
+const baseAdviceTimeout = 2 * time.Minute
+
+// baseAdvisor gives each platform's scan its base-image advice while the
+// build runs, before the verdict is applied: is the base's tag refreshed,
+// and which later tag fixes the most. The advice is one line a platform,
+// kept in the verdict's notes (so in the reports and the scan attestation)
+// and printed after the verdicts; or one line saying why there is none
+// (offline, denied, rate limited), which fails nothing unless the policy's
+// base-image.refresh fails. A broken refresh rule is a violation of the
+// verdict: the build fails before anything is exported or pushed.
+//
+// The plugin reads the Dockerfile and the policy file itself: the frontend
+// resolves the base's tag but cannot list tags. A Dockerfile from stdin or
+// a URL context, or a policy sent as a build arg, are not read here.
+type baseAdvisor struct {
+	ctx  context.Context
+	opts buildOptions
+	pol  *policy.Policy
+	name string
+	src  []byte
+
+	mu    sync.Mutex
+	lines map[string]string // by platform
+}
+
+// newBaseAdvisor is the advisor of a build; nil when there is no advice to
+// give: the policy turns it off, or no local Dockerfile names the base.
+func newBaseAdvisor(ctx context.Context, opts buildOptions) *baseAdvisor {
+	pol := buildPolicy(opts)
+	if pol.BaseImage.Refresh == policy.Off {
+		return nil
+	}
+	name, src, ok := readDockerfile(opts)
+	if !ok {
+		return nil
+	}
+	return &baseAdvisor{ctx: ctx, opts: opts, pol: pol, name: name, src: src, lines: map[string]string{}}
+}
+
+// advise adds the advice on s's base to its verdict (frontend.Options.OnScan
+// lets it, before the verdict is applied).
+func (a *baseAdvisor) advise(s frontend.PlatformScan) {
+	ctx, cancel := context.WithTimeout(a.ctx, baseAdviceTimeout)
+	defer cancel()
+	line, v := platformAdvice(ctx, a.opts, a.pol, a.name, a.src, s)
+	if line == "" {
+		return
+	}
+	a.mu.Lock()
+	a.lines[s.Platform] = line
+	a.mu.Unlock()
+	verdict := &s.Report.Verdict
+	verdict.Notes = append(verdict.Notes, line)
+	if v != nil {
+		verdict.Violations = append(verdict.Violations, *v)
+		if v.Action == policy.Fail {
+			verdict.Pass = false
+		}
+	}
+}
+
+// print writes the advice lines, by platform.
+func (a *baseAdvisor) print(w io.Writer) {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range slices.Sorted(maps.Keys(a.lines)) {
+		fmt.Fprintf(w, "secure-build %s: %s\n", p, report.Printable(a.lines[p]))
+	}
+}
+
+// platformAdvice is the advice line of one platform's build, and the
+// refresh rule it breaks; "" when the base is not a registry image or
+// there is nothing to advise.
+func platformAdvice(ctx context.Context, opts buildOptions, pol *policy.Policy, name string, src []byte, s frontend.PlatformScan) (string, *policy.Violation) {
+	platform, err := v1.ParsePlatform(s.Platform)
+	if err != nil {
+		return "", nil
+	}
+	facts, err := dockerfile.Read(name, src, dockerfile.Input{
+		Target: opts.target, BuildArgs: keyValues(opts.buildArgs), PlatformArgs: platformArgs(*platform), NamedContexts: keyValues(opts.buildContexts),
+	})
+	if err != nil || facts.Base.Ref == "" {
+		return "", nil
+	}
+	unavailable := func(err error) (string, *policy.Violation) {
+		return "base advice unavailable: " + firstLine(err.Error()), pol.RefreshViolation(0, "", err)
+	}
+	cache, err := baseimage.DefaultCache()
+	if err != nil {
+		return unavailable(err)
+	}
+	// The local database scans the candidates. A build that was sent
+	// another one may have none here: that matters only when a candidate
+	// is to be scanned.
+	var scanner baseimage.Scanner
+	database := ""
+	db, err := opts.db.open()
+	if err == nil {
+		defer db.Close()
+		scanner, database = baseimage.DBScanner{DB: db}, baseimage.DatabaseVersion(db)
+	} else {
+		scanner = noDatabase{err}
+	}
+	digest, findings := buildBase(s.Report.Findings)
+	advice, err := baseimage.Recommend(ctx, baseimage.Request{
+		Image:          facts.Base.Ref,
+		Platform:       *platform,
+		BaseDigest:     digest,
+		BaseFindings:   findings,
+		Gates:          s.Report.Threshold.Gates,
+		PerBucket:      1,
+		Updates:        true,
+		Scanner:        scanner,
+		Cache:          cache,
+		Database:       database,
+		ScannerVersion: scannerVersion(),
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	line := baseimage.Line(advice)
+	if line == "" {
+		return "", nil // nothing to advise: no line
+	}
+	gating := 0
+	if advice.Refresh != nil {
+		gating = advice.Refresh.Fixed.Gating
+	}
+	return line, pol.RefreshViolation(gating, line, nil)
+}
+
+// noDatabase is the scanner of an advice with no local database: it says
+// why when a candidate is to be scanned.
+type noDatabase struct{ err error }
+
+func (n noDatabase) Scan(context.Context, string) (*baseimage.ScanResult, error) { return nil, n.err }
+
+// buildBase is what the build's attribution says of its base: the digest
+// it resolved to, and the findings of base origin (non-nil once any finding
+// is attributed). Without attribution both are empty: the base is then
+// scanned whole.
+func buildBase(findings []vuln.Finding) (string, []vuln.Finding) {
+	digest, attributed := "", false
+	for _, f := range findings {
+		for _, o := range f.Package.Origins {
+			attributed = true
+			if o.Kind == origin.Base && o.Digest != "" {
+				digest = o.Digest
+			}
+		}
+	}
+	if !attributed {
+		return "", nil
+	}
+	return digest, append([]vuln.Finding{}, baseimage.BaseFindings(findings)...)
+}
+
+// buildPolicy is the policy the build applies, as far as the plugin can
+// read it: --policy, else secure-build.yaml at the root of a local context,
+// else the defaults. A file the plugin cannot read gives the defaults: the
+// build read it already and said what is wrong with it.
+func buildPolicy(opts buildOptions) *policy.Policy {
+	path := opts.policyFile
+	if path == "" {
+		path = filepath.Join(opts.contextPath, "secure-build.yaml")
+		if _, err := os.Stat(path); err != nil {
+			return policy.Defaults()
+		}
+	}
+	data, err := policy.ReadFile(path)
+	if err != nil {
+		return policy.Defaults()
+	}
+	p, err := policy.Parse(path, data)
+	if err != nil {
+		return policy.Defaults()
+	}
+	return p
+}
+
+// readDockerfile reads the build's Dockerfile when it is a local file: -f,
+// else Dockerfile in a local context folder.
+func readDockerfile(opts buildOptions) (string, []byte, bool) {
+	path := opts.file
+	if path == "-" {
+		return "", nil, false
+	}
+	if path == "" {
+		if fi, err := os.Stat(opts.contextPath); err != nil || !fi.IsDir() {
+			return "", nil, false
+		}
+		path = filepath.Join(opts.contextPath, "Dockerfile")
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, false
+	}
+	return filepath.Base(path), src, true
+}
+
+// keyValues reads NAME=VALUE flags; NAME alone takes the environment's
+// value, as docker build's --build-arg does.
+func keyValues(list []string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			v, ok = os.LookupEnv(k)
+		}
+		if ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// firstLine is an error's first line: the advice is one line.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
