@@ -1,30 +1,40 @@
 // Package builder chooses the BuildKit a build runs on, as docker buildx
-// build chooses it, and reaches it through a driver: Docker Engine's
-// embedded BuildKit, a buildx docker-container builder, a remote buildkitd
-// or BUILDKIT_HOST.
+// build chooses it, and reaches it through buildx's own drivers: docker
+// (Docker Engine's embedded BuildKit), docker-container, kubernetes and
+// remote, or the buildkitd at BUILDKIT_HOST. A builder of several nodes
+// spreads the requested platforms over them as buildx does.
 package builder
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	bxbuilder "github.com/docker/buildx/builder"
+	"github.com/docker/buildx/driver"
+	"github.com/docker/buildx/store"
+	"github.com/docker/buildx/store/storeutil"
+	"github.com/docker/buildx/util/imagetools"
 	"github.com/docker/cli/cli/command"
+
+	// The drivers a builder can have, registered with buildx's driver
+	// package as docker buildx registers them.
+	_ "github.com/docker/buildx/driver/docker"
+	_ "github.com/docker/buildx/driver/docker-container"
+	_ "github.com/docker/buildx/driver/kubernetes"
+	_ "github.com/docker/buildx/driver/remote"
 )
 
-// The drivers a builder can have; driverHost is a BUILDKIT_HOST address.
-const (
-	driverDocker    = "docker"
-	driverContainer = "docker-container"
-	driverRemote    = "remote"
-	driverHost      = "buildkit-host"
-)
+// hostDriver names a BUILDKIT_HOST builder in messages; it is reached
+// through buildx's remote driver.
+const hostDriver = "buildkit-host"
 
-// Builder is the BuildKit a build runs on, as chosen before connecting.
+// Builder is the BuildKit a build runs on: its nodes, each with its
+// driver, constructed but not yet dialed.
 type Builder struct {
 	// name is the builder's name as the user knows it (a buildx builder, a
 	// Docker context) or the BUILDKIT_HOST address.
@@ -32,142 +42,163 @@ type Builder struct {
 	// chosenBy says what picked it, for messages.
 	chosenBy string
 	driver   string
-	// endpoint is, for the docker and docker-container drivers, a Docker
-	// context name or a Docker host; for remote and BUILDKIT_HOST, the
-	// BuildKit address.
-	endpoint string
-	// node names the docker-container driver's container,
-	// buildx_buildkit_<node>.
-	node string
-	// tls is the remote driver's options: cacert, cert, key, servername.
-	tls map[string]string
+	nodes    []bxbuilder.Node
 	// defaultLoad is the driver option default-load: a build with no
 	// output loads its image into Docker, as --load.
 	defaultLoad bool
+	imageOpt    imagetools.Opt
+	dockerCli   command.Cli
 }
 
 // DefaultLoad is the driver option default-load: a build with no output
 // loads its image into Docker, as --load.
-func (b Builder) DefaultLoad() bool { return b.defaultLoad }
+func (b *Builder) DefaultLoad() bool { return b.defaultLoad }
 
-func (b Builder) String() string {
-	if b.driver == driverHost {
+// ImageOpt is what buildx reaches registries with for this builder: the
+// Docker config's credentials and the builder's registry settings.
+func (b *Builder) ImageOpt() imagetools.Opt { return b.imageOpt }
+
+func (b *Builder) String() string {
+	if b.driver == hostDriver {
 		return fmt.Sprintf("BuildKit at %s (BUILDKIT_HOST)", b.name)
+	}
+	if b.driver == "" {
+		// A Docker context's builder before its engine told the driver.
+		return fmt.Sprintf("builder %q (chosen by %s)", b.name, b.chosenBy)
 	}
 	return fmt.Sprintf("builder %q (%s driver, chosen by %s)", b.name, b.driver, b.chosenBy)
 }
 
 // Choose picks the builder --builder names (flag, may be empty) or, without
-// one, the builder docker buildx build would use.
-func Choose(dockerCli command.Cli, flag string) (Builder, error) {
-	src, err := sourcesOf(dockerCli, flag)
-	if err != nil {
-		return Builder{}, err
-	}
-	return resolve(src)
-}
-
-// sources is what the choice of builder reads, gathered apart from
-// the choice so that a test can make it up.
-type sources struct {
-	flag   string // --builder
-	getenv func(string) string
-	store  buildxStore
-	// contexts are the Docker context names, "default" among them.
-	contexts       []string
-	currentContext string
-	// endpointKey is what buildx keys the active builder by: the context
-	// name, or the daemon host for the default context.
-	endpointKey string
-}
-
-func sourcesOf(dockerCli command.Cli, flag string) (sources, error) {
-	src := sources{
-		flag:           flag,
-		getenv:         os.Getenv,
-		store:          defaultBuildxStore(),
-		currentContext: dockerCli.CurrentContext(),
-		endpointKey:    dockerCli.CurrentContext(),
-	}
-	list, err := dockerCli.ContextStore().List()
-	if err != nil {
-		return src, fmt.Errorf("list the Docker contexts: %w", err)
-	}
-	for _, m := range list {
-		src.contexts = append(src.contexts, m.Name)
-	}
-	if src.currentContext == command.DefaultContextName {
-		src.endpointKey = dockerCli.DockerEndpoint().Host
-	}
-	return src, nil
-}
-
-// resolve chooses the BuildKit in the order docker buildx build
-// does: --builder, BUILDX_BUILDER, then (secure-build's own) BUILDKIT_HOST,
-// then the builder "docker buildx use" made active, then the engine of the
-// current Docker context.
-func resolve(src sources) (Builder, error) {
-	if src.flag != "" {
-		return src.named(src.flag, "--builder")
-	}
-	if name := src.getenv("BUILDX_BUILDER"); name != "" {
-		return src.named(name, "BUILDX_BUILDER")
-	}
-	if host := src.getenv("BUILDKIT_HOST"); host != "" {
-		return Builder{name: host, chosenBy: "BUILDKIT_HOST", driver: driverHost, endpoint: host}, nil
-	}
-	active, err := src.store.active(src.endpointKey)
-	if err != nil {
-		return Builder{}, err
-	}
-	if active != "" {
-		b, err := src.named(active, `"docker buildx use"`)
-		// As buildx: an active builder since removed leaves the context's.
-		if _, gone := errors.AsType[*unknownBuilderError](err); !gone {
-			return b, err
+// one, the builder docker buildx build would use, and constructs the
+// drivers of its nodes; nothing is dialed yet. contextPath is the build
+// context as given: as in buildx, a kubernetes builder of several replicas
+// sends the builds of one context to one pod, where its cache is.
+//
+// The order is docker buildx build's: --builder, BUILDX_BUILDER, then
+// (secure-build's own) BUILDKIT_HOST, then the builder "docker buildx use"
+// made active, then the current Docker context's engine.
+func Choose(ctx context.Context, dockerCli command.Cli, flag, contextPath string) (*Builder, error) {
+	if flag == "" && os.Getenv("BUILDX_BUILDER") == "" {
+		if host := os.Getenv("BUILDKIT_HOST"); host != "" {
+			return hostBuilder(ctx, dockerCli, host)
 		}
 	}
-	return Builder{name: src.currentContext, chosenBy: "the current Docker context", driver: driverDocker, endpoint: src.currentContext}, nil
+	txn, release, err := storeutil.GetStore(dockerCli)
+	if err != nil {
+		return nil, fmt.Errorf("open the buildx store: %w", err)
+	}
+	defer release()
+
+	if abs, err := filepath.Abs(contextPath); err == nil {
+		contextPath = abs
+	}
+	opts := []bxbuilder.Option{bxbuilder.WithStore(txn), bxbuilder.WithSkippedValidation(), bxbuilder.WithContextPathHash(contextPath)}
+	chosenBy := "the current Docker context"
+	name := flag
+	switch {
+	case flag != "":
+		chosenBy = "--builder"
+	case os.Getenv("BUILDX_BUILDER") != "":
+		name, chosenBy = os.Getenv("BUILDX_BUILDER"), "BUILDX_BUILDER"
+	}
+	if name != "" {
+		if err := exists(txn, dockerCli, name, chosenBy); err != nil {
+			return nil, err
+		}
+		opts = append(opts, bxbuilder.WithName(name))
+	}
+	bb, err := bxbuilder.New(dockerCli, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("builder %q (from %s): %w", name, chosenBy, err)
+	}
+	if name == "" && !bb.DockerContext {
+		chosenBy = `"docker buildx use"`
+	}
+	b := &Builder{name: bb.Name, chosenBy: chosenBy, driver: bb.Driver, dockerCli: dockerCli}
+	if len(bb.NodeGroup.Nodes) == 0 {
+		return nil, fmt.Errorf("%s has no nodes", b)
+	}
+	// As buildx: each node's driver, made from its store entry; a node
+	// whose driver cannot be made (a kubernetes node without a cluster
+	// config) fails the build naming it.
+	b.nodes, err = bb.LoadNodes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b, err)
+	}
+	b.driver = bb.Driver // set now for a Docker context's builder
+	for _, n := range b.nodes {
+		if n.Err != nil {
+			return nil, fmt.Errorf("%s, node %s: %w", b, n.Name, n.Err)
+		}
+	}
+	if v, ok := b.nodes[0].DriverOpts["default-load"]; ok {
+		if b.defaultLoad, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("%s: driver option default-load=%q: want true or false", b, v)
+		}
+	}
+	b.imageOpt = b.nodes[0].ImageOpt
+	return b, nil
 }
 
-// named looks a builder name up in the buildx store, then among the Docker
-// contexts (each is a docker-driver builder, "default" included).
-func (src sources) named(name, chosenBy string) (Builder, error) {
-	b, err := src.store.builder(name)
+// hostBuilder is the buildkitd at BUILDKIT_HOST, as a one-node builder of
+// buildx's remote driver.
+func hostBuilder(ctx context.Context, dockerCli command.Cli, host string) (*Builder, error) {
+	b := &Builder{name: host, chosenBy: "BUILDKIT_HOST", driver: hostDriver, dockerCli: dockerCli}
+	factory, err := driver.GetFactory("remote", true)
 	if err != nil {
-		return Builder{}, err
+		return nil, fmt.Errorf("%s: %w", b, err)
 	}
-	if b == nil {
-		if slices.Contains(src.contexts, name) {
-			return Builder{name: name, chosenBy: chosenBy, driver: driverDocker, endpoint: name}, nil
+	imageOpt, err := storeutil.GetImageConfig(dockerCli, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b, err)
+	}
+	d, err := driver.GetDriver(ctx, factory, driver.InitConfig{
+		Name:         driver.BuilderName("buildkit-host"),
+		EndpointAddr: host,
+		ContextStore: dockerCli.ContextStore(),
+		Auth:         imageOpt.Auth,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b, err)
+	}
+	b.imageOpt = imageOpt
+	b.nodes = []bxbuilder.Node{{
+		Node:     store.Node{Name: "buildkit-host", Endpoint: host},
+		Builder:  host,
+		Driver:   d,
+		ImageOpt: imageOpt,
+	}}
+	return b, nil
+}
+
+// exists checks that name is a buildx builder or a Docker context (each
+// context is a docker-driver builder, "default" included); if neither, the
+// error lists those there are.
+func exists(txn *store.Txn, dockerCli command.Cli, name, chosenBy string) error {
+	stored, err := txn.List()
+	if err != nil {
+		return fmt.Errorf("no builder %q (from %s), and list the buildx builders: %w", name, chosenBy, err)
+	}
+	contexts, err := dockerCli.ContextStore().List()
+	if err != nil {
+		return fmt.Errorf("no builder %q (from %s), and list the Docker contexts: %w", name, chosenBy, err)
+	}
+	e := &unknownBuilderError{name: name, chosenBy: chosenBy}
+	slices.SortFunc(stored, func(a, b *store.NodeGroup) int { return strings.Compare(a.Name, b.Name) })
+	for _, ng := range stored {
+		if strings.EqualFold(ng.Name, name) {
+			return nil
 		}
-		return Builder{}, src.unknown(name, chosenBy)
+		e.known = append(e.known, fmt.Sprintf("%s (%s)", ng.Name, ng.Driver))
 	}
-	if len(b.Nodes) == 0 {
-		return Builder{}, fmt.Errorf("builder %q (from %s) has no nodes", name, chosenBy)
-	}
-	// A builder of several nodes spreads platforms over them in buildx;
-	// here the first node builds every platform.
-	n := b.Nodes[0]
-	spec := Builder{name: b.Name, chosenBy: chosenBy, driver: b.Driver, endpoint: n.Endpoint}
-	if v, ok := n.DriverOpts["default-load"]; ok {
-		load, err := strconv.ParseBool(v)
-		if err != nil {
-			return Builder{}, fmt.Errorf("builder %q: driver option default-load=%q: want true or false", name, v)
+	for _, c := range contexts {
+		if c.Name == name {
+			return nil
 		}
-		spec.defaultLoad = load
+		e.known = append(e.known, fmt.Sprintf("%s (docker)", c.Name))
 	}
-	switch b.Driver {
-	case driverDocker:
-	case driverContainer:
-		spec.node = n.Name
-	case driverRemote:
-		spec.tls = maps.Clone(n.DriverOpts)
-		delete(spec.tls, "default-load")
-	default:
-		return Builder{}, fmt.Errorf("builder %q uses the %s driver; docker secure build supports the docker, docker-container and remote drivers", name, b.Driver)
-	}
-	return spec, nil
+	return e
 }
 
 // unknownBuilderError is a builder name that is neither a buildx builder
@@ -179,19 +210,4 @@ type unknownBuilderError struct {
 
 func (e *unknownBuilderError) Error() string {
 	return fmt.Sprintf("no builder %q (from %s): the builders are %s", e.name, e.chosenBy, strings.Join(e.known, ", "))
-}
-
-func (src sources) unknown(name, chosenBy string) error {
-	e := &unknownBuilderError{name: name, chosenBy: chosenBy}
-	stored, err := src.store.builders()
-	if err != nil {
-		return fmt.Errorf("no builder %q (from %s), and %w", name, chosenBy, err)
-	}
-	for _, b := range stored {
-		e.known = append(e.known, fmt.Sprintf("%s (%s)", b.Name, b.Driver))
-	}
-	for _, c := range src.contexts {
-		e.known = append(e.known, fmt.Sprintf("%s (docker)", c))
-	}
-	return e
 }

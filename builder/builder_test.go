@@ -1,22 +1,29 @@
 package builder
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
+	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/flags"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// fakeBuildxStore writes a buildx store as "docker buildx create" and
-// "docker buildx use" leave it.
-func fakeBuildxStore(t *testing.T, files map[string]string) buildxStore {
+// dockerCLI is a Docker CLI on a private Docker config and the buildx
+// store files (BUILDX_CONFIG, as the Docker CLI reads DOCKER_CONFIG once a
+// process) "docker buildx create" and "docker buildx use" leave; no daemon
+// is there.
+func dockerCLI(t *testing.T, files map[string]string) command.Cli {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "buildx")
+	dir := t.TempDir()
 	for name, content := range files {
-		path := filepath.Join(dir, name)
+		path := filepath.Join(dir, "buildx", name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -24,154 +31,185 @@ func fakeBuildxStore(t *testing.T, files map[string]string) buildxStore {
 			t.Fatal(err)
 		}
 	}
-	return buildxStore{dir: dir}
+	t.Setenv("DOCKER_CONFIG", dir)
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(dir, "no-daemon.sock"))
+	t.Setenv("DOCKER_CONTEXT", "")
+	t.Setenv("BUILDX_CONFIG", filepath.Join(dir, "buildx"))
+	t.Setenv("BUILDX_BUILDER", "")
+	t.Setenv("BUILDKIT_HOST", "")
+	cli, err := command.NewDockerCli()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Initialize(flags.NewClientOptions()); err != nil {
+		t.Fatal(err)
+	}
+	return cli
 }
 
 const (
 	remoteBuilder = `{"Name":"remote1","Driver":"remote","Nodes":[{"Name":"remote10","Endpoint":"tcp://10.0.0.5:1234",
 "Platforms":null,"DriverOpts":{"cacert":"/certs/ca.pem","cert":"/certs/cert.pem","key":"/certs/key.pem"},"Flags":null,"Files":null}],"Dynamic":false}`
-	containerBuilder = `{"Name":"ctr","Driver":"docker-container","Nodes":[{"Name":"ctr0","Endpoint":"desktop","Platforms":null}],"Dynamic":false}`
+	containerBuilder = `{"Name":"ctr","Driver":"docker-container","Nodes":[{"Name":"ctr0","Endpoint":"default","Platforms":null}],"Dynamic":false}`
 )
 
-func TestResolveBuilder(t *testing.T) {
-	store := fakeBuildxStore(t, map[string]string{
+// The builder is chosen as docker buildx build chooses it, BUILDKIT_HOST
+// between BUILDX_BUILDER and "docker buildx use"; each is read from the
+// buildx store through buildx's own packages.
+func TestChoose(t *testing.T) {
+	cli := dockerCLI(t, map[string]string{
 		"instances/remote1": remoteBuilder,
 		"instances/ctr":     containerBuilder,
+		"current":           `{"Key":"elsewhere","Name":"ctr","Global":true}`,
 	})
-	env := map[string]string{}
-	src := sources{
-		getenv:         func(k string) string { return env[k] },
-		store:          store,
-		contexts:       []string{"default", "desktop"},
-		currentContext: "default",
-		endpointKey:    "unix:///var/run/docker.sock",
-	}
-	check := func(name string, src sources, want Builder) {
+	ctx := context.Background()
+	check := func(name, flag, want string) {
 		t.Helper()
-		got, err := resolve(src)
+		b, err := Choose(ctx, cli, flag, ".")
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if got.name != want.name || got.driver != want.driver || got.endpoint != want.endpoint || got.chosenBy != want.chosenBy || got.node != want.node {
-			t.Errorf("%s: got %+v, want %+v", name, got, want)
+		if b.String() != want {
+			t.Errorf("%s: got %s, want %s", name, b, want)
 		}
 	}
+	check("docker buildx use --global", "", `builder "ctr" (docker-container driver, chosen by "docker buildx use")`)
+	t.Setenv("BUILDKIT_HOST", "tcp://127.0.0.1:1234")
+	check("BUILDKIT_HOST", "", "BuildKit at tcp://127.0.0.1:1234 (BUILDKIT_HOST)")
+	t.Setenv("BUILDX_BUILDER", "Remote1")
+	check("BUILDX_BUILDER", "", `builder "remote1" (remote driver, chosen by BUILDX_BUILDER)`)
+	check("--builder", "ctr", `builder "ctr" (docker-container driver, chosen by --builder)`)
 
-	check("nothing set", src, Builder{name: "default", driver: "docker", endpoint: "default", chosenBy: "the current Docker context"})
-
-	// "docker buildx use ctr" for this endpoint, then BUILDKIT_HOST, then
-	// BUILDX_BUILDER, then --builder: each wins over the ones before.
-	use := `{"Key":"unix:///var/run/docker.sock","Name":"ctr","Global":false}`
-	if err := os.WriteFile(filepath.Join(store.dir, "current"), []byte(use), 0o600); err != nil {
-		t.Fatal(err)
+	// The remote driver reads its TLS options itself: a relative path is
+	// buildx's error.
+	bad := dockerCLI(t, map[string]string{"instances/tls": `{"Name":"tls","Driver":"remote","Nodes":[{"Name":"tls0","Endpoint":"tcp://10.0.0.5:1234","DriverOpts":{"cacert":"ca.pem"}}]}`})
+	if _, err := Choose(ctx, bad, "tls", "."); err == nil || !strings.Contains(err.Error(), `builder "tls"`) || !strings.Contains(err.Error(), "ca.pem") {
+		t.Errorf("a relative cacert: %v", err)
 	}
-	check("docker buildx use", src, Builder{name: "ctr", driver: "docker-container", endpoint: "desktop", node: "ctr0", chosenBy: `"docker buildx use"`})
-	env["BUILDKIT_HOST"] = "tcp://buildkitd:1234"
-	check("BUILDKIT_HOST", src, Builder{name: "tcp://buildkitd:1234", driver: driverHost, endpoint: "tcp://buildkitd:1234", chosenBy: "BUILDKIT_HOST"})
-	env["BUILDX_BUILDER"] = "Remote1"
-	check("BUILDX_BUILDER", src, Builder{name: "remote1", driver: "remote", endpoint: "tcp://10.0.0.5:1234", chosenBy: "BUILDX_BUILDER"})
-	flagged := src
-	flagged.flag = "desktop"
-	check("--builder a context", flagged, Builder{name: "desktop", driver: "docker", endpoint: "desktop", chosenBy: "--builder"})
-
-	// The remote driver's TLS files are kept for the client.
-	got, err := resolve(src)
-	if err != nil || got.tls["cacert"] != "/certs/ca.pem" || got.tls["key"] != "/certs/key.pem" {
-		t.Errorf("remote TLS options: %+v, %v", got.tls, err)
-	}
-
-	// "use" made for another endpoint does not apply here; a global one does.
-	delete(env, "BUILDX_BUILDER")
-	delete(env, "BUILDKIT_HOST")
-	other := `{"Key":"tcp://elsewhere:2376","Name":"ctr","Global":false}`
-	if err := os.WriteFile(filepath.Join(store.dir, "current"), []byte(other), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	check("use for another endpoint", src, Builder{name: "default", driver: "docker", endpoint: "default", chosenBy: "the current Docker context"})
-	global := `{"Key":"tcp://elsewhere:2376","Name":"remote1","Global":true}`
-	if err := os.WriteFile(filepath.Join(store.dir, "current"), []byte(global), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	check("use --global", src, Builder{name: "remote1", driver: "remote", endpoint: "tcp://10.0.0.5:1234", chosenBy: `"docker buildx use"`})
-
-	// "use --default" for this endpoint: the defaults file named by the
-	// endpoint's hash.
-	if err := os.Remove(filepath.Join(store.dir, "current")); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256([]byte(src.endpointKey))
-	def := filepath.Join(store.dir, "defaults", hex.EncodeToString(sum[:])[:20])
-	if err := os.MkdirAll(filepath.Dir(def), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(def, []byte("ctr"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	check("use --default", src, Builder{name: "ctr", driver: "docker-container", endpoint: "desktop", node: "ctr0", chosenBy: `"docker buildx use"`})
-
-	// An active builder since removed leaves the context's engine, as in buildx.
-	if err := os.WriteFile(def, []byte("gone"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	check("removed active builder", src, Builder{name: "default", driver: "docker", endpoint: "default", chosenBy: "the current Docker context"})
 }
 
 // A wrong name is an error naming it and listing the builders there are.
 func TestUnknownBuilder(t *testing.T) {
-	src := sources{
-		flag:     "nope",
-		getenv:   func(string) string { return "" },
-		store:    fakeBuildxStore(t, map[string]string{"instances/remote1": remoteBuilder, "instances/ctr": containerBuilder}),
-		contexts: []string{"default"},
-	}
-	_, err := resolve(src)
-	if _, ok := errors.AsType[*unknownBuilderError](err); !ok {
-		t.Fatalf("got %v, want an unknown builder error", err)
-	}
+	cli := dockerCLI(t, map[string]string{"instances/remote1": remoteBuilder, "instances/ctr": containerBuilder})
+	_, err := Choose(context.Background(), cli, "nope", ".")
 	want := `no builder "nope" (from --builder): the builders are ctr (docker-container), remote1 (remote), default (docker)`
-	if err.Error() != want {
-		t.Errorf("got  %q\nwant %q", err, want)
-	}
-
-	src.flag = "k8s"
-	src.store = fakeBuildxStore(t, map[string]string{"instances/k8s": `{"Name":"k8s","Driver":"kubernetes","Nodes":[{"Name":"k8s0"}]}`})
-	if _, err := resolve(src); err == nil || !strings.Contains(err.Error(), "kubernetes driver") {
-		t.Errorf("an unsupported driver: got %v", err)
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
 	}
 }
 
-func TestRemoteTLS(t *testing.T) {
-	spec := Builder{endpoint: "tcp://buildkitd.example:1234", tls: map[string]string{"cacert": "/ca.pem", "cert": "/c.pem", "key": "/k.pem"}}
-	opts, err := remoteTLS(spec)
-	if err != nil || len(opts) != 2 {
-		t.Errorf("CA and client certificate: %d options, %v", len(opts), err)
-	}
-	if opts, err := remoteTLS(Builder{endpoint: "tcp://h:1"}); err != nil || opts != nil {
-		t.Errorf("no TLS: %v, %v", opts, err)
-	}
-	spec.tls = map[string]string{"cacert": "/ca.pem", "cert": "/c.pem"}
-	if _, err := remoteTLS(spec); err == nil {
-		t.Error("a cert without its key: no error")
-	}
-}
-
-// TestDefaultLoad: a builder made with --driver-opt default-load=true is
-// accepted (it is no TLS option) and loads by default.
+// TestDefaultLoad: a builder made with --driver-opt default-load=true loads
+// by default; a value that is no boolean is an error naming it.
 func TestDefaultLoad(t *testing.T) {
-	store := fakeBuildxStore(t, map[string]string{
+	cli := dockerCLI(t, map[string]string{
 		"instances/loader": `{"Name":"loader","Driver":"remote","Nodes":[{"Name":"loader0","Endpoint":"tcp://10.0.0.5:1234","DriverOpts":{"default-load":"true"}}]}`,
 		"instances/bad":    `{"Name":"bad","Driver":"remote","Nodes":[{"Name":"bad0","Endpoint":"tcp://10.0.0.5:1234","DriverOpts":{"default-load":"maybe"}}]}`,
 	})
-	src := sources{getenv: func(string) string { return "" }, store: store, contexts: []string{"default"}, currentContext: "default", flag: "loader"}
-	spec, err := resolve(src)
-	if err != nil || !spec.defaultLoad {
-		t.Fatalf("default-load=true: %+v, %v", spec, err)
+	b, err := Choose(context.Background(), cli, "loader", ".")
+	if err != nil || !b.DefaultLoad() {
+		t.Fatalf("default-load=true: %v, %v", b, err)
 	}
-	if opts, err := remoteTLS(spec); err != nil || opts != nil {
-		t.Errorf("default-load taken for a TLS option: %v, %v", opts, err)
-	}
-	src.flag = "bad"
-	if _, err := resolve(src); err == nil || !strings.Contains(err.Error(), "default-load") {
+	if _, err := Choose(context.Background(), cli, "bad", "."); err == nil || !strings.Contains(err.Error(), "maybe") {
 		t.Errorf("default-load=maybe: %v", err)
+	}
+}
+
+// closedPort is a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// TestKubernetesBuilder: a kubernetes builder, as "docker buildx create
+// --driver kubernetes" stores it, resolves and its driver is made from the
+// kubeconfig; reaching it (no cluster here: the kubeconfig names a closed
+// loopback port) fails naming the builder and the cluster's address.
+func TestKubernetesBuilder(t *testing.T) {
+	api := closedPort(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: https://`+api+`
+    insecure-skip-tls-verify: true
+users:
+- name: test
+  user:
+    token: not-a-real-token
+contexts:
+- name: test
+  context:
+    cluster: test
+    user: test
+    namespace: builds
+current-context: test
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli := dockerCLI(t, map[string]string{
+		"instances/k8s": `{"Name":"k8s","Driver":"kubernetes","Nodes":[{"Name":"k8s0","Endpoint":"default","Platforms":null,
+"DriverOpts":{"namespace":"builds","replicas":"1"},"Flags":null,"Files":null}],"Dynamic":false}`,
+	})
+	t.Setenv("KUBECONFIG", kubeconfig)
+	ctx := context.Background()
+	b, err := Choose(ctx, cli, "k8s", ".")
+	if err != nil {
+		t.Fatalf("choose the kubernetes builder: %v", err)
+	}
+	if want := `builder "k8s" (kubernetes driver, chosen by --builder)`; b.String() != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+	nodes, err := b.Nodes(ctx, []ocispecs.Platform{platforms.MustParse("linux/amd64")})
+	if err != nil || len(nodes) != 1 || nodes[0].Name != "k8s0" {
+		t.Fatalf("nodes: %+v, %v", nodes, err)
+	}
+	if nodes[0].Driver.IsMobyDriver() {
+		t.Error("a kubernetes node taken for Docker Engine's BuildKit")
+	}
+	_, err = nodes[0].Driver.Client(ctx)
+	if err == nil || !strings.Contains(err.Error(), api) || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("dialing a cluster that is not there: %v; want an error naming %s", err, api)
+	}
+
+	// Without a cluster config at all, the driver cannot be made: the
+	// error names the builder and its node.
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("HOME", t.TempDir())
+	if _, err := Choose(ctx, cli, "k8s", "."); err == nil || !strings.Contains(err.Error(), `builder "k8s"`) || !strings.Contains(err.Error(), "k8s0") {
+		t.Errorf("no kubeconfig: %v", err)
+	}
+}
+
+// An unreachable remote node says why at once (buildx's boot would wait
+// 20 s for it and then say only that the wait ended).
+func TestUnreachableRemote(t *testing.T) {
+	cli := dockerCLI(t, nil)
+	sock := filepath.Join(t.TempDir(), "nothing.sock")
+	t.Setenv("BUILDKIT_HOST", "unix://"+sock)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := Choose(ctx, cli, "", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := b.Nodes(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := nodes[0].Driver.Client(ctx)
+	if err == nil {
+		defer c.Close()
+		_, err = c.ListWorkers(ctx)
+	}
+	if err == nil || !strings.Contains(err.Error(), sock) {
+		t.Errorf("dial a socket that is not there: %v; want an error naming %s", err, sock)
 	}
 }

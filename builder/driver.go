@@ -2,21 +2,22 @@ package builder
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/url"
 
-	"github.com/docker/cli/cli/command"
+	"github.com/docker/buildx/build/resolver"
+	bxbuilder "github.com/docker/buildx/builder"
+	"github.com/docker/buildx/driver"
 	"github.com/moby/buildkit/client"
 	dockerclient "github.com/moby/moby/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Driver reaches a builder's BuildKit. It is shaped like buildx's
-// driver.Driver, cut to what a build needs, so that buildx's own drivers
-// can stand behind it.
+// Driver reaches one node's BuildKit. It is buildx's driver.Driver cut to
+// what a build needs.
 type Driver interface {
-	// Client dials the builder's BuildKit; its connections are bound to
-	// ctx. The caller closes it.
+	// Client dials the node's BuildKit, starting it first as buildx does
+	// (a docker-container builder's container, a kubernetes builder's
+	// deployment). The caller closes it.
 	Client(ctx context.Context) (*client.Client, error)
 	// IsMobyDriver tells Docker Engine's embedded BuildKit: its exporter
 	// is moby, and the image it exports is in the engine already.
@@ -27,69 +28,75 @@ type Driver interface {
 	Engine() dockerclient.APIClient
 }
 
-// Driver makes the driver that reaches b; nothing is dialed yet.
-func (b Builder) Driver(dockerCli command.Cli) (Driver, error) {
-	switch b.driver {
-	case driverHost, driverRemote:
-		opts, err := remoteTLS(b)
-		if err != nil {
-			return nil, fmt.Errorf("connect to %s: %w", b, err)
-		}
-		return &remoteDriver{address: b.endpoint, opts: opts, engine: dockerCli.Client()}, nil
-	case driverDocker, driverContainer:
-		engine, err := dockerEngine(dockerCli, b.endpoint)
-		if err != nil {
-			return nil, fmt.Errorf("connect to %s: %w", b, err)
-		}
-		if b.driver == driverDocker {
-			return &dockerDriver{engine: engine}, nil
-		}
-		return &containerDriver{engine: engine, container: "buildx_buildkit_" + b.node, load: dockerCli.Client()}, nil
-	}
-	return nil, fmt.Errorf("connect to %s: unknown driver %q", b, b.driver)
+// Node is one node of a builder and the platforms it builds.
+type Node struct {
+	// Name is the node's name in the buildx store.
+	Name string
+	// Platforms are the requested platforms this node builds; none when
+	// the build named none (the node's default platform).
+	Platforms []ocispecs.Platform
+	Driver    Driver
 }
 
-// remoteDriver is a buildkitd reached at its address: the remote driver's
-// endpoint, or BUILDKIT_HOST.
-type remoteDriver struct {
-	address string
-	opts    []client.ClientOpt
-	engine  dockerclient.APIClient
+// Nodes spreads the requested platforms over the builder's nodes as
+// docker buildx build does (buildx's resolver: each platform to the node
+// that declares it, else to one whose workers support it, else to the
+// first node) and returns the nodes that build something. A builder of one
+// node builds every platform there, and nothing is dialed yet.
+func (b *Builder) Nodes(ctx context.Context, platforms []ocispecs.Platform) ([]Node, error) {
+	if len(b.nodes) == 1 {
+		n := b.nodes[0]
+		d := &nodeDriver{handle: n.Driver, engine: b.engine(n)}
+		d.client = func(ctx context.Context) (*client.Client, error) {
+			if n.Driver.Factory().Name() == "remote" {
+				// Booting a remote node only waits, up to 20 s, for its
+				// address to answer, and then says no more than that the
+				// wait ended: dialed at once, an unreachable one says why.
+				return n.Driver.Client(ctx)
+			}
+			return driver.Boot(ctx, ctx, n.Driver, nil)
+		}
+		return []Node{{Name: n.Name, Platforms: platforms, Driver: d}}, nil
+	}
+	resolved, err := resolver.Resolve(ctx, b.nodes, platforms, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: spread %d platforms over its %d nodes: %w", b, len(platforms), len(b.nodes), err)
+	}
+	out := make([]Node, 0, len(resolved))
+	for _, r := range resolved {
+		n := r.Node()
+		d := &nodeDriver{handle: n.Driver, engine: b.engine(n), client: r.Client}
+		out = append(out, Node{Name: n.Name, Platforms: r.Platforms(), Driver: d})
+	}
+	return out, nil
 }
 
-func (d *remoteDriver) Client(ctx context.Context) (*client.Client, error) {
-	return client.New(ctx, d.address, d.opts...)
+// engine is the Docker Engine a node's images go into: the node's own for
+// the docker driver, the current context's otherwise.
+func (b *Builder) engine(n bxbuilder.Node) dockerclient.APIClient {
+	if n.Driver.IsMobyDriver() {
+		if api := n.Driver.Config().DockerAPI; api != nil {
+			return api
+		}
+	}
+	return b.dockerCli.Client()
 }
 
-func (d *remoteDriver) IsMobyDriver() bool             { return false }
-func (d *remoteDriver) Engine() dockerclient.APIClient { return d.engine }
+// nodeDriver is a node's buildx driver behind Driver.
+type nodeDriver struct {
+	handle *driver.DriverHandle
+	engine dockerclient.APIClient
+	client func(context.Context) (*client.Client, error)
+}
 
-// remoteTLS turns the remote driver's options into BuildKit client TLS
-// settings; as buildx, the server name defaults to the endpoint's host.
-func remoteTLS(b Builder) ([]client.ClientOpt, error) {
-	if len(b.tls) == 0 {
-		return nil, nil
+func (d *nodeDriver) Client(ctx context.Context) (*client.Client, error) { return d.client(ctx) }
+func (d *nodeDriver) IsMobyDriver() bool                                 { return d.handle.IsMobyDriver() }
+func (d *nodeDriver) Engine() dockerclient.APIClient                     { return d.engine }
+
+// NodeString names a node of b for messages: b itself when it has one.
+func (b *Builder) NodeString(n Node) string {
+	if len(b.nodes) == 1 {
+		return b.String()
 	}
-	for k := range b.tls {
-		if k != "cacert" && k != "cert" && k != "key" && k != "servername" {
-			return nil, fmt.Errorf("remote driver option %q: want cacert, cert, key or servername", k)
-		}
-	}
-	serverName := b.tls["servername"]
-	if serverName == "" {
-		u, err := url.Parse(b.endpoint)
-		if err != nil {
-			return nil, fmt.Errorf("endpoint %s: %w", b.endpoint, err)
-		}
-		serverName = u.Hostname()
-	}
-	opts := []client.ClientOpt{client.WithServerConfig(serverName, b.tls["cacert"])}
-	cert, key := b.tls["cert"], b.tls["key"]
-	if (cert == "") != (key == "") {
-		return nil, errors.New("the remote driver's TLS needs both cert and key, or neither")
-	}
-	if cert != "" {
-		opts = append(opts, client.WithCredentials(cert, key))
-	}
-	return opts, nil
+	return fmt.Sprintf("node %s of %s", n.Name, b)
 }

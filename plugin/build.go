@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -110,7 +111,9 @@ SBOM and the scan result (the cosign vulnerability predicate) as attestations.
 The builder is, in this order: --builder NAME, BUILDX_BUILDER, the BuildKit at
 BUILDKIT_HOST, the builder "docker buildx use" made active, and else the
 current Docker context's engine (its embedded BuildKit). A name is a buildx
-builder (docker, docker-container or remote driver) or a Docker context.
+builder (docker, docker-container, kubernetes or remote driver) or a Docker
+context. A builder of several nodes builds each --platform on the node that
+supports it, as docker buildx build does, and --push joins them in one index.
 On the docker driver the image goes into the engine, as with docker buildx
 build; attestations need the engine's containerd image store.
 
@@ -242,30 +245,32 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if err != nil {
 		return err
 	}
-	b, err := builder.Choose(dockerCli, opts.builder)
+	b, err := builder.Choose(ctx, dockerCli, opts.builder, opts.contextPath)
 	if err != nil {
 		return err
 	}
-	drv, err := b.Driver(dockerCli)
+	requested, err := build.RequestedPlatforms(solve)
 	if err != nil {
 		return err
 	}
-	c, err := drv.Client(ctx)
+	// As docker buildx build: a builder of several nodes builds each
+	// requested platform on the node that supports it.
+	nodes, err := b.Nodes(ctx, requested)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", b, err)
+		return err
 	}
-	defer c.Close()
 	if progressMode != progressui.QuietMode && progressMode != progressui.RawJSONMode {
 		fmt.Fprintf(dockerCli.Err(), "secure-build: building with %s\n", b)
-	}
-
-	platform, err := build.WorkerPlatform(ctx, c)
-	if err != nil {
-		return fmt.Errorf("%s: %w", b, err)
+		if len(nodes) > 1 {
+			for _, n := range nodes {
+				fmt.Fprintf(dockerCli.Err(), "secure-build: node %s builds %s\n", n.Name, build.FormatPlatforms(n.Platforms))
+			}
+		}
 	}
 	if err := addScanInputs(&solve, opts); err != nil {
 		return err
 	}
+	drv := nodes[0].Driver
 	// As docker buildx build: with no output named, the docker driver and a
 	// builder made with default-load=true load the image into Docker.
 	load := opts.load || len(opts.outputs) == 0 && !opts.push && (drv.IsMobyDriver() || b.DefaultLoad())
@@ -273,27 +278,9 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if err != nil {
 		return err
 	}
-	exports, err := build.NewExports(ctx, outputs, drv, dockerCli.ConfigFile(), dockerCli.Err())
+	spread, err := build.NewSpread(outputs, len(nodes), drv.IsMobyDriver())
 	if err != nil {
-		return err
-	}
-	defer exports.Finish(ctx, false)
-	solve.Exports = exports.Entries
-	if _, ok := solve.FrontendAttrs["platform"]; !ok {
-		// The build function runs here, not on the builder: left alone it
-		// would label the result with this machine's platform.
-		solve.FrontendAttrs["platform"] = platforms.Format(platform)
-	}
-	// The scan step runs on the builder: its platform, not this machine's,
-	// decides whether this binary can be the scanner.
-	scanner, err := build.ChooseScanner(dockerCli.Err(), platform, opts.scannerImage, ScannerImage)
-	if err != nil {
-		return err
-	}
-	scanWith := frontend.Scanner{Image: scanner.Image, Path: frontend.ScannerPath}
-	if scanner.Local != "" {
-		scanWith = frontend.Scanner{Local: scanner.Local, Path: scanner.Path}
-		solve.LocalMounts[scanner.Local] = scanner.Files
+		return fmt.Errorf("%s: %w", b, err)
 	}
 
 	var (
@@ -301,20 +288,68 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		scans []frontend.PlatformScan
 	)
 	advisor := newBaseAdvisor(ctx, opts)
-	fopts := frontend.Options{
-		Scanner:     scanWith,
-		ToolVersion: Version,
-		FullSBOM:    opts.sbomOutput != "" || opts.reportFile != "",
-		OnScan: func(s frontend.PlatformScan) {
-			if advisor != nil {
-				advisor.advise(s)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			scans = append(scans, s)
-		},
+	onScan := func(s frontend.PlatformScan) {
+		if advisor != nil {
+			advisor.advise(s)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		scans = append(scans, s)
 	}
-
+	type nodeBuild struct {
+		c       *client.Client
+		solve   client.SolveOpt
+		exports *build.Exports
+		fopts   frontend.Options
+	}
+	parts := make([]nodeBuild, len(nodes))
+	for i, n := range nodes {
+		c, err := n.Driver.Client(ctx)
+		if err != nil {
+			return fmt.Errorf("connect to %s: %w", b.NodeString(n), err)
+		}
+		defer c.Close()
+		platform, err := build.WorkerPlatform(ctx, c)
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.NodeString(n), err)
+		}
+		// What the outputs say to the user is said once.
+		var warn io.Writer = dockerCli.Err()
+		if i > 0 {
+			warn = io.Discard
+		}
+		exports, err := build.NewExports(ctx, outputs, n.Driver, dockerCli.ConfigFile(), warn)
+		if err != nil {
+			return err
+		}
+		defer exports.Finish(ctx, false)
+		nodeSolve, err := spread.Solve(solve, n.Platforms, exports.Entries)
+		if err != nil {
+			return err
+		}
+		if _, ok := nodeSolve.FrontendAttrs["platform"]; !ok {
+			// The build function runs here, not on the builder: left alone it
+			// would label the result with this machine's platform.
+			nodeSolve.FrontendAttrs["platform"] = platforms.Format(platform)
+		}
+		// The scan step runs on the builder: its platform, not this machine's,
+		// decides whether this binary can be the scanner.
+		scanner, err := build.ChooseScanner(warn, platform, opts.scannerImage, ScannerImage)
+		if err != nil {
+			return err
+		}
+		scanWith := frontend.Scanner{Image: scanner.Image, Path: frontend.ScannerPath}
+		if scanner.Local != "" {
+			scanWith = frontend.Scanner{Local: scanner.Local, Path: scanner.Path}
+			nodeSolve.LocalMounts[scanner.Local] = scanner.Files
+		}
+		parts[i] = nodeBuild{c: c, solve: nodeSolve, exports: exports, fopts: frontend.Options{
+			Scanner:     scanWith,
+			ToolVersion: Version,
+			FullSBOM:    opts.sbomOutput != "" || opts.reportFile != "",
+			OnScan:      onScan,
+		}}
+	}
 	display, err := progressui.NewDisplay(progressOutput(dockerCli), progressMode)
 	if err != nil {
 		return fmt.Errorf("--progress %s: %w", progressMode, err)
@@ -337,7 +372,11 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 				s = printableStatus(s)
 				if summarize {
 					for _, w := range s.Warnings {
-						warnings = append(warnings, *w)
+						// Each node of a spread build warns of the
+						// Dockerfile: said once.
+						if !slices.ContainsFunc(warnings, func(seen client.VertexWarning) bool { return bytes.Equal(seen.Short, w.Short) }) {
+							warnings = append(warnings, *w)
+						}
 					}
 					s.Warnings = nil
 				}
@@ -350,7 +389,10 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		for range shown {
 		}
 	}()
-	resp, buildErr := c.Build(ctx, solve, "secure-build", frontend.Build(fopts), ch)
+	resps, buildErr := build.RunNodes(ctx, len(parts), ch, func(ctx context.Context, i int, ch chan *client.SolveStatus) (*client.SolveResponse, error) {
+		p := parts[i]
+		return p.c.Build(ctx, p.solve, "secure-build", frontend.Build(p.fopts), ch)
+	})
 	<-displayed
 	if displayErr != nil {
 		fmt.Fprintf(dockerCli.Err(), "warning: progress display: %v\n", displayErr)
@@ -380,8 +422,14 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		return writeErr
 	}
 	// Only now, the policy passed: the outputs go into place and the
-	// engine pushes.
-	if err := exports.Finish(ctx, true); err != nil {
+	// engine pushes; the images the nodes pushed become one index.
+	for _, p := range parts {
+		if err := p.exports.Finish(ctx, true); err != nil {
+			return err
+		}
+	}
+	resp, err := spread.Merge(ctx, b.ImageOpt(), resps)
+	if err != nil {
 		return err
 	}
 	if err := writeBuildResult(opts, resp); err != nil {
