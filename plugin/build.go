@@ -24,6 +24,7 @@ import (
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	solvererrdefs "github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/util/progress/progressui"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/secure-build/secure-build/build"
 	"github.com/secure-build/secure-build/builder"
 	"github.com/secure-build/secure-build/frontend"
@@ -254,7 +255,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if err != nil {
 		return fmt.Errorf("%s: %w", b, err)
 	}
-	if err := addScanInputs(&solve, opts); err != nil {
+	if err := addScanInputs(&solve, opts, platform); err != nil {
 		return err
 	}
 	// As docker buildx build: with no output named, the docker driver and a
@@ -282,9 +283,9 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		return err
 	}
 	scanWith := frontend.Scanner{Image: scanner.Image, Path: frontend.ScannerPath}
-	if scanner.Local != "" {
-		scanWith = frontend.Scanner{Local: scanner.Local, Path: scanner.Path}
-		solve.LocalMounts[scanner.Local] = scanner.Files
+	if scanner.Local != nil {
+		scanner.Local.AddTo(&solve)
+		scanWith = frontend.Scanner{Image: scanner.Local.Name, Path: scanner.Path}
 	}
 
 	var (
@@ -439,7 +440,7 @@ func (opts buildOptions) solveOptions(dockerCli command.Cli) build.Options {
 // build args (a flag wins over --build-arg), the local vulnerability
 // database unless the build names one (a context, or an image by the build
 // arg), and the --policy file.
-func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
+func addScanInputs(solve *client.SolveOpt, opts buildOptions, platform ocispecs.Platform) error {
 	attrs := solve.FrontendAttrs
 	if opts.failOn != "" {
 		attrs["build-arg:"+frontend.ArgFailOn] = opts.failOn
@@ -464,7 +465,7 @@ func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := build.SendDatabase(solve, frontend.DBContext, dir); err != nil {
+		if err := build.SendDatabase(solve, frontend.DBContext, dir, platform); err != nil {
 			return err
 		}
 	}
