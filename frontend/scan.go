@@ -141,8 +141,7 @@ func stepInputs(ctx context.Context, bc *dockerui.Client, s Scanner, buildPlatfo
 	if err != nil {
 		return inputs{}, fmt.Errorf("scanner image %s: %w", image, err)
 	}
-	in.scanner = st
-	in.scanner = in.scanner.Platform(buildPlatform)
+	in.scanner = st.Platform(buildPlatform)
 	return in, nil
 }
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark "docker secure build" against a plain BuildKit build of the same
 # project: buildctl with the Dockerfile frontend, on the same private
-# buildkitd, both writing an OCI tar. The project is multi-stage; its final
-# stage is a Debian 12 minbase (about 90 packages) plus about 900 npm
-# packages in /app/node_modules.
+# buildkitd, one writing a docker-archive tar and the other an OCI tar. The
+# project is multi-stage; its final stage is a Debian 12 minbase (about 90
+# packages) plus about 900 npm packages in /app/node_modules.
 #
 #   bash test/bench/build.sh            (as root; Debian 12 host with go, runc)
 #
@@ -31,7 +31,7 @@
 #   SECURE_BIN a docker-secure binary to time instead of this checkout's
 #              (another version, to compare)
 #   OSV        1 (default): after each plain build, time an offline scan of
-#              its result by osv-scanner (OSV_SCANNER, else built into
+#              its result (a docker-archive tar) by osv-scanner (OSV_SCANNER, else built into
 #              BENCH_DIR/build/bin as /work/shared/SETUP-NOTES.md says) with
 #              the same database content (the archives the database was
 #              imported from); 0: not
@@ -258,10 +258,13 @@ make_base() {
 }
 
 # ----------------------------------------------------------------- builds ---
+# The plain build writes a docker-archive tar, the one image tar
+# osv-scanner's "scan image --archive" reads; BuildKit's docker and oci
+# exporters differ only in the tar's manifest files.
 build_plain() { # build_plain OUTTAR PROGRESS
 	bk build --frontend dockerfile.v0 --local context="$APP" --local dockerfile="$APP" \
 		--oci-layout "base=$BASE" --opt "context:base=oci-layout://base@$BASE_DIGEST" \
-		--output "type=oci,dest=$1" --progress "$2"
+		--output "type=docker,name=secure-build-bench-plain:1,dest=$1" --progress "$2"
 }
 build_secure() { # build_secure OUTTAR PROGRESS
 	BUILDKIT_HOST=$ADDR "$BIN/docker-secure" build --progress "$2" --provenance=false \
@@ -375,7 +378,7 @@ report() {
 		echo "  $APP_NOTE"
 		echo "  secure build: $verdict"
 		echo "database: $DB_NOTE; $DB_MB MB"
-		[[ $OSV == 0 ]] || echo "alternative: plain, then $OSV_VERSION scan image --archive --offline of its OCI tar, on the corpus's all.zip files ($(osv_findings))"
+		[[ $OSV == 0 ]] || echo "alternative: plain, then $OSV_VERSION scan image --archive --offline of its tar, on the corpus's all.zip files ($(osv_findings))"
 		echo "rounds: $ROUNDS timed after $WARMUP untimed; cold = after buildctl prune --all, warm = the same build right after"
 		echo
 		target_table plain
