@@ -2,10 +2,13 @@
 # Dockerfile, scans its final stage and applies the policy; also the scanner
 # image of "docker secure build" and a generator for BuildKit's SBOM protocol.
 #
-#   docker buildx build -t REGISTRY/secure-build/frontend:TAG --push .
+#   docker buildx build --platform linux/amd64,linux/arm64 \
+#     -t REGISTRY/secure-build/frontend:TAG --push .
 #
-# The build stage's image is pinned by digest. The final stage is scratch:
-# nothing but the static binary, run as a non-root user.
+# The build stage's image is pinned by digest. It runs on the build platform
+# and cross-compiles for each target platform (TARGETOS/TARGETARCH), so an
+# amd64 builder makes the arm64 image without emulation. The final stage is
+# scratch and runs nothing: the static binary, run as a non-root user.
 ARG GO_IMAGE=golang:1.26@sha256:9edf71320ef8a791c4c33ec79f90496d641f306a91fb112d3d060d5c1cee4e20
 
 FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build

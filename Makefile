@@ -8,8 +8,12 @@ LDFLAGS := -s -w -X github.com/secure-build/secure-build/plugin.Version=$(VERSIO
 	-X github.com/secure-build/secure-build/plugin.ScannerImage=$(SCANNER_IMAGE)
 PLUGIN_DIR ?= $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
 RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+# The frontend image, one index for the platforms CI runners use; the
+# Dockerfile cross-compiles, so no emulation is needed.
+FRONTEND_IMAGE ?= $(SCANNER_IMAGE)
+FRONTEND_PLATFORMS ?= linux/amd64,linux/arm64
 
-.PHONY: build install release test demo
+.PHONY: build install release frontend-image test demo
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/docker-secure ./cmd/docker-secure
 
@@ -24,6 +28,10 @@ release:
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags '$(LDFLAGS)' \
 			-o bin/release/docker-secure-$$os-$$arch$$ext ./cmd/docker-secure || exit 1; \
 	done
+
+frontend-image:
+	docker buildx build --platform $(FRONTEND_PLATFORMS) --build-arg VERSION=$(VERSION) \
+		-t $(FRONTEND_IMAGE) --push .
 
 test:
 	./scripts/test.sh

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/tonistiigi/fsutil"
@@ -16,25 +17,29 @@ import (
 // needs no import of it.
 
 // SendDatabase sends the vulnerability database in dir as the named context
-// name (secure-build-db), only its archive files. A missing one stops the
-// build before it starts, saying how to get one.
-func SendDatabase(solve *client.SolveOpt, name, dir string) error {
+// name (secure-build-db), only its archive files, as an image for platform,
+// the builder's (NewImageInput): named by its content, it reaches the
+// builder only when a scan step runs and the builder does not hold it
+// already. A missing or damaged database stops the build before it starts,
+// saying how to get one.
+func SendDatabase(solve *client.SolveOpt, name, dir string, platform ocispecs.Platform) error {
 	db, err := vuln.Open(dir)
 	if err != nil {
 		return err
 	}
+	archives := db.Archives()
 	if err := db.Close(); err != nil {
 		return fmt.Errorf("vulnerability database %s: %w", dir, err)
 	}
-	fs, err := fsutil.NewFS(dir)
+	var files []LayerFile
+	for _, a := range archives {
+		files = append(files, LayerFile{Name: a + ".db", Host: filepath.Join(dir, a+".db")})
+	}
+	in, err := NewImageInput(name, platform, files)
 	if err != nil {
 		return fmt.Errorf("vulnerability database %s: %w", dir, err)
 	}
-	if fs, err = fsutil.NewFilterFS(fs, &fsutil.FilterOpt{IncludePatterns: []string{"*.db"}}); err != nil {
-		return fmt.Errorf("vulnerability database %s: %w", dir, err)
-	}
-	solve.LocalMounts[name] = fs
-	solve.FrontendAttrs["context:"+name] = "local:" + name
+	in.AddTo(solve)
 	return nil
 }
 

@@ -15,21 +15,22 @@ import (
 	"github.com/moby/buildkit/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/secure-build/secure-build/bundle"
-	"github.com/tonistiigi/fsutil"
 )
 
 // Scanner is the scan step's program for a builder: this executable sent
-// as a local input of the build, or an image.
+// as an image of the build's session, or an image of a registry.
 type Scanner struct {
 	// Image is the scanner image; empty for a local scanner.
 	Image string
-	// Local names the local input whose files, Files, are the step's whole
-	// root filesystem: this executable, and its loader and libraries if it
-	// has any. Path is the executable in it.
-	Local string
-	Files fsutil.FS
+	// Local is the image whose files are the step's whole root filesystem:
+	// this executable, and its loader and libraries if it has any. Path is
+	// the executable in it.
+	Local *ImageInput
 	Path  string
 }
+
+// ScannerContext is the named context a local scanner is sent as.
+const ScannerContext = "secure-build-scanner"
 
 // WorkerPlatform is the platform of the builder's first worker: what a
 // build without --platform builds for, and what the scan step runs on.
@@ -53,7 +54,7 @@ func ChooseScanner(stderr io.Writer, builder ocispecs.Platform, image, release s
 		return Scanner{Image: image}, nil
 	}
 	if runtime.GOOS == "linux" && builder.OS == "linux" && builder.Architecture == runtime.GOARCH {
-		s, err := localScanner()
+		s, err := localScanner(builder)
 		if err == nil {
 			return s, nil
 		}
@@ -73,11 +74,12 @@ func ChooseScanner(stderr io.Writer, builder ocispecs.Platform, image, release s
 }
 
 // localScanner bundles this executable into a folder of the user's cache
-// named for its path, size and time, so that an unchanged binary is the same
-// unchanged folder and BuildKit sends nothing on the next build. The name
-// only tells binaries apart: bundle.Executable checks that the folder is
-// private and that every file in it has the content it bundles.
-func localScanner() (Scanner, error) {
+// named for its path, size and time, and makes an image of the bundle for
+// the builder's platform. The name only tells binaries apart:
+// bundle.Executable checks that the folder is private and that every file
+// in it has the content it bundles, and the image is named by the digest of
+// what it holds.
+func localScanner(builder ocispecs.Platform) (Scanner, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return Scanner{}, fmt.Errorf("find this executable: %w", err)
@@ -97,12 +99,17 @@ func localScanner() (Scanner, error) {
 	}
 	key := sha256.Sum256([]byte(exe + "\x00" + strconv.FormatInt(fi.Size(), 10) + "\x00" + fi.ModTime().String()))
 	dir := filepath.Join(cache, "secure-build", "scanner", hex.EncodeToString(key[:8]))
-	if _, err := bundle.Executable(exe, dir, "docker-secure"); err != nil {
+	b, err := bundle.Executable(exe, dir, "docker-secure")
+	if err != nil {
 		return Scanner{}, err
 	}
-	fs, err := fsutil.NewFS(dir)
+	var files []LayerFile
+	for _, f := range b.Files {
+		files = append(files, LayerFile{Name: f, Host: filepath.Join(dir, f)})
+	}
+	in, err := NewImageInput(ScannerContext, builder, files)
 	if err != nil {
 		return Scanner{}, fmt.Errorf("scanner bundle %s: %w", dir, err)
 	}
-	return Scanner{Local: "secure-build-scanner", Files: fs, Path: "/docker-secure"}, nil
+	return Scanner{Local: in, Path: "/docker-secure"}, nil
 }

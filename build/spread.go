@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/docker/buildx/util/imagetools"
@@ -82,6 +83,11 @@ func NewSpread(outputs []Output, nodes int, moby bool) (*Spread, error) {
 func (s *Spread) Solve(solve client.SolveOpt, nodePlatforms []ocispecs.Platform, exports []client.ExportEntry) (client.SolveOpt, error) {
 	solve.FrontendAttrs = maps.Clone(solve.FrontendAttrs)
 	solve.LocalMounts = maps.Clone(solve.LocalMounts)
+	// Each node is sent its own images (ImageInput.AddTo): of its platform.
+	solve.OCIStores = maps.Clone(solve.OCIStores)
+	if solve.OCIStores == nil {
+		solve.OCIStores = map[string]content.Store{}
+	}
 	if len(nodePlatforms) > 0 {
 		solve.FrontendAttrs["platform"] = strings.Join(formatPlatforms(nodePlatforms), ",")
 	}

@@ -19,19 +19,18 @@ import (
 const vulnFile = "scan.vuln.json"
 
 // attach adds a passing platform's attestations: the step's SPDX documents
-// as they are (named sbom.spdx.json with sbom-core, so the exporter adds each
-// file's layer and the daemon does not scan again), and the scan result,
-// made on this build by llb.Mkfile so that it is never a cached one.
+// as they are, and the scan result, made on this build by llb.Mkfile so
+// that it is never a cached one. The final stage's SBOM carries no sbom-core
+// metadata: with it the exporter decodes and re-encodes the document on
+// every export to add each listed file's layer, and ours lists packages,
+// not files, so that would add nothing but time.
 func attach(ctx context.Context, rb *dockerui.ResultBuilder, platform string, out *stepOutput, scan PlatformScan, verdict client.Reference) error {
 	rb.AddAttestation(platform, client.Attestation{
-		Kind: gwpb.AttestationKind_InToto,
-		Ref:  out.ref,
-		Path: "/" + sbomFile,
-		Metadata: map[string][]byte{
-			result.AttestationReasonKey: []byte(result.AttestationReasonSBOM),
-			result.AttestationSBOMCore:  []byte("sbom"),
-		},
-		InToto: result.InTotoAttestation{PredicateType: attest.SPDXPredicateType},
+		Kind:     gwpb.AttestationKind_InToto,
+		Ref:      out.ref,
+		Path:     "/" + sbomFile,
+		Metadata: map[string][]byte{result.AttestationReasonKey: []byte(result.AttestationReasonSBOM)},
+		InToto:   result.InTotoAttestation{PredicateType: attest.SPDXPredicateType},
 	})
 	for _, extra := range out.extras {
 		rb.AddAttestation(platform, client.Attestation{

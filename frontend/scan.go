@@ -28,13 +28,13 @@ import (
 	"github.com/secure-build/secure-build/vuln"
 )
 
-// Scanner says where the scan step's program comes from: a local input of
-// the build's session (the plugin sends its own executable), or an image.
+// Scanner says where the scan step's program comes from: an image (the
+// plugin sends its own executable as one, a named context of the build), or
+// the image this build function runs from.
 type Scanner struct {
-	// Local names a local input whose files are the step's whole root
-	// filesystem: the scanner, and its loader and libraries if it has any.
-	Local string
-	// Image is the scanner image, used when Local is empty.
+	// Image is the scanner image, or a named context holding it: its whole
+	// root filesystem is the scanner, and its loader and libraries if it
+	// has any.
 	Image string
 	// Self is the image this build function runs from as a gateway
 	// frontend: BuildKit's "source" option names it.
@@ -147,29 +147,14 @@ func stepInputs(ctx context.Context, bc *dockerui.Client, s Scanner, buildPlatfo
 			return inputs{}, fmt.Errorf("no scanner: this frontend was not started from an image (no source option)")
 		}
 	}
-	switch {
-	case s.Local != "":
-		// A local input used as the step's root would become the parent of
-		// the step's cached output, and BuildKit could no longer reuse it:
-		// every build would send the whole binary again. A copy keeps the
-		// transfer incremental and is itself cached by content.
-		local := llb.Local(s.Local,
-			llb.SessionID(bc.BuildOpts().SessionID),
-			llb.SharedKeyHint(s.Local),
-			llb.WithCustomName("[secure-build] load the scanner"),
-		)
-		in.scanner = llb.Scratch().File(llb.Copy(local, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true}),
-			llb.WithCustomName("[secure-build] copy the scanner"))
-	case image != "":
-		st, err := imageState(ctx, bc, image, buildPlatform, "[secure-build] load the scanner image "+image)
-		if err != nil {
-			return inputs{}, fmt.Errorf("scanner image %s: %w", image, err)
-		}
-		in.scanner = st
-	default:
-		return inputs{}, fmt.Errorf("no scanner: neither a local input nor an image was given")
+	if image == "" {
+		return inputs{}, fmt.Errorf("no scanner: no image was given")
 	}
-	in.scanner = in.scanner.Platform(buildPlatform)
+	st, err := imageState(ctx, bc, image, buildPlatform, "[secure-build] load the scanner image "+image)
+	if err != nil {
+		return inputs{}, fmt.Errorf("scanner image %s: %w", image, err)
+	}
+	in.scanner = st.Platform(buildPlatform)
 	return in, nil
 }
 

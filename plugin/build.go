@@ -267,7 +267,8 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 			}
 		}
 	}
-	if err := addScanInputs(&solve, opts); err != nil {
+	sendDB, err := addScanInputs(&solve, opts)
+	if err != nil {
 		return err
 	}
 	drv := nodes[0].Driver
@@ -339,9 +340,15 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 			return err
 		}
 		scanWith := frontend.Scanner{Image: scanner.Image, Path: frontend.ScannerPath}
-		if scanner.Local != "" {
-			scanWith = frontend.Scanner{Local: scanner.Local, Path: scanner.Path}
-			nodeSolve.LocalMounts[scanner.Local] = scanner.Files
+		if scanner.Local != nil {
+			scanner.Local.AddTo(&nodeSolve)
+			scanWith = frontend.Scanner{Image: scanner.Local.Name, Path: scanner.Path}
+		}
+		// The database goes as an image of the node's platform.
+		if sendDB != "" {
+			if err := build.SendDatabase(&nodeSolve, frontend.DBContext, sendDB, platform); err != nil {
+				return err
+			}
 		}
 		parts[i] = nodeBuild{c: c, solve: nodeSolve, exports: exports, fopts: frontend.Options{
 			Scanner:     scanWith,
@@ -509,10 +516,11 @@ func (opts buildOptions) solveOptions(dockerCli command.Cli) build.Options {
 }
 
 // addScanInputs gives the frontend its scan settings: the scan flags as
-// build args (a flag wins over --build-arg), the local vulnerability
-// database unless the build names one (a context, or an image by the build
-// arg), and the --policy file.
-func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
+// build args (a flag wins over --build-arg) and the --policy file. It
+// returns the local vulnerability database's folder, which each node is
+// to be sent, unless the build names one (a context, or an image by the
+// build arg).
+func addScanInputs(solve *client.SolveOpt, opts buildOptions) (string, error) {
 	attrs := solve.FrontendAttrs
 	if opts.failOn != "" {
 		attrs["build-arg:"+frontend.ArgFailOn] = opts.failOn
@@ -533,18 +541,16 @@ func addScanInputs(solve *client.SolveOpt, opts buildOptions) error {
 	if _, given := attrs["build-arg:"+frontend.ArgImage]; !given && len(opts.tags) > 0 {
 		attrs["build-arg:"+frontend.ArgImage] = strings.Join(opts.tags, ",")
 	}
+	dir := ""
 	_, named := attrs["context:"+frontend.DBContext]
 	_, image := attrs["build-arg:"+frontend.ArgDBImage]
 	if !named && !image {
-		dir, err := opts.db.resolve()
-		if err != nil {
-			return err
-		}
-		if err := build.SendDatabase(solve, frontend.DBContext, dir); err != nil {
-			return err
+		var err error
+		if dir, err = opts.db.resolve(); err != nil {
+			return "", err
 		}
 	}
-	return build.SendPolicy(solve, frontend.PolicyContext, frontend.ArgPolicy, opts.policyFile)
+	return dir, build.SendPolicy(solve, frontend.PolicyContext, frontend.ArgPolicy, opts.policyFile)
 }
 
 // checkScanFlags refuses bad scan flags before anything is built.

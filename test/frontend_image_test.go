@@ -1,9 +1,14 @@
 package test
 
 import (
+	"archive/tar"
+	"bytes"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/secure-build/secure-build/attest"
@@ -24,8 +31,14 @@ const goImage = "golang:1.26@sha256:9edf71320ef8a791c4c33ec79f90496d641f306a91fb
 
 // sharedFrontend is the frontend image, built once from the repository's
 // Dockerfile on the shared buildkitd and pushed to the shared registry as
-// HOST/secure-build/frontend:test.
+// HOST/secure-build/frontend:test, an index of frontendPlatforms.
 var sharedFrontend testutil.Shared[string]
+
+// frontendPlatforms are the platforms the frontend image is built for: those
+// of CI runners. Its Go stage runs on the build platform (this machine's)
+// and cross-compiles; the final stage is scratch and runs nothing, so no
+// emulation is needed.
+var frontendPlatforms = []string{"linux/amd64", "linux/arm64"}
 
 func frontendImage(t *testing.T) string {
 	t.Helper()
@@ -35,8 +48,12 @@ func frontendImage(t *testing.T) string {
 		// what go test's docker-secure did not, and fetches the modules
 		// this machine has not.
 		start := time.Now()
-		goLayout := testutil.WriteLayout(t, testutil.GoImage(t, testutil.ServeGoCaches(t), "../cmd/secure-build-frontend"))
-		t.Logf("Go image made in %s", time.Since(start).Round(time.Millisecond))
+		var goarchs []string
+		for _, p := range frontendPlatforms {
+			goarchs = append(goarchs, path.Base(p))
+		}
+		goLayout := testutil.WriteLayout(t, testutil.GoImage(t, testutil.ServeGoCaches(t), "../cmd/secure-build-frontend", goarchs...))
+		t.Logf("Go image made (this machine's build cache holding %v) in %s", goarchs, time.Since(start).Round(time.Millisecond))
 		start = time.Now()
 		ref := reg.Ref("secure-build/frontend:test")
 		out := bk.Build(t,
@@ -45,6 +62,7 @@ func frontendImage(t *testing.T) string {
 			"--oci-layout", "golang="+goLayout.Dir,
 			"--opt", "context:"+goImage+"=oci-layout://golang@"+goLayout.Digest,
 			"--opt", "build-arg:VERSION=test",
+			"--opt", "platform="+strings.Join(frontendPlatforms, ","),
 			"--output", "type=image,name="+ref+",push=true",
 		)
 		t.Logf("frontend image built and pushed in %s\n%s", time.Since(start).Round(time.Millisecond), out)
@@ -111,6 +129,62 @@ func TestFrontendImage(t *testing.T) {
 		}
 		if layers, err := img.Layers(); err != nil || len(layers) != 1 {
 			t.Errorf("%d layers (%v): want the one layer of the static binary on scratch", len(layers), err)
+		}
+	})
+
+	// CI runners are amd64 and arm64: the image is an index of both, and
+	// each platform's binary is built for its architecture.
+	t.Run("platforms", func(t *testing.T) {
+		ref, err := name.ParseReference(e.frontend, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := remote.Index(ref)
+		if err != nil {
+			t.Fatalf("read %s as an index: %v", e.frontend, err)
+		}
+		manifest, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var platforms []string
+		for _, d := range manifest.Manifests {
+			if d.Platform != nil && d.Platform.OS != "unknown" {
+				platforms = append(platforms, d.Platform.String())
+			}
+		}
+		slices.Sort(platforms)
+		if !slices.Equal(platforms, frontendPlatforms) {
+			t.Fatalf("the index has the platforms %v, want %v", platforms, frontendPlatforms)
+		}
+		machines := map[string]elf.Machine{"linux/amd64": elf.EM_X86_64, "linux/arm64": elf.EM_AARCH64}
+		for _, p := range frontendPlatforms {
+			platform, err := v1.ParsePlatform(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := remote.Image(ref, remote.WithPlatform(*platform))
+			if err != nil {
+				t.Fatalf("pull %s for %s: %v", e.frontend, p, err)
+			}
+			cfg, err := img.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Platform(); got == nil || got.String() != p || cfg.Config.User != "65532:65532" {
+				t.Errorf("%s: config of %v, user %q: want %s, non-root", p, got, cfg.Config.User, p)
+			}
+			bin := fileInImage(t, img, "bin/secure-build-frontend")
+			f, err := elf.NewFile(bytes.NewReader(bin))
+			if err != nil {
+				t.Fatalf("%s: /bin/secure-build-frontend is not ELF: %v", p, err)
+			}
+			if f.Machine != machines[p] || f.Class != elf.ELFCLASS64 {
+				t.Errorf("%s: /bin/secure-build-frontend is for %v (%v), want %v", p, f.Machine, f.Class, machines[p])
+			}
+			if f.Type != elf.ET_EXEC {
+				t.Errorf("%s: /bin/secure-build-frontend is of type %v, want the static executable %v", p, f.Type, elf.ET_EXEC)
+			}
 		}
 	})
 
@@ -219,4 +293,29 @@ func stepRanFresh(progress string) bool {
 		return strings.Contains(progress, "\n"+n+" DONE ") && !strings.Contains(progress, "\n"+n+" CACHED")
 	}
 	return false
+}
+
+// fileInImage is the content of the regular file at name (no leading slash)
+// in img's flattened filesystem.
+func fileInImage(t *testing.T, img v1.Image, name string) []byte {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			t.Fatalf("no /%s in the image", name)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimPrefix(path.Clean(h.Name), "/") == name && h.Typeflag == tar.TypeReg {
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+	}
 }

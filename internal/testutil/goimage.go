@@ -22,8 +22,12 @@ import (
 // GoImage stands in for the golang image a Dockerfile builds Go with: this
 // machine's Go (what of GOROOT a build needs) on the busybox base, with the
 // CA certificates, and a module cache holding the source files the static
-// build of pkg (a package pattern of the current module, for linux on this
-// machine's architecture) compiles. Its go command reads this machine's build cache, served by the
+// build of pkg (a package pattern of the current module, for linux on each
+// of goarchs, default this machine's architecture) compiles. The image is
+// for this machine's platform only: a Dockerfile's Go stage "FROM
+// --platform=$BUILDPLATFORM" runs on it and cross-compiles for the target
+// platform, so it needs no image of another architecture and no emulation.
+// Its go command reads this machine's build cache, served by the
 // test process on loopback (ServeGoCaches, caches.URL), through a
 // GOCACHEPROG, and fetches any other module from this machine's module
 // cache there (GOPROXY): a build of pkg in BuildKit then compiles only what
@@ -31,15 +35,28 @@ import (
 // go test's docker-secure is) and downloads nothing, where an empty cache
 // mount downloaded and compiled everything, for minutes on 2 cores. The RUN
 // steps of buildkitd's OCI worker run on the host's network, so loopback is
-// this machine's.
-func GoImage(t testing.TB, caches *GoCaches, pkg string) v1.Image {
+// this machine's. For an architecture other than this machine's, pkg is
+// compiled here first (WarmGoCache), so that the cache holds its compiles
+// too.
+func GoImage(t testing.TB, caches *GoCaches, pkg string, goarchs ...string) v1.Image {
 	t.Helper()
 	out, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
 		t.Fatalf("go env GOROOT: %v", err)
 	}
 	goroot := strings.TrimSpace(string(out))
-	std, modules, modCache := buildFiles(t, pkg, goroot)
+	if len(goarchs) == 0 {
+		goarchs = []string{runtime.GOARCH}
+	}
+	var std, modules []string
+	var modCache string
+	for _, goarch := range goarchs {
+		if goarch != runtime.GOARCH {
+			WarmGoCache(t, pkg, goarch)
+		}
+		s, m, mc := buildFiles(t, pkg, goroot, goarch)
+		std, modules, modCache = append(std, s...), append(modules, m...), mc
+	}
 	const certs = "/etc/ssl/certs/ca-certificates.crt"
 	certData, err := os.ReadFile(certs)
 	if err != nil {
@@ -72,16 +89,31 @@ func GoImage(t testing.TB, caches *GoCaches, pkg string) v1.Image {
 // goImageModCache is the Go image's module cache.
 const goImageModCache = "/usr/local/go-modcache"
 
-// buildFiles lists the files pkg's static build for linux compiles or
+// WarmGoCache compiles pkg, static and with -trimpath, for linux/goarch on
+// this machine, without linking, so that this machine's build cache (which
+// GoImage's go command reads) holds what a Dockerfile's build of pkg for
+// that platform compiles. The first time on a machine it is a whole
+// compile; then only what changed.
+func WarmGoCache(t testing.TB, pkg, goarch string) {
+	t.Helper()
+	// "go list -export" runs the same compile actions as "go build".
+	list := exec.Command("go", "list", "-trimpath", "-export", "-deps", "-f", "{{if .Error}}{{.Error}}{{end}}", pkg)
+	list.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch, "GOFLAGS=-buildvcs=false")
+	if out, err := list.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("compile %s for linux/%s: %v\n%s", pkg, goarch, err, out)
+	}
+}
+
+// buildFiles lists the files pkg's static build for linux/goarch compiles or
 // embeds: those of the standard library, relative to GOROOT, and those of
 // modules, relative to the module cache, which it returns.
-func buildFiles(t testing.TB, pkg, goroot string) (std, modules []string, modCache string) {
+func buildFiles(t testing.TB, pkg, goroot, goarch string) (std, modules []string, modCache string) {
 	t.Helper()
 	list := exec.Command("go", "list", "-deps", "-f",
 		`{{if not (and .Module .Module.Main)}}{{$d := .Dir}}`+
 			`{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .SFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}`+
 			`{{range .HFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}`, pkg)
-	list.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	list.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	out, err := list.Output()
 	if err != nil {
 		t.Fatalf("go list -deps %s: %v", pkg, err)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark "docker secure build" against a plain BuildKit build of the same
 # project: buildctl with the Dockerfile frontend, on the same private
-# buildkitd, both writing an OCI tar. The project is multi-stage; its final
-# stage is a Debian 12 minbase (about 90 packages) plus about 900 npm
-# packages in /app/node_modules.
+# buildkitd, one writing a docker-archive tar and the other an OCI tar. The
+# project is multi-stage; its final stage is a Debian 12 minbase (about 90
+# packages) plus about 900 npm packages in /app/node_modules.
 #
 #   bash test/bench/build.sh            (as root; Debian 12 host with go, runc)
 #
@@ -28,12 +28,21 @@
 #   ROOT       Debian 12 root the base image is made of (default
 #              /work/cache/minbase, else .cache/debian-bookworm-minbase, else
 #              one made with scripts/lib.sh debian_root; only read)
+#   SECURE_BIN a docker-secure binary to time instead of this checkout's
+#              (another version, to compare)
+#   OSV        1 (default): after each plain build, time an offline scan of
+#              its result (a docker-archive tar) by osv-scanner (OSV_SCANNER, else built into
+#              BENCH_DIR/build/bin as /work/shared/SETUP-NOTES.md says) with
+#              the same database content (the archives the database was
+#              imported from); 0: not
 #
 # It prints, per mode (cold, warm), the median seconds of the plain and the
-# secure build, their ratio and difference, and the targets (cold ratio <=
-# 1.15; warm <= 1.05x or <= +0.3 s, whichever allows more) as PASS/MISS, then
-# the vertex timelines of the TIMELINE round. The targets are
-# informational: the exit status is non-zero only when something failed.
+# secure build, their ratio and difference, the plain build followed by the
+# osv-scanner scan (the user's alternative), and the targets (cold <= 1.08x
+# and <= the scan step's own time + 0.15 s over plain, warm <= +0.1 s, both
+# faster than the alternative) as PASS/MISS, then the vertex timelines of
+# the TIMELINE round. The targets are informational: the exit status is
+# non-zero only when something failed.
 # Build logs (--progress plain) stay in BENCH_DIR/build/results/STAMP.
 set -euo pipefail
 export LC_ALL=C # "." in EPOCHREALTIME and printf
@@ -46,6 +55,7 @@ NPM=${NPM:-900}
 DB=${DB:-osvgen}
 RECORDS=${RECORDS:-100000}
 SEED=${SEED:-1}
+OSV=${OSV:-1}
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 W=$BENCH_DIR/build
@@ -70,6 +80,7 @@ die() { log "ERROR: $*"; exit 1; }
 [[ $TIMELINE == [01] ]] || die "TIMELINE must be 0 or 1, got '$TIMELINE'"
 [[ $NPM =~ ^[0-9]+$ ]] || die "NPM must be a number, got '$NPM'"
 [[ $DB == osvgen || $DB == testdata ]] || die "DB must be osvgen or testdata, got '$DB'"
+[[ $OSV == [01] ]] || die "OSV must be 0 or 1, got '$OSV'"
 command -v go >/dev/null || die "go is not on PATH"
 command -v runc >/dev/null || die "runc is not installed (apt-get install runc)"
 command -v python3 >/dev/null || die "python3 is not installed"
@@ -130,14 +141,20 @@ start_buildkitd() {
 
 # ------------------------------------------------------------------ tools ---
 build_tools() {
-	log "building docker-secure (CGO_ENABLED=0), osvgen and buildgen"
-	# As released (make build): static, stripped; the scanner is sent to the
-	# builder, so its size counts.
-	(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/docker-secure" ./cmd/docker-secure)
+	if [[ -n ${SECURE_BIN:-} ]]; then
+		log "timing $SECURE_BIN; building osvgen and buildgen"
+		install -m 0755 "$SECURE_BIN" "$BIN/docker-secure"
+		OURS_REV="$SECURE_BIN ($(sha256sum "$SECURE_BIN" | cut -c1-12))"
+	else
+		log "building docker-secure (CGO_ENABLED=0), osvgen and buildgen"
+		# As released (make build): static, stripped; the scanner is sent to
+		# the builder, so its size counts.
+		(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/docker-secure" ./cmd/docker-secure)
+		OURS_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+		if [[ -n $(git -C "$REPO" status --porcelain 2>/dev/null) ]]; then OURS_REV+=" (with uncommitted changes)"; fi
+	fi
 	(cd "$REPO" && go build -o "$BIN/osvgen" ./test/bench/osvgen)
 	(cd "$REPO" && go build -o "$BIN/buildgen" ./test/bench/buildgen)
-	OURS_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-	if [[ -n $(git -C "$REPO" status --porcelain 2>/dev/null) ]]; then OURS_REV+=" (with uncommitted changes)"; fi
 
 	# BuildKit as the tests use it; built only when missing (the tests'
 	# scripts rebuild it when go.mod changes).
@@ -153,6 +170,49 @@ build_tools() {
 	# docker-secure bundles each new binary there (55 MB): drop the ones of
 	# earlier runs; the warm-up round makes this binary's.
 	rm -rf "$XDG_CACHE_HOME/secure-build/scanner"
+
+	if [[ $OSV == 1 ]]; then
+		OSV_SCANNER=${OSV_SCANNER:-$BIN/osv-scanner}
+		if [[ ! -x $OSV_SCANNER ]]; then
+			log "building osv-scanner v2.6.0 into $BIN (about 2 min)"
+			GOTOOLCHAIN=go1.27.4 GOBIN=$BIN GOFLAGS= go install github.com/google/osv-scanner/v2/cmd/osv-scanner@v2.6.0
+			OSV_SCANNER=$BIN/osv-scanner
+		fi
+		OSV_VERSION=$("$OSV_SCANNER" --version 2>/dev/null | head -1 || echo '?')
+	fi
+}
+
+# make_osv_db gives osv-scanner the archives the database was imported
+# from, where its offline mode reads them
+# (OSV_SCALIBR_LOCAL_DB_CACHE_DIRECTORY/osv-scalibr/ECOSYSTEM/all.zip).
+make_osv_db() {
+	OSV_DB=$W/osv-db
+	rm -rf "$OSV_DB"
+	local eco
+	case $DB in
+	osvgen)
+		for eco in Debian npm PyPI Go Maven; do
+			mkdir -p "$OSV_DB/osv-scalibr/$eco"
+			ln -s "$W/corpus/$eco/all.zip" "$OSV_DB/osv-scalibr/$eco/all.zip"
+		done
+		;;
+	testdata)
+		for eco in Debian npm; do
+			mkdir -p "$OSV_DB/osv-scalibr/$eco"
+			(cd "$REPO/vuln/testdata/osv/$eco" && python3 -c 'import glob, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1], "w")
+for f in sorted(glob.glob("*.json")): z.write(f)' "$OSV_DB/osv-scalibr/$eco/all.zip")
+		done
+		;;
+	esac
+}
+
+# scan_osv TAR: osv-scanner's offline scan of an image tar, as a user scans
+# what a plain build made; findings make its exit status 1.
+scan_osv() {
+	local rc=0
+	OSV_SCALIBR_LOCAL_DB_CACHE_DIRECTORY=$OSV_DB "$OSV_SCANNER" scan image --archive --offline "$1" || rc=$?
+	((rc == 0 || rc == 1)) || return "$rc"
 }
 
 # ---------------------------------------------------------------- fixtures ---
@@ -198,10 +258,13 @@ make_base() {
 }
 
 # ----------------------------------------------------------------- builds ---
+# The plain build writes a docker-archive tar, the one image tar
+# osv-scanner's "scan image --archive" reads; BuildKit's docker and oci
+# exporters differ only in the tar's manifest files.
 build_plain() { # build_plain OUTTAR PROGRESS
 	bk build --frontend dockerfile.v0 --local context="$APP" --local dockerfile="$APP" \
 		--oci-layout "base=$BASE" --opt "context:base=oci-layout://base@$BASE_DIGEST" \
-		--output "type=oci,dest=$1" --progress "$2"
+		--output "type=docker,name=secure-build-bench-plain:1,dest=$1" --progress "$2"
 }
 build_secure() { # build_secure OUTTAR PROGRESS
 	BUILDKIT_HOST=$ADDR "$BIN/docker-secure" build --progress "$2" --provenance=false \
@@ -223,10 +286,12 @@ timed_build() {
 }
 
 # round NAME PROGRESS MODE...: for each mode, prune everything, build cold,
-# then build again warm; the times go to OUT/times as "name mode kind
-# seconds", the logs to OUT/name.mode.kind.log.
+# then build again warm; after each plain build, osv-scanner scans its
+# result (OSV=1). The times go to OUT/times as "name mode kind seconds"
+# (mode osv: the scan after the plain build of that kind), the logs to
+# OUT/name.mode.kind.log.
 round() {
-	local name=$1 progress=$2 mode kind s
+	local name=$1 progress=$2 mode kind s start
 	shift 2
 	for mode in "$@"; do
 		bk prune --all >/dev/null
@@ -234,6 +299,14 @@ round() {
 			s=$(timed_build "$mode" "$OUT/$name.$mode.$kind.log" "$progress")
 			echo "$name $mode $kind $s" >>"$OUT/times"
 			log "  $name $mode $kind: $s s"
+			if [[ $mode == plain && $OSV == 1 ]]; then
+				start=$EPOCHREALTIME
+				scan_osv "$W/out/plain.tar" >"$OUT/$name.osv.$kind.log" 2>&1 ||
+					{ tail -20 "$OUT/$name.osv.$kind.log" >&2; die "osv-scanner failed (log: $OUT/$name.osv.$kind.log)"; }
+				s=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }')
+				echo "$name osv $kind $s" >>"$OUT/times"
+				log "  $name osv $kind: $s s"
+			fi
 		done
 	done
 }
@@ -290,6 +363,11 @@ timeline() {
 	PY
 }
 
+# osv_findings: what the last timed osv-scanner scan found, as it says.
+osv_findings() {
+	grep -m1 -o 'Total [0-9]* packages affected by [0-9]* known vulnerabilities[^.]*' "$OUT/round$ROUNDS.osv.cold.log" 2>/dev/null || echo "see $OUT/round$ROUNDS.osv.cold.log"
+}
+
 report() {
 	local verdict
 	verdict=$(grep -h '^secure-build linux' -A1 "$OUT/round$ROUNDS.secure.cold.log" | tr -s ' ' | paste -sd' ' || true)
@@ -300,6 +378,7 @@ report() {
 		echo "  $APP_NOTE"
 		echo "  secure build: $verdict"
 		echo "database: $DB_NOTE; $DB_MB MB"
+		[[ $OSV == 0 ]] || echo "alternative: plain, then $OSV_VERSION scan image --archive --offline of its tar, on the corpus's all.zip files ($(osv_findings))"
 		echo "rounds: $ROUNDS timed after $WARMUP untimed; cold = after buildctl prune --all, warm = the same build right after"
 		echo
 		target_table plain
@@ -323,6 +402,7 @@ report() {
 build_tools
 find_root
 make_db
+[[ $OSV == 0 ]] || make_osv_db
 make_app base
 mkdir -p "$W/out"
 log "starting buildkitd ($ADDR)"
