@@ -187,6 +187,11 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 		l, _ := lines.Load(id)
 		out.result.Findings = attribute(out.result.Findings, out.result, out.chain, l)
 		scan := decide(id, out, settings, pol, f, opts.ToolVersion)
+		if opts.Scanner.Self && pol.BaseImage.Refresh != policy.Off {
+			if note := refreshNote(ctx, c, l, p); note != "" {
+				scan.Report.Verdict.Notes = append(scan.Report.Verdict.Notes, note)
+			}
+		}
 		// The warnings go to a vertex of their own, reported again after
 		// them, so that clients print them (openWarnVertex says why).
 		wv := openWarnVertex(ctx, c, id, p, out.vertex)

@@ -210,6 +210,24 @@ func TestFrontendImage(t *testing.T) {
 		attested.Assert(t, ref, "linux/amd64", attested.Want{Package: "listed@2.0.1", Finding: unfixedCriticalID, ScannerVersion: "test"})
 	})
 
+	t.Run("base-refresh", func(t *testing.T) {
+		// The Dockerfile pins the base by digest; its tag has moved on since.
+		old := e.reg.Push(t, "refreshbase:1", testutil.BusyboxImage(t, debianOSRelease))
+		moved := e.reg.Push(t, "refreshbase:1", testutil.BusyboxImage(t, debianOSRelease+"PRETTY_NAME=\"rebuilt\"\n"))
+		dir := e.project(t, "FROM "+old.Pinned()+"\nCOPY listed.json /app/node_modules/listed/package.json\n",
+			map[string]string{"listed.json": npmPackage("listed", "2.0.1")})
+		r := e.buildctl(t, dir, "--frontend", "gateway.v0", "--opt", "source="+e.frontend, "--opt", dbArg)
+		if r.Code != 0 {
+			t.Fatalf("buildctl: exit %d\n%s", r.Code, r.Stderr)
+		}
+		if want := "refresh available: " + e.reg.Ref("refreshbase:1") + " now names " + moved.Digest; !strings.Contains(r.Stderr, want) {
+			t.Errorf("the frontend does not say %q:\n%s", want, r.Stderr)
+		}
+		if !strings.Contains(r.Stderr, "docker secure recommend -f Dockerfile") {
+			t.Errorf("the frontend does not say where the fuller advice is:\n%s", r.Stderr)
+		}
+	})
+
 	t.Run("sbom-generator", func(t *testing.T) {
 		dir := e.project(t, multiStage, good)
 		ref := e.reg.Ref("app:generator")
