@@ -20,6 +20,7 @@ import (
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/sign"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/spf13/cobra"
 )
@@ -27,6 +28,7 @@ import (
 type inspectOptions struct {
 	format   string
 	platform string
+	key      string
 }
 
 var inspectFormats = []string{"table", "json", "spdx-json"}
@@ -72,6 +74,7 @@ such image, no attestations, a registry error).`,
 	flags := cmd.Flags()
 	flags.StringVar(&opts.format, "format", "table", "Output format: "+strings.Join(inspectFormats, ", "))
 	flags.StringVar(&opts.platform, "platform", "", "Show only this platform (os/arch[/variant]); default every platform")
+	flags.StringVar(&opts.key, "key", "", "cosign public key to check the signatures with; without it, signers are shown by their key hint, unchecked")
 	return cmd
 }
 
@@ -93,12 +96,23 @@ func runInspect(cmd *cobra.Command, dockerCli command.Cli, opts inspectOptions, 
 	if opts.format == "spdx-json" {
 		return writeInspectSPDX(dockerCli.Out(), atts)
 	}
+	var verifier *sign.Verifier
+	if opts.key != "" {
+		if verifier, err = sign.LoadPublicKey(opts.key); err != nil {
+			return err
+		}
+	}
 	platforms := make([]inspectPlatform, 0, len(atts.Platforms))
 	for _, p := range atts.Platforms {
 		ip, err := newInspectPlatform(p)
 		if err != nil {
 			return err
 		}
+		found, err := sign.Read(cmd.Context(), p.Image)
+		if err != nil {
+			return err
+		}
+		ip.Signatures = nonNil(sign.Signatures(cmd.Context(), p, found, verifier))
 		platforms = append(platforms, ip)
 	}
 	write := writeInspectTable
@@ -139,6 +153,9 @@ type inspectPlatform struct {
 	Scan     *inspectScan `json:"scan"`
 	// OpenVEX is the OpenVEX document attached, null without one.
 	OpenVEX json.RawMessage `json:"openVEX"`
+	// Signatures are the signed statements published for the platform's
+	// image manifest: cosign's attestation tag and bundle referrers.
+	Signatures []sign.Signature `json:"signatures"`
 }
 
 type inspectSBOM struct {
@@ -257,6 +274,7 @@ func writeInspectTable(w io.Writer, atts *attest.Image, platforms []inspectPlatf
 		s := p.Scan
 		if s == nil {
 			fmt.Fprintln(w, "Scan: no secure-build scan result attached")
+			writeSignatures(w, p.Signatures)
 			continue
 		}
 		fmt.Fprintf(w, "Verdict: %s (%s), decided %s; scanned %s by secure-build %s\n",
@@ -290,8 +308,24 @@ func writeInspectTable(w io.Writer, atts *attest.Image, platforms []inspectPlatf
 		if p.OpenVEX != nil {
 			fmt.Fprintln(w, "OpenVEX: attached (--format json shows it)")
 		}
+		writeSignatures(w, p.Signatures)
 	}
 	return nil
+}
+
+// writeSignatures says who signed which statement, checked or not.
+func writeSignatures(w io.Writer, sigs []sign.Signature) {
+	if len(sigs) == 0 {
+		fmt.Fprintln(w, "Signed: no (docker secure attest --key signs it)")
+		return
+	}
+	for _, s := range sigs {
+		checked := "not checked: pass --key"
+		if s.Verified {
+			checked = "verified"
+		}
+		fmt.Fprintf(w, "Signed: %s by %s in the %s (%s)\n", report.Printable(s.PredicateType), report.Printable(s.Key), s.From, checked)
+	}
 }
 
 // oneLine folds white space, newlines included, and cuts s to n runes: an

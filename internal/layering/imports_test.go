@@ -20,6 +20,8 @@ var flow = []string{"sbom", "origin", "vuln", "policy", "report"}
 var importers = map[string][]string{
 	"plugin":   {"cmd/docker-secure"},
 	"frontend": {"plugin", "cmd/docker-secure", "cmd/secure-build-frontend"},
+	// The frontend never holds keys: signing is the job step after the build.
+	"sign": {"plugin"},
 }
 
 // forbidden names what a package may not import at all, project package or
@@ -30,6 +32,9 @@ var forbidden = map[string]map[string]string{
 	},
 	"registry": {
 		module + "/": "registry is infrastructure: it imports no package of the project",
+	},
+	"sign": {
+		"github.com/google/go-containerregistry/pkg/v1/remote": "sign publishes and reads through registry/, which owns credentials and errors",
 	},
 }
 
