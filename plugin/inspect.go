@@ -109,8 +109,13 @@ func runInspect(cmd *cobra.Command, dockerCli command.Cli, opts inspectOptions, 
 			return err
 		}
 		found, err := sign.Read(cmd.Context(), p.Image)
-		if err != nil {
+		switch {
+		case err != nil && verifier != nil:
 			return err
+		case err != nil:
+			// Shown, not fatal: what the attestations say is still worth
+			// reading where the registry refuses the referrers listing.
+			ip.SignaturesError = err.Error()
 		}
 		ip.Signatures = nonNil(sign.Signatures(cmd.Context(), p, found, verifier))
 		platforms = append(platforms, ip)
@@ -156,6 +161,9 @@ type inspectPlatform struct {
 	// Signatures are the signed statements published for the platform's
 	// image manifest: cosign's attestation tag and bundle referrers.
 	Signatures []sign.Signature `json:"signatures"`
+	// SignaturesError says why the signatures could not be read, without
+	// --key; "" when they were.
+	SignaturesError string `json:"signaturesError,omitempty"`
 }
 
 type inspectSBOM struct {
@@ -274,7 +282,7 @@ func writeInspectTable(w io.Writer, atts *attest.Image, platforms []inspectPlatf
 		s := p.Scan
 		if s == nil {
 			fmt.Fprintln(w, "Scan: no secure-build scan result attached")
-			writeSignatures(w, p.Signatures)
+			writeSignatures(w, p.Signatures, p.SignaturesError)
 			continue
 		}
 		fmt.Fprintf(w, "Verdict: %s (%s), decided %s; scanned %s by secure-build %s\n",
@@ -308,13 +316,17 @@ func writeInspectTable(w io.Writer, atts *attest.Image, platforms []inspectPlatf
 		if p.OpenVEX != nil {
 			fmt.Fprintln(w, "OpenVEX: attached (--format json shows it)")
 		}
-		writeSignatures(w, p.Signatures)
+		writeSignatures(w, p.Signatures, p.SignaturesError)
 	}
 	return nil
 }
 
 // writeSignatures says who signed which statement, checked or not.
-func writeSignatures(w io.Writer, sigs []sign.Signature) {
+func writeSignatures(w io.Writer, sigs []sign.Signature, readErr string) {
+	if readErr != "" {
+		fmt.Fprintf(w, "Signed: unknown, the signatures could not be read: %s\n", report.Printable(readErr))
+		return
+	}
 	if len(sigs) == 0 {
 		fmt.Fprintln(w, "Signed: no (docker secure attest --key signs it)")
 		return
