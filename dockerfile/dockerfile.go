@@ -43,6 +43,33 @@ type Input struct {
 // distribution. User and Created come from the solved image configs, which
 // the caller has.
 func Read(name string, src []byte, in Input) (*policy.BuildFacts, error) {
+	d, err := parse(name, src, in)
+	if err != nil {
+		return nil, err
+	}
+	facts := &policy.BuildFacts{Dockerfile: name, FinalLine: line(d.stages[d.chain[0]].Location)}
+	for _, i := range d.chain {
+		facts.BuildTools = append(facts.BuildTools, buildToolLines(d.stages[i].Commands)...)
+	}
+	facts.Base = resolveBase(d.baseName, in.NamedContexts)
+	facts.Base.Line = line(d.stages[d.chain[len(d.chain)-1]].Location)
+	for _, st := range d.stages {
+		facts.Upgrades = append(facts.Upgrades, upgradeLines(st.Commands)...)
+	}
+	return facts, nil
+}
+
+// parsed is a Dockerfile read as the build reads it.
+type parsed struct {
+	stages []instructions.Stage
+	// chain is the final stage's index, then the stage it is FROM, and so
+	// on down to the stage FROM an image (or scratch, or a context).
+	chain []int
+	// baseName is what the last stage of the chain is FROM, ARGs expanded.
+	baseName string
+}
+
+func parse(name string, src []byte, in Input) (*parsed, error) {
 	res, err := parser.Parse(bytes.NewReader(src))
 	if err != nil {
 		return nil, fmt.Errorf("read Dockerfile %s: %w", name, err)
@@ -54,7 +81,6 @@ func Read(name string, src []byte, in Input) (*policy.BuildFacts, error) {
 	if len(stages) == 0 {
 		return nil, fmt.Errorf("read Dockerfile %s: no FROM", name)
 	}
-	facts := &policy.BuildFacts{Dockerfile: name}
 	final := len(stages) - 1
 	if in.Target != "" {
 		final = stageIndex(stages, in.Target, len(stages))
@@ -62,16 +88,15 @@ func Read(name string, src []byte, in Input) (*policy.BuildFacts, error) {
 			return nil, fmt.Errorf("read Dockerfile %s: no stage named %q", name, in.Target)
 		}
 	}
-	facts.FinalLine = line(stages[final].Location)
-
 	lex := shell.NewLex(res.EscapeToken)
 	env, err := metaEnv(lex, metaArgs, in.BuildArgs, in.PlatformArgs)
 	if err != nil {
 		return nil, fmt.Errorf("read Dockerfile %s: %w", name, err)
 	}
+	d := &parsed{stages: stages}
 	// Follow the final stage through the stages it is FROM.
 	for i := final; ; {
-		facts.BuildTools = append(facts.BuildTools, buildToolLines(stages[i].Commands)...)
+		d.chain = append(d.chain, i)
 		baseName, _, err := lex.ProcessWord(stages[i].BaseName, env)
 		if err != nil {
 			return nil, fmt.Errorf("read Dockerfile %s:%d: FROM %s: %w", name, line(stages[i].Location), stages[i].BaseName, err)
@@ -80,14 +105,9 @@ func Read(name string, src []byte, in Input) (*policy.BuildFacts, error) {
 			i = j
 			continue
 		}
-		facts.Base = resolveBase(baseName, in.NamedContexts)
-		facts.Base.Line = line(stages[i].Location)
-		break
+		d.baseName = baseName
+		return d, nil
 	}
-	for _, st := range stages {
-		facts.Upgrades = append(facts.Upgrades, upgradeLines(st.Commands)...)
-	}
-	return facts, nil
 }
 
 // stageIndex is the index of the stage named name among the first n, -1

@@ -129,6 +129,7 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 
 	var scans bkmaps.SyncMap[string, *stepOutput]
 	var facts bkmaps.SyncMap[string, *policy.BuildFacts]
+	var lines bkmaps.SyncMap[string, *dockerfileLines]
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, idx int) (*dockerui.BuildResult, error) {
 		opt := convertOpt
 		opt.BuildArgs = maps.Clone(opt.BuildArgs)
@@ -155,11 +156,15 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 			return nil, err
 		}
 		scans.Store(id, out)
-		f, err := dockerfileFacts(bc, src, p, buildPlatform, dfRes)
+		f, l, err := dockerfileFacts(bc, src, p, buildPlatform, dfRes)
 		if err != nil {
 			return nil, err
 		}
+		if l.baseDigest, err = resolveBaseDigest(ctx, c, out.chain, p); err != nil {
+			return nil, err
+		}
 		facts.Store(id, f)
+		lines.Store(id, l)
 		return &dockerui.BuildResult{Reference: ref, Image: dfRes.Image, BaseImage: dfRes.BaseImage, Epoch: dfRes.Epoch}, nil
 	})
 	if err != nil {
@@ -169,17 +174,23 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 	var failed bkmaps.SyncMap[string, PlatformScan]
 	var shownMu sync.Mutex
 	shown := map[string]bool{}
-	if err := rb.EachPlatform(ctx, func(ctx context.Context, id string, _ ocispecs.Platform) error {
+	if err := rb.EachPlatform(ctx, func(ctx context.Context, id string, p ocispecs.Platform) error {
 		out, ok := scans.Load(id)
 		if !ok {
 			return fmt.Errorf("no scan of platform %s", id)
 		}
 		f, _ := facts.Load(id)
+		l, _ := lines.Load(id)
+		out.result.Findings = attribute(out.result.Findings, out.result, out.chain, l)
 		scan := decide(id, out, settings, pol, f, opts.ToolVersion)
-		warnFindings(ctx, c, out, scan)
+		// The warnings go to a vertex of their own, reported again after
+		// them, so that clients print them (openWarnVertex says why).
+		wv := openWarnVertex(ctx, c, id, p, out.vertex)
+		warnFindings(ctx, wv, scan, src.SourceMap)
 		shownMu.Lock()
-		warnRules(ctx, c, src, out, scan, shown)
+		warnRules(ctx, wv, src, scan, shown)
 		shownMu.Unlock()
+		wv.close(ctx)
 		if opts.OnScan != nil {
 			opts.OnScan(scan)
 		}
@@ -190,6 +201,11 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 		if !scan.Report.Verdict.Pass {
 			failed.Store(id, scan)
 			return nil
+		}
+		if bc.MultiPlatformRequested {
+			annotateBase(rb, &p, l)
+		} else {
+			annotateBase(rb, nil, l)
 		}
 		return attach(ctx, rb, id, out, scan, verdict)
 	}); err != nil {

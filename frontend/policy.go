@@ -201,7 +201,33 @@ func (s *policySource) vex(ctx context.Context, dir, ref string) ([]byte, error)
 // build args, platform args and named contexts apply, and the lines that
 // install build tools or upgrade the distribution; from the solved configs,
 // the base image's creation time and the final image's user.
-func dockerfileFacts(bc *dockerui.Client, src *dockerui.Source, target, build ocispecs.Platform, df *dockerfile2llb.Result) (*policy.BuildFacts, error) {
+func dockerfileFacts(bc *dockerui.Client, src *dockerui.Source, target, build ocispecs.Platform, df *dockerfile2llb.Result) (*policy.BuildFacts, *dockerfileLines, error) {
+	name := "Dockerfile"
+	if src.SourceMap != nil && src.SourceMap.Filename != "" {
+		name = src.SourceMap.Filename
+	}
+	in := dockerfileInput(bc, target, build)
+	facts, err := dockerfile.Read(name, src.Data, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	if df.BaseImage != nil {
+		facts.Base.Created = df.BaseImage.Created
+	}
+	if df.Image != nil {
+		facts.User = df.Image.Config.User
+	}
+	stages, err := dockerfile.Chain(name, src.Data, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	lines := &dockerfileLines{name: name, lines: strings.Split(string(src.Data), "\n"), stages: stages, base: facts.Base}
+	return facts, lines, nil
+}
+
+// dockerfileInput is what decides what the Dockerfile's FROM lines name on
+// this build, for one target platform.
+func dockerfileInput(bc *dockerui.Client, target, build ocispecs.Platform) dockerfile.Input {
 	contexts := map[string]string{}
 	for k, v := range bc.BuildOpts().Opts {
 		name, ok := strings.CutPrefix(k, "context:")
@@ -211,26 +237,12 @@ func dockerfileFacts(bc *dockerui.Client, src *dockerui.Source, target, build oc
 		name, _, _ = strings.Cut(name, "::") // a per-platform context
 		contexts[name] = v
 	}
-	name := "Dockerfile"
-	if src.SourceMap != nil && src.SourceMap.Filename != "" {
-		name = src.SourceMap.Filename
-	}
-	facts, err := dockerfile.Read(name, src.Data, dockerfile.Input{
+	return dockerfile.Input{
 		Target:        bc.Target,
 		BuildArgs:     bc.BuildArgs,
 		PlatformArgs:  platformArgs(target, build),
 		NamedContexts: contexts,
-	})
-	if err != nil {
-		return nil, err
 	}
-	if df.BaseImage != nil {
-		facts.Base.Created = df.BaseImage.Created
-	}
-	if df.Image != nil {
-		facts.User = df.Image.Config.User
-	}
-	return facts, nil
 }
 
 // platformArgs are BuildKit's automatic platform ARGs.
@@ -242,9 +254,9 @@ func platformArgs(target, build ocispecs.Platform) map[string]string {
 }
 
 // warnRules shows the broken rules as BuildKit warnings: the Dockerfile's
-// on their line, as lint checks are shown, the others on the scan step.
-// Each shows once, whatever the number of platforms.
-func warnRules(ctx context.Context, c client.Client, src *dockerui.Source, out *stepOutput, scan PlatformScan, shown map[string]bool) {
+// with their line, as lint checks are shown. Each shows once, whatever the
+// number of platforms.
+func warnRules(ctx context.Context, wv *warnVertex, src *dockerui.Source, scan PlatformScan, shown map[string]bool) {
 	for _, v := range scan.Report.Verdict.Violations {
 		msg := fmt.Sprintf("%s: %s", v.Rule, v.Message)
 		if v.Action == policy.Fail {
@@ -264,16 +276,16 @@ func warnRules(ctx context.Context, c client.Client, src *dockerui.Source, out *
 		shown[msg] = true
 		if v.Line > 0 {
 			loc := []parser.Range{{Start: parser.Position{Line: v.Line}, End: parser.Position{Line: v.Line}}}
-			src.Warn(ctx, msg, warnOpts(loc, nil, ""))
+			wv.warnAt(ctx, src, msg, warnOpts(loc, nil, ""))
 			continue
 		}
-		_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
+		wv.warn(ctx, msg, client.WarnOpts{Level: 1})
 	}
 	for _, n := range scan.Report.Verdict.Notes {
 		msg := scan.Platform + ": " + n
 		if !shown[msg] {
 			shown[msg] = true
-			_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
+			wv.warn(ctx, msg, client.WarnOpts{Level: 1})
 		}
 	}
 }

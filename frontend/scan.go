@@ -20,6 +20,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
@@ -55,6 +56,10 @@ const (
 	ArgDBImage     = "SECURE_BUILD_DB_IMAGE"
 	ArgImage       = "SECURE_BUILD_IMAGE"
 	ArgIncomplete  = "SECURE_BUILD_INCOMPLETE"
+	// ArgOrigins=false leaves findings without origins: the scan step
+	// mounts and traces nothing but the final stage (a gate on what the
+	// build added then counts every finding).
+	ArgOrigins = "SECURE_BUILD_ORIGINS"
 )
 
 // settings are the build args that tune the scan. failOn and onlyFixable,
@@ -68,6 +73,7 @@ type settings struct {
 	// built (the plugin passes its -t names), for VEX statements whose
 	// product is the image.
 	image           []string
+	noOrigins       bool
 	maxDBAge        time.Duration
 	sourceDateEpoch string
 }
@@ -94,6 +100,13 @@ func readSettings(args map[string]string) (settings, error) {
 			return s, fmt.Errorf("build arg %s: %w", ArgIncomplete, err)
 		}
 		s.incomplete = &a
+	}
+	if v, ok := args[ArgOrigins]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, fmt.Errorf("build arg %s=%q: want true or false", ArgOrigins, v)
+		}
+		s.noOrigins = !b
 	}
 	if v, ok := args[ArgMaxDBAge]; ok {
 		d, err := time.ParseDuration(v)
@@ -214,6 +227,8 @@ type stepOutput struct {
 	sbom   *sbom.SBOM
 	extras []string // the extra stages' SBOM files
 	vertex digest.Digest
+	// chain is what the step's Origins index.
+	chain buildChain
 }
 
 // runScanStep runs the scanner over the final stage (and the extra stages
@@ -221,8 +236,18 @@ type stepOutput struct {
 // and reads its output: reading it is what makes BuildKit run the step now,
 // before the policy decides, not lazily at export.
 func runScanStep(ctx context.Context, c client.Client, in inputs, platform string, df *dockerfile2llb.Result, s settings, fullSBOM bool, cacheImports []client.CacheOptionsEntry) (*stepOutput, error) {
+	chain, err := finalChain(ctx, df.SBOM.Core)
+	if err != nil {
+		// Findings are then of unknown origin, which a gate on what the
+		// build added counts: the build goes on, closed.
+		chain = buildChain{unknown: err.Error()}
+	}
+	traced := chain.states
+	if s.noOrigins {
+		chain.off, traced = true, nil
+	}
 	runOpts := []llb.RunOption{
-		llb.Args([]string{in.scannerPath, StepCommand}),
+		llb.Args([]string{in.scannerPath, StepCommand, "--states", strconv.Itoa(len(traced))}),
 		llb.Network(llb.NetModeNone),
 		// Root in the step's sandbox, whatever the scanner image's USER:
 		// the scanned root's files are not all readable by others.
@@ -242,6 +267,18 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	// step's cache key would cost a read of each root on every cold build.
 	noHash := llb.ContentCache(llb.MountContentCacheOff)
 	run.AddMount(stepSourceDir, df.SBOM.Core, llb.Readonly, noHash)
+	// The states before the final one, for attribution. They are the
+	// final stage's own parents, so mounting them reads no new data.
+	for i, l := range traced[:max(len(traced)-1, 0)] {
+		if l == nil {
+			continue
+		}
+		st, err := stateAt(chain.def, l.out)
+		if err != nil {
+			return nil, fmt.Errorf("state %d of the final stage: %w", i, err)
+		}
+		run.AddMount(path.Join(stepChainDir, fmt.Sprintf("%02d", i)), st, llb.Readonly, noHash)
+	}
 	var extras []string
 	for name, st := range df.SBOM.Extras {
 		run.AddMount(path.Join(stepExtrasDir, extraSBOMPrefix+name), st, llb.Readonly, noHash)
@@ -267,12 +304,15 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	if err != nil {
 		return nil, fmt.Errorf("read the scan step's %s: %w", stepResultFile, err)
 	}
-	o := &stepOutput{ref: ref, extras: extras, vertex: outputVertex(def)}
+	o := &stepOutput{ref: ref, extras: extras, vertex: outputVertex(def), chain: chain}
 	if err := json.Unmarshal(b, &o.result); err != nil {
 		return nil, fmt.Errorf("read the scan step's %s: %w", stepResultFile, err)
 	}
 	if o.result.Format != stepResultFormat {
 		return nil, fmt.Errorf("the scan step's %s is format %d, this build reads format %d: the scanner is another version of secure-build (give a --scanner-image of this version)", stepResultFile, o.result.Format, stepResultFormat)
+	}
+	if o.result.States != len(traced) {
+		return nil, fmt.Errorf("the scan step traced %d states of the final stage, the build has %d", o.result.States, len(traced))
 	}
 	// The verdict and the attestations need only the step's findings; the
 	// whole SBOM is read when the caller writes it or a report of it.
@@ -339,32 +379,46 @@ func decide(platform string, out *stepOutput, s settings, pol *policy.Policy, fa
 // file and the attestation hold them all.
 const maxFindingWarnings = 25
 
-// warnFindings shows the scan as BuildKit warnings on the scan step, so
-// they show in every BuildKit client and CI log (findingWarnings).
-func warnFindings(ctx context.Context, c client.Client, out *stepOutput, ps PlatformScan) {
-	for _, msg := range findingWarnings(ps) {
-		// A client that cannot show a warning still gets the verdict.
-		_ = c.Warn(ctx, out.vertex, msg, client.WarnOpts{Level: 1})
+// warnFindings shows the scan as BuildKit warnings, so they show in every
+// BuildKit client and CI log (findingWarnings). A finding that a Dockerfile
+// line brought in points at that line, so that clients print it as they do
+// a lint warning's.
+func warnFindings(ctx context.Context, wv *warnVertex, ps PlatformScan, sm *llb.SourceMap) {
+	for _, w := range findingWarnings(ps) {
+		opts := client.WarnOpts{Level: 1}
+		if w.at != nil && sm != nil {
+			opts.SourceInfo = sourceInfo(sm)
+			opts.Range = []*pb.Range{{Start: &pb.Position{Line: int32(w.at.StartLine)}, End: &pb.Position{Line: int32(w.at.EndLine)}}}
+		}
+		wv.warn(ctx, w.msg, opts)
 	}
+}
+
+// scanWarning is one warning about a scan, and the Dockerfile lines it is
+// about when it has some.
+type scanWarning struct {
+	msg string
+	at  *origin.Origin
 }
 
 // findingWarnings are the build's warnings about its scan: the stale
 // database, what could not be read, and the findings in the order the
-// table lists them (fixable first). What fails the policy is left to the
-// build's error, the verdict shown last, so that it is said once: the
-// failing findings, and the places not read when that fails the build.
-func findingWarnings(ps PlatformScan) []string {
+// table lists them (fixable first), each with where it came from. What
+// fails the policy is left to the build's error, the verdict shown last,
+// so that it is said once: the failing findings, and the places not read
+// when that fails the build.
+func findingWarnings(ps PlatformScan) []scanWarning {
 	rep := ps.Report
-	var out []string
+	var out []scanWarning
 	if rep.Database.Stale != "" {
-		out = append(out, rep.Database.Stale)
+		out = append(out, scanWarning{msg: rep.Database.Stale})
 	}
 	incompleteFails := slices.ContainsFunc(rep.Verdict.Violations, func(x policy.Violation) bool {
 		return x.Rule == policy.RuleIncomplete && x.Action == policy.Fail
 	})
 	if !incompleteFails {
 		for _, gap := range rep.Verdict.Incomplete {
-			out = append(out, fmt.Sprintf("%s: incomplete scan: not read: %s", ps.Platform, report.Printable(gap.String())))
+			out = append(out, scanWarning{msg: fmt.Sprintf("%s: incomplete scan: not read: %s", ps.Platform, report.Printable(gap.String()))})
 		}
 	}
 	var findings []vuln.Finding
@@ -375,17 +429,24 @@ func findingWarnings(ps PlatformScan) []string {
 	}
 	for i, f := range findings {
 		if i == maxFindingWarnings {
-			out = append(out, fmt.Sprintf("%s: %d more findings; write them all with --report FILE", ps.Platform, len(findings)-i))
+			out = append(out, scanWarning{msg: fmt.Sprintf("%s: %d more findings; write them all with --report FILE", ps.Platform, len(findings)-i)})
 			break
 		}
-		msg := fmt.Sprintf("%s: %s", ps.Platform, findingLine(f))
+		w := scanWarning{msg: fmt.Sprintf("%s: %s", ps.Platform, findingLine(f))}
+		if len(f.Package.Origins) > 0 {
+			o := f.Package.Origins[len(f.Package.Origins)-1]
+			w.msg += " (" + report.Printable(o.String()) + ")"
+			if o.StartLine > 0 {
+				w.at = &o
+			}
+		}
 		for _, x := range rep.Verdict.Suppressed {
 			if f.Same(x.Finding) {
-				msg += fmt.Sprintf(" [suppressed by %s %s: %s]", x.By, x.Source, x.Reason)
+				w.msg += fmt.Sprintf(" [suppressed by %s %s: %s]", x.By, x.Source, x.Reason)
 				break
 			}
 		}
-		out = append(out, msg)
+		out = append(out, w)
 	}
 	return out
 }

@@ -39,15 +39,17 @@ func wrapSource(err error, sm *llb.SourceMap, ranges []parser.Range) error {
 	if sm == nil {
 		return err
 	}
-	return errdefs.WithSource(err, &errdefs.Source{
-		Info: &pb.SourceInfo{
-			Data:       sm.Data,
-			Filename:   sm.Filename,
-			Language:   sm.Language,
-			Definition: sm.Definition.ToPB(),
-		},
-		Ranges: pbRanges(ranges),
-	})
+	return errdefs.WithSource(err, &errdefs.Source{Info: sourceInfo(sm), Ranges: pbRanges(ranges)})
+}
+
+// sourceInfo is the Dockerfile as BuildKit's wire format carries it with a
+// warning or an error, for clients to print the lines.
+func sourceInfo(sm *llb.SourceMap) *pb.SourceInfo {
+	info := &pb.SourceInfo{Data: sm.Data, Filename: sm.Filename, Language: sm.Language}
+	if sm.Definition != nil {
+		info.Definition = sm.Definition.ToPB()
+	}
+	return info
 }
 
 // solve marshals st and solves it with req's other fields, returning its

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/scan"
 	"github.com/secure-build/secure-build/vuln"
@@ -27,6 +28,9 @@ const (
 	stepExtrasDir = "/run/src/extras"
 	stepDBDir     = "/run/db"
 	stepOutDir    = "/run/out"
+	// stepChainDir holds the states the final stage went through, one
+	// folder each, named by index: 00 the base, then each instruction's.
+	stepChainDir = "/run/chain"
 )
 
 // Files the scan step writes into its output folder.
@@ -38,8 +42,9 @@ const (
 	extraSBOMPrefix = "sbom-"
 )
 
-// stepResultFormat is the version of scan.json's shape; 2 added Incomplete.
-const stepResultFormat = 2
+// stepResultFormat is the version of scan.json's shape; 2 added Incomplete,
+// 3 Origins.
+const stepResultFormat = 3
 
 // StepResult is what the scan step found, written as scan.json. It holds
 // no verdict: the build function decides on every build, so a cached step
@@ -59,9 +64,15 @@ type StepResult struct {
 	Packages   int                   `json:"packages"`
 	// Distro is the final stage's distribution, what the reports name
 	// without reading the whole SBOM.
-	Distro    *sbom.Distro `json:"distro,omitempty"`
-	StartedAt time.Time    `json:"startedAt"`
-	EndedAt   time.Time    `json:"endedAt"`
+	Distro *sbom.Distro `json:"distro,omitempty"`
+	// States is how many states of the build Origins index: the base,
+	// each instruction's, the final stage. Origins hold indices only: the
+	// frontend names the lines on every build, so a cached step still
+	// points at today's Dockerfile lines.
+	States    int                  `json:"states,omitempty"`
+	Origins   []origin.StateOrigin `json:"origins,omitempty"`
+	StartedAt time.Time            `json:"startedAt"`
+	EndedAt   time.Time            `json:"endedAt"`
 }
 
 // RunStep is the scan step's process: flags name the folders (the defaults
@@ -74,6 +85,8 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 	extras := fs.String("extras", stepExtrasDir, "folder of other stages' roots, one folder each")
 	dbDir := fs.String("db", stepDBDir, "vulnerability database folder")
 	out := fs.String("out", stepOutDir, "output folder")
+	chain := fs.String("chain", stepChainDir, "folder of the states the final stage went through, 00 the base")
+	states := fs.Int("states", 0, "how many states the final stage went through, itself included; 0 attributes nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -113,7 +126,19 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 			return err
 		}
 	}
+	var origins []origin.StateOrigin
+	if *states > 0 {
+		roots, err := chainRoots(*chain, *states, *source)
+		if err != nil {
+			return err
+		}
+		if origins, err = origin.Trace(ctx, roots, doc); err != nil {
+			return err
+		}
+	}
 	res := StepResult{
+		States:     *states,
+		Origins:    origins,
 		Format:     stepResultFormat,
 		Findings:   m.Findings,
 		Updated:    m.Updated,
@@ -128,6 +153,25 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 		return fmt.Errorf("encode scan result: %w", err)
 	}
 	return writeFile(filepath.Join(*out, stepResultFile), b)
+}
+
+// chainRoots are the roots of the states the step traces, the final one
+// last. The base's folder is missing when the stage has no base (FROM
+// scratch); any other missing state is an error, not a guess.
+func chainRoots(dir string, states int, final string) ([]string, error) {
+	roots := make([]string, states)
+	for i := range states - 1 {
+		p := filepath.Join(dir, fmt.Sprintf("%02d", i))
+		if _, err := os.Stat(p); err != nil {
+			if i == 0 && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return nil, fmt.Errorf("state %d of the final stage: %w", i, err)
+		}
+		roots[i] = p
+	}
+	roots[states-1] = final
+	return roots, nil
 }
 
 // extraStage is another stage's root the step or the generator is given.

@@ -324,6 +324,9 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		warnings   []client.VertexWarning
 		displayErr error
 	)
+	// The warnings are listed once, after the progress: the display does
+	// not get them, but in raw JSON, where they are part of the stream.
+	summarize := progressMode != progressui.QuietMode && progressMode != progressui.RawJSONMode
 	displayed := make(chan struct{})
 	go func() {
 		defer close(displayed)
@@ -331,11 +334,19 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		go func() {
 			defer close(shown)
 			for s := range ch {
-				shown <- printableStatus(s)
+				s = printableStatus(s)
+				if summarize {
+					for _, w := range s.Warnings {
+						warnings = append(warnings, *w)
+					}
+					s.Warnings = nil
+				}
+				shown <- s
 			}
 		}()
-		warnings, displayErr = display.UpdateFrom(context.WithoutCancel(ctx), shown)
-		// BuildKit blocks on a status nobody reads: drain the rest.
+		_, displayErr = display.UpdateFrom(context.WithoutCancel(ctx), shown)
+		// BuildKit blocks on a status nobody reads: drain the rest (and
+		// wait for the warnings' last).
 		for range shown {
 		}
 	}()
@@ -344,7 +355,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if displayErr != nil {
 		fmt.Fprintf(dockerCli.Err(), "warning: progress display: %v\n", displayErr)
 	}
-	if progressMode != progressui.QuietMode && progressMode != progressui.RawJSONMode {
+	if summarize {
 		printWarnings(dockerCli.Err(), warnings)
 	}
 

@@ -302,14 +302,19 @@ func (c *cataloger) visitLinkedDatabases() {
 			c.incomplete(rel, "%v", errSpecialFile)
 			continue
 		}
-		open := func() (*os.File, error) {
-			f, err := c.fsys.Open(rel)
-			if err != nil {
-				return nil, err
-			}
-			return f.(*os.File), nil
+		c.extract(&resolvedFile{path: rel, info: info}, c.opener(rel), "")
+	}
+}
+
+// opener opens rel where the container would find it, symlinks resolved
+// inside the root.
+func (c *cataloger) opener(rel string) func() (*os.File, error) {
+	return func() (*os.File, error) {
+		f, err := c.fsys.Open(rel)
+		if err != nil {
+			return nil, err
 		}
-		c.extract(&resolvedFile{path: rel, info: info}, open, "")
+		return f.(*os.File), nil
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secure-build/secure-build/internal/testutil"
 )
@@ -110,6 +111,9 @@ func TestBuildSaysEachFindingOnce(t *testing.T) {
 		return map[string]string{
 			"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5"),
 			"node_modules/listed/package.json":   npmPackage("listed", "2.0.1"),
+			// A final stage no other build has: each build's scan step
+			// is fresh, and its warnings are sent after it completed.
+			"node_modules/.fresh": fmt.Sprint(time.Now().UnixNano()),
 		}
 	}
 	r := e.build(t, e.project(t, multiStage, files()))
@@ -117,7 +121,7 @@ func TestBuildSaysEachFindingOnce(t *testing.T) {
 		t.Fatalf("build with a fixable critical: exit %d, want 3\n%s", r.Code, r.Stderr)
 	}
 	failing := "critical " + fixableCriticalID + " in minimist 1.2.5 -> 1.2.6"
-	other := "linux/amd64: critical " + unfixedCriticalID + " in listed 2.0.1 -> no fix yet"
+	other := "linux/amd64: critical " + unfixedCriticalID + " in listed 2.0.1 -> no fix yet (Dockerfile:6 COPY node_modules /app/node_modules)"
 	if n := strings.Count(r.Stderr, fixableCriticalID); n != 1 {
 		t.Errorf("the failing finding is said %d times, want once:\n%s", n, r.Stderr)
 	}
@@ -141,5 +145,9 @@ func TestBuildSaysEachFindingOnce(t *testing.T) {
 	want := "secure-build linux/amd64: PASS (fail on: critical or higher, fixable only)\n  critical: 1 fixable of 2 (1 suppressed);"
 	if r.Code != 0 || !strings.Contains(r.Stderr, want) {
 		t.Errorf("a pass by an ignore entry: exit %d, want 0 saying %q:\n%s", r.Code, want, r.Stderr)
+	}
+	suppressed := " - linux/amd64: critical " + fixableCriticalID + " in minimist 1.2.5 -> 1.2.6 (Dockerfile:6 COPY node_modules /app/node_modules) [suppressed by ignore secure-build.yaml:3: options parsing is not reachable]\n"
+	if n := strings.Count(r.Stderr, "suppressed by ignore"); n != 1 || !strings.Contains(r.Stderr, suppressed) {
+		t.Errorf("the suppression is said %d times, want once, as the warning %q:\n%s", n, suppressed, r.Stderr)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/secure-build/secure-build/origin"
 )
 
 // Severity is a finding's level. Unknown is a level of its own: a record
@@ -151,4 +153,7 @@ type Package struct {
 	Ecosystem    string `json:"ecosystem"`
 	MatchName    string `json:"matchName"`
 	MatchVersion string `json:"matchVersion"`
+	// Origins say where the package came from, one for each distinct
+	// origin of its locations; empty when nothing attributed it.
+	Origins []origin.Origin `json:"origins,omitempty"`
 }
