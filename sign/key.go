@@ -13,6 +13,7 @@ package sign
 
 import (
 	"crypto"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -69,6 +70,11 @@ func LoadPrivateKey(path string, password []byte) (*Signer, error) {
 	pk, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		return nil, fmt.Errorf("private key %s: %w", path, err)
+	}
+	if _, ok := pk.(ed25519.PrivateKey); ok {
+		// cosign verifies Ed25519 signatures prehashed (Ed25519ph) by default:
+		// a plain Ed25519 signature would not pass its verify-attestation.
+		return nil, fmt.Errorf("private key %s: an Ed25519 key, which is not supported: use an ECDSA key, as cosign generate-key-pair makes", path)
 	}
 	sv, err := signature.LoadDefaultSignerVerifier(pk)
 	if err != nil {

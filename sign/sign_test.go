@@ -3,6 +3,7 @@ package sign_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -67,6 +68,25 @@ func TestLoadPrivateKeyWrongPassword(t *testing.T) {
 	}
 	if _, err := sign.LoadPrivateKey(public, []byte("right")); err == nil || !strings.Contains(err.Error(), "not cosign's encrypted private key") {
 		t.Errorf("a public key as the private one: %v", err)
+	}
+	_, pk, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := encrypted.Encrypt(der, []byte("right"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edKey := filepath.Join(t.TempDir(), "ed25519.key")
+	if err := os.WriteFile(edKey, pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED SIGSTORE PRIVATE KEY", Bytes: enc}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sign.LoadPrivateKey(edKey, []byte("right")); err == nil || !strings.Contains(err.Error(), "Ed25519") {
+		t.Errorf("an Ed25519 key: %v, want it refused", err)
 	}
 }
 
