@@ -45,6 +45,9 @@ type Platform struct {
 	// OpenVEX is the OpenVEX document of the findings suppressed at build
 	// time, as attached.
 	OpenVEX json.RawMessage
+	// Statements are the statements the fields above were taken from, as
+	// read: what sign/ signs, and checks against the signed ones.
+	Statements []Statement
 }
 
 // Unattested lists the platforms that have no SBOM to read.
@@ -276,5 +279,6 @@ func (p *Platform) take(st Statement, bound v1.Hash) error {
 		}
 		p.Provenance = prov
 	}
+	p.Statements = append(p.Statements, st)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/cli/cli/config/configfile"
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	dockerclient "github.com/moby/moby/client"
 	"github.com/secure-build/secure-build/builder"
 )
@@ -119,6 +120,7 @@ func exportFor(o Output, t target) (client.ExportEntry, outputFinisher, error) {
 	}
 	switch {
 	case o.Type == client.ExporterImage:
+		markAttestationsArtifacts(e.Attrs)
 		return e, nil, nil
 	case o.Type == client.ExporterLocal:
 		e.OutputDir = o.Dest
@@ -222,4 +224,17 @@ func takeEnginePushes(exports []client.ExportEntry) []string {
 		}
 	}
 	return names
+}
+
+// markAttestationsArtifacts asks the image exporter to write attestation
+// manifests as OCI 1.1 artifacts whose subject is their image manifest
+// (oci-artifact=true), so that registries with the referrers API list them
+// beside the image; the index keeps its vnd.docker.reference annotations,
+// which Docker Scout and imagetools read. Not where the user chose, nor with
+// Docker media types, which cannot carry a subject.
+func markAttestationsArtifacts(attrs map[string]string) {
+	if _, set := attrs[string(exptypes.OptKeyOCIArtifact)]; set || attrs[string(exptypes.OptKeyOCITypes)] == "false" {
+		return
+	}
+	attrs[string(exptypes.OptKeyOCIArtifact)] = "true"
 }

@@ -159,3 +159,21 @@ func TestOutputFileFinish(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", entries)
 	}
 }
+
+// A push off the engine writes attestation manifests as OCI artifacts with a
+// subject, unless the user chose otherwise or asked for Docker media types.
+func TestPushMarksAttestationsArtifacts(t *testing.T) {
+	for _, c := range []struct {
+		outputs []string
+		want    string
+	}{
+		{nil, "true"},
+		{[]string{"type=image,push=true,oci-artifact=false"}, "false"},
+		{[]string{"type=image,push=true,oci-mediatypes=false"}, ""},
+	} {
+		got, _, err := exportsOf(t, c.outputs, c.outputs == nil, false, []string{"127.0.0.1:5000/app:1"}, target{warn: io.Discard})
+		if err != nil || len(got) != 1 || got[0].Attrs["oci-artifact"] != c.want {
+			t.Errorf("%q: exports %+v, %v; want oci-artifact %q", c.outputs, got, err, c.want)
+		}
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/secure-build/secure-build/frontend"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
+	"github.com/secure-build/secure-build/sign"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -91,6 +92,7 @@ type buildOptions struct {
 	reportFormat string
 	scannerImage string
 	exitCode     int
+	signKey      string
 
 	builder string
 }
@@ -161,6 +163,9 @@ policy failed, or the status --exit-code sets (1 to 125); 2 a usage error
   # Fail only on what the Dockerfile added, not on what the base image brings
   docker secure build --scope added --fail-on high -t app:1 .
 
+  # Push, then sign the SBOM and scan statements for cosign and Kyverno
+  COSIGN_PASSWORD=... docker secure build --push --sign-key cosign.key -t registry.example.com/app:1 .
+
   # Fail on high findings too, and keep an SBOM and a SARIF report
   docker secure build --fail-on high --sbom-output app.spdx.json \
     --report scan.sarif --report-format sarif -o type=oci,dest=app.tar .`,
@@ -227,6 +232,7 @@ policy failed, or the status --exit-code sets (1 to 125); 2 a usage error
 	flags.StringVar(&opts.reportFormat, "report-format", "json", "Report format: json, sarif, markdown, cyclonedx-json")
 	flags.StringVar(&opts.scannerImage, "scanner-image", "", "Run the scan step in this image instead of sending this binary to the builder")
 	flags.IntVar(&opts.exitCode, "exit-code", ExitPolicyFailed, "Exit status when the policy fails the build (1 to 125)")
+	flags.StringVar(&opts.signKey, "sign-key", "", "With --push, sign the pushed statements with this cosign private key (see \"attest\"; password from COSIGN_PASSWORD or a prompt)")
 	return cmd
 }
 
@@ -239,6 +245,13 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	// filesystem without fsverity; the build's own warnings come through
 	// BuildKit's progress, not the log.
 	logrus.SetLevel(logrus.ErrorLevel)
+	// The key is read first: a wrong password must not cost a build.
+	var signer *sign.Signer
+	if opts.signKey != "" {
+		if signer, err = loadSigningKey(dockerCli, opts.signKey); err != nil {
+			return err
+		}
+	}
 	// The context is read first: a missing path is the error to show,
 	// whatever the state of the builder.
 	solve, err := build.NewSolveOpt(opts.solveOptions(dockerCli))
@@ -442,6 +455,11 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 	if err := writeBuildResult(opts, resp); err != nil {
 		return err
 	}
+	if signer != nil {
+		if err := signPushed(ctx, dockerCli.Err(), resp, signer); err != nil {
+			return err
+		}
+	}
 	if printImageID {
 		fmt.Fprintln(dockerCli.Out(), imageID(resp))
 	}
@@ -577,6 +595,9 @@ func checkScanFlags(flags *pflag.FlagSet, opts buildOptions) error {
 	}
 	if err := checkExitCode(opts.exitCode); err != nil {
 		return err
+	}
+	if opts.signKey != "" && !opts.push {
+		return fmt.Errorf("--sign-key %s: signing publishes into the registry: add --push", opts.signKey)
 	}
 	if opts.reportFile == "" && flags.Changed("report-format") {
 		return fmt.Errorf("--report-format %s: no --report FILE to write it to", opts.reportFormat)

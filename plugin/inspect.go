@@ -20,6 +20,7 @@ import (
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/sign"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/spf13/cobra"
 )
@@ -29,6 +30,7 @@ type inspectOptions struct {
 	platform   string
 	baseAdvice bool
 	db         dbFlags
+	key        string
 }
 
 var inspectFormats = []string{"table", "json", "spdx-json"}
@@ -79,6 +81,7 @@ such image, no attestations, a registry error).`,
 	flags.StringVar(&opts.platform, "platform", "", "Show only this platform (os/arch[/variant]); default every platform")
 	flags.BoolVar(&opts.baseAdvice, "base-advice", false, "Table format: also advise on each platform's base image, as its manifest names it (refresh, update; see recommend)")
 	opts.db.bind(flags)
+	flags.StringVar(&opts.key, "key", "", "cosign public key to check the signatures with; without it, signers are shown by their key hint, unchecked")
 	return cmd
 }
 
@@ -103,12 +106,28 @@ func runInspect(cmd *cobra.Command, dockerCli command.Cli, opts inspectOptions, 
 	if opts.format == "spdx-json" {
 		return writeInspectSPDX(dockerCli.Out(), atts)
 	}
+	var verifier *sign.Verifier
+	if opts.key != "" {
+		if verifier, err = sign.LoadPublicKey(opts.key); err != nil {
+			return err
+		}
+	}
 	platforms := make([]inspectPlatform, 0, len(atts.Platforms))
 	for _, p := range atts.Platforms {
 		ip, err := newInspectPlatform(p)
 		if err != nil {
 			return err
 		}
+		found, err := sign.Read(cmd.Context(), p.Image)
+		switch {
+		case err != nil && verifier != nil:
+			return err
+		case err != nil:
+			// Shown, not fatal: what the attestations say is still worth
+			// reading where the registry refuses the referrers listing.
+			ip.SignaturesError = err.Error()
+		}
+		ip.Signatures = nonNil(sign.Signatures(cmd.Context(), p, found, verifier))
 		platforms = append(platforms, ip)
 	}
 	write := writeInspectTable
@@ -152,6 +171,12 @@ type inspectPlatform struct {
 	Scan     *inspectScan `json:"scan"`
 	// OpenVEX is the OpenVEX document attached, null without one.
 	OpenVEX json.RawMessage `json:"openVEX"`
+	// Signatures are the signed statements published for the platform's
+	// image manifest: cosign's attestation tag and bundle referrers.
+	Signatures []sign.Signature `json:"signatures"`
+	// SignaturesError says why the signatures could not be read, without
+	// --key; "" when they were.
+	SignaturesError string `json:"signaturesError,omitempty"`
 }
 
 type inspectSBOM struct {
@@ -270,6 +295,7 @@ func writeInspectTable(w io.Writer, atts *attest.Image, platforms []inspectPlatf
 		s := p.Scan
 		if s == nil {
 			fmt.Fprintln(w, "Scan: no secure-build scan result attached")
+			writeSignatures(w, p.Signatures, p.SignaturesError)
 			continue
 		}
 		fmt.Fprintf(w, "Verdict: %s (%s), decided %s; scanned %s by secure-build %s\n",
@@ -312,8 +338,28 @@ func writeInspectTable(w io.Writer, atts *attest.Image, platforms []inspectPlatf
 		if p.OpenVEX != nil {
 			fmt.Fprintln(w, "OpenVEX: attached (--format json shows it)")
 		}
+		writeSignatures(w, p.Signatures, p.SignaturesError)
 	}
 	return nil
+}
+
+// writeSignatures says who signed which statement, checked or not.
+func writeSignatures(w io.Writer, sigs []sign.Signature, readErr string) {
+	if readErr != "" {
+		fmt.Fprintf(w, "Signed: unknown, the signatures could not be read: %s\n", report.Printable(readErr))
+		return
+	}
+	if len(sigs) == 0 {
+		fmt.Fprintln(w, "Signed: no (docker secure attest --key signs it)")
+		return
+	}
+	for _, s := range sigs {
+		checked := "not checked: pass --key"
+		if s.Verified {
+			checked = "verified"
+		}
+		fmt.Fprintf(w, "Signed: %s by %s in the %s (%s)\n", report.Printable(s.PredicateType), report.Printable(s.Key), s.From, checked)
+	}
 }
 
 // oneLine folds white space, newlines included, and cuts s to n runes: an

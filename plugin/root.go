@@ -229,6 +229,7 @@ error); 3 the policy failed (build, scan, verify; --exit-code N sets N, and
 	cmd.SetFlagErrorFunc(usageError)
 	cmd.AddCommand(newBuildCmd(dockerCli), newSBOMCmd(dockerCli), newScanCmd(dockerCli), newDBCmd(dockerCli))
 	cmd.AddCommand(newVerifyCmd(dockerCli), newInspectCmd(dockerCli), newRecommendCmd(dockerCli))
+	cmd.AddCommand(newAttestCmd(dockerCli))
 	withExitStatus(cmd)
 	return cmd
 }

@@ -31,6 +31,7 @@ type verifyOptions struct {
 	format   string
 	platform string
 	scan     bool
+	signed   signedFlags
 }
 
 var verifyFormats = []string{"table", "json"}
@@ -67,6 +68,13 @@ layer that brought its package. Credentials come from the Docker
 config and its credential helpers ("docker login"). Plain HTTP is tried only
 for localhost, loopback, *.local and private (RFC 1918) registry addresses.
 
+With --key cosign.pub, every statement read must carry a signature by that
+key ("docker secure attest" or "build --sign-key" made it), name the
+platform's image manifest as its subject and say what the attached statement
+says, before anything is trusted; a missing or bad signature exits 2, naming
+the statement, the key and what to do. --require-signed says so explicitly
+and needs --key: a signature no key checked proves nothing.
+
 Exit status: 0 every platform passed; 3 the policy failed for one, or the
 status --exit-code sets (0 only reports the failure); 2 a usage or input
 error (a bad flag, no such image, no attestations, a registry error, no
@@ -81,6 +89,9 @@ database).`,
   # An image built by another tool: pull it and scan it
   docker secure verify --scan registry.example.com/vendor/tool:2
 
+  # Trust only statements signed with the team's cosign key
+  docker secure verify --key cosign.pub --require-signed registry.example.com/app:1.4
+
   # A nightly report of today's verdict that does not fail the job
   docker secure verify --exit-code 0 registry.example.com/app:1.4`,
 		Args: exactArgs(1),
@@ -94,6 +105,7 @@ database).`,
 	flags.StringVar(&opts.format, "format", "table", "Output format: "+strings.Join(verifyFormats, ", "))
 	flags.StringVar(&opts.platform, "platform", "", "Verify only this platform (os/arch[/variant]); default every platform")
 	flags.BoolVar(&opts.scan, "scan", false, "Pull and scan the platforms that have no SBOM attestation")
+	opts.signed.bind(flags)
 	return cmd
 }
 
@@ -128,8 +140,16 @@ func runVerify(cmd *cobra.Command, dockerCli command.Cli, opts verifyOptions, im
 	}
 	defer db.Close()
 
+	verifier, err := opts.signed.verifier()
+	if err != nil {
+		return err
+	}
+
 	atts, err := attest.Read(ctx, image, want)
 	if err != nil {
+		return err
+	}
+	if err := checkSignatures(ctx, image, atts, verifier); err != nil {
 		return err
 	}
 	if missing := atts.Unattested(); len(missing) > 0 && !opts.scan {

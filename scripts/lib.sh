@@ -305,3 +305,33 @@ _unmount_under() {
 		umount "$m" 2>/dev/null || umount -l "$m" || true
 	done
 }
+
+# The cosign the signing tests verify with: v3 reads both cosign's
+# sha256-<digest>.att tag (--new-bundle-format=false) and Sigstore bundle
+# referrers, and its go line (1.26.0) builds with this machine's Go.
+COSIGN_VERSION=v3.1.3
+
+# build_cosign builds cosign $COSIGN_VERSION in the scratch module
+# $CACHE_DIR/cosign-mod, so that its dependencies stay out of go.mod, into
+# $CACHE_DIR/bin (about 3 minutes on an idle 2-core machine, far more on a
+# busy one), unless that version is there; it exports SECURE_BUILD_COSIGN.
+build_cosign() {
+	local bin="$CACHE_DIR/bin" mod="$CACHE_DIR/cosign-mod" have=""
+	mkdir -p "$bin"
+	[ -f "$bin/cosign.version" ] && have="$(cat "$bin/cosign.version")"
+	if [ "$have" != "$COSIGN_VERSION" ] || [ ! -x "$bin/cosign" ]; then
+		rm -f "$bin/cosign.version"
+		log "building cosign $COSIGN_VERSION (scratch module $mod; a few minutes)"
+		rm -rf "$mod"
+		mkdir -p "$mod"
+		(
+			cd "$mod" &&
+				go mod init secure-build.local/cosign >/dev/null 2>&1 &&
+				go get "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN_VERSION" &&
+				CGO_ENABLED=0 go build -o "$bin/cosign.tmp" github.com/sigstore/cosign/v3/cmd/cosign
+		) || { log "building cosign failed"; return 1; }
+		mv "$bin/cosign.tmp" "$bin/cosign"
+		printf '%s\n' "$COSIGN_VERSION" >"$bin/cosign.version"
+	fi
+	export SECURE_BUILD_COSIGN="$bin/cosign"
+}

@@ -34,6 +34,11 @@ build_buildkit
 # and buildx for the baseline and for registering builders.
 ensure_apt iproute2
 build_docker_engine
+# The signing tests verify with cosign, built from its module, and publish to
+# Debian's docker-registry (CNCF distribution 2.8), a registry without the
+# OCI 1.1 referrers API.
+build_cosign
+ensure_apt docker-registry
 
 export SECURE_BUILD_E2E=1
 SECURE_BUILD_TEST_ROOTFS="$(debian_root "$CACHE_DIR/debian-bookworm-minbase")"

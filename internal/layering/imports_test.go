@@ -23,6 +23,8 @@ var importers = map[string][]string{
 	// baseimage asks registries and scans candidates: advice for the
 	// commands and the build, never something the pipeline depends on.
 	"baseimage": {"plugin", "frontend"},
+	// The frontend never holds keys: signing is the job step after the build.
+	"sign": {"plugin"},
 }
 
 // forbidden names what a package may not import at all, project package or
@@ -33,6 +35,9 @@ var forbidden = map[string]map[string]string{
 	},
 	"registry": {
 		module + "/": "registry is infrastructure: it imports no package of the project",
+	},
+	"sign": {
+		"github.com/google/go-containerregistry/pkg/v1/remote": "sign publishes and reads through registry/, which owns credentials and errors",
 	},
 }
 

@@ -20,8 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// Registry is a real OCI registry (go-containerregistry's, blobs in memory)
-// served over plain HTTP on loopback by the test process, for buildkitd and
+// Registry is a real OCI registry (go-containerregistry's, blobs in memory,
+// with the OCI 1.1 referrers API) served over plain HTTP on loopback by the test process, for buildkitd and
 // dockerd to pull base images from and push results to. It records every
 // request, so a test can prove a failed build wrote nothing. A Registry
 // shared by tests is split by Namespace: each test's repositories are its
@@ -60,7 +60,7 @@ func NewRegistry() (*Registry, error) {
 		return nil, fmt.Errorf("registry: listen on 127.0.0.1: %w", err)
 	}
 	s := &registryServer{served: make(chan error, 1), owners: map[string]testing.TB{}}
-	handler := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	handler := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(true))
 	s.http = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
