@@ -215,25 +215,35 @@ func (p *Platform) has(predicateType string) bool {
 	return p.OpenVEX != nil
 }
 
+// ReadBlob reads a layer of img as stored, at most max bytes: a larger one
+// is an error, not a truncated read.
+func ReadBlob(img v1.Image, digest v1.Hash, max int) ([]byte, error) {
+	layer, err := img.LayerByDigest(digest)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, int64(max)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > max {
+		return nil, fmt.Errorf("larger than %d bytes", max)
+	}
+	return b, nil
+}
+
 // readStatement reads an attestation layer as stored: in-toto layers are
 // plain JSON, never compressed, and the registry read checks the digest.
 func readStatement(img v1.Image, digest v1.Hash) (Statement, error) {
 	var st Statement
-	layer, err := img.LayerByDigest(digest)
+	b, err := ReadBlob(img, digest, maxStatementSize)
 	if err != nil {
 		return st, err
-	}
-	rc, err := layer.Compressed()
-	if err != nil {
-		return st, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxStatementSize+1))
-	if err != nil {
-		return st, err
-	}
-	if len(b) > maxStatementSize {
-		return st, fmt.Errorf("larger than %d bytes", maxStatementSize)
 	}
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, fmt.Errorf("not an in-toto statement: %w", err)

@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	intoto "github.com/in-toto/in-toto-golang/in_toto"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
@@ -58,7 +56,7 @@ func Read(ctx context.Context, d name.Digest) ([]Found, error) {
 			if l.MediaType != MediaTypeDSSE {
 				continue
 			}
-			b, err := readBlob(img, l.Digest)
+			b, err := attest.ReadBlob(img, l.Digest, maxEnvelope)
 			if err != nil {
 				return nil, fmt.Errorf("read %s layer %s: %w", tag, l.Digest, err)
 			}
@@ -91,7 +89,7 @@ func Read(ctx context.Context, d name.Digest) ([]Found, error) {
 		if len(bm.Layers) != 1 || bm.Layers[0].MediaType != MediaTypeBundle {
 			return nil, fmt.Errorf("bundle %s: want one layer of %s", ref, MediaTypeBundle)
 		}
-		b, err := readBlob(img, bm.Layers[0].Digest)
+		b, err := attest.ReadBlob(img, bm.Layers[0].Digest, maxEnvelope)
 		if err != nil {
 			return nil, fmt.Errorf("read bundle %s: %w", ref, err)
 		}
@@ -102,26 +100,6 @@ func Read(ctx context.Context, d name.Digest) ([]Found, error) {
 		out = append(out, Found{PredicateType: bm.Annotations[AnnotationBundlePredicateType], From: FromBundle, KeyHint: hint, Envelope: env})
 	}
 	return out, nil
-}
-
-func readBlob(img v1.Image, d v1.Hash) ([]byte, error) {
-	l, err := img.LayerByDigest(d)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxEnvelope+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxEnvelope {
-		return nil, fmt.Errorf("larger than %d bytes", maxEnvelope)
-	}
-	return b, nil
 }
 
 // Signature is who signed one of a platform's statements, as inspect shows it.
