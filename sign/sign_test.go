@@ -17,7 +17,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 
@@ -235,4 +239,30 @@ func tamper(t *testing.T, found []sign.Found) []sign.Found {
 		out = append(out, f)
 	}
 	return out
+}
+
+// TestReadHostileAttTag: a cosign tag whose layer is no DSSE envelope, as
+// anyone who can push may plant, is an error naming the tag and the layer,
+// never a list without it, so verify --key fails closed on it.
+func TestReadHostileAttTag(t *testing.T) {
+	host := testutil.MemoryRegistry(t, nil)
+	ref := attesttest.Push(t, host, "app:1",
+		attesttest.Platform{OS: "linux", Arch: "amd64", Modules: [][2]string{{"minimist", "1.2.5"}}, Attested: true, AtBuild: []vuln.Finding{minimist}})
+	img, err := attest.Read(context.Background(), ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := img.Platforms[0].Image
+	garbage := static.NewLayer([]byte("{not json"), types.MediaType(sign.MediaTypeDSSE))
+	att, err := mutate.AppendLayers(empty.Image, garbage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(sign.AttTag(d), att); err != nil {
+		t.Fatal(err)
+	}
+	found, err := sign.Read(context.Background(), d)
+	if err == nil || !strings.Contains(err.Error(), "not a DSSE envelope") || !strings.Contains(err.Error(), sign.AttTag(d).String()) {
+		t.Errorf("a garbage envelope in the cosign tag: found %d, error %v; want an error naming the tag", len(found), err)
+	}
 }
