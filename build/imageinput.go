@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,19 +21,20 @@ import (
 )
 
 // ImageInput is a few files of this machine sent to the builder as an
-// image of one uncompressed layer, named by its manifest's digest and
+// image of one zstd-compressed layer, named by its manifest's digest and
 // served from this process through the build's session (an OCI layout
 // context, as --build-context name=oci-layout://... is). BuildKit keys the
-// steps that use it by that digest, so it reads the layer only when a step
-// that uses it runs, and not at all when that step is taken from a cache or
-// the builder holds the layer already; a local input is sent whole before
-// anything can be keyed, on every cold build, beside the build context.
+// steps that use it by that digest and takes the layer only when it does
+// not hold it already; a local input would be sent whole, file by file, on
+// every cold build. BuildKit fetches it as soon as the build starts, beside
+// the build context and the base image, so it is kept small: the layer is
+// compressed once and kept in a cache of this user's (cachedLayer).
 type ImageInput struct {
 	// Name is the named context the frontend loads it as, and the id of
 	// its store in the session.
 	Name   string
 	Digest digest.Digest
-	// Size is the layer's size in bytes.
+	// Size is the compressed layer's size in bytes.
 	Size  int64
 	store *imageStore
 }
@@ -51,18 +51,23 @@ type LayerFile struct {
 // same layer, and so the same digest, on every machine.
 var layerEpoch = time.Unix(0, 0).UTC()
 
-// NewImageInput reads files into a layer (and hashes it: the layer and its
-// manifest are content-addressed) for platform, the builder's: a step runs
-// an image of its own platform.
-func NewImageInput(name string, platform ocispecs.Platform, files []LayerFile) (*ImageInput, error) {
-	layer, err := newTarLayer(files)
+// NewImageInput makes an image for platform, the builder's (a step runs an
+// image of its own platform), of one layer kept in the private folder cache
+// (cachedLayer): sources name it, and make, when the cache has no layer for
+// them as they are, checks them and returns the files it holds; a nil make
+// puts the sources themselves in it.
+func NewImageInput(name string, platform ocispecs.Platform, cache string, sources []LayerFile, make func() ([]LayerFile, error)) (*ImageInput, error) {
+	if make == nil {
+		make = func() ([]LayerFile, error) { return sources, nil }
+	}
+	layer, err := cachedLayer(cache, name, sources, make)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	layerDesc := ocispecs.Descriptor{MediaType: ocispecs.MediaTypeImageLayer, Digest: layer.digest, Size: layer.size}
+	layerDesc := ocispecs.Descriptor{MediaType: ocispecs.MediaTypeImageLayerZstd, Digest: layer.Digest, Size: layer.Size}
 	config, err := json.Marshal(ocispecs.Image{
 		Platform: ocispecs.Platform{OS: platform.OS, Architecture: platform.Architecture, Variant: platform.Variant},
-		RootFS:   ocispecs.RootFS{Type: "layers", DiffIDs: []digest.Digest{layer.digest}},
+		RootFS:   ocispecs.RootFS{Type: "layers", DiffIDs: []digest.Digest{layer.DiffID}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: image config: %w", name, err)
@@ -81,7 +86,7 @@ func NewImageInput(name string, platform ocispecs.Platform, files []LayerFile) (
 	return &ImageInput{
 		Name:   name,
 		Digest: md,
-		Size:   layer.size,
+		Size:   layer.Size,
 		store: &imageStore{
 			blobs: map[digest.Digest][]byte{md: manifest, configDesc.Digest: config},
 			layer: layer,
@@ -98,9 +103,8 @@ func (in *ImageInput) AddTo(solve *client.SolveOpt) {
 // tarLayer is a tar stream made of header blocks held in memory and file
 // contents read from the files when the stream is read.
 type tarLayer struct {
-	parts  []tarPart
-	size   int64
-	digest digest.Digest
+	parts []tarPart
+	size  int64
 }
 
 // tarPart is size bytes of the stream from offset: data, or the first size
@@ -144,12 +148,6 @@ func newTarLayer(files []LayerFile) (*tarLayer, error) {
 	}
 	// The end of the archive: two zero blocks.
 	l.add(tarPart{data: make([]byte, 1024)})
-
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(l.readerAt(), 0, l.size)); err != nil {
-		return nil, err
-	}
-	l.digest = digest.NewDigest(digest.SHA256, h)
 	return l, nil
 }
 
@@ -198,9 +196,7 @@ func cmpString(a, b string) int {
 }
 
 // readerAt reads the stream, opening each file as it is reached. A file
-// that changed size since the layer was made fails the read; one whose
-// content changed is refused by the builder, which checks every blob it
-// takes against its digest.
+// that changed size since the layer was planned fails the read.
 func (l *tarLayer) readerAt() *layerReader {
 	return &layerReader{layer: l, files: map[string]*os.File{}}
 }
@@ -274,19 +270,19 @@ func (r *layerReader) Close() error {
 }
 
 // imageStore serves one image to the builder: its manifest and config from
-// memory, its layer from the files. It is read-only: the builder only asks
-// for content by digest.
+// memory, its layer from the layer cache. It is read-only: the builder only
+// asks for content by digest, and checks what it takes against it.
 type imageStore struct {
 	blobs map[digest.Digest][]byte
-	layer *tarLayer
+	layer *compressedLayer
 }
 
 func (s *imageStore) Info(_ context.Context, dgst digest.Digest) (content.Info, error) {
 	if b, ok := s.blobs[dgst]; ok {
 		return content.Info{Digest: dgst, Size: int64(len(b))}, nil
 	}
-	if dgst == s.layer.digest {
-		return content.Info{Digest: dgst, Size: s.layer.size}, nil
+	if dgst == s.layer.Digest {
+		return content.Info{Digest: dgst, Size: s.layer.Size}, nil
 	}
 	return content.Info{}, fmt.Errorf("content %s: %w", dgst, cerrdefs.ErrNotFound)
 }
@@ -295,8 +291,12 @@ func (s *imageStore) ReaderAt(_ context.Context, desc ocispecs.Descriptor) (cont
 	if b, ok := s.blobs[desc.Digest]; ok {
 		return &bytesReaderAt{bytes.NewReader(b)}, nil
 	}
-	if desc.Digest == s.layer.digest {
-		return s.layer.readerAt(), nil
+	if desc.Digest == s.layer.Digest {
+		f, err := os.Open(s.layer.path)
+		if err != nil {
+			return nil, fmt.Errorf("content %s: %w", desc.Digest, err)
+		}
+		return &fileReaderAt{File: f, size: s.layer.Size}, nil
 	}
 	return nil, fmt.Errorf("content %s: %w", desc.Digest, cerrdefs.ErrNotFound)
 }
@@ -332,3 +332,10 @@ func (s *imageStore) Writer(context.Context, ...content.WriterOpt) (content.Writ
 type bytesReaderAt struct{ *bytes.Reader }
 
 func (bytesReaderAt) Close() error { return nil }
+
+type fileReaderAt struct {
+	*os.File
+	size int64
+}
+
+func (r *fileReaderAt) Size() int64 { return r.size }

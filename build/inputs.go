@@ -19,23 +19,29 @@ import (
 // SendDatabase sends the vulnerability database in dir as the named context
 // name (secure-build-db), only its archive files, as an image for platform,
 // the builder's (NewImageInput): named by its content, it reaches the
-// builder only when a scan step runs and the builder does not hold it
-// already. A missing or damaged database stops the build before it starts,
-// saying how to get one.
+// builder only when the builder does not hold it already. A missing or
+// damaged database stops the build before it starts, saying how to get
+// one; archives checked once are not read again until they change.
 func SendDatabase(solve *client.SolveOpt, name, dir string, platform ocispecs.Platform) error {
-	db, err := vuln.Open(dir)
+	archives, err := vuln.Archives(dir)
 	if err != nil {
 		return err
-	}
-	archives := db.Archives()
-	if err := db.Close(); err != nil {
-		return fmt.Errorf("vulnerability database %s: %w", dir, err)
 	}
 	var files []LayerFile
 	for _, a := range archives {
 		files = append(files, LayerFile{Name: a + ".db", Host: filepath.Join(dir, a+".db")})
 	}
-	in, err := NewImageInput(name, platform, files)
+	check := func() ([]LayerFile, error) {
+		db, err := vuln.Open(dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := db.Close(); err != nil {
+			return nil, fmt.Errorf("vulnerability database %s: %w", dir, err)
+		}
+		return files, nil
+	}
+	in, err := NewImageInput(name, platform, layerCacheDir(), files, check)
 	if err != nil {
 		return fmt.Errorf("vulnerability database %s: %w", dir, err)
 	}

@@ -73,12 +73,13 @@ func ChooseScanner(stderr io.Writer, builder ocispecs.Platform, image, release s
 	return Scanner{Image: release}, nil
 }
 
-// localScanner bundles this executable into a folder of the user's cache
-// named for its path, size and time, and makes an image of the bundle for
-// the builder's platform. The name only tells binaries apart:
-// bundle.Executable checks that the folder is private and that every file
-// in it has the content it bundles, and the image is named by the digest of
-// what it holds.
+// localScanner makes an image of this executable for the builder's
+// platform. Its layer is made once per executable (NewImageInput names it by
+// the executable's identity): then the executable is bundled into a folder
+// of the user's cache named for its path, size and time, with its loader
+// and libraries if it has any; bundle.Executable checks that the folder is
+// private and that every file in it has the content it bundles, so a file
+// planted there is replaced, and the layer is made of the bundle.
 func localScanner(builder ocispecs.Platform) (Scanner, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -91,25 +92,22 @@ func localScanner(builder ocispecs.Platform) (Scanner, error) {
 	if err != nil {
 		return Scanner{}, fmt.Errorf("find this executable: %w", err)
 	}
-	// Without a user cache folder (no HOME), a folder of this user's in
-	// the temporary folder does; one someone else made first is refused.
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = filepath.Join(os.TempDir(), "secure-build-"+strconv.Itoa(os.Getuid()))
-	}
 	key := sha256.Sum256([]byte(exe + "\x00" + strconv.FormatInt(fi.Size(), 10) + "\x00" + fi.ModTime().String()))
-	dir := filepath.Join(cache, "secure-build", "scanner", hex.EncodeToString(key[:8]))
-	b, err := bundle.Executable(exe, dir, "docker-secure")
-	if err != nil {
-		return Scanner{}, err
+	dir := filepath.Join(cacheDir(), "scanner", hex.EncodeToString(key[:8]))
+	bundled := func() ([]LayerFile, error) {
+		b, err := bundle.Executable(exe, dir, "docker-secure")
+		if err != nil {
+			return nil, err
+		}
+		var files []LayerFile
+		for _, f := range b.Files {
+			files = append(files, LayerFile{Name: f, Host: filepath.Join(dir, f)})
+		}
+		return files, nil
 	}
-	var files []LayerFile
-	for _, f := range b.Files {
-		files = append(files, LayerFile{Name: f, Host: filepath.Join(dir, f)})
-	}
-	in, err := NewImageInput(ScannerContext, builder, files)
+	in, err := NewImageInput(ScannerContext, builder, layerCacheDir(), []LayerFile{{Name: "docker-secure", Host: exe}}, bundled)
 	if err != nil {
-		return Scanner{}, fmt.Errorf("scanner bundle %s: %w", dir, err)
+		return Scanner{}, fmt.Errorf("scanner %s: %w", exe, err)
 	}
 	return Scanner{Local: in, Path: "/docker-secure"}, nil
 }

@@ -214,15 +214,35 @@ func (o *outputFile) finish(ok bool) error {
 	return nil
 }
 
-// commit puts the complete file into place.
+// commit puts the complete file into place. A file of an earlier build
+// there is moved aside first and removed after, not replaced by the rename:
+// ext4 writes a file renamed over another to disk before the rename returns
+// (auto_da_alloc), which for an image tar is a quarter of a second.
 func (o *outputFile) commit() error {
 	if err := o.tmp.Close(); err != nil {
 		return err
 	}
+	var old string
+	if fi, err := os.Lstat(o.path); err == nil && fi.Mode().IsRegular() {
+		old = filepath.Join(filepath.Dir(o.path), stagingName(filepath.Base(o.path)))
+		if err := os.Rename(o.path, old); err != nil {
+			return err
+		}
+	}
 	if err := os.Rename(o.tmp.Name(), o.path); err != nil {
+		if old != "" {
+			if rerr := os.Rename(old, o.path); rerr != nil {
+				return fmt.Errorf("%w; the earlier file is kept as %s", err, old)
+			}
+		}
 		return err
 	}
 	o.tmp = nil
+	if old != "" {
+		if err := os.Remove(old); err != nil {
+			return fmt.Errorf("remove the earlier file, moved to %s: %w", old, err)
+		}
+	}
 	return nil
 }
 

@@ -109,6 +109,52 @@ func TestOutputFileRefusesSymlink(t *testing.T) {
 	}
 }
 
+// TestOutputFileReplaces: a file of an earlier build is kept when the build
+// fails and replaced, leaving nothing beside it, when it passes; when the
+// new file cannot be put in place the earlier one is back under its name.
+func TestOutputFileReplaces(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "app.tar")
+	writeTree(t, dir, map[string]string{"app.tar": "old"})
+	build := func(ok bool) error {
+		out := &outputFile{path: dest}
+		w, err := out.output(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, "new")
+		return out.finish(ok)
+	}
+	if err := build(false); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, dir); !slices.Equal(got, []string{"app.tar=old"}) {
+		t.Errorf("after a failed build: %v", got)
+	}
+	if err := build(true); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, dir); !slices.Equal(got, []string{"app.tar=new"}) {
+		t.Errorf("after a passed build: %v", got)
+	}
+
+	// The staged file gone before it is put in place: an error, and the
+	// earlier file where it was.
+	out := &outputFile{path: dest}
+	if _, err := out.output(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(out.tmp.Name()); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.finish(true); err == nil {
+		t.Error("finish with its staged file gone: no error")
+	}
+	if got := tree(t, dir); !slices.Equal(got, []string{"app.tar=new"}) {
+		t.Errorf("after a failed commit: %v", got)
+	}
+}
+
 // tree lists the files under dir with their content ("name=content",
 // folders as "name/"), sorted.
 func tree(t *testing.T, dir string) []string {

@@ -121,15 +121,19 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 	if len(bc.BuildPlatforms) > 0 {
 		buildPlatform = bc.BuildPlatforms[0]
 	}
-	inputs, err := stepInputs(ctx, bc, opts.Scanner, buildPlatform)
-	if err != nil {
-		return nil, err
-	}
-	pol, err := loadPolicy(ctx, c, bc, src, buildPlatform)
-	if err != nil {
-		return nil, err
-	}
-	pol = withScope(withOverrides(pol, settings), scope)
+	// The scan's inputs and the policy are looked up while the Dockerfile
+	// is converted: the build starts only when all three are known.
+	prep := prepare(ctx, func(ctx context.Context) (prepared, error) {
+		inputs, err := stepInputs(ctx, bc, opts.Scanner, buildPlatform)
+		if err != nil {
+			return prepared{}, err
+		}
+		pol, err := loadPolicy(ctx, c, bc, src, buildPlatform)
+		if err != nil {
+			return prepared{}, err
+		}
+		return prepared{inputs: inputs, policy: withScope(withOverrides(pol, settings), scope)}, nil
+	})
 
 	var scans bkmaps.SyncMap[string, *stepOutput]
 	var facts bkmaps.SyncMap[string, *policy.BuildFacts]
@@ -145,26 +149,30 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 		if err != nil {
 			return nil, err
 		}
+		p, err := prep.wait()
+		if err != nil {
+			return nil, err
+		}
 		ref, err := solve(ctx, c, dfRes.State, "the Dockerfile's build", client.SolveRequest{CacheImports: bc.CacheImports})
 		if err != nil {
 			return nil, err
 		}
-		p := platforms.DefaultSpec()
+		target := platforms.DefaultSpec()
 		if platform != nil {
-			p = *platform
+			target = *platform
 		}
-		id := platforms.FormatAll(platforms.Normalize(p))
+		id := platforms.FormatAll(platforms.Normalize(target))
 		// --cache-from serves the scan step too, as it does the stages.
-		out, err := runScanStep(ctx, c, inputs, id, dfRes, settings, opts.FullSBOM || pol.NeedsPackages(), bc.CacheImports)
+		out, err := runScanStep(ctx, c, p.inputs, id, dfRes, settings, opts.FullSBOM || p.policy.NeedsPackages(), bc.CacheImports)
 		if err != nil {
 			return nil, err
 		}
 		scans.Store(id, out)
-		f, l, err := dockerfileFacts(bc, src, p, buildPlatform, dfRes)
+		f, l, err := dockerfileFacts(bc, src, target, buildPlatform, dfRes)
 		if err != nil {
 			return nil, err
 		}
-		if l.baseDigest, err = resolveBaseDigest(ctx, c, out.chain, p); err != nil {
+		if l.baseDigest, err = resolveBaseDigest(ctx, c, out.chain, target); err != nil {
 			return nil, err
 		}
 		facts.Store(id, f)
@@ -174,6 +182,12 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 	if err != nil {
 		return nil, err
 	}
+
+	prepared, err := prep.wait()
+	if err != nil {
+		return nil, err
+	}
+	pol := prepared.policy
 
 	var failed bkmaps.SyncMap[string, PlatformScan]
 	var shownMu sync.Mutex
@@ -285,4 +299,33 @@ func (e *PolicyError) Error() string {
 		}
 	}
 	return b.String()
+}
+
+// prepared is what the build looks up beside the Dockerfile's conversion.
+type prepared struct {
+	inputs inputs
+	policy *policy.Policy
+}
+
+// pending is a lookup running beside the build function.
+type pending struct {
+	done chan struct{}
+	res  prepared
+	err  error
+}
+
+// prepare starts look in the background.
+func prepare(ctx context.Context, look func(context.Context) (prepared, error)) *pending {
+	p := &pending{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.res, p.err = look(ctx)
+	}()
+	return p
+}
+
+// wait returns what the lookup found.
+func (p *pending) wait() (prepared, error) {
+	<-p.done
+	return p.res, p.err
 }

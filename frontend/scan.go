@@ -270,12 +270,18 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 		extras = append(extras, extraSBOMPrefix+name+".spdx.json")
 	}
 	sort.Strings(extras)
-	run.AddMount(stepDBDir, in.db, llb.Readonly)
+	// The database image is keyed by its manifest digest, which names its
+	// content: hashing its files again would fetch and read all of it to
+	// make the step's cache key, before the step is known to run.
+	run.AddMount(stepDBDir, in.db, llb.Readonly, noHash)
 	out := run.AddMount(stepOutDir, llb.Scratch())
 
 	def, err := out.Marshal(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("marshal the scan step: %w", err)
+	}
+	if err := startBuild(ctx, c, df.SBOM.Core, cacheImports); err != nil {
+		return nil, err
 	}
 	res, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), CacheImports: cacheImports})
 	if err != nil {

@@ -106,6 +106,23 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 	if err != nil {
 		return err
 	}
+	// Attribution reads the earlier states while the catalog is matched
+	// and written: both only read the catalog.
+	type traced struct {
+		origins []origin.StateOrigin
+		err     error
+	}
+	tracing := make(chan traced, 1)
+	go func() {
+		var t traced
+		if *states > 0 {
+			var roots []string
+			if roots, t.err = chainRoots(*chain, *states, *source); t.err == nil {
+				t.origins, t.err = origin.Trace(ctx, roots, doc)
+			}
+		}
+		tracing <- t
+	}()
 	m, err := scan.Match(db, doc)
 	if err != nil {
 		return err
@@ -126,19 +143,13 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 			return err
 		}
 	}
-	var origins []origin.StateOrigin
-	if *states > 0 {
-		roots, err := chainRoots(*chain, *states, *source)
-		if err != nil {
-			return err
-		}
-		if origins, err = origin.Trace(ctx, roots, doc); err != nil {
-			return err
-		}
+	t := <-tracing
+	if t.err != nil {
+		return t.err
 	}
 	res := StepResult{
 		States:     *states,
-		Origins:    origins,
+		Origins:    t.origins,
 		Format:     stepResultFormat,
 		Findings:   m.Findings,
 		Updated:    m.Updated,

@@ -96,10 +96,10 @@ type archiveFile struct {
 	ecosystems []string
 }
 
-// Open opens every archive file in dir read-only, after checking each
-// file's checksum: a damaged file is a CorruptError naming it and how to get
-// it back. A folder with none is ErrNoDatabase, with how to get one.
-func Open(dir string) (*DB, error) {
+// Archives lists the archives of the database in dir, by name (Debian,
+// npm), without opening them; a folder with none is ErrNoDatabase, with how
+// to get one.
+func Archives(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open vulnerability database %s: %w", dir, err)
@@ -114,6 +114,17 @@ func Open(dir string) (*DB, error) {
 	}
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%w in %s: run 'docker secure db update' to download OSV data, or 'docker secure db import FILE.zip' to import it offline (or name another folder with --db)", ErrNoDatabase, dir)
+	}
+	return names, nil
+}
+
+// Open opens every archive file in dir read-only, after checking each
+// file's checksum: a damaged file is a CorruptError naming it and how to get
+// it back. A folder with none is ErrNoDatabase, with how to get one.
+func Open(dir string) (*DB, error) {
+	names, err := Archives(dir)
+	if err != nil {
+		return nil, err
 	}
 	// Checking a file reads all of it: the files are checked in parallel.
 	files := make([]*archiveFile, len(names))

@@ -117,7 +117,7 @@ build_tools() {
 	ln -sf "$SECURE_BUILD_BUILDX" "$DOCKER_CONFIG/cli-plugins/docker-buildx"
 	# docker-secure bundles each new binary there (55 MB): drop the ones of
 	# earlier runs; the warm-up round makes this binary's.
-	rm -rf "$XDG_CACHE_HOME/secure-build/scanner"
+	rm -rf "$XDG_CACHE_HOME/secure-build/scanner" "$XDG_CACHE_HOME/secure-build/layers"
 }
 
 # ---------------------------------------------------------------- fixtures ---
