@@ -43,8 +43,10 @@ type ImageInput struct {
 type LayerFile struct {
 	// Name is its path in the image, relative.
 	Name string
-	// Host is the file on this machine.
+	// Host is the file on this machine; or Data, when set, is its content
+	// (a file of mode 0644).
 	Host string
+	Data []byte
 }
 
 // layerEpoch is the time of every file in a layer: the same files make the
@@ -122,12 +124,16 @@ func newTarLayer(files []LayerFile) (*tarLayer, error) {
 	l := &tarLayer{}
 	dirs := map[string]bool{}
 	for _, f := range files {
-		fi, err := os.Stat(f.Host)
-		if err != nil {
-			return nil, err
-		}
-		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s is not a regular file", f.Host)
+		size, mode := int64(len(f.Data)), int64(0o644)
+		if f.Data == nil {
+			fi, err := os.Stat(f.Host)
+			if err != nil {
+				return nil, err
+			}
+			if !fi.Mode().IsRegular() {
+				return nil, fmt.Errorf("%s is not a regular file", f.Host)
+			}
+			size, mode = fi.Size(), int64(fi.Mode().Perm())
 		}
 		name := path.Clean(f.Name)
 		for _, dir := range parents(name) {
@@ -138,11 +144,15 @@ func newTarLayer(files []LayerFile) (*tarLayer, error) {
 				}
 			}
 		}
-		if err := l.addHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: int64(fi.Mode().Perm()), Size: fi.Size(), ModTime: layerEpoch}); err != nil {
+		if err := l.addHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: size, ModTime: layerEpoch}); err != nil {
 			return nil, err
 		}
-		l.add(tarPart{size: fi.Size(), host: f.Host})
-		if pad := (512 - fi.Size()%512) % 512; pad > 0 {
+		if f.Data != nil {
+			l.add(tarPart{data: f.Data})
+		} else {
+			l.add(tarPart{size: size, host: f.Host})
+		}
+		if pad := (512 - size%512) % 512; pad > 0 {
 			l.add(tarPart{data: make([]byte, pad)})
 		}
 	}

@@ -294,3 +294,46 @@ func TestLayerCache(t *testing.T) {
 func same(files []LayerFile) func() ([]LayerFile, error) {
 	return func() ([]LayerFile, error) { return files, nil }
 }
+
+// TestImageInputData: a layer file given by its content is a 0644 file of
+// that content; the sources still name the layer.
+func TestImageInputData(t *testing.T) {
+	dir, cache := t.TempDir(), filepath.Join(t.TempDir(), "layers")
+	src := filepath.Join(dir, "npm.db")
+	if err := os.WriteFile(src, []byte("archive"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sources := []LayerFile{{Name: "npm.db", Host: src}}
+	made := func() ([]LayerFile, error) {
+		return []LayerFile{{Name: "db/npm.db.zst", Data: []byte("compressed")}}, nil
+	}
+	l, err := cachedLayer(cache, "secure-build-db", sources, made)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := os.ReadFile(l.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zstd.NewReader(bytes.NewReader(blob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	tr := tar.NewReader(zr)
+	var got []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		got = append(got, fmt.Sprintf("%s %o %s", h.Name, h.Mode, b))
+	}
+	if want := []string{"db/ 755 ", "db/npm.db.zst 644 compressed"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("layer holds %q, want %q", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package build
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/moby/buildkit/client"
@@ -10,6 +11,7 @@ import (
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/vuln"
 	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
 )
 
 // The frontend reads the database and the policy as named contexts; their
@@ -31,7 +33,9 @@ func SendDatabase(solve *client.SolveOpt, name, dir string, platform ocispecs.Pl
 	for _, a := range archives {
 		files = append(files, LayerFile{Name: a + ".db", Host: filepath.Join(dir, a+".db")})
 	}
-	check := func() ([]LayerFile, error) {
+	// The layer holds the archives compressed: the builder unpacks a sixth
+	// of the bytes, and the scan step expands them in memory.
+	compressed := func() ([]LayerFile, error) {
 		db, err := vuln.Open(dir)
 		if err != nil {
 			return nil, err
@@ -39,9 +43,19 @@ func SendDatabase(solve *client.SolveOpt, name, dir string, platform ocispecs.Pl
 		if err := db.Close(); err != nil {
 			return nil, fmt.Errorf("vulnerability database %s: %w", dir, err)
 		}
-		return files, nil
+		out := make([]LayerFile, len(files))
+		var g errgroup.Group
+		g.SetLimit(runtime.GOMAXPROCS(0))
+		for i, a := range archives {
+			g.Go(func() error {
+				data, err := vuln.CompressArchive(files[i].Host)
+				out[i] = LayerFile{Name: vuln.CompressedName(a), Data: data}
+				return err
+			})
+		}
+		return out, g.Wait()
 	}
-	in, err := NewImageInput(name, platform, layerCacheDir(), files, check)
+	in, err := NewImageInput(name, platform, layerCacheDir(), files, compressed)
 	if err != nil {
 		return fmt.Errorf("vulnerability database %s: %w", dir, err)
 	}

@@ -24,7 +24,7 @@ import (
 // version makes the same bytes of the same files (one encoder, one level):
 // a fleet sharing a cache shares the step. A change here must change the
 // name, so that no entry made the old way is read.
-const layerFormat = "secure-build layer 1: tar (epoch times, sorted), zstd level 1, one encoder"
+const layerFormat = "secure-build layer 2: tar (epoch times, sorted), zstd level 1, one encoder; database archives zstd inside"
 
 // Of the entries of one input the cache keeps the newest keepLayers, and any
 // used in the last keepLayersFor: a database update or a new binary leaves
@@ -301,13 +301,17 @@ func pruneLayers(dir, name, keep string) error {
 }
 
 func describeFiles(files []LayerFile) string {
-	switch len(files) {
-	case 0:
+	if len(files) == 0 {
 		return "no files"
-	case 1:
-		return files[0].Host
 	}
-	return fmt.Sprintf("%s and %d other files", files[0].Host, len(files)-1)
+	first := files[0].Host
+	if first == "" {
+		first = files[0].Name
+	}
+	if len(files) == 1 {
+		return first
+	}
+	return fmt.Sprintf("%s and %d other files", first, len(files)-1)
 }
 
 type countWriter struct{ n int64 }

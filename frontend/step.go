@@ -91,11 +91,9 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 		return err
 	}
 	started := time.Now().UTC()
-	db, err := vuln.Open(*dbDir)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	// The database is expanded and checked while the root is cataloged.
+	opening := openDatabase(*dbDir)
+	defer opening.close()
 
 	created, err := sbom.CreatedTime()
 	if err != nil {
@@ -123,6 +121,10 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 		}
 		tracing <- t
 	}()
+	db, err := opening.wait()
+	if err != nil {
+		return err
+	}
 	m, err := scan.Match(db, doc)
 	if err != nil {
 		return err
@@ -164,6 +166,48 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 		return fmt.Errorf("encode scan result: %w", err)
 	}
 	return writeFile(filepath.Join(*out, stepResultFile), b)
+}
+
+// openingDatabase is the step's database being opened in the background:
+// expanded from its compressed archives into a folder of the step's /tmp,
+// then checked.
+type openingDatabase struct {
+	done chan struct{}
+	tmp  string
+	db   *vuln.DB
+	err  error
+}
+
+func openDatabase(dir string) *openingDatabase {
+	o := &openingDatabase{done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		if o.tmp, o.err = os.MkdirTemp("", "secure-build-db-"); o.err != nil {
+			o.err = fmt.Errorf("expand the vulnerability database: %w", o.err)
+			return
+		}
+		var open string
+		if open, o.err = vuln.Expand(dir, o.tmp); o.err == nil {
+			o.db, o.err = vuln.Open(open)
+		}
+	}()
+	return o
+}
+
+func (o *openingDatabase) wait() (*vuln.DB, error) {
+	<-o.done
+	return o.db, o.err
+}
+
+// close closes the database and removes its expanded files.
+func (o *openingDatabase) close() {
+	<-o.done
+	if o.db != nil {
+		o.db.Close()
+	}
+	if o.tmp != "" {
+		os.RemoveAll(o.tmp)
+	}
 }
 
 // chainRoots are the roots of the states the step traces, the final one
