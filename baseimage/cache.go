@@ -192,9 +192,13 @@ func (c *Cache) PutTags(repo string, tags []string) error {
 // DatabaseVersion names the state of a vulnerability database: each
 // archive's name, update time and record count, so that any import or
 // update changes it.
-func DatabaseVersion(db *vuln.DB) string {
+func DatabaseVersion(db *vuln.DB) string { return StatusVersion(db.Status()) }
+
+// StatusVersion is DatabaseVersion of a database's archive statuses (as
+// vuln.Statuses reads them, without opening it).
+func StatusVersion(statuses []vuln.ArchiveStatus) string {
 	var parts []string
-	for _, s := range db.Status() {
+	for _, s := range statuses {
 		parts = append(parts, fmt.Sprintf("%s@%s/%d/%s", s.Archive, s.Updated.UTC().Format(time.RFC3339Nano), s.Records, s.ETag))
 	}
 	return sum([]byte(strings.Join(parts, "\n")))[:16]

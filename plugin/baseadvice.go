@@ -121,13 +121,16 @@ func platformAdvice(ctx context.Context, opts buildOptions, pol *policy.Policy, 
 	}
 	// The local database scans the candidates. A build that was sent
 	// another one may have none here: that matters only when a candidate
-	// is to be scanned.
+	// is to be scanned. It is opened (every archive's checksum read) only
+	// then: most builds take the advice from the cache or cannot reach the
+	// registry, and need no more than its state, the cache's key.
 	var scanner baseimage.Scanner
 	database := ""
-	db, err := opts.db.open()
+	statuses, err := opts.db.statuses()
 	if err == nil {
-		defer db.Close()
-		scanner, database = baseimage.DBScanner{DB: db}, baseimage.DatabaseVersion(db)
+		lazy := &lazyDBScanner{open: opts.db.open}
+		defer lazy.close()
+		scanner, database = lazy, baseimage.StatusVersion(statuses)
 	} else {
 		scanner = noDatabase{err}
 	}
@@ -157,6 +160,29 @@ func platformAdvice(ctx context.Context, opts buildOptions, pol *policy.Policy, 
 		gating = advice.Refresh.Fixed.Gating
 	}
 	return line, pol.RefreshViolation(gating, line, nil)
+}
+
+// lazyDBScanner scans with the local database, opened at the first scan.
+type lazyDBScanner struct {
+	open func() (*vuln.DB, error)
+	once sync.Once
+	db   *vuln.DB
+	err  error
+}
+
+func (s *lazyDBScanner) Scan(ctx context.Context, pinned string) (*baseimage.ScanResult, error) {
+	s.once.Do(func() { s.db, s.err = s.open() })
+	if s.err != nil {
+		return nil, s.err
+	}
+	return baseimage.DBScanner{DB: s.db}.Scan(ctx, pinned)
+}
+
+func (s *lazyDBScanner) close() {
+	s.once.Do(func() {}) // no scan now opens it
+	if s.db != nil {
+		s.db.Close()
+	}
 }
 
 // noDatabase is the scanner of an advice with no local database: it says

@@ -46,6 +46,16 @@ func (d *dbFlags) open() (*vuln.DB, error) {
 	return vuln.Open(dir)
 }
 
+// statuses reads the state of the database's archives without opening it
+// (vuln.Statuses).
+func (d *dbFlags) statuses() ([]vuln.ArchiveStatus, error) {
+	dir, err := d.resolve()
+	if err != nil {
+		return nil, err
+	}
+	return vuln.Statuses(dir)
+}
+
 func newDBCmd(dockerCli command.Cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "db",

@@ -93,3 +93,28 @@ func TestExpand(t *testing.T) {
 		t.Errorf("a refused archive left %v", entries)
 	}
 }
+
+// TestStatuses: the archives' states read without opening the database are
+// what an opened database says; a file that is not a database is an error
+// naming it.
+func TestStatuses(t *testing.T) {
+	db := testDB(t)
+	got, err := Statuses(db.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := db.Status()
+	if len(got) != len(want) || len(got) == 0 {
+		t.Fatalf("Statuses: %d archives, Status %d", len(got), len(want))
+	}
+	for i := range got {
+		if !got[i].Updated.Equal(want[i].Updated) || got[i].Archive != want[i].Archive || got[i].Records != want[i].Records || got[i].ETag != want[i].ETag {
+			t.Errorf("archive %d: %+v, opened %+v", i, got[i], want[i])
+		}
+	}
+	bad := t.TempDir()
+	writeFile(t, filepath.Join(bad, "npm.db"), bytes.Repeat([]byte("not bbolt "), 1000))
+	if _, err := Statuses(bad); err == nil || !strings.Contains(err.Error(), filepath.Join(bad, "npm.db")) {
+		t.Errorf("a file that is not a database: %v", err)
+	}
+}

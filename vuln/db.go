@@ -167,6 +167,33 @@ func Open(dir string) (*DB, error) {
 	return db, nil
 }
 
+// Statuses reads what each archive of the database in dir holds without
+// checking the files' checksums, which reads them whole: enough to name the
+// database's state (a cache key), never to match against; Open checks.
+func Statuses(dir string) ([]ArchiveStatus, error) {
+	names, err := Archives(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ArchiveStatus, 0, len(names))
+	for _, name := range names {
+		path := filepath.Join(dir, name+dbFileSuffix)
+		b, err := bolt.Open(path, 0o444, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
+		if err != nil {
+			return nil, &CorruptError{Path: path, Archive: name, Reason: err}
+		}
+		f := &archiveFile{name: name, path: path, bolt: b}
+		err = f.readMeta()
+		b.Close()
+		if err != nil {
+			return nil, fmt.Errorf("open vulnerability database %s: %w", path, err)
+		}
+		out = append(out, f.status)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Archive < out[j].Archive })
+	return out, nil
+}
+
 // openArchive checks an archive file's checksum, then opens it.
 func openArchive(path, archive string) (*archiveFile, error) {
 	if err := verifyChecksum(path); err != nil {
