@@ -200,7 +200,7 @@ func TestLayerCache(t *testing.T) {
 		t.Errorf("a file rewritten with its old size and times kept its old layer %s", before.Digest)
 	}
 
-	// Pruning: entries beyond the newest two, unused for a day, go.
+	// Pruning: entries beyond the newest two, unused for an hour, go.
 	entries := func() []string {
 		m, _ := filepath.Glob(filepath.Join(cache, "secure-build-db-*.json"))
 		return m

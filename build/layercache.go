@@ -28,10 +28,11 @@ const layerFormat = "secure-build layer 2: tar (epoch times, sorted), zstd level
 
 // Of the entries of one input the cache keeps the newest keepLayers, and any
 // used in the last keepLayersFor: a database update or a new binary leaves
-// the older entry, which a build still running may be sending.
+// the older entry, which a build still running may be sending. An hour, not
+// more: a developer's every rebuilt binary makes a 20 MB entry.
 const (
 	keepLayers    = 2
-	keepLayersFor = 24 * time.Hour
+	keepLayersFor = time.Hour
 )
 
 // compressedLayer is a layer of files, compressed, in the layer cache.
