@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 
@@ -52,6 +53,19 @@ func NewExports(ctx context.Context, outputs []Output, drv builder.Driver, confi
 		e.pushes = takeEnginePushes(entries)
 	}
 	return e, nil
+}
+
+// Receiving reports whether BuildKit is writing into a folder output's
+// staging folder: the export has begun there.
+func (e *Exports) Receiving() bool {
+	for _, f := range e.staged {
+		if d, ok := f.(*outputDir); ok && d.staging != "" {
+			if entries, err := os.ReadDir(d.staging); err == nil && len(entries) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Finish puts the outputs into place and pushes from the engine when the

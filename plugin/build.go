@@ -9,13 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -177,11 +175,11 @@ policy failed, or the status --exit-code sets (1 to 125); 2 a usage error
 			}
 			// Ctrl-C cancels the build: under the Docker CLI the plugin's
 			// context ends when the CLI is interrupted; run standalone, or
-			// signalled directly, the signal ends it. A second one kills.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			context.AfterFunc(ctx, stop)
-			err := runBuild(ctx, dockerCli, opts)
-			stop()
+			// signalled directly, the signal ends it (newInterrupt says
+			// when it waits).
+			in := newInterrupt(cmd.Context())
+			err := runBuild(in.ctx, dockerCli, opts, in)
+			in.stop()
 			if _, ok := errors.AsType[cli.StatusError](err); err != nil && !ok {
 				// As docker buildx build: every failure of a build exits 1.
 				return cli.StatusError{Cause: err, Status: err.Error(), StatusCode: ExitBuildFailed}
@@ -236,7 +234,7 @@ policy failed, or the status --exit-code sets (1 to 125); 2 a usage error
 	return cmd
 }
 
-func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) error {
+func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions, in *interrupt) error {
 	progressMode, printImageID, err := opts.displayMode()
 	if err != nil {
 		return err
@@ -337,6 +335,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 			return err
 		}
 		defer exports.Finish(ctx, false)
+		in.watch(exports.Receiving)
 		nodeSolve, err := spread.Solve(solve, n.Platforms, exports.Entries)
 		if err != nil {
 			return err
@@ -421,6 +420,11 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		printWarnings(dockerCli.Err(), warnings)
 	}
 
+	// Interrupted while a folder output was let finish: nothing goes
+	// into place.
+	if in.happened() && buildErr == nil {
+		buildErr = context.Canceled
+	}
 	failed := printVerdicts(dockerCli.Err(), scans)
 	advisor.print(dockerCli.Err())
 	writeErr := writeScanFiles(dockerCli.Err(), opts, scans)
@@ -432,8 +436,8 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions) err
 		if failed != nil {
 			return cli.StatusError{Cause: failed, Status: failed.Error(), StatusCode: opts.exitCode}
 		}
-		if ctx.Err() != nil {
-			return cli.StatusError{Cause: ctx.Err(), Status: "build canceled", StatusCode: ExitBuildFailed}
+		if ctx.Err() != nil || in.happened() {
+			return cli.StatusError{Cause: context.Canceled, Status: "build canceled", StatusCode: ExitBuildFailed}
 		}
 		printErrorSource(dockerCli.Err(), buildErr)
 		return cli.StatusError{Cause: buildErr, Status: buildErr.Error(), StatusCode: ExitBuildFailed}
