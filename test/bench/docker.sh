@@ -95,20 +95,7 @@ cleanup() {
 
 # ------------------------------------------------------------------ tools ---
 build_tools() {
-	if [[ -n ${SECURE_BIN:-} ]]; then
-		log "timing $SECURE_BIN; building osvgen and buildgen"
-		install -m 0755 "$SECURE_BIN" "$BIN/docker-secure"
-		OURS_REV="$SECURE_BIN ($(sha256sum "$SECURE_BIN" | cut -c1-12))"
-	else
-		log "building docker-secure (CGO_ENABLED=0), osvgen and buildgen"
-		# As released (make build): static, stripped; the scanner is sent to
-		# the builder, so its size counts.
-		(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/docker-secure" ./cmd/docker-secure)
-		OURS_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-		if [[ -n $(git -C "$REPO" status --porcelain 2>/dev/null) ]]; then OURS_REV+=" (with uncommitted changes)"; fi
-	fi
-	(cd "$REPO" && go build -o "$BIN/osvgen" ./test/bench/osvgen)
-	(cd "$REPO" && go build -o "$BIN/buildgen" ./test/bench/buildgen)
+	build_our_tools
 
 	# The engine and buildx as the tests use them (built only when missing).
 	build_docker_engine
