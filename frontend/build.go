@@ -123,7 +123,7 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 	}
 	// The scan's inputs and the policy are looked up while the Dockerfile
 	// is converted: the build starts only when all three are known.
-	prep := prepare(ctx, func(ctx context.Context) (prepared, error) {
+	prep := start(func() (prepared, error) {
 		inputs, err := stepInputs(ctx, bc, opts.Scanner, buildPlatform)
 		if err != nil {
 			return prepared{}, err
@@ -307,25 +307,25 @@ type prepared struct {
 	policy *policy.Policy
 }
 
-// pending is a lookup running beside the build function.
-type pending struct {
+// future is work running beside its caller.
+type future[T any] struct {
 	done chan struct{}
-	res  prepared
+	v    T
 	err  error
 }
 
-// prepare starts look in the background.
-func prepare(ctx context.Context, look func(context.Context) (prepared, error)) *pending {
-	p := &pending{done: make(chan struct{})}
+// start runs work in the background.
+func start[T any](work func() (T, error)) *future[T] {
+	f := &future[T]{done: make(chan struct{})}
 	go func() {
-		defer close(p.done)
-		p.res, p.err = look(ctx)
+		defer close(f.done)
+		f.v, f.err = work()
 	}()
-	return p
+	return f
 }
 
-// wait returns what the lookup found.
-func (p *pending) wait() (prepared, error) {
-	<-p.done
-	return p.res, p.err
+// wait returns what the work returned, once it has.
+func (f *future[T]) wait() (T, error) {
+	<-f.done
+	return f.v, f.err
 }

@@ -106,21 +106,16 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 	}
 	// Attribution reads the earlier states while the catalog is matched
 	// and written: both only read the catalog.
-	type traced struct {
-		origins []origin.StateOrigin
-		err     error
-	}
-	tracing := make(chan traced, 1)
-	go func() {
-		var t traced
-		if *states > 0 {
-			var roots []string
-			if roots, t.err = chainRoots(*chain, *states, *source); t.err == nil {
-				t.origins, t.err = origin.Trace(ctx, roots, doc)
-			}
+	tracing := start(func() ([]origin.StateOrigin, error) {
+		if *states == 0 {
+			return nil, nil
 		}
-		tracing <- t
-	}()
+		roots, err := chainRoots(*chain, *states, *source)
+		if err != nil {
+			return nil, err
+		}
+		return origin.Trace(ctx, roots, doc)
+	})
 	db, err := opening.wait()
 	if err != nil {
 		return err
@@ -145,13 +140,13 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 			return err
 		}
 	}
-	t := <-tracing
-	if t.err != nil {
-		return t.err
+	origins, err := tracing.wait()
+	if err != nil {
+		return err
 	}
 	res := StepResult{
 		States:     *states,
-		Origins:    t.origins,
+		Origins:    origins,
 		Format:     stepResultFormat,
 		Findings:   m.Findings,
 		Updated:    m.Updated,
@@ -172,38 +167,31 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 // expanded from its compressed archives into a folder of the step's /tmp,
 // then checked.
 type openingDatabase struct {
-	done chan struct{}
-	tmp  string
-	db   *vuln.DB
-	err  error
+	*future[*vuln.DB]
+	tmp string
 }
 
 func openDatabase(dir string) *openingDatabase {
-	o := &openingDatabase{done: make(chan struct{})}
-	go func() {
-		defer close(o.done)
-		if o.tmp, o.err = os.MkdirTemp("", "secure-build-db-"); o.err != nil {
-			o.err = fmt.Errorf("expand the vulnerability database: %w", o.err)
-			return
+	o := &openingDatabase{}
+	o.future = start(func() (*vuln.DB, error) {
+		tmp, err := os.MkdirTemp("", "secure-build-db-")
+		if err != nil {
+			return nil, fmt.Errorf("expand the vulnerability database: %w", err)
 		}
-		var open string
-		if open, o.err = vuln.Expand(dir, o.tmp); o.err == nil {
-			o.db, o.err = vuln.Open(open)
+		o.tmp = tmp
+		open, err := vuln.Expand(dir, tmp)
+		if err != nil {
+			return nil, err
 		}
-	}()
+		return vuln.Open(open)
+	})
 	return o
-}
-
-func (o *openingDatabase) wait() (*vuln.DB, error) {
-	<-o.done
-	return o.db, o.err
 }
 
 // close closes the database and removes its expanded files.
 func (o *openingDatabase) close() {
-	<-o.done
-	if o.db != nil {
-		o.db.Close()
+	if db, _ := o.wait(); db != nil {
+		db.Close()
 	}
 	if o.tmp != "" {
 		os.RemoveAll(o.tmp)

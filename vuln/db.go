@@ -177,17 +177,11 @@ func Statuses(dir string) ([]ArchiveStatus, error) {
 	}
 	out := make([]ArchiveStatus, 0, len(names))
 	for _, name := range names {
-		path := filepath.Join(dir, name+dbFileSuffix)
-		b, err := bolt.Open(path, 0o444, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
+		f, err := openBolt(filepath.Join(dir, name+dbFileSuffix), name)
 		if err != nil {
-			return nil, &CorruptError{Path: path, Archive: name, Reason: err}
+			return nil, err
 		}
-		f := &archiveFile{name: name, path: path, bolt: b}
-		err = f.readMeta()
-		b.Close()
-		if err != nil {
-			return nil, fmt.Errorf("open vulnerability database %s: %w", path, err)
-		}
+		f.bolt.Close()
 		out = append(out, f.status)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Archive < out[j].Archive })
@@ -199,6 +193,11 @@ func openArchive(path, archive string) (*archiveFile, error) {
 	if err := verifyChecksum(path); err != nil {
 		return nil, &CorruptError{Path: path, Archive: archive, Reason: err}
 	}
+	return openBolt(path, archive)
+}
+
+// openBolt opens an archive file read-only and reads its metadata.
+func openBolt(path, archive string) (*archiveFile, error) {
 	b, err := bolt.Open(path, 0o444, &bolt.Options{ReadOnly: true, Timeout: 10 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open vulnerability database %s: %w", path, err)
