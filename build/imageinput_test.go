@@ -293,7 +293,7 @@ func TestImageInputData(t *testing.T) {
 	}
 	sources := []LayerFile{{Name: "npm.db", Host: src}}
 	made := func() ([]LayerFile, error) {
-		return []LayerFile{{Name: "db/npm.db.zst", Data: []byte("compressed")}}, nil
+		return []LayerFile{{Name: "db/npm.db.s2", Data: []byte("compressed")}}, nil
 	}
 	l, err := cachedLayer(cache, "secure-build-db", sources, made)
 	if err != nil {
@@ -309,7 +309,7 @@ func TestImageInputData(t *testing.T) {
 	}
 	defer zr.Close()
 	got := listTar(t, zr)
-	if want := []string{"db/ 5 755 ", "db/npm.db.zst 0 644 comp"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if want := []string{"db/ 5 755 ", "db/npm.db.s2 0 644 comp"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("layer holds %q, want %q", got, want)
 	}
 }

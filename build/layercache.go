@@ -24,7 +24,7 @@ import (
 // version makes the same bytes of the same files (one encoder, one level):
 // a fleet sharing a cache shares the step. A change here must change the
 // name, so that no entry made the old way is read.
-const layerFormat = "secure-build layer 2: tar (epoch times, sorted), zstd level 1, one encoder; database archives zstd inside"
+const layerFormat = "secure-build layer 3: tar (epoch times, sorted), zstd level 1, one encoder; database archives S2 inside"
 
 // Of the entries of one input the cache keeps the newest keepLayers, and any
 // used in the last keepLayersFor: a database update or a new binary leaves

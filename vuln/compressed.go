@@ -8,20 +8,23 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/compress/s2"
 )
 
 // A database travels to a build's scan step with its archive files
-// zstd-compressed (NAME.db.zst): a sixth of their size, and the builder
-// writes that to disk, not the whole files; the step expands them into its
-// memory-backed /tmp before it opens them.
-const compressedSuffix = dbFileSuffix + ".zst"
+// compressed (NAME.db.s2): a fifth of their size, and the builder writes
+// that to disk, not the whole files; the step expands them into its
+// memory-backed /tmp before it opens them, while it catalogs the root. S2,
+// not zstd: it expands twice as fast (20 ms against 55 ms for a 27 MB
+// archive, measured), which the step's catalog feels on two cores, for
+// files 1.4 times as large, which only the builder's early load sees.
+const compressedSuffix = dbFileSuffix + ".s2"
 
 // CompressedName is the name of archive's file in its compressed form.
 func CompressedName(archive string) string { return archive + compressedSuffix }
 
 // CompressArchive reads the archive file at path and returns it compressed
-// (zstd level 1, one encoder: the same file makes the same bytes).
+// (S2's default level, one goroutine: the same file makes the same bytes).
 func CompressArchive(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -29,10 +32,7 @@ func CompressArchive(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	var out bytes.Buffer
-	enc, err := zstd.NewWriter(&out, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		return nil, err
-	}
+	enc := s2.NewWriter(&out, s2.WriterConcurrency(1))
 	if _, err := io.Copy(enc, f); err != nil {
 		enc.Close()
 		return nil, fmt.Errorf("compress %s: %w", path, err)
@@ -44,14 +44,14 @@ func CompressArchive(path string) ([]byte, error) {
 }
 
 // An expanded archive may be at most maxExpansion times its compressed
-// size, plus expansionSlack: a bbolt file compresses about sixfold, and a
-// file that claims more is refused before it fills the step's memory.
+// size, plus expansionSlack: a bbolt file compresses about fivefold, and a
+// file that expands to more is refused before it fills the step's memory.
 const (
 	maxExpansion   = 64
 	expansionSlack = 64 << 20
 )
 
-// Expand writes the compressed archives of dir (NAME.db.zst) into the
+// Expand writes the compressed archives of dir (NAME.db.s2) into the
 // folder into as NAME.db and returns the folder to Open: into when dir held
 // any, else dir itself. A compressed archive that does not expand, or
 // expands past its bound, is an error naming it; what was written of it is
@@ -88,6 +88,9 @@ func Expand(dir, into string) (string, error) {
 	return into, nil
 }
 
+// s2MaxBlock is the largest block S2's writers make (s2.maxBlockSize).
+const s2MaxBlock = 4 << 20
+
 func expandFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -99,11 +102,9 @@ func expandFile(src, dst string) error {
 		return err
 	}
 	limit := maxExpansion*fi.Size() + expansionSlack
-	dec, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(limit)))
-	if err != nil {
-		return err
-	}
-	defer dec.Close()
+	// The reader checks each block's CRC, and holds at most one block of
+	// the largest size a writer makes.
+	dec := s2.NewReader(in, s2.ReaderMaxBlockSize(s2MaxBlock))
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/compress/s2"
 )
 
 // TestExpand: a database sent compressed opens, expanded, to the same
@@ -60,9 +60,9 @@ func TestExpand(t *testing.T) {
 		t.Errorf("a folder of both forms: %v", err)
 	}
 
-	// Not zstd at all.
+	// Not S2 at all.
 	damaged := t.TempDir()
-	writeFile(t, filepath.Join(damaged, CompressedName("npm")), []byte("not zstd"))
+	writeFile(t, filepath.Join(damaged, CompressedName("npm")), []byte("not s2"))
 	out := t.TempDir()
 	var corrupt *CorruptError
 	if _, err := Expand(damaged, out); !errors.As(err, &corrupt) || corrupt.Archive != "npm" {
@@ -72,12 +72,25 @@ func TestExpand(t *testing.T) {
 		t.Errorf("a damaged archive left %v", entries)
 	}
 
-	// A bomb: a small file that expands past its bound.
-	var bomb bytes.Buffer
-	enc, err := zstd.NewWriter(&bomb)
+	// One flipped byte in a block: its CRC no longer matches.
+	good, err := CompressArchive(filepath.Join(db.dir, "npm"+dbFileSuffix))
 	if err != nil {
 		t.Fatal(err)
 	}
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)/2] ^= 0x40
+	writeFile(t, filepath.Join(damaged, CompressedName("npm")), flipped)
+	out = t.TempDir()
+	if _, err := Expand(damaged, out); !errors.As(err, &corrupt) || corrupt.Archive != "npm" {
+		t.Errorf("a compressed archive with a flipped byte: %v, want a CorruptError of npm", err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("a damaged archive left %v", entries)
+	}
+
+	// A bomb: a small file that expands past its bound.
+	var bomb bytes.Buffer
+	enc := s2.NewWriter(&bomb)
 	zero := make([]byte, 1<<20)
 	for range (expansionSlack >> 20) + 8 {
 		enc.Write(zero)
