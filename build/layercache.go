@@ -275,30 +275,43 @@ func pruneLayers(dir, name, keep string) error {
 	if err != nil {
 		return fmt.Errorf("layer cache %s: %w", dir, err)
 	}
-	type entry struct {
-		base string
-		used time.Time
-	}
-	var entries []entry
+	var entries []cacheEntry
 	for _, m := range metas {
 		fi, err := os.Stat(m)
 		if err != nil {
 			continue // removed by another build
 		}
-		entries = append(entries, entry{base: m[:len(m)-len(".json")], used: fi.ModTime()})
+		entries = append(entries, cacheEntry{path: m[:len(m)-len(".json")], used: fi.ModTime()})
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return b.used.Compare(a.used) })
-	for i, e := range entries {
-		if i < keepLayers || filepath.Base(e.base) == keep || time.Since(e.used) < keepLayersFor {
-			continue
-		}
-		for _, p := range []string{e.base + ".json", e.base + ".tar.zst"} {
+	for _, e := range stale(entries, filepath.Join(dir, keep)) {
+		for _, p := range []string{e.path + ".json", e.path + ".tar.zst"} {
 			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("layer cache: %w", err)
 			}
 		}
 	}
 	return nil
+}
+
+// cacheEntry is one entry of a cache folder and when a build last used it.
+type cacheEntry struct {
+	path string
+	used time.Time
+}
+
+// stale are the entries a cache no longer keeps: past the newest
+// keepLayers, not used in keepLayersFor, and not keep, the one in use.
+func stale(entries []cacheEntry, keep string) []cacheEntry {
+	entries = slices.Clone(entries)
+	slices.SortFunc(entries, func(a, b cacheEntry) int { return b.used.Compare(a.used) })
+	var out []cacheEntry
+	for i, e := range entries {
+		if i < keepLayers || e.path == keep || time.Since(e.used) < keepLayersFor {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func describeFiles(files []LayerFile) string {

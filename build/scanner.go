@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client"
@@ -95,8 +96,20 @@ func localScanner(builder ocispecs.Platform) (Scanner, error) {
 	key := sha256.Sum256([]byte(exe + "\x00" + strconv.FormatInt(fi.Size(), 10) + "\x00" + fi.ModTime().String()))
 	dir := filepath.Join(cacheDir(), "scanner", hex.EncodeToString(key[:8]))
 	bundled := func() ([]LayerFile, error) {
+		// Marked as in use before it is filled, so that no other build
+		// prunes it meanwhile.
+		if err := bundle.PrivateDir(dir); err != nil {
+			return nil, err
+		}
+		now := time.Now()
+		if err := os.Chtimes(dir, now, now); err != nil {
+			return nil, fmt.Errorf("scanner bundle %s: %w", dir, err)
+		}
 		b, err := bundle.Executable(exe, dir, "docker-secure")
 		if err != nil {
+			return nil, err
+		}
+		if err := pruneBundles(filepath.Dir(dir), dir); err != nil {
 			return nil, err
 		}
 		var files []LayerFile
@@ -110,4 +123,31 @@ func localScanner(builder ocispecs.Platform) (Scanner, error) {
 		return Scanner{}, fmt.Errorf("scanner %s: %w", exe, err)
 	}
 	return Scanner{Local: in, Path: "/docker-secure"}, nil
+}
+
+// pruneBundles removes the scanner bundles of parent that the cache no
+// longer keeps (see stale): each is a copy of an executable, 50 MB for
+// this one, and every new binary makes one. keep is the bundle in use.
+func pruneBundles(parent, keep string) error {
+	dirs, err := os.ReadDir(parent)
+	if err != nil {
+		return fmt.Errorf("scanner bundles %s: %w", parent, err)
+	}
+	var entries []cacheEntry
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		fi, err := d.Info()
+		if err != nil {
+			continue // removed by another build
+		}
+		entries = append(entries, cacheEntry{path: filepath.Join(parent, d.Name()), used: fi.ModTime()})
+	}
+	for _, e := range stale(entries, keep) {
+		if err := os.RemoveAll(e.path); err != nil {
+			return fmt.Errorf("scanner bundles: %w", err)
+		}
+	}
+	return nil
 }
