@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -219,7 +220,9 @@ func syntaxError(name string, err error) error {
 	return &FileError{File: name, Msg: "not valid YAML: " + err.Error()}
 }
 
-var compiledSchema = func() *jsonschema.Schema {
+// compiledSchema is compiled when a policy file is first read, not at
+// start: every run of the binary, the scan step's included, would pay it.
+var compiledSchema = sync.OnceValue(func() *jsonschema.Schema {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema))
 	if err != nil {
 		panic(fmt.Sprintf("policy schema: %v", err))
@@ -229,7 +232,7 @@ var compiledSchema = func() *jsonschema.Schema {
 		panic(fmt.Sprintf("policy schema: %v", err))
 	}
 	return c.MustCompile("secure-build.schema.json")
-}()
+})
 
 // validate checks the document against the schema and names each error's
 // line in the file.
@@ -238,7 +241,7 @@ func validate(name string, file *ast.File, js []byte) error {
 	if err != nil {
 		return &FileError{File: name, Msg: err.Error()}
 	}
-	err = compiledSchema.Validate(inst)
+	err = compiledSchema().Validate(inst)
 	if err == nil {
 		return nil
 	}
@@ -324,7 +327,7 @@ func displayPath(loc []string) string {
 // allowedKeys are the keys the schema names at loc, the place of a
 // mapping in the file.
 func allowedKeys(loc []string) []string {
-	s := compiledSchema
+	s := compiledSchema()
 	for _, p := range loc {
 		for s != nil && s.Ref != nil {
 			s = s.Ref
