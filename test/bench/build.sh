@@ -13,6 +13,7 @@
 #   ROUNDS     timed rounds (default 5). A round is, for each of plain and
 #              secure (their order alternating between rounds): buildctl prune
 #              --all, a cold build, then the same build again (warm).
+#              Each timed build starts after a sync, on a quiet disk.
 #   WARMUP     untimed rounds before them (default 1; the first secure build
 #              also bundles the new docker-secure binary and compresses it and
 #              the database into layers, as on a fresh client: its time is
@@ -279,6 +280,12 @@ build_noorigins() { build_secure "$1" "$2" --build-arg SECURE_BUILD_ORIGINS=fals
 # timed_build MODE LOG [PROGRESS]: one build; prints its wall seconds.
 timed_build() {
 	local mode=$1 logf=$2 progress=${3:-plain} start end
+	# What the earlier build and the prune left for the disk is written
+	# now, untimed: else the next step that syncs the file system (the
+	# first overlay unmount) writes it inside this build's time, more or
+	# less depending on which build came before. A CI job starts on a
+	# quiet disk.
+	sync
 	start=$EPOCHREALTIME
 	if ! "build_$mode" "$W/out/$mode.tar" "$progress" >"$logf" 2>&1; then
 		tail -40 "$logf" >&2

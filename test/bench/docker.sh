@@ -16,7 +16,8 @@
 #   ROUNDS     timed rounds (default 5). A round is, for each of buildx and
 #              secure (their order alternating between rounds): docker buildx
 #              prune -af and the images of both builds removed, a cold build,
-#              then the same build again (warm).
+#              then the same build again (warm). Each timed build starts
+#              after a sync, on a quiet disk.
 #   WARMUP     untimed rounds before them (default 1; the first secure build
 #              also bundles the new docker-secure binary for the builder)
 #   NPM        generated npm packages (default 900; 6 real ones come on top)
@@ -155,6 +156,12 @@ make_cold() {
 # timed_build MODE LOG: one build; prints its wall seconds.
 timed_build() {
 	local mode=$1 logf=$2 start end
+	# What the earlier build and the prune left for the disk is written
+	# now, untimed: else the next step that syncs the file system (the
+	# first overlay unmount) writes it inside this build's time, more or
+	# less depending on which build came before. A CI job starts on a
+	# quiet disk.
+	sync
 	start=$EPOCHREALTIME
 	if ! "build_$mode" >"$logf" 2>&1; then
 		tail -40 "$logf" >&2
