@@ -206,18 +206,25 @@ func build(ctx context.Context, c client.Client, opts Options) (_ *client.Result
 				scan.Report.Verdict.Notes = append(scan.Report.Verdict.Notes, note)
 			}
 		}
-		// The warnings go to a vertex of their own, reported again after
-		// them, so that clients print them (openWarnVertex says why).
-		wv := openWarnVertex(ctx, c, id, p, out.vertex)
-		warnFindings(ctx, wv, scan, src.SourceMap)
-		shownMu.Lock()
-		warnRules(ctx, wv, src, scan, shown)
-		shownMu.Unlock()
-		wv.close(ctx)
+		// The warnings say what the policy said: what OnScan adds to the
+		// verdict (the base image advice) the client prints itself.
+		warned := scan
+		decided := *scan.Report
+		warned.Report = &decided
 		if opts.OnScan != nil {
 			opts.OnScan(scan)
 		}
-		verdict, err := verdictVertex(ctx, c, id, out, scan)
+		// The builder makes the scan result while the warnings are sent.
+		verdicting := start(func() (client.Reference, error) { return verdictVertex(ctx, c, id, out, scan) })
+		// The warnings go to a vertex of their own, reported again after
+		// them, so that clients print them (openWarnVertex says why).
+		wv := openWarnVertex(ctx, c, id, p, out.vertex)
+		warnFindings(ctx, wv, warned, src.SourceMap)
+		shownMu.Lock()
+		warnRules(ctx, wv, src, warned, shown)
+		shownMu.Unlock()
+		wv.close(ctx)
+		verdict, err := verdicting.wait()
 		if err != nil {
 			return err
 		}
