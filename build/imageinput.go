@@ -119,8 +119,7 @@ type tarPart struct {
 }
 
 func newTarLayer(files []LayerFile) (*tarLayer, error) {
-	files = slices.Clone(files)
-	slices.SortFunc(files, func(a, b LayerFile) int { return cmpString(a.Name, b.Name) })
+	files = sortedFiles(files)
 	l := &tarLayer{}
 	dirs := map[string]bool{}
 	for _, f := range files {
@@ -193,16 +192,6 @@ func parents(name string) []string {
 	}
 	slices.Reverse(out)
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // readerAt reads the stream, opening each file as it is reached. A file

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -93,7 +94,7 @@ func cachedLayer(dir, name string, sources []LayerFile, make func() ([]LayerFile
 	if err != nil {
 		return nil, err
 	}
-	l, err := writeCachedLayer(dir, base, sortedFiles(files))
+	l, err := writeCachedLayer(dir, base, files)
 	if err != nil {
 		return nil, err
 	}
@@ -111,9 +112,11 @@ func cachedLayer(dir, name string, sources []LayerFile, make func() ([]LayerFile
 	return l, nil
 }
 
+// sortedFiles are files in the order of their names in the image: a
+// layer's, and a cache key's, order.
 func sortedFiles(files []LayerFile) []LayerFile {
 	files = slices.Clone(files)
-	slices.SortFunc(files, func(a, b LayerFile) int { return cmpString(a.Name, b.Name) })
+	slices.SortFunc(files, func(a, b LayerFile) int { return strings.Compare(a.Name, b.Name) })
 	return files
 }
 
@@ -139,26 +142,13 @@ func filesKey(files []LayerFile) (string, error) {
 			fmt.Fprintf(h, "%s\n", id)
 			continue
 		}
-		sum, err := fileSHA256(host)
+		sum, _, err := bundle.FileDigest(host)
 		if err != nil {
 			return "", err
 		}
 		fmt.Fprintf(h, "%x\n", sum)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
-}
-
-func fileSHA256(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return h.Sum(nil), nil
 }
 
 // readCachedLayer reads the entry base and checks its blob: by identity

@@ -322,7 +322,7 @@ func install(src, dst string) (written bool, err error) {
 	}
 	source := make(chan digest, 1)
 	go func() {
-		sum, perm, err := fileDigest(src)
+		sum, perm, err := FileDigest(src)
 		source <- digest{sum, perm, err}
 	}()
 	have, havePerm, ok, err := bundled(dst)
@@ -394,9 +394,9 @@ func bundled(dst string) (sum []byte, perm fs.FileMode, ok bool, err error) {
 	return h.Sum(nil), fi.Mode().Perm(), true, nil
 }
 
-// fileDigest returns the SHA-256 digest and the permissions of the file at
-// path, following symlinks.
-func fileDigest(path string) ([]byte, fs.FileMode, error) {
+// FileDigest returns the SHA-256 digest and the permissions of the regular
+// file at path, following symlinks.
+func FileDigest(path string) ([]byte, fs.FileMode, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
