@@ -104,8 +104,11 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 	if err != nil {
 		return err
 	}
-	// Attribution reads the earlier states while the catalog is matched
-	// and written: both only read the catalog.
+	// The SBOM is written, and attribution reads the earlier states, while
+	// the catalog is matched: all three only read the catalog.
+	writing := start(func() (struct{}, error) {
+		return struct{}{}, writeSPDX(filepath.Join(*out, sbomFile), doc, encode)
+	})
 	tracing := start(func() ([]origin.StateOrigin, error) {
 		if *states == 0 {
 			return nil, nil
@@ -124,7 +127,7 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeSPDX(filepath.Join(*out, sbomFile), doc, encode); err != nil {
+	if _, err := writing.wait(); err != nil {
 		return err
 	}
 	stages, err := extraStages(*extras)

@@ -43,6 +43,7 @@ func Trace(ctx context.Context, roots []string, final *sbom.SBOM) ([]StateOrigin
 		if err != nil {
 			return nil, fmt.Errorf("trace: state %d: %w", i, err)
 		}
+		defer f.Close()
 		files[i] = f
 	}
 	t := &tracer{files: files, stats: map[stateFile]identity{}, purls: map[stateFile]found{}}

@@ -30,15 +30,24 @@ func OpenFiles(ctx context.Context, root string) (*Files, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir, err := openRootDir(abs)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", root, err)
+	}
 	c := &cataloger{
 		ctx:        ctx,
 		root:       abs,
-		fsys:       rootFS{root: abs},
+		fsys:       rootFS{root: abs, dir: dir},
 		extractors: extractors,
 		sem:        make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	c.distro = c.readDistro()
 	return &Files{c: c}, nil
+}
+
+// Close lets go of the root.
+func (f *Files) Close() error {
+	return f.c.fsys.dir.close()
 }
 
 // Stat stats location (an absolute path in the root, as Package.Locations

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/google/osv-scalibr/extractor/filesystem"
 	"github.com/google/osv-scalibr/inventory"
@@ -117,7 +118,9 @@ func segmentHasGoMagic(ra io.ReaderAt, off, vaddr, filesz uint64) bool {
 		return false
 	}
 	off, filesz = off+skip, filesz-skip
-	buf := make([]byte, elfMagicChunk)
+	bp := magicChunks.Get().(*[]byte)
+	defer magicChunks.Put(bp)
+	buf := *bp
 	for pos := uint64(0); pos < filesz; pos += elfMagicChunk {
 		chunk := buf[:min(elfMagicChunk, filesz-pos)]
 		n, err := ra.ReadAt(chunk, int64(off+pos))
@@ -132,6 +135,14 @@ func segmentHasGoMagic(ra io.ReaderAt, off, vaddr, filesz uint64) bool {
 	}
 	return false
 }
+
+// magicChunks are segmentHasGoMagic's buffers: a catalog reads a segment of
+// every ELF file of the root, some thousands, and a new 64 KiB each kept the
+// collector busy.
+var magicChunks = sync.Pool{New: func() any {
+	b := make([]byte, elfMagicChunk)
+	return &b
+}}
 
 // maxELFTable bounds the section header table and the section name table
 // read from one file.

@@ -21,6 +21,8 @@ var errSpecialFile = errors.New("not a regular file or directory")
 // extractors read sibling files through.
 type rootFS struct {
 	root string
+	// dir, when not nil, is root held open for Stat.
+	dir *rootDir
 }
 
 func (r rootFS) resolve(op, name string) (string, error) {
@@ -66,6 +68,17 @@ func (r rootFS) ReadDir(name string) ([]fs.DirEntry, error) {
 }
 
 func (r rootFS) Stat(name string) (fs.FileInfo, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrInvalid}
+	}
+	if fi, ok, err := statInRoot(r.root, r.dir, name); ok {
+		return fi, err
+	}
+	return r.statJoined(name)
+}
+
+// statJoined is Stat resolving in user space, a component at a time.
+func (r rootFS) statJoined(name string) (fs.FileInfo, error) {
 	p, err := r.resolve("stat", name)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,89 @@
+package sbom
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestStatInRootAsJoined: the kernel's resolution (openat2) sees what the
+// walk in user space sees, for every kind of path a hostile image holds.
+func TestStatInRootAsJoined(t *testing.T) {
+	outside := t.TempDir()
+	writeFile(t, outside, "passwd", "outside\n")
+
+	root := t.TempDir()
+	writeFile(t, root, "etc/passwd", "image:x:0:0::/:/bin/sh\n")
+	writeFile(t, root, "usr/bin/tool", "#!/bin/sh\n")
+	if err := os.Chmod(filepath.Join(root, "usr/bin/tool"), fs.ModeSetuid|0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
+	if err := os.Chtimes(filepath.Join(root, "etc/passwd"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	symlink(t, root, "/etc/passwd", "abs")
+	symlink(t, root, "../../../../../../../../etc/passwd", "lib/rel")
+	symlink(t, root, outside+"/passwd", "out")
+	symlink(t, root, "/etc", "etcdir")
+	symlink(t, root, outside, "outdir")
+	symlink(t, root, "b", "loop/a")
+	symlink(t, root, "a", "loop/b")
+	symlink(t, root, "/missing", "dangling")
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	dir, err := openRootDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.close()
+	fsys := rootFS{root: root}
+	names := []string{".", "etc", "etc/passwd", "usr/bin/tool", "abs", "lib/rel", "out", "etcdir", "etcdir/passwd",
+		"outdir", "outdir/passwd", "loop/a", "dangling", "fifo", "etc/passwd/x", "nothing/here"}
+	for _, held := range []*rootDir{nil, dir} {
+		for _, name := range names {
+			got, ok, gotErr := statInRoot(root, held, name)
+			if !ok {
+				t.Skip("openat2 is not available here")
+			}
+			want, wantErr := fsys.statJoined(name)
+			if (gotErr == nil) != (wantErr == nil) || errors.Is(gotErr, fs.ErrNotExist) != errors.Is(wantErr, fs.ErrNotExist) {
+				t.Errorf("Stat(%s): openat2 gives %v, the walk %v", name, gotErr, wantErr)
+				continue
+			}
+			if gotErr != nil {
+				var pe *fs.PathError
+				if !errors.As(gotErr, &pe) || pe.Path != name {
+					t.Errorf("Stat(%s) error %v does not name the path in the image", name, gotErr)
+				}
+				continue
+			}
+			if got.Mode() != want.Mode() || got.Size() != want.Size() || !got.ModTime().Equal(want.ModTime()) || got.IsDir() != want.IsDir() {
+				t.Errorf("Stat(%s) = %v %d %v, the walk %v %d %v", name, got.Mode(), got.Size(), got.ModTime(), want.Mode(), want.Size(), want.ModTime())
+			}
+			gs, ws := got.Sys().(*syscall.Stat_t), want.Sys().(*syscall.Stat_t)
+			if gs.Ino != ws.Ino || gs.Ctim != ws.Ctim {
+				t.Errorf("Stat(%s): inode %d ctime %v, the walk %d %v", name, gs.Ino, gs.Ctim, ws.Ino, ws.Ctim)
+			}
+		}
+	}
+	// The image's own file, not the host's, through every kind of link.
+	for _, name := range []string{"abs", "lib/rel", "etcdir/passwd"} {
+		fi, err := fsys.Stat(name)
+		if err != nil || fi.Size() != int64(len("image:x:0:0::/:/bin/sh\n")) {
+			t.Errorf("Stat(%s) = %v, %v; want the image's /etc/passwd", name, fi, err)
+		}
+	}
+	if fi, err := fsys.Stat("fifo"); err != nil || fi.Mode().Type() != fs.ModeNamedPipe {
+		t.Errorf("Stat(fifo) = %v, %v; want a named pipe, without blocking", fi, err)
+	}
+	if fi, err := fsys.Stat("usr/bin/tool"); err != nil || fi.Mode() != fs.ModeSetuid|0o755 {
+		t.Errorf("Stat(usr/bin/tool) = %v, %v; want setuid and 0755", fi, err)
+	}
+}
