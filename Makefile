@@ -6,6 +6,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 SCANNER_IMAGE ?= ghcr.io/secure-build/frontend:$(VERSION)
 LDFLAGS := -s -w -X github.com/secure-build/secure-build/plugin.Version=$(VERSION) \
 	-X github.com/secure-build/secure-build/plugin.ScannerImage=$(SCANNER_IMAGE)
+# scripts/build.sh adds the version and the scan step's digest itself.
+SCANNER_LDFLAGS := -X github.com/secure-build/secure-build/plugin.ScannerImage=$(SCANNER_IMAGE)
 PLUGIN_DIR ?= $(or $(DOCKER_CONFIG),$(HOME)/.docker)/cli-plugins
 RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 # The frontend image, one index for the platforms CI runners use; the
@@ -14,11 +16,13 @@ FRONTEND_IMAGE ?= $(SCANNER_IMAGE)
 FRONTEND_PLATFORMS ?= linux/amd64,linux/arm64
 
 .PHONY: build install release frontend-image test demo
+# The plugin and, beside it, the scan step binary it sends builders.
 build:
-	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/docker-secure ./cmd/docker-secure
+	./scripts/build.sh bin $(VERSION) $(SCANNER_LDFLAGS)
 
 install: build
 	mkdir -p $(PLUGIN_DIR)
+	install -m 0755 bin/secure-build-scan $(PLUGIN_DIR)/secure-build-scan
 	install -m 0755 bin/docker-secure $(PLUGIN_DIR)/docker-secure
 
 release:

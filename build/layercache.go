@@ -121,11 +121,16 @@ func sortedFiles(files []LayerFile) []LayerFile {
 }
 
 // filesKey names the files as they are now: their names and, where the
-// system keeps a change time, their identity; elsewhere their content.
+// system keeps a change time, their identity; elsewhere, and for data, their
+// content.
 func filesKey(files []LayerFile) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n", layerFormat)
 	for _, f := range files {
+		if f.Host == "" {
+			fmt.Fprintf(h, "%q data %x\n", f.Name, sha256.Sum256(f.Data))
+			continue
+		}
 		host, err := filepath.Abs(f.Host)
 		if err != nil {
 			return "", err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,7 +56,7 @@ func ChooseScanner(stderr io.Writer, builder ocispecs.Platform, image, release s
 		return Scanner{Image: image}, nil
 	}
 	if runtime.GOOS == "linux" && builder.OS == "linux" && builder.Architecture == runtime.GOARCH {
-		s, err := localScanner(builder)
+		s, err := localScanner(stderr, builder)
 		if err == nil {
 			return s, nil
 		}
@@ -74,14 +75,24 @@ func ChooseScanner(stderr io.Writer, builder ocispecs.Platform, image, release s
 	return Scanner{Image: release}, nil
 }
 
-// localScanner makes an image of this executable for the builder's
-// platform. Its layer is made once per executable (NewImageInput names it by
-// the executable's identity): then the executable is bundled into a folder
-// of the user's cache named for its path, size and time, with its loader
-// and libraries if it has any; bundle.Executable checks that the folder is
-// private and that every file in it has the content it bundles, so a file
-// planted there is replaced, and the layer is made of the bundle.
-func localScanner(builder ocispecs.Platform) (Scanner, error) {
+// ScanStepDigest is the sha256 digest ("sha256:...") of the
+// secure-build-scan binary built with this one, set at link time (-ldflags
+// "-X github.com/secure-build/secure-build/build.ScanStepDigest=..."; the
+// Makefile and scripts/lib.sh do it). That binary, beside this executable,
+// is then what a builder is sent to run the scan step: the step alone, a
+// third of the plugin's size. Empty, or with no such file beside it, the
+// plugin sends itself.
+var ScanStepDigest string
+
+// ScanStepName is the scan step binary's name, beside the plugin and in
+// the scanner image. Not docker-*, so that the Docker CLI does not take it
+// for a plugin.
+const ScanStepName = "secure-build-scan"
+
+// localScanner makes an image of the scan step binary built with this
+// executable when it is beside it and is the one this executable was built
+// with (ScanStepDigest), else of this executable.
+func localScanner(stderr io.Writer, builder ocispecs.Platform) (Scanner, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return Scanner{}, fmt.Errorf("find this executable: %w", err)
@@ -89,6 +100,46 @@ func localScanner(builder ocispecs.Platform) (Scanner, error) {
 	if exe, err = filepath.EvalSymlinks(exe); err != nil {
 		return Scanner{}, fmt.Errorf("find this executable: %w", err)
 	}
+	return scannerOf(stderr, builder, exe, ScanStepDigest)
+}
+
+// scannerOf is localScanner for the executable exe linked with the scan
+// step digest stepDigest.
+func scannerOf(stderr io.Writer, builder ocispecs.Platform, exe, stepDigest string) (Scanner, error) {
+	if stepDigest != "" {
+		step := filepath.Join(filepath.Dir(exe), ScanStepName)
+		if _, err := os.Stat(step); err == nil {
+			s, err := bundledScanner(builder, step, ScanStepName, stepDigest)
+			if err == nil {
+				return s, nil
+			}
+			var other *otherScanStep
+			if errors.As(err, &other) {
+				fmt.Fprintf(stderr, "secure-build: %s is not the scan step this binary was built with (it is %s, this binary wants %s): sending this binary as the scanner\n", step, other.got, other.want)
+			} else {
+				fmt.Fprintf(stderr, "secure-build: cannot send %s (%v): sending this binary as the scanner\n", step, err)
+			}
+		}
+	}
+	return bundledScanner(builder, exe, "docker-secure", "")
+}
+
+// otherScanStep is a scan step binary of another build than this one's.
+type otherScanStep struct{ got, want string }
+
+func (e *otherScanStep) Error() string {
+	return fmt.Sprintf("the scan step is %s, this binary was built with %s", e.got, e.want)
+}
+
+// bundledScanner makes an image of the executable exe, named name in it.
+// Its layer is made once per executable (NewImageInput names it by the
+// executable's identity): then the executable is bundled into a folder of
+// the user's cache named for its path, size and time, with its loader and
+// libraries if it has any; bundle.Executable checks that the folder is
+// private and that every file in it has the content it bundles, so a file
+// planted there is replaced, and the layer is made of the bundle. A digest,
+// when given, is what the bundled executable must hash to.
+func bundledScanner(builder ocispecs.Platform, exe, name string, want string) (Scanner, error) {
 	fi, err := os.Stat(exe)
 	if err != nil {
 		return Scanner{}, fmt.Errorf("find this executable: %w", err)
@@ -105,9 +156,18 @@ func localScanner(builder ocispecs.Platform) (Scanner, error) {
 		if err := os.Chtimes(dir, now, now); err != nil {
 			return nil, fmt.Errorf("scanner bundle %s: %w", dir, err)
 		}
-		b, err := bundle.Executable(exe, dir, "docker-secure")
+		b, err := bundle.Executable(exe, dir, name)
 		if err != nil {
 			return nil, err
+		}
+		if want != "" {
+			sum, _, err := bundle.FileDigest(filepath.Join(dir, name))
+			if err != nil {
+				return nil, fmt.Errorf("scanner bundle: %w", err)
+			}
+			if got := "sha256:" + hex.EncodeToString(sum); got != want {
+				return nil, &otherScanStep{got: got, want: want}
+			}
 		}
 		if err := pruneBundles(filepath.Dir(dir), dir); err != nil {
 			return nil, err
@@ -118,11 +178,16 @@ func localScanner(builder ocispecs.Platform) (Scanner, error) {
 		}
 		return files, nil
 	}
-	in, err := NewImageInput(ScannerContext, builder, layerCacheDir(), []LayerFile{{Name: "docker-secure", Host: exe}}, bundled)
+	sources := []LayerFile{{Name: name, Host: exe}}
+	if want != "" {
+		// A layer checked against one digest is not taken for another's.
+		sources = append(sources, LayerFile{Name: name + ".digest", Data: []byte(want)})
+	}
+	in, err := NewImageInput(ScannerContext, builder, layerCacheDir(), sources, bundled)
 	if err != nil {
 		return Scanner{}, fmt.Errorf("scanner %s: %w", exe, err)
 	}
-	return Scanner{Local: in, Path: "/docker-secure"}, nil
+	return Scanner{Local: in, Path: "/" + name}, nil
 }
 
 // pruneBundles removes the scanner bundles of parent that the cache no

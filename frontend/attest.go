@@ -14,6 +14,7 @@ import (
 	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/report"
+	"github.com/secure-build/secure-build/scanstep"
 )
 
 const vulnFile = "scan.vuln.json"
@@ -28,7 +29,7 @@ func attach(ctx context.Context, rb *dockerui.ResultBuilder, platform string, ou
 	rb.AddAttestation(platform, client.Attestation{
 		Kind:     gwpb.AttestationKind_InToto,
 		Ref:      out.ref,
-		Path:     "/" + sbomFile,
+		Path:     "/" + scanstep.SBOMFile,
 		Metadata: map[string][]byte{result.AttestationReasonKey: []byte(result.AttestationReasonSBOM)},
 		InToto:   result.InTotoAttestation{PredicateType: attest.SPDXPredicateType},
 	})

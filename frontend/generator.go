@@ -10,6 +10,7 @@ import (
 
 	"github.com/secure-build/secure-build/attest"
 	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/scanstep"
 	spdxjson "github.com/spdx/tools-golang/json"
 )
 
@@ -36,15 +37,15 @@ func RunGenerator(ctx context.Context, toolVersion string) error {
 		return err
 	}
 	opts := sbom.EncodeOptions{Created: created, ToolVersion: toolVersion}
-	if err := generate(ctx, source, "final stage", filepath.Join(dest, sbomFile), opts); err != nil {
+	if err := generate(ctx, source, "final stage", filepath.Join(dest, scanstep.SBOMFile), opts); err != nil {
 		return err
 	}
-	stages, err := extraStages(os.Getenv(EnvScanExtras))
+	stages, err := scanstep.ExtraStages(os.Getenv(EnvScanExtras))
 	if err != nil {
 		return fmt.Errorf("SBOM generator: %w", err)
 	}
 	for _, st := range stages {
-		if err := generate(ctx, st.root, st.name, filepath.Join(dest, st.file), opts); err != nil {
+		if err := generate(ctx, st.Root, st.Name, filepath.Join(dest, st.File), opts); err != nil {
 			return err
 		}
 	}
@@ -65,5 +66,5 @@ func generate(ctx context.Context, root, name, out string, opts sbom.EncodeOptio
 	if err != nil {
 		return fmt.Errorf("SBOM generator: encode %s: %w", name, err)
 	}
-	return writeFile(out, b)
+	return scanstep.WriteFile(out, b)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/secure-build/secure-build/dockerfile"
 	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/scanstep"
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -36,7 +37,7 @@ type dockerfileLines struct {
 }
 
 // attribute gives each finding the origins of its package's locations.
-func attribute(findings []vuln.Finding, res StepResult, chain buildChain, df *dockerfileLines) []vuln.Finding {
+func attribute(findings []vuln.Finding, res scanstep.Result, chain buildChain, df *dockerfileLines) []vuln.Finding {
 	if chain.off {
 		return findings
 	}

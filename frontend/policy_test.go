@@ -8,6 +8,7 @@ import (
 
 	"github.com/secure-build/secure-build/policy"
 	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/scanstep"
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -37,7 +38,7 @@ func TestReadSettings(t *testing.T) {
 
 func stepOf(findings []vuln.Finding, updated time.Time) *stepOutput {
 	return &stepOutput{
-		result: StepResult{
+		result: scanstep.Result{
 			Findings:  findings,
 			Updated:   map[string]time.Time{"npm": updated, "Debian": updated.Add(time.Hour)},
 			StartedAt: updated,

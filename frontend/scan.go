@@ -25,6 +25,7 @@ import (
 	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/sbom"
 	"github.com/secure-build/secure-build/scan"
+	"github.com/secure-build/secure-build/scanstep"
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -207,7 +208,7 @@ func namedContext(ctx context.Context, bc *dockerui.Client, name string, platfor
 // stepOutput is what one platform's scan step left.
 type stepOutput struct {
 	ref    client.Reference
-	result StepResult
+	result scanstep.Result
 	spdx   []byte
 	sbom   *sbom.SBOM
 	extras []string // the extra stages' SBOM files
@@ -232,7 +233,7 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 		chain.off, traced = true, nil
 	}
 	runOpts := []llb.RunOption{
-		llb.Args([]string{in.scannerPath, StepCommand, "--states", strconv.Itoa(len(traced))}),
+		llb.Args([]string{in.scannerPath, scanstep.Command, "--states", strconv.Itoa(len(traced))}),
 		llb.Network(llb.NetModeNone),
 		// Root in the step's sandbox, whatever the scanner image's USER:
 		// the scanned root's files are not all readable by others.
@@ -255,7 +256,7 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	// content of every local input: hashing their whole files again for the
 	// step's cache key would cost a read of each root on every cold build.
 	noHash := llb.ContentCache(llb.MountContentCacheOff)
-	run.AddMount(stepSourceDir, df.SBOM.Core, llb.Readonly, noHash)
+	run.AddMount(scanstep.SourceDir, df.SBOM.Core, llb.Readonly, noHash)
 	// The states before the final one, for attribution. They are the
 	// final stage's own parents, so mounting them reads no new data.
 	for i, l := range traced[:max(len(traced)-1, 0)] {
@@ -266,19 +267,19 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 		if err != nil {
 			return nil, fmt.Errorf("state %d of the final stage: %w", i, err)
 		}
-		run.AddMount(path.Join(stepChainDir, fmt.Sprintf("%02d", i)), st, llb.Readonly, noHash)
+		run.AddMount(path.Join(scanstep.ChainDir, fmt.Sprintf("%02d", i)), st, llb.Readonly, noHash)
 	}
 	var extras []string
 	for name, st := range df.SBOM.Extras {
-		run.AddMount(path.Join(stepExtrasDir, extraSBOMPrefix+name), st, llb.Readonly, noHash)
-		extras = append(extras, extraSBOMPrefix+name+".spdx.json")
+		run.AddMount(path.Join(scanstep.ExtrasDir, scanstep.ExtraSBOMPrefix+name), st, llb.Readonly, noHash)
+		extras = append(extras, scanstep.ExtraSBOMPrefix+name+".spdx.json")
 	}
 	sort.Strings(extras)
 	// The database image is keyed by its manifest digest, which names its
 	// content: hashing its files again would fetch and read all of it to
 	// make the step's cache key, before the step is known to run.
-	run.AddMount(stepDBDir, in.db, llb.Readonly, noHash)
-	out := run.AddMount(stepOutDir, llb.Scratch())
+	run.AddMount(scanstep.DBDir, in.db, llb.Readonly, noHash)
+	out := run.AddMount(scanstep.OutDir, llb.Scratch())
 
 	def, err := out.Marshal(ctx)
 	if err != nil {
@@ -295,16 +296,16 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	if err != nil {
 		return nil, err
 	}
-	b, err := ref.ReadFile(ctx, client.ReadRequest{Filename: stepResultFile})
+	b, err := ref.ReadFile(ctx, client.ReadRequest{Filename: scanstep.ResultFile})
 	if err != nil {
-		return nil, fmt.Errorf("read the scan step's %s: %w", stepResultFile, err)
+		return nil, fmt.Errorf("read the scan step's %s: %w", scanstep.ResultFile, err)
 	}
 	o := &stepOutput{ref: ref, extras: extras, vertex: outputVertex(def), chain: chain}
 	if err := json.Unmarshal(b, &o.result); err != nil {
-		return nil, fmt.Errorf("read the scan step's %s: %w", stepResultFile, err)
+		return nil, fmt.Errorf("read the scan step's %s: %w", scanstep.ResultFile, err)
 	}
-	if o.result.Format != stepResultFormat {
-		return nil, fmt.Errorf("the scan step's %s is format %d, this build reads format %d: the scanner is another version of secure-build (give a --scanner-image of this version)", stepResultFile, o.result.Format, stepResultFormat)
+	if o.result.Format != scanstep.ResultFormat {
+		return nil, fmt.Errorf("the scan step's %s is format %d, this build reads format %d: the scanner is another version of secure-build (give a --scanner-image of this version)", scanstep.ResultFile, o.result.Format, scanstep.ResultFormat)
 	}
 	if o.result.States != len(traced) {
 		return nil, fmt.Errorf("the scan step traced %d states of the final stage, the build has %d", o.result.States, len(traced))
@@ -315,10 +316,10 @@ func runScanStep(ctx context.Context, c client.Client, in inputs, platform strin
 	if !fullSBOM {
 		return o, nil
 	}
-	if o.spdx, err = ref.ReadFile(ctx, client.ReadRequest{Filename: sbomFile}); err != nil {
-		return nil, fmt.Errorf("read the scan step's %s: %w", sbomFile, err)
+	if o.spdx, err = ref.ReadFile(ctx, client.ReadRequest{Filename: scanstep.SBOMFile}); err != nil {
+		return nil, fmt.Errorf("read the scan step's %s: %w", scanstep.SBOMFile, err)
 	}
-	if o.sbom, err = sbom.DecodeSPDX(bytes.NewReader(o.spdx), platform+" "+sbomFile); err != nil {
+	if o.sbom, err = sbom.DecodeSPDX(bytes.NewReader(o.spdx), platform+" "+scanstep.SBOMFile); err != nil {
 		return nil, err
 	}
 	return o, nil

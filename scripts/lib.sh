@@ -23,20 +23,21 @@ ensure_apt() {
 	fi
 }
 
-# build_plugin builds the static docker-secure binary into bin/.
+# build_plugin builds the static docker-secure binary into bin/, and beside
+# it the scan step binary it sends builders (scripts/build.sh).
 build_plugin() {
 	local version
 	version="$(git describe --tags --always --dirty 2>/dev/null || echo dev)"
-	log "building bin/docker-secure ($version)"
-	CGO_ENABLED=0 go build -trimpath \
-		-ldflags "-s -w -X github.com/secure-build/secure-build/plugin.Version=$version" \
-		-o bin/docker-secure ./cmd/docker-secure
+	log "building bin/docker-secure and bin/secure-build-scan ($version)"
+	"$(dirname "${BASH_SOURCE[0]}")/build.sh" bin "$version"
 }
 
-# install_plugin puts bin/docker-secure where the Docker CLI looks for plugins.
+# install_plugin puts bin/docker-secure where the Docker CLI looks for
+# plugins, and the scan step binary beside it.
 install_plugin() {
 	local dir="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
 	mkdir -p "$dir"
+	install -m 0755 bin/secure-build-scan "$dir/secure-build-scan"
 	install -m 0755 bin/docker-secure "$dir/docker-secure"
 	log "installed $dir/docker-secure: run 'docker secure --help'"
 }

@@ -172,3 +172,59 @@ func environWithout(names ...string) []string {
 	}
 	return env
 }
+
+// TestBuildSendsTheScanStepBinary: a plugin built by scripts/build.sh (as
+// make install and the demo build it) sends the builder the scan step binary
+// beside it, not itself, and that binary scans: a fixable critical fails the
+// build by policy. A scan step binary of another build put beside it is
+// refused, said, and the plugin sends itself, which scans the same.
+func TestBuildSendsTheScanStepBinary(t *testing.T) {
+	t.Parallel()
+	e := newBuildEnvOn(t, ownBuildKit(t))
+	dir := e.project(t, multiStage, map[string]string{
+		"node_modules/minimist/package.json": npmPackage("minimist", "1.2.5"),
+	})
+	bin := t.TempDir()
+	if out, err := exec.Command("../scripts/build.sh", bin, "e2e").CombinedOutput(); err != nil {
+		t.Fatalf("scripts/build.sh: %v\n%s", err, out)
+	}
+	plugin, step := filepath.Join(bin, "docker-secure"), filepath.Join(bin, "secure-build-scan")
+	bundled := func(name string) bool {
+		t.Helper()
+		found, err := filepath.Glob(filepath.Join(e.cache, "secure-build", "scanner", "*", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(found) > 0
+	}
+	fails := func(what string, r result) {
+		t.Helper()
+		if r.Code != 3 || !strings.Contains(r.Stderr, "critical "+fixableCriticalID+" in minimist 1.2.5 -> 1.2.6") {
+			t.Errorf("%s: exit %d, want 3 (policy failure) naming %s:\n%s", what, r.Code, fixableCriticalID, r.Stderr)
+		}
+	}
+
+	r := e.buildWith(t, plugin, dir)
+	fails("the scan step binary", r)
+	if !scannerSent(r.Stderr) || !bundled("secure-build-scan") || bundled("docker-secure") {
+		t.Errorf("the plugin did not send its scan step binary alone (scanner sent: %v)\n%s", scannerSent(r.Stderr), r.Stderr)
+	}
+	if strings.Contains(r.Stderr, "not the scan step") {
+		t.Errorf("the plugin refused its own scan step binary:\n%s", r.Stderr)
+	}
+
+	// Another build's scan step: here the plugin itself, which runs the
+	// step too, so only the digest tells them apart.
+	b, err := os.ReadFile(plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(step, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r = e.buildWith(t, plugin, dir)
+	fails("a scan step binary of another build", r)
+	if !strings.Contains(r.Stderr, step+" is not the scan step this binary was built with") || !bundled("docker-secure") {
+		t.Errorf("the plugin did not refuse another build's scan step, or did not send itself:\n%s", r.Stderr)
+	}
+}

@@ -13,16 +13,16 @@ import (
 	cliplugin "github.com/docker/cli/cli-plugins/plugin"
 	"github.com/docker/cli/cli/command"
 	cliflags "github.com/docker/cli/cli/flags"
-	"github.com/secure-build/secure-build/frontend"
 	"github.com/secure-build/secure-build/plugin"
+	"github.com/secure-build/secure-build/scanstep"
 	"github.com/spf13/cobra"
 )
 
 func main() {
 	// Inside a build, BuildKit runs this binary as the scan step, with no
 	// Docker CLI around it.
-	if len(os.Args) > 1 && os.Args[1] == frontend.StepCommand {
-		if err := frontend.RunStep(context.Background(), os.Args[2:], plugin.Version); err != nil {
+	if len(os.Args) > 1 && os.Args[1] == scanstep.Command {
+		if err := scanstep.Run(context.Background(), os.Args[2:], plugin.Version); err != nil {
 			fmt.Fprintf(os.Stderr, "secure-build scan step: %v\n", err)
 			os.Exit(plugin.ExitError)
 		}

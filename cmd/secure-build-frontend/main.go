@@ -17,6 +17,7 @@ import (
 	// The vtproto codec BuildKit's own frontends register for gRPC.
 	_ "github.com/moby/buildkit/util/grpcutil/encoding/proto"
 	"github.com/secure-build/secure-build/frontend"
+	"github.com/secure-build/secure-build/scanstep"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=...".
@@ -31,8 +32,8 @@ func main() {
 
 func run(ctx context.Context) error {
 	switch {
-	case len(os.Args) > 1 && os.Args[1] == frontend.StepCommand:
-		return frontend.RunStep(ctx, os.Args[2:], Version)
+	case len(os.Args) > 1 && os.Args[1] == scanstep.Command:
+		return scanstep.Run(ctx, os.Args[2:], Version)
 	case os.Getenv(frontend.EnvScanDestination) != "":
 		return frontend.RunGenerator(ctx, Version)
 	case len(os.Args) > 1 && os.Args[1] == "--version":

@@ -24,7 +24,8 @@ var importers = map[string][]string{
 	// commands and the build, never something the pipeline depends on.
 	"baseimage": {"plugin", "frontend"},
 	// The frontend never holds keys: signing is the job step after the build.
-	"sign": {"plugin"},
+	"sign":     {"plugin"},
+	"scanstep": {"frontend", "cmd/docker-secure", "cmd/secure-build-frontend", "cmd/secure-build-scan"},
 }
 
 // forbidden names what a package may not import at all, project package or
@@ -93,4 +94,25 @@ func topLevel(local string) string {
 		local = path.Dir(local)
 	}
 	return local
+}
+
+// TestScanStepLinksLittle: the scan step binary is what a cold builder is
+// sent, unpacks and starts on every build, so whatever it links costs
+// there. It catalogs, matches and writes; verdicts, reports, builds and
+// registries are for the other binaries.
+func TestScanStepLinksLittle(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", module+"/cmd/secure-build-scan").Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s/cmd/secure-build-scan: %v", module, err)
+	}
+	heavy := []string{module + "/policy", module + "/report", module + "/scan", module + "/frontend", module + "/plugin",
+		module + "/registry", "github.com/moby/buildkit/", "github.com/docker/", "github.com/google/go-containerregistry/pkg/v1/remote"}
+	for dep := range strings.Lines(string(out)) {
+		dep = strings.TrimSpace(dep)
+		for _, h := range heavy {
+			if dep == h || strings.HasPrefix(dep, strings.TrimSuffix(h, "/")+"/") {
+				t.Errorf("the scan step links %s", dep)
+			}
+		}
+	}
 }

@@ -102,6 +102,8 @@ build_tools() {
 	build_docker_engine
 	ENGINE_VERSIONS=$(cat "$CACHE_DIR/bin/docker-engine.versions")
 	install -m 0755 "$BIN/docker-secure" "$DOCKER_CONFIG/cli-plugins/docker-secure"
+	rm -f "$DOCKER_CONFIG/cli-plugins/secure-build-scan"
+	[[ ! -f $BIN/secure-build-scan ]] || install -m 0755 "$BIN/secure-build-scan" "$DOCKER_CONFIG/cli-plugins/secure-build-scan"
 	ln -sf "$SECURE_BUILD_BUILDX" "$DOCKER_CONFIG/cli-plugins/docker-buildx"
 	# docker-secure bundles each new binary there (55 MB): drop the ones of
 	# earlier runs; the warm-up round makes this binary's.

@@ -10,12 +10,16 @@ build_our_tools() {
 	if [[ -n ${SECURE_BIN:-} ]]; then
 		log "timing $SECURE_BIN; building osvgen and buildgen"
 		install -m 0755 "$SECURE_BIN" "$BIN/docker-secure"
+		# Its scan step binary, if it was built with one (scripts/build.sh).
+		rm -f "$BIN/secure-build-scan"
+		[[ ! -f $(dirname "$SECURE_BIN")/secure-build-scan ]] ||
+			install -m 0755 "$(dirname "$SECURE_BIN")/secure-build-scan" "$BIN/secure-build-scan"
 		OURS_REV="$SECURE_BIN ($(sha256sum "$SECURE_BIN" | cut -c1-12))"
 	else
 		log "building docker-secure (CGO_ENABLED=0), osvgen and buildgen"
-		# As released (make build): static, stripped; the scanner is sent to
-		# the builder, so its size counts.
-		(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/docker-secure" ./cmd/docker-secure)
+		# As released (make build): static, stripped, with the scan step
+		# binary beside it, which is what the builder is sent.
+		(cd "$REPO" && ./scripts/build.sh "$BIN")
 		OURS_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 		if [[ -n $(git -C "$REPO" status --porcelain 2>/dev/null) ]]; then OURS_REV+=" (with uncommitted changes)"; fi
 	fi

@@ -1,4 +1,10 @@
-package frontend
+// Package scanstep is the scan step: the process a build runs, in a
+// container of its own, over the final stage's root. It catalogs the root,
+// matches it against the database and writes the SBOMs and a result; the
+// build function decides the verdict from what it writes. It is a binary of
+// its own (cmd/secure-build-scan), so that a cold builder is sent and
+// starts only this, not the whole plugin.
+package scanstep
 
 import (
 	"context"
@@ -8,51 +14,52 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/sbom"
-	"github.com/secure-build/secure-build/scan"
 	"github.com/secure-build/secure-build/vuln"
 	spdxjson "github.com/spdx/tools-golang/json"
+	"golang.org/x/sync/errgroup"
 )
 
-// StepCommand is the first argument that makes the secure-build binary run
-// the scan step instead of its commands.
-const StepCommand = "scan-step"
+// Command is the first argument that makes a secure-build binary run the
+// scan step.
+const Command = "scan-step"
 
 // Paths inside the scan step's container.
 const (
-	stepSourceDir = "/run/src/core/sbom"
-	stepExtrasDir = "/run/src/extras"
-	stepDBDir     = "/run/db"
-	stepOutDir    = "/run/out"
-	// stepChainDir holds the states the final stage went through, one
-	// folder each, named by index: 00 the base, then each instruction's.
-	stepChainDir = "/run/chain"
+	SourceDir = "/run/src/core/sbom"
+	ExtrasDir = "/run/src/extras"
+	DBDir     = "/run/db"
+	OutDir    = "/run/out"
+	// ChainDir holds the states the final stage went through, one folder
+	// each, named by index: 00 the base, then each instruction's.
+	ChainDir = "/run/chain"
 )
 
 // Files the scan step writes into its output folder.
 const (
-	sbomFile       = "sbom.spdx.json"
-	stepResultFile = "scan.json"
+	SBOMFile   = "sbom.spdx.json"
+	ResultFile = "scan.json"
 	// An extra stage's SBOM is sbom-<stage>.spdx.json, the name BuildKit's
 	// generators give extras.
-	extraSBOMPrefix = "sbom-"
+	ExtraSBOMPrefix = "sbom-"
 )
 
-// stepResultFormat is the version of scan.json's shape; 2 added Incomplete,
+// ResultFormat is the version of scan.json's shape; 2 added Incomplete,
 // 3 Origins.
-const stepResultFormat = 3
+const ResultFormat = 3
 
-// StepResult is what the scan step found, written as scan.json. It holds
-// no verdict: the build function decides on every build, so a cached step
+// Result is what the scan step found, written as scan.json. It holds no
+// verdict: the build function decides on every build, so a cached step
 // still sees today's policy and database age.
-type StepResult struct {
-	// Format is stepResultFormat: a scanner of another version writes
-	// another shape (an older one no incompleteness), which must not read
-	// as a complete scan.
+type Result struct {
+	// Format is ResultFormat: a scanner of another version writes another
+	// shape (an older one no incompleteness), which must not read as a
+	// complete scan.
 	Format   int            `json:"format"`
 	Findings []vuln.Finding `json:"findings"`
 	// Updated is when each archive of the database was last imported.
@@ -75,25 +82,24 @@ type StepResult struct {
 	EndedAt   time.Time            `json:"endedAt"`
 }
 
-// RunStep is the scan step's process: flags name the folders (the defaults
-// are where the build function mounts them), it catalogs the stage's root,
-// matches it against the database (the first half of the scan pipeline;
-// decide runs the other) and writes the SBOMs and scan.json.
-func RunStep(ctx context.Context, args []string, toolVersion string) error {
-	fs := flag.NewFlagSet(StepCommand, flag.ContinueOnError)
-	source := fs.String("source", stepSourceDir, "root filesystem of the final stage")
-	extras := fs.String("extras", stepExtrasDir, "folder of other stages' roots, one folder each")
-	dbDir := fs.String("db", stepDBDir, "vulnerability database folder")
-	out := fs.String("out", stepOutDir, "output folder")
-	chain := fs.String("chain", stepChainDir, "folder of the states the final stage went through, 00 the base")
+// Run is the scan step's process: flags name the folders (the defaults are
+// where the build function mounts them), it catalogs the stage's root,
+// matches it against the database and writes the SBOMs and scan.json.
+func Run(ctx context.Context, args []string, toolVersion string) error {
+	fs := flag.NewFlagSet(Command, flag.ContinueOnError)
+	source := fs.String("source", SourceDir, "root filesystem of the final stage")
+	extras := fs.String("extras", ExtrasDir, "folder of other stages' roots, one folder each")
+	dbDir := fs.String("db", DBDir, "vulnerability database folder")
+	out := fs.String("out", OutDir, "output folder")
+	chain := fs.String("chain", ChainDir, "folder of the states the final stage went through, 00 the base")
 	states := fs.Int("states", 0, "how many states the final stage went through, itself included; 0 attributes nothing")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	started := time.Now().UTC()
 	// The database is expanded and checked while the root is cataloged.
-	opening := openDatabase(*dbDir)
-	defer opening.close()
+	db := openDatabase(*dbDir)
+	defer db.close()
 
 	created, err := sbom.CreatedTime()
 	if err != nil {
@@ -106,54 +112,52 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 	}
 	// The SBOM is written, and attribution reads the earlier states, while
 	// the catalog is matched: all three only read the catalog.
-	writing := start(func() (struct{}, error) {
-		return struct{}{}, writeSPDX(filepath.Join(*out, sbomFile), doc, encode)
-	})
-	tracing := start(func() ([]origin.StateOrigin, error) {
+	var beside errgroup.Group
+	beside.Go(func() error { return writeSPDX(filepath.Join(*out, SBOMFile), doc, encode) })
+	var origins []origin.StateOrigin
+	beside.Go(func() error {
 		if *states == 0 {
-			return nil, nil
+			return nil
 		}
 		roots, err := chainRoots(*chain, *states, *source)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return origin.Trace(ctx, roots, doc)
+		origins, err = origin.Trace(ctx, roots, doc)
+		return err
 	})
-	db, err := opening.wait()
+	if err := db.opening.Wait(); err != nil {
+		beside.Wait()
+		return err
+	}
+	findings, gaps, err := db.db.Match(doc.Packages)
 	if err != nil {
+		beside.Wait()
+		return fmt.Errorf("match the packages of %s: %w", doc.Source, err)
+	}
+	if err := beside.Wait(); err != nil {
 		return err
 	}
-	m, err := scan.Match(db, doc)
-	if err != nil {
-		return err
-	}
-	if _, err := writing.wait(); err != nil {
-		return err
-	}
-	stages, err := extraStages(*extras)
+	stages, err := ExtraStages(*extras)
 	if err != nil {
 		return err
 	}
 	for _, st := range stages {
-		extra, err := sbom.Catalog(ctx, st.root, st.name)
+		extra, err := sbom.Catalog(ctx, st.Root, st.Name)
 		if err != nil {
 			return err
 		}
-		if err := writeSPDX(filepath.Join(*out, st.file), extra, encode); err != nil {
+		if err := writeSPDX(filepath.Join(*out, st.File), extra, encode); err != nil {
 			return err
 		}
 	}
-	origins, err := tracing.wait()
-	if err != nil {
-		return err
-	}
-	res := StepResult{
+	res := Result{
 		States:     *states,
 		Origins:    origins,
-		Format:     stepResultFormat,
-		Findings:   m.Findings,
-		Updated:    m.Updated,
-		Incomplete: m.Incomplete,
+		Format:     ResultFormat,
+		Findings:   findings,
+		Updated:    db.db.Updated(),
+		Incomplete: slices.Concat(doc.Incomplete, gaps),
 		Packages:   len(doc.Packages),
 		Distro:     doc.Distro,
 		StartedAt:  started,
@@ -163,41 +167,44 @@ func RunStep(ctx context.Context, args []string, toolVersion string) error {
 	if err != nil {
 		return fmt.Errorf("encode scan result: %w", err)
 	}
-	return writeFile(filepath.Join(*out, stepResultFile), b)
+	return WriteFile(filepath.Join(*out, ResultFile), b)
 }
 
-// openingDatabase is the step's database being opened in the background:
-// expanded from its compressed archives into a folder of the step's /tmp,
-// then checked.
-type openingDatabase struct {
-	*future[*vuln.DB]
-	tmp string
+// database is the step's database, opened in the background: expanded
+// from its compressed archives into a folder of the step's /tmp, then
+// checked.
+type database struct {
+	opening errgroup.Group
+	db      *vuln.DB
+	tmp     string
 }
 
-func openDatabase(dir string) *openingDatabase {
-	o := &openingDatabase{}
-	o.future = start(func() (*vuln.DB, error) {
+func openDatabase(dir string) *database {
+	d := &database{}
+	d.opening.Go(func() error {
 		tmp, err := os.MkdirTemp("", "secure-build-db-")
 		if err != nil {
-			return nil, fmt.Errorf("expand the vulnerability database: %w", err)
+			return fmt.Errorf("expand the vulnerability database: %w", err)
 		}
-		o.tmp = tmp
+		d.tmp = tmp
 		open, err := vuln.Expand(dir, tmp)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return vuln.Open(open)
+		d.db, err = vuln.Open(open)
+		return err
 	})
-	return o
+	return d
 }
 
 // close closes the database and removes its expanded files.
-func (o *openingDatabase) close() {
-	if db, _ := o.wait(); db != nil {
-		db.Close()
+func (d *database) close() {
+	d.opening.Wait()
+	if d.db != nil {
+		d.db.Close()
 	}
-	if o.tmp != "" {
-		os.RemoveAll(o.tmp)
+	if d.tmp != "" {
+		os.RemoveAll(d.tmp)
 	}
 }
 
@@ -220,16 +227,16 @@ func chainRoots(dir string, states int, final string) ([]string, error) {
 	return roots, nil
 }
 
-// extraStage is another stage's root the step or the generator is given.
-type extraStage struct {
-	root string // its folder
-	name string // "stage build", the SBOM's name
-	file string // sbom-build.spdx.json, the SBOM's file
+// ExtraStage is another stage's root the step or a generator is given.
+type ExtraStage struct {
+	Root string // its folder
+	Name string // "stage build", the SBOM's name
+	File string // sbom-build.spdx.json, the SBOM's file
 }
 
-// extraStages lists the folders under dir, each a stage's root mounted as
+// ExtraStages lists the folders under dir, each a stage's root mounted as
 // sbom-<stage> (the name BuildKit gives extras); no dir is no extras.
-func extraStages(dir string) ([]extraStage, error) {
+func ExtraStages(dir string) ([]ExtraStage, error) {
 	if dir == "" {
 		return nil, nil
 	}
@@ -237,13 +244,13 @@ func extraStages(dir string) ([]extraStage, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read extra stages %s: %w", dir, err)
 	}
-	var out []extraStage
+	var out []ExtraStage
 	for _, e := range entries {
 		if e.IsDir() {
-			out = append(out, extraStage{
-				root: filepath.Join(dir, e.Name()),
-				name: "stage " + strings.TrimPrefix(e.Name(), extraSBOMPrefix),
-				file: e.Name() + ".spdx.json",
+			out = append(out, ExtraStage{
+				Root: filepath.Join(dir, e.Name()),
+				Name: "stage " + strings.TrimPrefix(e.Name(), ExtraSBOMPrefix),
+				File: e.Name() + ".spdx.json",
 			})
 		}
 	}
@@ -265,7 +272,8 @@ func writeSPDX(path string, doc *sbom.SBOM, opts sbom.EncodeOptions) error {
 	return nil
 }
 
-func writeFile(path string, b []byte) error {
+// WriteFile writes b to path, the error naming it.
+func WriteFile(path string, b []byte) error {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

@@ -1,4 +1,4 @@
-package frontend
+package scanstep
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 	}
 }
 
-func TestRunStep(t *testing.T) {
+func TestRun(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	src, extras, out := t.TempDir(), t.TempDir(), t.TempDir()
 	writeFiles(t, src, map[string]string{
@@ -45,16 +45,16 @@ func TestRunStep(t *testing.T) {
 	writeFiles(t, extras, map[string]string{
 		"sbom-build/src/node_modules/minimist/package.json": `{"name":"minimist","version":"1.2.6"}`,
 	})
-	err := RunStep(context.Background(), []string{"-source", src, "-extras", extras, "-db", testDB(t), "-out", out}, "test")
+	err := Run(context.Background(), []string{"-source", src, "-extras", extras, "-db", testDB(t), "-out", out}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	b, err := os.ReadFile(filepath.Join(out, stepResultFile))
+	b, err := os.ReadFile(filepath.Join(out, ResultFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res StepResult
+	var res Result
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestRunStep(t *testing.T) {
 		t.Errorf("findings %v: want minimist's CVE-2021-44906 fixed in 1.2.6 and listed's unfixed GHSA", ids)
 	}
 
-	core, err := sbom.ReadSPDX(filepath.Join(out, sbomFile))
+	core, err := sbom.ReadSPDX(filepath.Join(out, SBOMFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,15 +87,15 @@ func TestRunStep(t *testing.T) {
 
 func TestRunStepErrors(t *testing.T) {
 	src, out := t.TempDir(), t.TempDir()
-	err := RunStep(context.Background(), []string{"-source", src, "-db", t.TempDir(), "-out", out}, "test")
+	err := Run(context.Background(), []string{"-source", src, "-db", t.TempDir(), "-out", out}, "test")
 	if err == nil || !strings.Contains(err.Error(), "docker secure db update") {
 		t.Errorf("empty database: got %v, want the error that says how to get one", err)
 	}
-	err = RunStep(context.Background(), []string{"-source", filepath.Join(src, "missing"), "-db", testDB(t), "-out", out}, "test")
+	err = Run(context.Background(), []string{"-source", filepath.Join(src, "missing"), "-db", testDB(t), "-out", out}, "test")
 	if err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("missing source: got %v, want an error naming it", err)
 	}
-	if err := RunStep(context.Background(), []string{"-bogus"}, "test"); err == nil {
+	if err := Run(context.Background(), []string{"-bogus"}, "test"); err == nil {
 		t.Error("an unknown flag was accepted")
 	}
 }
