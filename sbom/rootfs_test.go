@@ -13,12 +13,15 @@ import (
 	"testing/fstest"
 )
 
-// TestRootFSSymlinks: every link resolves with the root as "/".
-func TestRootFSSymlinks(t *testing.T) {
-	outside := t.TempDir()
+// linkedRoot is a root whose etc/passwd is reached through every kind of
+// link a hostile image holds: absolute (abs, etcdir), relative climbing past
+// the root (lib/rel), out of it (out, outdir), and a loop (loop/a, loop/b).
+// outside holds the host's passwd those links must never reach.
+func linkedRoot(t *testing.T) (root, outside string) {
+	t.Helper()
+	outside = t.TempDir()
 	writeFile(t, outside, "passwd", "outside:x:0:0::/:/bin/sh\n")
-
-	root := t.TempDir()
+	root = t.TempDir()
 	writeFile(t, root, "etc/passwd", "image:x:0:0::/:/bin/sh\n")
 	symlink(t, root, "/etc/passwd", "abs")
 	symlink(t, root, "../../../../../../../../etc/passwd", "lib/rel")
@@ -27,6 +30,12 @@ func TestRootFSSymlinks(t *testing.T) {
 	symlink(t, root, outside, "outdir")
 	symlink(t, root, "b", "loop/a")
 	symlink(t, root, "a", "loop/b")
+	return root, outside
+}
+
+// TestRootFSSymlinks: every link resolves with the root as "/".
+func TestRootFSSymlinks(t *testing.T) {
+	root, _ := linkedRoot(t)
 	fsys := rootFS{root: root}
 
 	for _, name := range []string{"etc/passwd", "abs", "lib/rel", "etcdir/passwd"} {
