@@ -73,7 +73,8 @@ type Result struct {
 	// without reading the whole SBOM.
 	Distro *sbom.Distro `json:"distro,omitempty"`
 	// States is how many states of the build Origins index: the base,
-	// each instruction's, the final stage. Origins hold indices only: the
+	// each instruction's, the final stage. Origins are those of the
+	// packages with findings, and hold indices only: the
 	// frontend names the lines on every build, so a cached step still
 	// points at today's Dockerfile lines.
 	States    int                  `json:"states,omitempty"`
@@ -110,32 +111,26 @@ func Run(ctx context.Context, args []string, toolVersion string) error {
 	if err != nil {
 		return err
 	}
-	// The SBOM is written, and attribution reads the earlier states, while
-	// the catalog is matched: all three only read the catalog.
-	var beside errgroup.Group
-	beside.Go(func() error { return writeSPDX(filepath.Join(*out, SBOMFile), doc, encode) })
-	var origins []origin.StateOrigin
-	beside.Go(func() error {
-		if *states == 0 {
-			return nil
-		}
-		roots, err := chainRoots(*chain, *states, *source)
-		if err != nil {
-			return err
-		}
-		origins, err = origin.Trace(ctx, roots, doc)
-		return err
-	})
+	// The SBOM is written while the catalog is matched: both only read it.
+	var writing errgroup.Group
+	writing.Go(func() error { return writeSPDX(filepath.Join(*out, SBOMFile), doc, encode) })
 	if err := db.opening.Wait(); err != nil {
-		beside.Wait()
+		writing.Wait()
 		return err
 	}
 	findings, gaps, err := db.db.Match(doc.Packages)
 	if err != nil {
-		beside.Wait()
+		writing.Wait()
 		return fmt.Errorf("match the packages of %s: %w", doc.Source, err)
 	}
-	if err := beside.Wait(); err != nil {
+	var origins []origin.StateOrigin
+	if *states > 0 {
+		if origins, err = trace(ctx, *chain, *states, *source, doc, findings); err != nil {
+			writing.Wait()
+			return err
+		}
+	}
+	if err := writing.Wait(); err != nil {
 		return err
 	}
 	stages, err := ExtraStages(*extras)
@@ -206,6 +201,23 @@ func (d *database) close() {
 	if d.tmp != "" {
 		os.RemoveAll(d.tmp)
 	}
+}
+
+// trace follows the packages that have findings back through the states
+// of the final stage: only findings are attributed, and a few hundred
+// files stat'ed in each state cost less than the whole catalog's.
+func trace(ctx context.Context, chain string, states int, final string, doc *sbom.SBOM, findings []vuln.Finding) ([]origin.StateOrigin, error) {
+	roots, err := chainRoots(chain, states, final)
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]bool{}
+	for _, f := range findings {
+		found[f.Package.PURL] = true
+	}
+	affected := *doc
+	affected.Packages = slices.DeleteFunc(slices.Clone(doc.Packages), func(p sbom.Package) bool { return !found[p.PURL] })
+	return origin.Trace(ctx, roots, &affected)
 }
 
 // chainRoots are the roots of the states the step traces, the final one

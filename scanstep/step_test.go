@@ -3,6 +3,7 @@ package scanstep
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,5 +98,43 @@ func TestRunStepErrors(t *testing.T) {
 	}
 	if err := Run(context.Background(), []string{"-bogus"}, "test"); err == nil {
 		t.Error("an unknown flag was accepted")
+	}
+}
+
+// TestRunTracesFindings: the step attributes the packages that have
+// findings, each to the first state holding it as it is, and no other.
+func TestRunTracesFindings(t *testing.T) {
+	chain, src, out := t.TempDir(), t.TempDir(), t.TempDir()
+	base := filepath.Join(chain, "00")
+	writeFiles(t, base, map[string]string{
+		"app/node_modules/minimist/package.json": `{"name":"minimist","version":"1.2.5"}`,
+	})
+	writeFiles(t, src, map[string]string{
+		"app/node_modules/minimist/package.json": `{"name":"minimist","version":"1.2.5"}`,
+		"app/node_modules/listed/package.json":   `{"name":"listed","version":"2.0.1"}`,
+		"app/node_modules/clean/package.json":    `{"name":"clean","version":"1.0.0"}`,
+	})
+	err := Run(context.Background(), []string{"-source", src, "-chain", chain, "-states", "2", "-extras", "", "-db", testDB(t), "-out", out}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, ResultFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, o := range res.Origins {
+		got[o.PURL+" "+o.Location] = o.State
+	}
+	want := map[string]int{
+		"pkg:npm/minimist@1.2.5 /app/node_modules/minimist/package.json": 0,
+		"pkg:npm/listed@2.0.1 /app/node_modules/listed/package.json":     1,
+	}
+	if res.States != 2 || !maps.Equal(got, want) {
+		t.Errorf("states %d, origins %v; want 2 states and %v", res.States, got, want)
 	}
 }
