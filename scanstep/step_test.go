@@ -36,6 +36,23 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 	}
 }
 
+// run runs the step with args, writing into out, and reads its scan.json.
+func run(t *testing.T, out string, args ...string) Result {
+	t.Helper()
+	if err := Run(context.Background(), append(args, "-out", out), "test"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, ResultFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func TestRun(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	src, extras, out := t.TempDir(), t.TempDir(), t.TempDir()
@@ -46,19 +63,7 @@ func TestRun(t *testing.T) {
 	writeFiles(t, extras, map[string]string{
 		"sbom-build/src/node_modules/minimist/package.json": `{"name":"minimist","version":"1.2.6"}`,
 	})
-	err := Run(context.Background(), []string{"-source", src, "-extras", extras, "-db", testDB(t), "-out", out}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	b, err := os.ReadFile(filepath.Join(out, ResultFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res Result
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := run(t, out, "-source", src, "-extras", extras, "-db", testDB(t))
 	if res.Packages != 2 || len(res.Updated) != 1 || res.Updated["npm"].IsZero() {
 		t.Errorf("packages %d, database %v; want 2 packages and the npm archive", res.Packages, res.Updated)
 	}
@@ -86,7 +91,7 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func TestRunStepErrors(t *testing.T) {
+func TestRunErrors(t *testing.T) {
 	src, out := t.TempDir(), t.TempDir()
 	err := Run(context.Background(), []string{"-source", src, "-db", t.TempDir(), "-out", out}, "test")
 	if err == nil || !strings.Contains(err.Error(), "docker secure db update") {
@@ -114,18 +119,7 @@ func TestRunTracesFindings(t *testing.T) {
 		"app/node_modules/listed/package.json":   `{"name":"listed","version":"2.0.1"}`,
 		"app/node_modules/clean/package.json":    `{"name":"clean","version":"1.0.0"}`,
 	})
-	err := Run(context.Background(), []string{"-source", src, "-chain", chain, "-states", "2", "-extras", "", "-db", testDB(t), "-out", out}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(out, ResultFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res Result
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := run(t, out, "-source", src, "-chain", chain, "-states", "2", "-extras", "", "-db", testDB(t))
 	got := map[string]int{}
 	for _, o := range res.Origins {
 		got[o.PURL+" "+o.Location] = o.State
