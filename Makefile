@@ -18,7 +18,7 @@ FRONTEND_PLATFORMS ?= linux/amd64,linux/arm64
 .PHONY: build install release frontend-image test demo
 # The plugin and, beside it, the scan step binary it sends builders.
 build:
-	./scripts/build.sh bin $(VERSION) $(SCANNER_LDFLAGS)
+	./scripts/build.sh bin "$(VERSION)" $(SCANNER_LDFLAGS)
 
 install: build
 	mkdir -p $(PLUGIN_DIR)

@@ -16,6 +16,9 @@ import (
 // is used from then on.
 var noOpenat2 atomic.Bool
 
+// openat2Tries is how many times a lookup a race interrupted is asked again.
+const openat2Tries = 32
+
 // rootDir is a root folder held open, so that each lookup in it starts
 // there instead of walking the root's own host path again.
 type rootDir struct {
@@ -31,10 +34,12 @@ func openRootDir(root string) (*rootDir, error) {
 }
 
 func (d *rootDir) close() error {
-	if d == nil {
+	if d == nil || d.fd < 0 {
 		return nil
 	}
-	return unix.Close(d.fd)
+	err := unix.Close(d.fd)
+	d.fd = -1
+	return err
 }
 
 // statInRoot stats name with the kernel resolving every symlink on its way
@@ -54,15 +59,25 @@ func statInRoot(root string, dir *rootDir, name string) (fi fs.FileInfo, ok bool
 		defer d.close()
 		dir = d
 	}
-	fd, err := unix.Openat2(dir.fd, name, &unix.OpenHow{
+	how := &unix.OpenHow{
 		// O_PATH opens nothing: a fifo does not block, a device is not
 		// touched.
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
+	}
+	fd, err := unix.Openat2(dir.fd, name, how)
+	// With ".." on the way, the kernel answers EAGAIN (or EXDEV) when any
+	// rename or mount on the host raced the lookup: a busy builder does
+	// both all the time. That says nothing of the path, so ask again, and
+	// past a few tries let the walk in user space answer.
+	for try := 0; try < openat2Tries && (errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EXDEV)); try++ {
+		fd, err = unix.Openat2(dir.fd, name, how)
+	}
 	switch {
 	case errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM):
 		noOpenat2.Store(true)
+		return nil, false, nil
+	case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EXDEV):
 		return nil, false, nil
 	case err != nil:
 		return nil, true, &fs.PathError{Op: "stat", Path: name, Err: err}

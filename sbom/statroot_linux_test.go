@@ -2,9 +2,11 @@ package sbom
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,5 +76,47 @@ func TestStatInRootAsJoined(t *testing.T) {
 	}
 	if fi, err := fsys.Stat("usr/bin/tool"); err != nil || fi.Mode() != fs.ModeSetuid|0o755 {
 		t.Errorf("Stat(usr/bin/tool) = %v, %v; want setuid and 0755", fi, err)
+	}
+}
+
+// TestStatInRootRenamesRacing: a lookup through ".." that a rename on the
+// host raced (EAGAIN from openat2) is asked again, never taken for a file
+// that is not there.
+func TestStatInRootRenamesRacing(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "lib/libc.so", "libc")
+	symlink(t, root, "../../libc.so", "lib/x/y/link")
+	fsys := rootFS{root: root}
+	if _, ok, _ := statInRoot(root, nil, "lib/x/y/link"); !ok {
+		t.Skip("openat2 is not available here")
+	}
+	busy := t.TempDir()
+	done := make(chan struct{})
+	var renamers sync.WaitGroup
+	for i := range 2 {
+		renamers.Add(1)
+		go func() {
+			defer renamers.Done()
+			a, b := filepath.Join(busy, fmt.Sprint("a", i)), filepath.Join(busy, fmt.Sprint("b", i))
+			if err := os.WriteFile(a, nil, 0o644); err != nil {
+				t.Error(err)
+				return
+			}
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				os.Rename(a, b)
+				a, b = b, a
+			}
+		}()
+	}
+	defer func() { close(done); renamers.Wait() }()
+	for i := range 20000 {
+		if fi, err := fsys.Stat("lib/x/y/link"); err != nil || fi.Size() != 4 {
+			t.Fatalf("stat %d of a link through .. while the host renames: %v, %v", i, fi, err)
+		}
 	}
 }

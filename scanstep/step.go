@@ -124,7 +124,7 @@ func Run(ctx context.Context, args []string, toolVersion string) error {
 		return fmt.Errorf("match the packages of %s: %w", doc.Source, err)
 	}
 	var origins []origin.StateOrigin
-	if *states > 0 {
+	if *states > 0 && len(findings) > 0 {
 		if origins, err = trace(ctx, *chain, *states, *source, doc, findings); err != nil {
 			writing.Wait()
 			return err

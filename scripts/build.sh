@@ -6,11 +6,13 @@
 # that binary only while it is this very one. Extra LDFLAGS go to the plugin.
 set -euo pipefail
 out=${1:?usage: build.sh OUTDIR [VERSION] [LDFLAGS...]}
-version=${2:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+version=${2:-}
 shift $(($# < 2 ? $# : 2))
 cd "$(dirname "$0")/.."
-mkdir -p "$out"
-export CGO_ENABLED=0
+[[ -n $version ]] || version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
 go build -trimpath -ldflags "-s -w -X main.Version=$version" -o "$out/secure-build-scan" ./cmd/secure-build-scan
 digest=$(sha256sum "$out/secure-build-scan" | cut -d' ' -f1)
 go build -trimpath \
