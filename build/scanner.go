@@ -160,14 +160,8 @@ func bundledScanner(builder ocispecs.Platform, exe, name string, want string) (S
 		if err != nil {
 			return nil, err
 		}
-		if want != "" {
-			sum, _, err := bundle.FileDigest(filepath.Join(dir, name))
-			if err != nil {
-				return nil, fmt.Errorf("scanner bundle: %w", err)
-			}
-			if got := "sha256:" + hex.EncodeToString(sum); got != want {
-				return nil, &otherScanStep{got: got, want: want}
-			}
+		if got := "sha256:" + hex.EncodeToString(b.Digest); want != "" && got != want {
+			return nil, &otherScanStep{got: got, want: want}
 		}
 		if err := pruneBundles(filepath.Dir(dir), dir); err != nil {
 			return nil, err

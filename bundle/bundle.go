@@ -30,6 +30,8 @@ type Result struct {
 	Written []string
 	// Dynamic reports whether the executable has a program interpreter.
 	Dynamic bool
+	// Digest is the SHA-256 of the executable as the bundle holds it.
+	Digest []byte
 }
 
 // object is an ELF file of the bundle: where it is read from on the host and
@@ -102,9 +104,12 @@ func Executable(src, dir, name string) (Result, error) {
 	for _, o := range files {
 		rel := strings.TrimPrefix(o.path, "/")
 		res.Files = append(res.Files, rel)
-		written, err := install(o.host, filepath.Join(dir, rel))
+		sum, written, err := install(o.host, filepath.Join(dir, rel))
 		if err != nil {
 			return res, err
+		}
+		if o == exe {
+			res.Digest = sum
 		}
 		if written {
 			res.Written = append(res.Written, rel)
@@ -308,12 +313,12 @@ func readObject(host, path string) (*object, error) {
 
 // install copies the file src (following symlinks) to dst unless dst
 // already holds src's content and permissions as a file of ours that is
-// linked nowhere else. It writes a temporary file and renames it, so dst is
+// linked nowhere else, and returns the SHA-256 of what dst holds. It writes a temporary file and renames it, so dst is
 // never half written. A file it writes gets the current time, not src's: a
 // file of the source's size, mode and time can be a planted one that
 // BuildKit's file sync, which compares only those, already holds, and it
 // must send the replacement.
-func install(src, dst string) (written bool, err error) {
+func install(src, dst string) (sum []byte, written bool, err error) {
 	// Both files are read whole on every build: hash them side by side.
 	type digest struct {
 		sum  []byte
@@ -328,25 +333,25 @@ func install(src, dst string) (written bool, err error) {
 	have, havePerm, ok, err := bundled(dst)
 	want := <-source
 	if want.err != nil {
-		return false, fmt.Errorf("bundle: %w", want.err)
+		return nil, false, fmt.Errorf("bundle: %w", want.err)
 	}
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	if ok && havePerm == want.perm && bytes.Equal(have, want.sum) {
-		return false, nil
+		return want.sum, false, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return false, fmt.Errorf("bundle: %w", err)
+		return nil, false, fmt.Errorf("bundle: %w", err)
 	}
 	in, err := os.Open(src)
 	if err != nil {
-		return false, fmt.Errorf("bundle: %w", err)
+		return nil, false, fmt.Errorf("bundle: %w", err)
 	}
 	defer in.Close()
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp*")
 	if err != nil {
-		return false, fmt.Errorf("bundle: %w", err)
+		return nil, false, fmt.Errorf("bundle: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
 	h := sha256.New()
@@ -364,9 +369,9 @@ func install(src, dst string) (written bool, err error) {
 		err = os.Rename(tmp.Name(), dst)
 	}
 	if err != nil {
-		return false, fmt.Errorf("bundle: copying %s: %w", src, err)
+		return nil, false, fmt.Errorf("bundle: copying %s: %w", src, err)
 	}
-	return true, nil
+	return want.sum, true, nil
 }
 
 // bundled returns the SHA-256 digest and the permissions of dst if it is a

@@ -114,19 +114,18 @@ func Run(ctx context.Context, args []string, toolVersion string) error {
 	// The SBOM is written while the catalog is matched: both only read it.
 	var writing errgroup.Group
 	writing.Go(func() error { return writeSPDX(filepath.Join(*out, SBOMFile), doc, encode) })
+	// No return leaves it writing (Wait again returns the same).
+	defer writing.Wait()
 	if err := db.opening.Wait(); err != nil {
-		writing.Wait()
 		return err
 	}
 	findings, gaps, err := db.db.Match(doc.Packages)
 	if err != nil {
-		writing.Wait()
 		return fmt.Errorf("match the packages of %s: %w", doc.Source, err)
 	}
 	var origins []origin.StateOrigin
 	if *states > 0 && len(findings) > 0 {
 		if origins, err = trace(ctx, *chain, *states, *source, doc, findings); err != nil {
-			writing.Wait()
 			return err
 		}
 	}
