@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/client"
@@ -33,15 +34,22 @@ func SendDatabase(solve *client.SolveOpt, name, dir string, platform ocispecs.Pl
 	for _, a := range archives {
 		files = append(files, LayerFile{Name: a + ".db", Host: filepath.Join(dir, a+".db")})
 	}
-	// The layer holds the archives compressed: the builder unpacks a sixth
-	// of the bytes, and the scan step expands them in memory.
+	// The layer holds the archives compressed, and their index: the builder
+	// unpacks a sixth of the bytes, and the scan step expands in memory only
+	// the archives its packages are looked up in. The index's format is part
+	// of the layer's name in the cache.
+	sources := append(slices.Clone(files), LayerFile{Name: vuln.IndexFile, Data: vuln.IndexFormat()})
 	compressed := func() ([]LayerFile, error) {
 		db, err := vuln.Open(dir)
 		if err != nil {
 			return nil, err
 		}
-		if err := db.Close(); err != nil {
-			return nil, fmt.Errorf("vulnerability database %s: %w", dir, err)
+		index, err := vuln.CompressedIndex(db)
+		if cerr := db.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("vulnerability database %s: %w", dir, cerr)
+		}
+		if err != nil {
+			return nil, err
 		}
 		out := make([]LayerFile, len(files))
 		var g errgroup.Group
@@ -53,9 +61,12 @@ func SendDatabase(solve *client.SolveOpt, name, dir string, platform ocispecs.Pl
 				return err
 			})
 		}
-		return out, g.Wait()
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		return append(out, LayerFile{Name: vuln.IndexFile, Data: index}), nil
 	}
-	in, err := NewImageInput(name, platform, layerCacheDir(), files, compressed)
+	in, err := NewImageInput(name, platform, layerCacheDir(), sources, compressed)
 	if err != nil {
 		return fmt.Errorf("vulnerability database %s: %w", dir, err)
 	}

@@ -26,6 +26,14 @@ import (
 // decides findings and cannot be read or parsed completely is named in the
 // result's Incomplete list; the walk goes on.
 func Catalog(ctx context.Context, root, source string) (*SBOM, error) {
+	return CatalogFound(ctx, root, source, nil)
+}
+
+// CatalogFound is Catalog that also shows found each package as the walk
+// first finds it, one call at a time, so that a caller starts its work on
+// the package before the walk ends (a scan expands the database archives it
+// needs). found must return quickly: the walk waits for it.
+func CatalogFound(ctx context.Context, root, source string, found func(Package)) (*SBOM, error) {
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", source, err)
@@ -41,11 +49,12 @@ func Catalog(ctx context.Context, root, source string) (*SBOM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return catalogWith(ctx, abs, source, extractors)
+	return catalogWith(ctx, abs, source, extractors, found)
 }
 
-func catalogWith(ctx context.Context, abs, source string, extractors []filesystem.Extractor) (*SBOM, error) {
+func catalogWith(ctx context.Context, abs, source string, extractors []filesystem.Extractor, found func(Package)) (*SBOM, error) {
 	c := &cataloger{
+		onFound:    found,
 		ctx:        ctx,
 		root:       abs,
 		fsys:       rootFS{root: abs},
@@ -74,6 +83,9 @@ type cataloger struct {
 	distro     *Distro
 	sem        chan struct{}
 	wg         sync.WaitGroup
+
+	// onFound, when set, is shown each package as it is found.
+	onFound func(Package)
 
 	mu    sync.Mutex
 	found map[string]*Package
@@ -349,6 +361,9 @@ func (c *cataloger) add(pkgs []*extractor.Package) {
 			continue
 		}
 		c.found[pkg.PURL] = &pkg
+		if c.onFound != nil {
+			c.onFound(pkg)
+		}
 	}
 }
 

@@ -360,7 +360,7 @@ func unpackAndCatalog(ctx context.Context, img v1.Image, source string, trace bo
 		return nil, nil, fmt.Errorf("unpack %s: %w", source, err)
 	}
 	root := filepath.Join(dir, "root")
-	s, err := catalogWith(ctx, root, source, extractors)
+	s, err := catalogWith(ctx, root, source, extractors, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -336,7 +336,7 @@ func TestExtractorPanicIsIncomplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := catalogWith(context.Background(), root, "test", append(extractors, panickyExtractor{}))
+	s, err := catalogWith(context.Background(), root, "test", append(extractors, panickyExtractor{}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

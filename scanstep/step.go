@@ -98,8 +98,12 @@ func Run(ctx context.Context, args []string, toolVersion string) error {
 		return err
 	}
 	started := time.Now().UTC()
-	// The database is expanded and checked while the root is cataloged.
-	db := openDatabase(*dbDir)
+	// The database archives the root's packages are looked up in are
+	// expanded while the root is cataloged, as its packages are found.
+	db, err := openDatabase(*dbDir)
+	if err != nil {
+		return err
+	}
 	defer db.close()
 
 	created, err := sbom.CreatedTime()
@@ -107,7 +111,7 @@ func Run(ctx context.Context, args []string, toolVersion string) error {
 		return err
 	}
 	encode := sbom.EncodeOptions{Created: created, ToolVersion: toolVersion}
-	doc, err := sbom.Catalog(ctx, *source, "final stage")
+	doc, err := sbom.CatalogFound(ctx, *source, "final stage", db.expander.Need)
 	if err != nil {
 		return err
 	}
@@ -116,7 +120,7 @@ func Run(ctx context.Context, args []string, toolVersion string) error {
 	writing.Go(func() error { return writeSPDX(filepath.Join(*out, SBOMFile), doc, encode) })
 	// No return leaves it writing (Wait again returns the same).
 	defer writing.Wait()
-	if err := db.opening.Wait(); err != nil {
+	if db.db, err = db.expander.Open(doc.Packages); err != nil {
 		return err
 	}
 	findings, gaps, err := db.db.Match(doc.Packages)
@@ -164,42 +168,34 @@ func Run(ctx context.Context, args []string, toolVersion string) error {
 	return WriteFile(filepath.Join(*out, ResultFile), b)
 }
 
-// database is the step's database, opened in the background: expanded
-// from its compressed archives into a folder of the step's /tmp, then
-// checked.
+// database is the step's database: its compressed archives expand into a
+// folder of the step's /tmp as the catalog needs them.
 type database struct {
-	opening errgroup.Group
-	db      *vuln.DB
-	tmp     string
+	expander *vuln.Expander
+	db       *vuln.DB
+	tmp      string
 }
 
-func openDatabase(dir string) *database {
-	d := &database{}
-	d.opening.Go(func() error {
-		tmp, err := os.MkdirTemp("", "secure-build-db-")
-		if err != nil {
-			return fmt.Errorf("expand the vulnerability database: %w", err)
-		}
-		d.tmp = tmp
-		open, err := vuln.Expand(dir, tmp)
-		if err != nil {
-			return err
-		}
-		d.db, err = vuln.Open(open)
-		return err
-	})
-	return d
+func openDatabase(dir string) (*database, error) {
+	tmp, err := os.MkdirTemp("", "secure-build-db-")
+	if err != nil {
+		return nil, fmt.Errorf("expand the vulnerability database: %w", err)
+	}
+	e, err := vuln.NewExpander(dir, tmp)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	return &database{expander: e, tmp: tmp}, nil
 }
 
 // close closes the database and removes its expanded files.
 func (d *database) close() {
-	d.opening.Wait()
+	d.expander.Wait()
 	if d.db != nil {
 		d.db.Close()
 	}
-	if d.tmp != "" {
-		os.RemoveAll(d.tmp)
-	}
+	os.RemoveAll(d.tmp)
 }
 
 // trace follows the packages that have findings back through the states

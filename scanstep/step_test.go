@@ -132,3 +132,59 @@ func TestRunTracesFindings(t *testing.T) {
 		t.Errorf("states %d, origins %v; want 2 states and %v", res.States, got, want)
 	}
 }
+
+// TestRunCompressedDatabase: the step reads a database sent as the build
+// sends it, compressed with its index, to the findings the database it was
+// made of gives; it reports the update time of every archive, the ones its
+// packages needed none of included, and leaves nothing in its /tmp.
+func TestRunCompressedDatabase(t *testing.T) {
+	plainDir := t.TempDir()
+	if _, err := vuln.Import(context.Background(), plainDir, []vuln.Source{
+		{Path: "../vuln/testdata/osv/npm"}, {Path: "../vuln/testdata/osv/Go"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := vuln.Open(plainDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, err := vuln.CompressedIndex(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := t.TempDir()
+	writeFiles(t, sent, map[string]string{vuln.IndexFile: string(index)})
+	for _, a := range db.Archives() {
+		data, err := vuln.CompressArchive(filepath.Join(plainDir, a+".db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFiles(t, sent, map[string]string{vuln.CompressedName(a): string(data)})
+	}
+	db.Close()
+
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{
+		"app/node_modules/minimist/package.json": `{"name":"minimist","version":"1.2.5"}`,
+	})
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	fromPlain := run(t, t.TempDir(), "-source", src, "-extras", "", "-db", plainDir)
+	fromSent := run(t, t.TempDir(), "-source", src, "-extras", "", "-db", sent)
+	findingIDs := func(r Result) []string {
+		var out []string
+		for _, f := range r.Findings {
+			out = append(out, f.ID)
+		}
+		return out
+	}
+	if got, want := findingIDs(fromSent), findingIDs(fromPlain); len(want) == 0 || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("compressed database finds %v, the database it was made of %v", got, want)
+	}
+	if len(fromSent.Updated) != 2 || !fromSent.Updated["Go"].Equal(fromPlain.Updated["Go"]) {
+		t.Errorf("update times %v, want both archives' %v", fromSent.Updated, fromPlain.Updated)
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Errorf("the step left %v in its /tmp", entries)
+	}
+}

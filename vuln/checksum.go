@@ -62,22 +62,38 @@ func verifyChecksum(path string) error {
 	if _, err := f.ReadAt(trailer, total-int64(checksumTrailer)); err != nil {
 		return err
 	}
-	if !bytes.HasPrefix(trailer, []byte(checksumMagic)) {
-		return fmt.Errorf("no checksum at its end: cut short, or written by an older secure-build")
-	}
-	size := int64(binary.BigEndian.Uint64(trailer[len(checksumMagic):]))
-	want := binary.BigEndian.Uint64(trailer[len(checksumMagic)+8:])
-	if size != total-int64(checksumTrailer) {
-		return fmt.Errorf("its checksum covers %d bytes, the file has %d", size, total-int64(checksumTrailer))
+	size := total - int64(checksumTrailer)
+	want, err := parseTrailer(trailer, size)
+	if err != nil {
+		return err
 	}
 	_, got, err := hashFile(f, size)
 	if err != nil {
 		return err
 	}
 	if got != want {
-		return fmt.Errorf("checksum mismatch: xxhash64 %016x, recorded %016x", got, want)
+		return checksumMismatch(got, want)
 	}
 	return nil
+}
+
+// parseTrailer reads the checksum trailer of a file whose size bytes
+// precede it, and returns the checksum it records.
+func parseTrailer(trailer []byte, size int64) (uint64, error) {
+	if len(trailer) < checksumTrailer {
+		return 0, fmt.Errorf("%d bytes, too short for a database file", size+int64(len(trailer)))
+	}
+	if !bytes.HasPrefix(trailer, []byte(checksumMagic)) {
+		return 0, fmt.Errorf("no checksum at its end: cut short, or written by an older secure-build")
+	}
+	if covered := int64(binary.BigEndian.Uint64(trailer[len(checksumMagic):])); covered != size {
+		return 0, fmt.Errorf("its checksum covers %d bytes, the file has %d", covered, size)
+	}
+	return binary.BigEndian.Uint64(trailer[len(checksumMagic)+8:]), nil
+}
+
+func checksumMismatch(got, want uint64) error {
+	return fmt.Errorf("checksum mismatch: xxhash64 %016x, recorded %016x", got, want)
 }
 
 // hashFile hashes the first size bytes of f, or all of it when size < 0,

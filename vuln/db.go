@@ -84,6 +84,9 @@ type DB struct {
 	// ecosystems: its own file first, then the files whose records also
 	// name it (a GHSA record in PyPI's archive that names npm too).
 	holders map[string][]*archiveFile
+	// skipped are the archives of a compressed database a scan needed no
+	// entry of, left compressed (Expander), by when each was updated.
+	skipped map[string]time.Time
 }
 
 // archiveFile is one open archive file.
@@ -126,6 +129,11 @@ func Open(dir string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openFiles(dir, names, openArchive)
+}
+
+// openFiles opens the archives names of the folder dir with open.
+func openFiles(dir string, names []string, open func(path, archive string) (*archiveFile, error)) (*DB, error) {
 	// Checking a file reads all of it: the files are checked in parallel.
 	files := make([]*archiveFile, len(names))
 	errs := make([]error, len(names))
@@ -137,11 +145,11 @@ func Open(dir string) (*DB, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			files[i], errs[i] = openArchive(filepath.Join(dir, name+dbFileSuffix), name)
+			files[i], errs[i] = open(filepath.Join(dir, name+dbFileSuffix), name)
 		}()
 	}
 	wg.Wait()
-	db := &DB{dir: dir, files: map[string]*archiveFile{}, holders: map[string][]*archiveFile{}}
+	db := &DB{dir: dir, files: map[string]*archiveFile{}, holders: map[string][]*archiveFile{}, skipped: map[string]time.Time{}}
 	for _, f := range files {
 		if f != nil {
 			db.files[f.name] = f
@@ -266,7 +274,10 @@ func (db *DB) Status() []ArchiveStatus {
 // Updated is when each archive was last imported, by archive name: what a
 // report says of the data a scan used.
 func (db *DB) Updated() map[string]time.Time {
-	out := make(map[string]time.Time, len(db.files))
+	out := maps.Clone(db.skipped)
+	if out == nil {
+		out = make(map[string]time.Time, len(db.files))
+	}
 	for _, f := range db.files {
 		out[f.status.Archive] = f.status.Updated
 	}
