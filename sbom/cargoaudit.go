@@ -34,6 +34,14 @@ type cargoAuditGate struct {
 	filesystem.Extractor
 }
 
+// FileRequired asks osv-scalibr's extractor only about the files it could
+// want: it stats every file it is shown before it looks at the name, and
+// most files of a root (documentation, package.json) are ruled out by
+// their names.
+func (g cargoAuditGate) FileRequired(api filesystem.FileAPI) bool {
+	return filesystem.IsInterestingExecutable(api) && g.Extractor.FileRequired(api)
+}
+
 func (g cargoAuditGate) Extract(ctx context.Context, in *filesystem.ScanInput) (inventory.Inventory, error) {
 	ra, ok := in.Reader.(io.ReaderAt)
 	if !ok || in.Info == nil {
