@@ -20,7 +20,7 @@ import (
 // needs no import of it.
 
 // SendDatabase sends the vulnerability database in dir as the named context
-// name (secure-build-db), only its archive files, as an image for platform,
+// name (secure-build-db), only its archive files and their index, as an image for platform,
 // the builder's (NewImageInput): named by its content, it reaches the
 // builder only when the builder does not hold it already. A missing or
 // damaged database stops the build before it starts, saying how to get
@@ -45,6 +45,11 @@ func SendDatabase(solve *client.SolveOpt, name, dir string, platform ocispecs.Pl
 			return nil, err
 		}
 		index, err := vuln.CompressedIndex(db)
+		if err == nil && !slices.Equal(db.Archives(), slices.Sorted(slices.Values(archives))) {
+			// An update added or removed an archive since the folder was
+			// listed: the index would not name the files the layer holds.
+			err = fmt.Errorf("vulnerability database %s changed while it was read (archives %v, then %v): build again", dir, archives, db.Archives())
+		}
 		if cerr := db.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("vulnerability database %s: %w", dir, cerr)
 		}

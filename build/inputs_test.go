@@ -1,12 +1,21 @@
 package build
 
 import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/klauspost/compress/zstd"
 	"github.com/moby/buildkit/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/secure-build/secure-build/sbom"
+	"github.com/secure-build/secure-build/vuln"
 	"github.com/tonistiigi/fsutil"
 )
 
@@ -52,5 +61,71 @@ func TestSendPolicyRefusesVEXSymlinkOutside(t *testing.T) {
 	})
 	if err != nil || strings.Join(sent, " ") != "app.json inside.json secure-build.yaml" {
 		t.Errorf("sent %v (%v), want the file, the VEX symlink and its target", sent, err)
+	}
+}
+
+// TestSendDatabaseLayer: the database goes to the builder as its archives
+// compressed and their index, which the scan step reads to expand only the
+// archives its packages need.
+func TestSendDatabaseLayer(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	if _, err := vuln.Import(context.Background(), dir, []vuln.Source{
+		{Path: "../vuln/testdata/osv/npm"}, {Path: "../vuln/testdata/osv/Go"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	solve := client.SolveOpt{FrontendAttrs: map[string]string{}, OCIStores: map[string]content.Store{}}
+	if err := SendDatabase(&solve, "secure-build-db", dir, ocispecs.Platform{OS: "linux", Architecture: "amd64"}); err != nil {
+		t.Fatal(err)
+	}
+	blob, err := os.ReadFile(solve.OCIStores["secure-build-db"].(*imageStore).layer.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zstd.NewReader(bytes.NewReader(blob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	sent := t.TempDir()
+	var names []string
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(sent, h.Name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := "Go.db.s2 index.json npm.db.s2"; strings.Join(names, " ") != want {
+		t.Fatalf("the database layer holds %v, want %s", names, want)
+	}
+	into := t.TempDir()
+	e, err := vuln.NewExpander(sent, into)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minimist := sbom.Package{Name: "minimist", Version: "1.2.5", PURL: "pkg:npm/minimist@1.2.5"}
+	db, err := e.Open([]sbom.Package{minimist})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if expanded, _ := os.ReadDir(into); len(expanded) != 1 || expanded[0].Name() != "npm.db" {
+		t.Errorf("an npm package expanded %v, want npm.db alone", expanded)
+	}
+	if findings, _, err := db.Match([]sbom.Package{minimist}); err != nil || len(findings) == 0 {
+		t.Errorf("minimist 1.2.5: %d findings (%v), want its CVE", len(findings), err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -272,31 +273,49 @@ func TestExpanderRefusesDamage(t *testing.T) {
 	}
 	enc.Close()
 
+	index, err := CompressedIndex(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx compressedIndex
+	if err := json.Unmarshal(index, &idx); err != nil {
+		t.Fatal(err)
+	}
+	idx.Archives = slices.DeleteFunc(idx.Archives, func(a indexedArchive) bool { return a.Archive != "npm" })
+	npmIndex, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, tc := range map[string]struct {
 		data []byte
 		want string
 	}{
-		"not S2":          {[]byte("not s2"), ""},
-		"a flipped block": {flipped, ""},
+		"not S2":          {[]byte("not s2"), "s2:"},
+		"a flipped block": {flipped, "s2:"},
 		"a wrong sum":     {wrongSum, "checksum mismatch"},
 		"a bomb":          {bomb.Bytes(), "expands past"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			sent := t.TempDir()
-			writeFile(t, filepath.Join(sent, CompressedName("npm")), tc.data)
-			into := t.TempDir()
-			e, err := NewExpander(sent, into)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var corrupt *CorruptError
-			if _, err := e.Open([]sbom.Package{minimist}); !errors.As(err, &corrupt) || corrupt.Archive != "npm" || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Open: %v, want a CorruptError of npm (%q)", err, tc.want)
-			}
-			if entries, _ := os.ReadDir(into); len(entries) != 0 {
-				t.Errorf("a damaged archive left %v", entries)
-			}
-		})
+		for _, withIndex := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, index %v", name, withIndex), func(t *testing.T) {
+				sent := t.TempDir()
+				writeFile(t, filepath.Join(sent, CompressedName("npm")), tc.data)
+				if withIndex {
+					writeFile(t, filepath.Join(sent, IndexFile), npmIndex)
+				}
+				into := t.TempDir()
+				e, err := NewExpander(sent, into)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var corrupt *CorruptError
+				if _, err := e.Open([]sbom.Package{minimist}); !errors.As(err, &corrupt) || corrupt.Archive != "npm" || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("Open: %v, want a CorruptError of npm (%q)", err, tc.want)
+				}
+				if entries, _ := os.ReadDir(into); len(entries) != 0 {
+					t.Errorf("a damaged archive left %v", entries)
+				}
+			})
+		}
 	}
 }
 
@@ -315,6 +334,9 @@ func TestStreamChecksum(t *testing.T) {
 	for name, data := range map[string][]byte{"good": good, "damaged": damaged, "cut": cut, "no trailer": noTrailer, "tiny": good[:10]} {
 		path := writeFile(t, filepath.Join(t.TempDir(), "x.db"), data)
 		want := verifyChecksum(path)
+		if (want == nil) != (name == "good") {
+			t.Fatalf("verifyChecksum of %s: %v", name, want)
+		}
 		for _, sizes := range [][]int{{len(data)}, {1}, {checksumTrailer}, {checksumTrailer - 1}, {checksumTrailer + 1}, {7, 4096, 3}, {65536}} {
 			c := newStreamChecksum()
 			for i, at := 0, 0; at < len(data); i++ {

@@ -275,9 +275,6 @@ func (db *DB) Status() []ArchiveStatus {
 // report says of the data a scan used.
 func (db *DB) Updated() map[string]time.Time {
 	out := maps.Clone(db.skipped)
-	if out == nil {
-		out = make(map[string]time.Time, len(db.files))
-	}
 	for _, f := range db.files {
 		out[f.status.Archive] = f.status.Updated
 	}
