@@ -141,7 +141,8 @@ scan_step_times() {
 # target_table BASELINE: the medians of the BASELINE build (plain, buildx)
 # and of the secure build, cold and warm, against the targets (cold at most
 # 1.08x and at most the scan step's own time + 0.15 s over the baseline;
-# warm at most +0.1 s), then every timed run. When the rounds timed an
+# warm at most +0.1 s), the medians of each round's own difference and
+# ratio, then every timed run. When the rounds timed an
 # offline osv-scanner scan of the baseline's result ("osv"), a column more:
 # the baseline build followed by that scan, the user's alternative, which
 # the secure build must beat.
@@ -167,6 +168,9 @@ target_table() {
 		if (alt != "-") ok = ok && s < alt
 		printf "%-6s %9.2f %9.2f %7.2f %+8.2f %14s   %-44s %s\n", "warm", p, s, s / p, s - p, alt,
 			sprintf("<= +0.1 s%s", alt != "-" ? ", < alt" : ""), ok ? "PASS" : "MISS" }'
+	printf 'paired (each round against its own %s build, medians): cold %+.2f s, %.2fx; warm %+.2f s, %.2fx\n' "$base" \
+		"$(round_pairs "$base" cold diff | median)" "$(round_pairs "$base" cold ratio | median)" \
+		"$(round_pairs "$base" warm diff | median)" "$(round_pairs "$base" warm ratio | median)"
 	echo
 	echo "runs (s):"
 	for kind in cold warm; do
@@ -192,6 +196,16 @@ origins_table() {
 	awk -v n="$nc" -v s="$sc" 'BEGIN { printf "%-6s %13.2f %9.2f %+8.2f   %-10s %s\n", "cold", n, s, s - n, "<= +0.3 s", s - n <= 0.3 + 1e-9 ? "PASS" : "MISS" }'
 	awk -v n="$nw" -v s="$sw" 'BEGIN { printf "%-6s %13.2f %9.2f %+8.2f   %-10s %s\n", "warm", n, s, s - n, "<= +0.05 s", s - n <= 0.05 + 1e-9 ? "PASS" : "MISS" }'
 	printf '  runs (s): cold %s; warm %s\n' "$(times_of noorigins cold | paste -sd' ')" "$(times_of noorigins warm | paste -sd' ')"
+}
+
+# round_pairs BASELINE CACHE diff|ratio: per timed round, the secure build's
+# seconds less, or over, those of the round's own BASELINE build, one a line.
+# The rounds alternate which goes first, so drift over the run (a disk
+# slowing down) cancels out of the pairs, not out of the medians above.
+round_pairs() {
+	awk -v m="$1" -v k="$2" -v how="$3" '$1 ~ /^round/ && $3 == k && $2 == m { b[$1] = $4 }
+		$1 ~ /^round/ && $3 == k && $2 == "secure" { s[$1] = $4 }
+		END { for (r in s) if (r in b) printf "%.4f\n", how == "ratio" ? s[r] / b[r] : s[r] - b[r] }' "$OUT/times"
 }
 
 # paired_sums BUILD CACHE: per timed round, the BUILD's seconds plus those
