@@ -78,6 +78,9 @@ type Request struct {
 	Progress func(string)
 	// Now is the time the tag-list cache is judged by; zero is now.
 	Now time.Time
+	// Session, when set, shares resolutions, tag lists and scans with the
+	// other calls of the same session.
+	Session *Session
 }
 
 // Image is one image advice talks about, for the build's platform.
@@ -206,7 +209,7 @@ func (r *recommender) run(ctx context.Context) (*Advice, error) {
 	a := &r.advice
 	a.Repository, a.Tag, a.Platform = r.repo.String(), tag.TagStr(), r.req.Platform.String()
 
-	now, err := registry.ResolvePlatform(ctx, tag, r.req.Platform)
+	now, err := r.resolve(ctx, tag)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +220,7 @@ func (r *recommender) run(ctx context.Context) (*Advice, error) {
 		if err != nil {
 			return nil, fmt.Errorf("base image digest %q: %w", baseDigest, err)
 		}
-		if base, err = registry.ResolvePlatform(ctx, d, r.req.Platform); err != nil {
+		if base, err = r.resolve(ctx, d); err != nil {
 			return nil, err
 		}
 		if base.Digest == now.Digest {
@@ -307,7 +310,7 @@ func (r *recommender) options(ctx context.Context, tags []string, bucket Bucket,
 			r.advice.Notes = append(r.advice.Notes, fmt.Sprintf("%s: %d more candidates not scanned (%s)", bucket, len(tags)-i, strings.Join(tags[i:], ", ")))
 			break
 		}
-		img, err := registry.ResolvePlatform(ctx, r.repo.Tag(tag), r.req.Platform)
+		img, err := r.resolve(ctx, r.repo.Tag(tag))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -359,56 +362,105 @@ func (r *recommender) option(ctx context.Context, img *registry.PlatformImage, t
 	return o, nil
 }
 
-// scan scans img, or takes its scan from the cache.
+// resolve resolves ref for the build's platform, once a session.
+func (r *recommender) resolve(ctx context.Context, ref name.Reference) (*registry.PlatformImage, error) {
+	img, _, err := sessionDo(ctx, r.req.Session, "resolve\x00"+ref.String()+"\x00"+r.req.Platform.String(),
+		func(ctx context.Context) (*registry.PlatformImage, error) {
+			return registry.ResolvePlatform(ctx, ref, r.req.Platform)
+		})
+	return img, err
+}
+
+// scanned is a scan as advice took it, with what it noted on the way.
+type scanned struct {
+	res       *ScanResult
+	fromCache bool
+	notes     []string
+}
+
+// scan scans img, or takes its scan from the cache (or another call of the
+// session).
 func (r *recommender) scan(ctx context.Context, img *registry.PlatformImage, tag string) (*ScanResult, error) {
+	key := "scan\x00" + scanKey(img.Digest, r.req.Database, r.req.ScannerVersion)
+	s, shared, err := sessionDo(ctx, r.req.Session, key, func(ctx context.Context) (scanned, error) {
+		return r.scanOnce(ctx, img, tag)
+	})
+	r.advice.Notes = append(r.advice.Notes, s.notes...)
+	if err != nil {
+		return nil, err
+	}
+	if s.fromCache || shared {
+		r.advice.Scans.Cached++
+	} else {
+		r.advice.Scans.Scanned++
+	}
+	return s.res, nil
+}
+
+func (r *recommender) scanOnce(ctx context.Context, img *registry.PlatformImage, tag string) (scanned, error) {
+	var out scanned
 	c := r.req.Cache
 	if c != nil {
 		res, err := c.Scan(img.Digest, r.req.Database, r.req.ScannerVersion)
 		if err != nil {
-			r.advice.Notes = append(r.advice.Notes, err.Error())
+			out.notes = append(out.notes, err.Error())
 		}
 		if res != nil {
-			r.advice.Scans.Cached++
-			return res, nil
+			out.res, out.fromCache = res, true
+			return out, nil
 		}
 	}
 	r.progress("scanning %s:%s (%s)", r.repo, tag, shortDigest(img.Digest))
 	res, err := r.req.Scanner.Scan(ctx, img.Pinned())
 	if err != nil {
-		return nil, fmt.Errorf("scan %s:%s: %w", r.repo, tag, err)
+		return out, fmt.Errorf("scan %s:%s: %w", r.repo, tag, err)
 	}
-	r.advice.Scans.Scanned++
+	out.res = res
 	if c != nil {
 		if err := c.PutScan(img.Digest, r.req.Database, r.req.ScannerVersion, res); err != nil {
-			r.advice.Notes = append(r.advice.Notes, err.Error())
+			out.notes = append(out.notes, err.Error())
 		}
 	}
-	return res, nil
+	return out, nil
 }
 
-// tags lists the repository's tags, from the cache when listed lately.
+// listed is a repository's tag list, with what was noted on the way.
+type listed struct {
+	tags  []string
+	notes []string
+}
+
+// tags lists the repository's tags, from the cache when listed lately (or
+// from another call of the session).
 func (r *recommender) tags(ctx context.Context) ([]string, error) {
 	repo := r.repo.String()
-	if c := r.req.Cache; c != nil {
-		tags, err := c.Tags(repo, r.req.Now)
+	l, _, err := sessionDo(ctx, r.req.Session, "tags\x00"+repo, func(ctx context.Context) (listed, error) {
+		var out listed
+		if c := r.req.Cache; c != nil {
+			tags, err := c.Tags(repo, r.req.Now)
+			if err != nil {
+				out.notes = append(out.notes, err.Error())
+			}
+			if tags != nil {
+				out.tags = tags
+				return out, nil
+			}
+		}
+		r.progress("listing the tags of %s", repo)
+		tags, err := registry.ListTags(ctx, repo)
 		if err != nil {
-			r.advice.Notes = append(r.advice.Notes, err.Error())
+			return out, err
 		}
-		if tags != nil {
-			return tags, nil
+		out.tags = tags
+		if c := r.req.Cache; c != nil {
+			if err := c.PutTags(repo, tags); err != nil {
+				out.notes = append(out.notes, err.Error())
+			}
 		}
-	}
-	r.progress("listing the tags of %s", repo)
-	tags, err := registry.ListTags(ctx, repo)
-	if err != nil {
-		return nil, err
-	}
-	if c := r.req.Cache; c != nil {
-		if err := c.PutTags(repo, tags); err != nil {
-			r.advice.Notes = append(r.advice.Notes, err.Error())
-		}
-	}
-	return tags, nil
+		return out, nil
+	})
+	r.advice.Notes = append(r.advice.Notes, l.notes...)
+	return l.tags, err
 }
 
 func imageOf(tag string, img *registry.PlatformImage) Image {

@@ -2,10 +2,15 @@ package baseimage
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -131,5 +136,150 @@ func TestRecommendRefreshPerPlatform(t *testing.T) {
 		if (a.Refresh != nil) != refreshed {
 			t.Errorf("%s: refresh %+v, want refreshed %v", arch, a.Refresh, refreshed)
 		}
+	}
+}
+
+// countRequests counts the requests a registry is sent.
+type countRequests struct{ n atomic.Int64 }
+
+func (c *countRequests) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.n.Add(1)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// TestRecommendSession: the advice a build asks for early, without its
+// findings, resolves, lists and scans everything the advice made with the
+// findings needs (the base pinned by the FROM line, the image its tag was
+// pushed again as, the candidates); that one then sends the registry
+// nothing and scans nothing, and says what a call without a session says.
+func TestRecommendSession(t *testing.T) {
+	var requests countRequests
+	host := testutil.MemoryRegistry(t, requests.wrap)
+	old := pushTag(t, host+"/app:1.0", map[string]string{"v": "1.0"})
+	pushTag(t, host+"/app:1.1", map[string]string{"v": "1.1"})
+	pushTag(t, host+"/app:2.0", map[string]string{"v": "2.0"})
+	pushTag(t, host+"/app:1.0", map[string]string{"v": "1.0 again"})
+	baseFindings := []vuln.Finding{finding("CVE-1", "glibc", vuln.Critical, "1.1")}
+	full := func(scanner Scanner, session *Session) Request {
+		return Request{
+			Image: host + "/app:1.0@" + old, Platform: v1.Platform{OS: "linux", Architecture: runtime.GOARCH},
+			BaseDigest: old, BaseFindings: baseFindings, PerBucket: 1, Updates: true,
+			Scanner: scanner, Database: "db", ScannerVersion: "v", Session: session,
+		}
+	}
+	want, err := Recommend(context.Background(), full(&scansByDigest{}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Refresh == nil || len(want.Updates) != 2 {
+		t.Fatalf("advice without a session: refresh %v, updates %v; want a refresh and two updates", want.Refresh, want.Updates)
+	}
+
+	session := &Session{}
+	early := full(&scansByDigest{}, session)
+	early.BaseDigest, early.BaseFindings = "", nil
+	if _, err := Recommend(context.Background(), early); err != nil {
+		t.Fatal(err)
+	}
+	requests.n.Store(0)
+	late := &scansByDigest{}
+	got, err := Recommend(context.Background(), full(late, session))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := requests.n.Load(); n != 0 || len(late.scanned) != 0 {
+		t.Errorf("the advice after the early one sent the registry %d requests and scanned %v; want none", n, late.scanned)
+	}
+	if got.Scans.Scanned != 0 || got.Scans.Cached != 3 {
+		t.Errorf("scans %+v, want the refresh's and the 2 updates' taken from the session", got.Scans)
+	}
+	// A build with no findings of base origin has the base scanned: the
+	// early call scanned it.
+	unattributed := full(late, session)
+	unattributed.BaseFindings = nil
+	if a, err := Recommend(context.Background(), unattributed); err != nil || requests.n.Load() != 0 || len(late.scanned) != 0 || a.Scans.Cached != 4 {
+		t.Errorf("unattributed advice after the early one: %v, %d requests, scanned %v, scans %+v; want the base's scan from the session too", err, requests.n.Load(), late.scanned, a.Scans)
+	}
+	got.Scans = want.Scans
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := json.Marshal(want); string(g) != string(w) {
+		t.Errorf("advice with a session:\n%s\nwithout:\n%s", g, w)
+	}
+}
+
+// TestSessionKeepsNoCancelledAnswer: an answer cut short by its caller's
+// context is not kept: the next call asks again; an answer that is an
+// error of its own is kept.
+func TestSessionKeepsNoCancelledAnswer(t *testing.T) {
+	var s Session
+	calls := 0
+	ask := func(ctx context.Context) (string, error) {
+		calls++
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		return "answer", nil
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := sessionDo(cancelled, &s, "k", ask); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled call: %v", err)
+	}
+	v, shared, err := sessionDo(context.Background(), &s, "k", ask)
+	if err != nil || v != "answer" || shared || calls != 2 {
+		t.Errorf("after a cancelled call: %q shared %v (%v) after %d calls; want the answer asked again", v, shared, err, calls)
+	}
+	if v, shared, _ := sessionDo(context.Background(), &s, "k", ask); v != "answer" || !shared || calls != 2 {
+		t.Errorf("third call: %q shared %v after %d calls; want the kept answer", v, shared, calls)
+	}
+	denied := errors.New("denied")
+	fail := func(context.Context) (string, error) { calls++; return "", denied }
+	sessionDo(context.Background(), &s, "e", fail)
+	if _, shared, err := sessionDo(context.Background(), &s, "e", fail); !errors.Is(err, denied) || !shared || calls != 3 {
+		t.Errorf("an error of its own: %v shared %v after %d calls; want it kept", err, shared, calls)
+	}
+
+	// A waiter whose call is cut short by its caller's context asks again.
+	first, cancelFirst := context.WithCancel(context.Background())
+	running := make(chan struct{})
+	go sessionDo(first, &s, "cut", func(ctx context.Context) (string, error) {
+		close(running)
+		<-ctx.Done()
+		return "", ctx.Err()
+	})
+	<-running
+	waited := make(chan string)
+	go func() {
+		v, _, _ := sessionDo(context.Background(), &s, "cut", func(context.Context) (string, error) { return "its own", nil })
+		waited <- v
+	}()
+	time.Sleep(10 * time.Millisecond) // most often the waiter is waiting by now; either way it asks itself
+	cancelFirst()
+	if v := <-waited; v != "its own" {
+		t.Errorf("a waiter on a call cut short got %q, want its own answer", v)
+	}
+
+	// A waiter gives up under its own context while the call goes on.
+	release := make(chan struct{})
+	started := make(chan struct{})
+	go sessionDo(context.Background(), &s, "slow", func(context.Context) (string, error) {
+		close(started)
+		<-release
+		return "late", nil
+	})
+	<-started
+	short, cancelShort := context.WithCancel(context.Background())
+	cancelShort()
+	if _, _, err := sessionDo(short, &s, "slow", ask); !errors.Is(err, context.Canceled) {
+		t.Errorf("a waiter whose context ended: %v", err)
+	}
+	close(release)
+	if v, _, err := sessionDo(context.Background(), &s, "slow", ask); v != "late" || err != nil {
+		t.Errorf("after the slow call: %q (%v), want its answer", v, err)
 	}
 }

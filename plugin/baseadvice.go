@@ -13,6 +13,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/secure-build/secure-build/baseimage"
 	"github.com/secure-build/secure-build/dockerfile"
@@ -45,9 +46,20 @@ type baseAdvisor struct {
 	pol  *policy.Policy
 	name string
 	src  []byte
+	// session holds what the early asks (prefetch) learn, for the advice
+	// made once each platform's scan is in; cancel ends them.
+	session     *baseimage.Session
+	cancel      context.CancelFunc
+	prefetching sync.WaitGroup
+	// oneAtATime runs the early asks of several platforms one after
+	// another: they pull and scan beside the build.
+	oneAtATime chan struct{}
+	// scanner scans with the local database, opened once for all asks.
+	scanner *lazyDBScanner
 
-	mu    sync.Mutex
-	lines map[string]string // by platform
+	mu         sync.Mutex
+	lines      map[string]string // by platform
+	prefetched map[string]bool
 }
 
 // newBaseAdvisor is the advisor of a build; nil when there is no advice to
@@ -61,7 +73,52 @@ func newBaseAdvisor(ctx context.Context, opts buildOptions) *baseAdvisor {
 	if !ok {
 		return nil
 	}
-	return &baseAdvisor{ctx: ctx, opts: opts, pol: pol, name: name, src: src, lines: map[string]string{}}
+	ctx, cancel := context.WithCancel(ctx)
+	return &baseAdvisor{ctx: ctx, cancel: cancel, opts: opts, pol: pol, name: name, src: src,
+		session: &baseimage.Session{}, oneAtATime: make(chan struct{}, 1), scanner: &lazyDBScanner{open: opts.db.open},
+		lines: map[string]string{}, prefetched: map[string]bool{}}
+}
+
+// prefetch asks the registry, while the build runs, what the advice of
+// platform needs whatever the build finds: the tag and the image it names
+// now, the pinned image, the tag list, the candidates, and the scans of
+// them all, so that the advice made once the scan is in takes them from
+// the session rather than doing them between the scan and the export. Its
+// own answer, made without the build's findings, is dropped. It is bounded
+// by the build, not by the advice's timeout: the advice waits for what it
+// has under way rather than starting it again.
+func (a *baseAdvisor) prefetch(platform ocispecs.Platform) {
+	if a == nil {
+		return
+	}
+	p := v1.Platform{OS: platform.OS, Architecture: platform.Architecture, Variant: platform.Variant}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.prefetched[p.String()] {
+		return
+	}
+	a.prefetched[p.String()] = true
+	a.prefetching.Go(func() {
+		select {
+		case a.oneAtATime <- struct{}{}:
+			defer func() { <-a.oneAtATime }()
+		case <-a.ctx.Done():
+			return
+		}
+		// No findings: the base is scanned too, for the advice of a build
+		// that has none of base origin.
+		recommend(a.ctx, a, p, "", nil, nil)
+	})
+}
+
+// close ends the asks still running once the build is over.
+func (a *baseAdvisor) close() {
+	if a == nil {
+		return
+	}
+	a.cancel()
+	a.prefetching.Wait()
+	a.scanner.close()
 }
 
 // advise adds the advice on s's base to its verdict (frontend.Options.OnScan
@@ -69,7 +126,7 @@ func newBaseAdvisor(ctx context.Context, opts buildOptions) *baseAdvisor {
 func (a *baseAdvisor) advise(s frontend.PlatformScan) {
 	ctx, cancel := context.WithTimeout(a.ctx, baseAdviceTimeout)
 	defer cancel()
-	line, v := platformAdvice(ctx, a.opts, a.pol, a.name, a.src, s)
+	line, v := platformAdvice(ctx, a, s)
 	if line == "" {
 		return
 	}
@@ -101,55 +158,18 @@ func (a *baseAdvisor) print(w io.Writer) {
 // platformAdvice is the advice line of one platform's build, and the
 // refresh rule it breaks; "" when the base is not a registry image or
 // there is nothing to advise.
-func platformAdvice(ctx context.Context, opts buildOptions, pol *policy.Policy, name string, src []byte, s frontend.PlatformScan) (string, *policy.Violation) {
+func platformAdvice(ctx context.Context, a *baseAdvisor, s frontend.PlatformScan) (string, *policy.Violation) {
 	platform, err := v1.ParsePlatform(s.Platform)
 	if err != nil {
 		return "", nil
 	}
-	facts, err := dockerfile.Read(name, src, dockerfile.Input{
-		Target: opts.target, BuildArgs: keyValues(opts.buildArgs), PlatformArgs: platformArgs(*platform), NamedContexts: keyValues(opts.buildContexts),
-	})
-	if err != nil || facts.Base.Ref == "" {
-		return "", nil
-	}
-	unavailable := func(err error) (string, *policy.Violation) {
-		return "base advice unavailable: " + firstLine(err.Error()), pol.RefreshViolation(0, "", err)
-	}
-	cache, err := baseimage.DefaultCache()
-	if err != nil {
-		return unavailable(err)
-	}
-	// The local database scans the candidates. A build that was sent
-	// another one may have none here: that matters only when a candidate
-	// is to be scanned. It is opened (every archive's checksum read) only
-	// then: most builds take the advice from the cache or cannot reach the
-	// registry, and need no more than its state, the cache's key.
-	var scanner baseimage.Scanner
-	database := ""
-	statuses, err := opts.db.statuses()
-	if err == nil {
-		lazy := &lazyDBScanner{open: opts.db.open}
-		defer lazy.close()
-		scanner, database = lazy, baseimage.StatusVersion(statuses)
-	} else {
-		scanner = noDatabase{err}
-	}
 	digest, findings := buildBase(s.Report.Findings)
-	advice, err := baseimage.Recommend(ctx, baseimage.Request{
-		Image:          facts.Base.Ref,
-		Platform:       *platform,
-		BaseDigest:     digest,
-		BaseFindings:   findings,
-		Gates:          s.Report.Threshold.Gates,
-		PerBucket:      1,
-		Updates:        true,
-		Scanner:        scanner,
-		Cache:          cache,
-		Database:       database,
-		ScannerVersion: scannerVersion(),
-	})
+	advice, err := recommend(ctx, a, *platform, digest, findings, s.Report.Threshold.Gates)
 	if err != nil {
-		return unavailable(err)
+		return "base advice unavailable: " + firstLine(err.Error()), a.pol.RefreshViolation(0, "", err)
+	}
+	if advice == nil {
+		return "", nil // not a registry base
 	}
 	line := baseimage.Line(advice)
 	if line == "" {
@@ -159,7 +179,50 @@ func platformAdvice(ctx context.Context, opts buildOptions, pol *policy.Policy, 
 	if advice.Refresh != nil {
 		gating = advice.Refresh.Fixed.Gating
 	}
-	return line, pol.RefreshViolation(gating, line, nil)
+	return line, a.pol.RefreshViolation(gating, line, nil)
+}
+
+// recommend is the advice on the base of the platform's build, which used
+// the base image digest and found findings of base origin; nil when the
+// base is not a registry image.
+func recommend(ctx context.Context, a *baseAdvisor, platform v1.Platform, digest string, findings []vuln.Finding, gates func(vuln.Finding) bool) (*baseimage.Advice, error) {
+	facts, err := dockerfile.Read(a.name, a.src, dockerfile.Input{
+		Target: a.opts.target, BuildArgs: keyValues(a.opts.buildArgs), PlatformArgs: platformArgs(platform), NamedContexts: keyValues(a.opts.buildContexts),
+	})
+	if err != nil || facts.Base.Ref == "" {
+		return nil, nil
+	}
+	cache, err := baseimage.DefaultCache()
+	if err != nil {
+		return nil, err
+	}
+	// The local database scans the candidates. A build that was sent
+	// another one may have none here: that matters only when a candidate
+	// is to be scanned. It is opened (every archive's checksum read) only
+	// then: most builds take the advice from the cache or cannot reach the
+	// registry, and need no more than its state, the cache's key.
+	var scanner baseimage.Scanner
+	database := ""
+	statuses, err := a.opts.db.statuses()
+	if err == nil {
+		scanner, database = a.scanner, baseimage.StatusVersion(statuses)
+	} else {
+		scanner = noDatabase{err}
+	}
+	return baseimage.Recommend(ctx, baseimage.Request{
+		Image:          facts.Base.Ref,
+		Platform:       platform,
+		BaseDigest:     digest,
+		BaseFindings:   findings,
+		Gates:          gates,
+		PerBucket:      1,
+		Updates:        true,
+		Scanner:        scanner,
+		Cache:          cache,
+		Database:       database,
+		ScannerVersion: scannerVersion(),
+		Session:        a.session,
+	})
 }
 
 // lazyDBScanner scans with the local database, opened at the first scan.

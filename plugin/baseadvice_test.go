@@ -1,12 +1,25 @@
 package plugin
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/containerd/platforms"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/secure-build/secure-build/frontend"
+	"github.com/secure-build/secure-build/internal/testutil"
 	"github.com/secure-build/secure-build/origin"
 	"github.com/secure-build/secure-build/policy"
+	"github.com/secure-build/secure-build/report"
 	"github.com/secure-build/secure-build/vuln"
 )
 
@@ -57,5 +70,88 @@ func TestBuildAdviceInputs(t *testing.T) {
 	}
 	if a := newBaseAdvisor(t.Context(), buildOptions{contextPath: dir, file: "-"}); a != nil {
 		t.Errorf("a Dockerfile from stdin is not read again")
+	}
+}
+
+// TestBaseAdvicePrefetch: the advice asked while the build runs leaves the
+// advice made once the scan is in nothing to ask the registry: its line,
+// the refresh of the pinned base, comes from the session.
+func TestBaseAdvicePrefetch(t *testing.T) {
+	var requests atomic.Int64
+	host := testutil.MemoryRegistry(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			h.ServeHTTP(w, r)
+		})
+	})
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	push := func(tag, content string) string {
+		img := testutil.Image(t, v1.Config{}, testutil.FilesLayer(t, map[string]string{"etc/os-release": "ID=debian\nVERSION_ID=12\n", "v": content}))
+		ref, err := name.NewTag(host + "/app:" + tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.String()
+	}
+	old := push("1.0", "1.0")
+	push("1.1", "1.1")
+	push("1.0", "1.0 again")
+
+	dbDir := t.TempDir()
+	if _, err := vuln.Import(t.Context(), dbDir, []vuln.Source{{Path: "../vuln/testdata/osv/Debian"}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+host+"/app:1.0@"+old+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := newBaseAdvisor(t.Context(), buildOptions{contextPath: dir, db: dbFlags{dir: dbDir}})
+	if a == nil {
+		t.Fatal("no advisor for a registry base")
+	}
+	defer a.close()
+	platform := ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	a.prefetch(platform)
+	a.prefetch(platform) // once a platform
+	a.prefetching.Wait()
+
+	requests.Store(0)
+	scan := frontend.PlatformScan{Platform: platforms.Format(platform), Report: &report.Scan{Verdict: policy.Verdict{Pass: true}}}
+	a.advise(scan)
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the advice after the prefetch sent the registry %d requests, want none", n)
+	}
+	if line := a.lines[scan.Platform]; !strings.Contains(line, "refresh available") {
+		t.Errorf("advice line %q, want the refresh", line)
+	}
+}
+
+// TestBaseAdviceOfNoRegistryBase: a base that is no registry image (scratch,
+// a build context) has no advice, early or late, and asks nothing.
+func TestBaseAdviceOfNoRegistryBase(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	for _, dockerfile := range []string{"FROM scratch\n", "FROM base\n"} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		a := newBaseAdvisor(t.Context(), buildOptions{contextPath: dir, buildContexts: []string{"base=oci-layout:///nowhere"}, db: dbFlags{dir: t.TempDir()}})
+		if a == nil {
+			t.Fatal("no advisor")
+		}
+		platform := ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH}
+		a.prefetch(platform)
+		a.advise(frontend.PlatformScan{Platform: platforms.Format(platform), Report: &report.Scan{Verdict: policy.Verdict{Pass: true}}})
+		a.close()
+		if len(a.lines) != 0 {
+			t.Errorf("%q: advice %v, want none", dockerfile, a.lines)
+		}
 	}
 }

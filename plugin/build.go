@@ -23,6 +23,7 @@ import (
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	solvererrdefs "github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/util/progress/progressui"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/secure-build/secure-build/build"
 	"github.com/secure-build/secure-build/builder"
 	"github.com/secure-build/secure-build/frontend"
@@ -300,6 +301,7 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions, in 
 		scans []frontend.PlatformScan
 	)
 	advisor := newBaseAdvisor(ctx, opts)
+	defer advisor.close()
 	onScan := func(s frontend.PlatformScan) {
 		if advisor != nil {
 			advisor.advise(s)
@@ -324,6 +326,14 @@ func runBuild(ctx context.Context, dockerCli command.Cli, opts buildOptions, in 
 		platform, err := build.WorkerPlatform(ctx, c)
 		if err != nil {
 			return fmt.Errorf("%s: %w", b.NodeString(n), err)
+		}
+		// The base-image advice asks the registry while this node builds.
+		built := n.Platforms
+		if len(built) == 0 {
+			built = []ocispecs.Platform{platform}
+		}
+		for _, p := range built {
+			advisor.prefetch(p)
 		}
 		// What the outputs say to the user is said once.
 		var warn io.Writer = dockerCli.Err()
