@@ -299,7 +299,16 @@ func TestImageInputData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blob, err := os.ReadFile(l.path)
+	got := listTar(t, openLayer(t, l.path))
+	if want := []string{"db/ 5 755 ", "db/npm.db.s2 0 644 comp"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("layer holds %q, want %q", got, want)
+	}
+}
+
+// openLayer is the tar of the zstd-compressed layer at path.
+func openLayer(t *testing.T, path string) io.Reader {
+	t.Helper()
+	blob, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,10 +316,31 @@ func TestImageInputData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer zr.Close()
-	got := listTar(t, zr)
-	if want := []string{"db/ 5 755 ", "db/npm.db.s2 0 644 comp"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("layer holds %q, want %q", got, want)
+	t.Cleanup(zr.Close)
+	return zr
+}
+
+// layerFiles reads the zstd-compressed tar layer at path: its entries'
+// names in order, and each one's content.
+func layerFiles(t *testing.T, path string) ([]string, map[string][]byte) {
+	t.Helper()
+	var names []string
+	files := map[string][]byte{}
+	tr := tar.NewReader(openLayer(t, path))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names, files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+		files[h.Name] = b
 	}
 }
 

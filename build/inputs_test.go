@@ -1,17 +1,13 @@
 package build
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/containerd/containerd/v2/core/content"
-	"github.com/klauspost/compress/zstd"
 	"github.com/moby/buildkit/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/secure-build/secure-build/sbom"
@@ -79,32 +75,10 @@ func TestSendDatabaseLayer(t *testing.T) {
 	if err := SendDatabase(&solve, "secure-build-db", dir, ocispecs.Platform{OS: "linux", Architecture: "amd64"}); err != nil {
 		t.Fatal(err)
 	}
-	blob, err := os.ReadFile(solve.OCIStores["secure-build-db"].(*imageStore).layer.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := zstd.NewReader(bytes.NewReader(blob))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
+	names, files := layerFiles(t, solve.OCIStores["secure-build-db"].(*imageStore).layer.path)
 	sent := t.TempDir()
-	var names []string
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, h.Name)
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(sent, h.Name), b, 0o644); err != nil {
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(sent, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

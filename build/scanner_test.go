@@ -1,11 +1,9 @@
 package build
 
 import (
-	"archive/tar"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -107,41 +104,13 @@ func TestScannerOfScanStep(t *testing.T) {
 		if s.Path != wantPath {
 			t.Errorf("%s: the scanner is %s, want %s", what, s.Path, wantPath)
 		}
-		f, err := os.Open(s.Local.store.layer.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		zr, err := zstd.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer zr.Close()
 		// The layer holds the file sent, under the name the step runs.
 		want := b
 		if wantPath == "/"+ScanStepName {
 			want = stepBytes
 		}
-		var names []string
-		held := false
-		tr := tar.NewReader(zr)
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			names = append(names, h.Name)
-			if h.Name == strings.TrimPrefix(wantPath, "/") {
-				got, err := io.ReadAll(tr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				held = bytes.Equal(got, want)
-			}
-		}
+		names, files := layerFiles(t, s.Local.store.layer.path)
+		held := bytes.Equal(files[strings.TrimPrefix(wantPath, "/")], want)
 		if !held {
 			t.Errorf("%s: the scanner's layer (%v) does not hold the binary to send as %s", what, names, wantPath)
 		}
