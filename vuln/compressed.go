@@ -263,7 +263,10 @@ func (e *Expander) start(name string) {
 // entries no package needs.
 func (e *Expander) Open(pkgs []sbom.Package) (*DB, error) {
 	if e.plain {
-		return e.plainDB, e.expanding.Wait()
+		if err := e.expanding.Wait(); err != nil {
+			return nil, err
+		}
+		return e.plainDB, nil
 	}
 	for _, p := range pkgs {
 		e.Need(p)
