@@ -34,7 +34,7 @@ func benchRepo(b *testing.B) (string, *vuln.DB) {
 	tags = append(tags, "1.0.0")
 	repo := host + "/bench/app"
 	for _, tag := range tags {
-		pushTag(b, repo+":"+tag, map[string]string{
+		testutil.PushFiles(b, repo+":"+tag, map[string]string{
 			"etc/os-release":      "ID=debian\nVERSION_ID=12\n",
 			"var/lib/dpkg/status": "Package: libfoo1\nStatus: install ok installed\nVersion: " + tag + "\nArchitecture: amd64\nSource: libfoo\n",
 		})

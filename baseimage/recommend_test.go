@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,29 +33,12 @@ func (s *scansByDigest) Scan(_ context.Context, pinned string) (*ScanResult, err
 	return &ScanResult{Distro: "debian 12", Findings: s.findings[digest]}, nil
 }
 
-func pushTag(t testing.TB, ref string, files map[string]string) string {
-	t.Helper()
-	img := testutil.Image(t, v1.Config{}, testutil.FilesLayer(t, files))
-	tag, err := name.NewTag(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
-}
-
 // TestRecommendDamagedCache: a damaged scan entry is named in a note, the
 // image scanned again and the entry rewritten; the next run scans nothing.
 func TestRecommendDamagedCache(t *testing.T) {
 	host := testutil.MemoryRegistry(t, nil)
-	old := pushTag(t, host+"/app:1.0", map[string]string{"v": "1.0"})
-	next := pushTag(t, host+"/app:1.1", map[string]string{"v": "1.1"})
+	old := testutil.PushFiles(t, host+"/app:1.0", map[string]string{"v": "1.0"})
+	next := testutil.PushFiles(t, host+"/app:1.1", map[string]string{"v": "1.1"})
 	scanner := &scansByDigest{findings: map[string][]vuln.Finding{old: {finding("CVE-1", "glibc", vuln.Critical, "1.1")}}}
 	cache := &Cache{Dir: t.TempDir(), TagTTL: DefaultTagTTL}
 	req := Request{
@@ -139,28 +120,18 @@ func TestRecommendRefreshPerPlatform(t *testing.T) {
 	}
 }
 
-// countRequests counts the requests a registry is sent.
-type countRequests struct{ n atomic.Int64 }
-
-func (c *countRequests) wrap(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.n.Add(1)
-		h.ServeHTTP(w, r)
-	})
-}
-
 // TestRecommendSession: the advice a build asks for early, without its
 // findings, resolves, lists and scans everything the advice made with the
 // findings needs (the base pinned by the FROM line, the image its tag was
 // pushed again as, the candidates); that one then sends the registry
 // nothing and scans nothing, and says what a call without a session says.
 func TestRecommendSession(t *testing.T) {
-	var requests countRequests
-	host := testutil.MemoryRegistry(t, requests.wrap)
-	old := pushTag(t, host+"/app:1.0", map[string]string{"v": "1.0"})
-	pushTag(t, host+"/app:1.1", map[string]string{"v": "1.1"})
-	pushTag(t, host+"/app:2.0", map[string]string{"v": "2.0"})
-	pushTag(t, host+"/app:1.0", map[string]string{"v": "1.0 again"})
+	var requests testutil.RequestCount
+	host := testutil.MemoryRegistry(t, requests.Wrap)
+	old := testutil.PushFiles(t, host+"/app:1.0", map[string]string{"v": "1.0"})
+	testutil.PushFiles(t, host+"/app:1.1", map[string]string{"v": "1.1"})
+	testutil.PushFiles(t, host+"/app:2.0", map[string]string{"v": "2.0"})
+	testutil.PushFiles(t, host+"/app:1.0", map[string]string{"v": "1.0 again"})
 	baseFindings := []vuln.Finding{finding("CVE-1", "glibc", vuln.Critical, "1.1")}
 	full := func(scanner Scanner, session *Session) Request {
 		return Request{
@@ -183,13 +154,13 @@ func TestRecommendSession(t *testing.T) {
 	if _, err := Recommend(context.Background(), early); err != nil {
 		t.Fatal(err)
 	}
-	requests.n.Store(0)
+	requests.Reset()
 	late := &scansByDigest{}
 	got, err := Recommend(context.Background(), full(late, session))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := requests.n.Load(); n != 0 || len(late.scanned) != 0 {
+	if n := requests.Count(); n != 0 || len(late.scanned) != 0 {
 		t.Errorf("the advice after the early one sent the registry %d requests and scanned %v; want none", n, late.scanned)
 	}
 	if got.Scans.Scanned != 0 || got.Scans.Cached != 3 {
@@ -199,8 +170,8 @@ func TestRecommendSession(t *testing.T) {
 	// early call scanned it.
 	unattributed := full(late, session)
 	unattributed.BaseFindings = nil
-	if a, err := Recommend(context.Background(), unattributed); err != nil || requests.n.Load() != 0 || len(late.scanned) != 0 || a.Scans.Cached != 4 {
-		t.Errorf("unattributed advice after the early one: %v, %d requests, scanned %v, scans %+v; want the base's scan from the session too", err, requests.n.Load(), late.scanned, a.Scans)
+	if a, err := Recommend(context.Background(), unattributed); err != nil || requests.Count() != 0 || len(late.scanned) != 0 || a.Scans.Cached != 4 {
+		t.Errorf("unattributed advice after the early one: %v, %d requests, scanned %v, scans %+v; want the base's scan from the session too", err, requests.Count(), late.scanned, a.Scans)
 	}
 	got.Scans = want.Scans
 	g, err := json.Marshal(got)

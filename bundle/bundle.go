@@ -313,11 +313,11 @@ func readObject(host, path string) (*object, error) {
 
 // install copies the file src (following symlinks) to dst unless dst
 // already holds src's content and permissions as a file of ours that is
-// linked nowhere else, and returns the SHA-256 of what dst holds. It writes a temporary file and renames it, so dst is
-// never half written. A file it writes gets the current time, not src's: a
-// file of the source's size, mode and time can be a planted one that
-// BuildKit's file sync, which compares only those, already holds, and it
-// must send the replacement.
+// linked nowhere else, and returns the SHA-256 of what dst holds. It
+// writes a temporary file and renames it, so dst is never half written. A
+// file it writes gets the current time, not src's: a file of the source's
+// size, mode and time can be a planted one that BuildKit's file sync, which
+// compares only those, already holds, and it must send the replacement.
 func install(src, dst string) (sum []byte, written bool, err error) {
 	// Both files are read whole on every build: hash them side by side.
 	type digest struct {

@@ -107,7 +107,7 @@ func (a *baseAdvisor) prefetch(platform ocispecs.Platform) {
 		}
 		// No findings: the base is scanned too, for the advice of a build
 		// that has none of base origin.
-		recommend(a.ctx, a, p, "", nil, nil)
+		a.recommend(a.ctx, p, "", nil, nil)
 	})
 }
 
@@ -126,7 +126,7 @@ func (a *baseAdvisor) close() {
 func (a *baseAdvisor) advise(s frontend.PlatformScan) {
 	ctx, cancel := context.WithTimeout(a.ctx, baseAdviceTimeout)
 	defer cancel()
-	line, v := platformAdvice(ctx, a, s)
+	line, v := a.platformAdvice(ctx, s)
 	if line == "" {
 		return
 	}
@@ -158,13 +158,13 @@ func (a *baseAdvisor) print(w io.Writer) {
 // platformAdvice is the advice line of one platform's build, and the
 // refresh rule it breaks; "" when the base is not a registry image or
 // there is nothing to advise.
-func platformAdvice(ctx context.Context, a *baseAdvisor, s frontend.PlatformScan) (string, *policy.Violation) {
+func (a *baseAdvisor) platformAdvice(ctx context.Context, s frontend.PlatformScan) (string, *policy.Violation) {
 	platform, err := v1.ParsePlatform(s.Platform)
 	if err != nil {
 		return "", nil
 	}
 	digest, findings := buildBase(s.Report.Findings)
-	advice, err := recommend(ctx, a, *platform, digest, findings, s.Report.Threshold.Gates)
+	advice, err := a.recommend(ctx, *platform, digest, findings, s.Report.Threshold.Gates)
 	if err != nil {
 		return "base advice unavailable: " + firstLine(err.Error()), a.pol.RefreshViolation(0, "", err)
 	}
@@ -185,7 +185,7 @@ func platformAdvice(ctx context.Context, a *baseAdvisor, s frontend.PlatformScan
 // recommend is the advice on the base of the platform's build, which used
 // the base image digest and found findings of base origin; nil when the
 // base is not a registry image.
-func recommend(ctx context.Context, a *baseAdvisor, platform v1.Platform, digest string, findings []vuln.Finding, gates func(vuln.Finding) bool) (*baseimage.Advice, error) {
+func (a *baseAdvisor) recommend(ctx context.Context, platform v1.Platform, digest string, findings []vuln.Finding, gates func(vuln.Finding) bool) (*baseimage.Advice, error) {
 	facts, err := dockerfile.Read(a.name, a.src, dockerfile.Input{
 		Target: a.opts.target, BuildArgs: keyValues(a.opts.buildArgs), PlatformArgs: platformArgs(platform), NamedContexts: keyValues(a.opts.buildContexts),
 	})

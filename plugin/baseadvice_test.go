@@ -1,18 +1,13 @@
 package plugin
 
 import (
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/containerd/platforms"
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/secure-build/secure-build/frontend"
@@ -77,28 +72,11 @@ func TestBuildAdviceInputs(t *testing.T) {
 // advice made once the scan is in nothing to ask the registry: its line,
 // the refresh of the pinned base, comes from the session.
 func TestBaseAdvicePrefetch(t *testing.T) {
-	var requests atomic.Int64
-	host := testutil.MemoryRegistry(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			requests.Add(1)
-			h.ServeHTTP(w, r)
-		})
-	})
+	var requests testutil.RequestCount
+	host := testutil.MemoryRegistry(t, requests.Wrap)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	push := func(tag, content string) string {
-		img := testutil.Image(t, v1.Config{}, testutil.FilesLayer(t, map[string]string{"etc/os-release": "ID=debian\nVERSION_ID=12\n", "v": content}))
-		ref, err := name.NewTag(host + "/app:" + tag)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(ref, img); err != nil {
-			t.Fatal(err)
-		}
-		d, err := img.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d.String()
+		return testutil.PushFiles(t, host+"/app:"+tag, map[string]string{"etc/os-release": "ID=debian\nVERSION_ID=12\n", "v": content})
 	}
 	old := push("1.0", "1.0")
 	push("1.1", "1.1")
@@ -122,10 +100,10 @@ func TestBaseAdvicePrefetch(t *testing.T) {
 	a.prefetch(platform) // once a platform
 	a.prefetching.Wait()
 
-	requests.Store(0)
+	requests.Reset()
 	scan := frontend.PlatformScan{Platform: platforms.Format(platform), Report: &report.Scan{Verdict: policy.Verdict{Pass: true}}}
 	a.advise(scan)
-	if n := requests.Load(); n != 0 {
+	if n := requests.Count(); n != 0 {
 		t.Errorf("the advice after the prefetch sent the registry %d requests, want none", n)
 	}
 	if line := a.lines[scan.Platform]; !strings.Contains(line, "refresh available") {

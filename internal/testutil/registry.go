@@ -9,9 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // MemoryRegistry serves go-containerregistry's in-memory registry, with the
@@ -28,4 +32,40 @@ func MemoryRegistry(t testing.TB, wrap func(http.Handler) http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// RequestCount counts the requests a MemoryRegistry serves: pass its Wrap.
+type RequestCount struct{ n atomic.Int64 }
+
+// Wrap serves h, counting each request.
+func (c *RequestCount) Wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.n.Add(1)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Count is how many requests were served since the last Reset.
+func (c *RequestCount) Count() int64 { return c.n.Load() }
+
+// Reset starts the count again.
+func (c *RequestCount) Reset() { c.n.Store(0) }
+
+// PushFiles pushes an image of one layer of files as ref (HOST/repo:tag)
+// and returns its digest.
+func PushFiles(t testing.TB, ref string, files map[string]string) string {
+	t.Helper()
+	img := Image(t, v1.Config{}, FilesLayer(t, files))
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
 }
